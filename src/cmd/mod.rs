@@ -1,0 +1,300 @@
+//! Commands: the table, the per-client state they act on, and dispatch.
+//!
+//! Owns: argument checking and the order of Redis's `processCommand` checks
+//! (unknown command, arity, auth, MULTI queueing), stripe locking for a
+//! command's keys, and per-command stats. Must not do socket IO: replies go
+//! to a [`ReplyBuf`], cross-thread effects go through [`Server`].
+//!
+//! One file per family: [`conn`] (connection), [`server`] (server admin),
+//! [`keys`] (generic keyspace), [`string`] (strings), [`multi`] (transactions).
+
+pub mod conn;
+pub mod keys;
+pub mod multi;
+pub mod server;
+pub mod string;
+mod table;
+
+pub use table::{lookup, Command, COMMANDS};
+
+use crate::protocol::{Argv, ReplyBuf};
+use crate::server::{ClientMeta, Server};
+use crate::store::{stripe_of, Key, Keys, Locked};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+// Error replies shared by several families, byte-identical to Redis 7.0.
+pub const ERR_SYNTAX: &str = "ERR syntax error";
+pub const ERR_NOT_INT: &str = "ERR value is not an integer or out of range";
+pub const ERR_NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const ERR_WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const ERR_NO_KEY: &str = "ERR no such key";
+pub const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const ERR_DB_RANGE: &str = "ERR DB index is out of range";
+pub const ERR_NOAUTH: &str = "NOAUTH Authentication required.";
+
+/// Command flags (a subset of Redis's `CMD_*`).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const LOADING: u32 = 1 << 6;
+    pub const STALE: u32 = 1 << 7;
+    pub const FAST: u32 = 1 << 8;
+    /// Allowed before AUTH (`CMD_NO_AUTH`).
+    pub const NO_AUTH: u32 = 1 << 9;
+    /// Runs right away inside MULTI instead of being queued (MULTI, EXEC,
+    /// DISCARD, WATCH, QUIT, RESET: server.c `processCommand`).
+    pub const RUNS_IN_MULTI: u32 = 1 << 10;
+    /// Needs every stripe locked at once (FLUSHALL, SWAPDB).
+    pub const ALL_STRIPES: u32 = 1 << 11;
+    /// Walks the stripes one at a time (KEYS, SCAN, DBSIZE); inside EXEC it
+    /// is given all stripes instead.
+    pub const WALKS: u32 = 1 << 12;
+    pub const SKIP_MONITOR: u32 = 1 << 13;
+    pub const MAY_REPLICATE: u32 = 1 << 14;
+}
+
+/// Handler signature: arity is already checked.
+pub type Handler = fn(&mut Ctx, &Argv);
+
+/// Where the replies of a client go (CLIENT REPLY).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    Skip,
+}
+
+/// A queued MULTI.
+#[derive(Default)]
+pub struct Multi {
+    pub queued: Vec<(&'static Command, Argv)>,
+    /// A command failed to queue (EXECABORT at EXEC).
+    pub aborted: bool,
+}
+
+/// A key a client WATCHes.
+pub struct Watched {
+    pub db: usize,
+    pub key: Key,
+    /// The key was already logically expired when watched (multi.c
+    /// `watchedKey.expired`): its expiry then does not fail EXEC.
+    pub expired_at_watch: bool,
+}
+
+/// Per-connection state the commands act on.
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub multi: Option<Multi>,
+    pub watched: Vec<Watched>,
+    /// Raised by writers of watched keys.
+    pub watch_dirty: Arc<AtomicBool>,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the pending replies are written (QUIT, kill).
+    pub close_after_reply: bool,
+    /// Turned into a MONITOR client by the last command.
+    pub monitor: bool,
+    /// Running the queued commands of EXEC.
+    pub in_exec: bool,
+    pub meta: Arc<ClientMeta>,
+}
+
+impl Client {
+    pub fn new(meta: Arc<ClientMeta>, authenticated: bool) -> Client {
+        Client {
+            id: meta.id,
+            db: 0,
+            resp3: false,
+            authenticated,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            monitor: false,
+            in_exec: false,
+            meta,
+        }
+    }
+}
+
+/// Everything a handler may touch.
+pub struct Ctx<'s, 'c> {
+    pub srv: &'s Server,
+    pub ks: Keys<'s>,
+    pub client: &'c mut Client,
+    pub out: &'c mut ReplyBuf,
+    /// The shard thread running the command.
+    pub shard: usize,
+}
+
+impl Ctx<'_, '_> {
+    /// Replies with Redis's wrong-arity error for `name` (e.g. `client|setname`).
+    pub fn wrong_arity(&mut self, name: &str) {
+        self.out.error(&format!("ERR wrong number of arguments for '{name}' command"));
+    }
+}
+
+/// Collects the stripes of the keys of `argv` for `cmd` (Redis's
+/// first/last/step key specs).
+fn key_stripes(cmd: &Command, argv: &Argv, stripes: &mut Vec<usize>) {
+    for i in cmd.key_positions(argv.len()) {
+        stripes.push(stripe_of(argv.get(i)));
+    }
+}
+
+/// The outcome of a command, for stats and the connection.
+pub struct Outcome {
+    pub rejected: bool,
+}
+
+/// Runs one request from `client`: Redis's `processCommand` then `call`.
+/// `argv` is not empty.
+pub fn dispatch(srv: &Server, shard: usize, client: &mut Client, out: &mut ReplyBuf, argv: &Argv) {
+    out.resp3 = client.resp3;
+    let Some(cmd) = lookup(argv.get(0)) else {
+        reject_unknown(client, out, argv);
+        return;
+    };
+    if !cmd.arity_ok(argv.len()) {
+        flag_multi_error(client);
+        out.error(&format!("ERR wrong number of arguments for '{}' command", cmd.name));
+        srv.metrics_reject(shard, cmd);
+        return;
+    }
+    if !client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
+        flag_multi_error(client);
+        out.error(ERR_NOAUTH);
+        srv.metrics_reject(shard, cmd);
+        return;
+    }
+    if let Some(multi) = client.multi.as_mut() {
+        if cmd.flags & flags::RUNS_IN_MULTI == 0 {
+            multi.queued.push((cmd, argv.clone()));
+            out.simple(b"QUEUED");
+            return;
+        }
+    }
+    srv.feed_monitors(client, cmd, argv);
+    call(srv, shard, client, out, cmd, argv);
+}
+
+/// Runs `cmd` with its stripes locked, recording stats.
+pub fn call(srv: &Server, shard: usize, client: &mut Client, out: &mut ReplyBuf, cmd: &'static Command, argv: &Argv) {
+    let started = Instant::now();
+    let reply_start = out.buf.len();
+    let locked = if cmd.flags & flags::ALL_STRIPES != 0 {
+        Locked::all(&srv.keyspace)
+    } else if cmd.has_keys() {
+        let mut stripes = Vec::with_capacity(4);
+        key_stripes(cmd, argv, &mut stripes);
+        Locked::some(&srv.keyspace, &mut stripes)
+    } else {
+        Locked::none(&srv.keyspace)
+    };
+    let ks = Keys::new(locked, client.db, srv.now_ms(), srv.lru_clock());
+    let mut ctx = Ctx { srv, ks, client, out, shard };
+    (cmd.handler)(&mut ctx, argv);
+    let failed = ctx.out.buf.get(reply_start) == Some(&b'-');
+    let Keys { dirty, expired, hits, misses, .. } = ctx.ks;
+    srv.record_call(shard, cmd, started.elapsed(), failed, dirty, expired, hits, misses);
+}
+
+/// Runs the queued commands of a MULTI with all their stripes held at once.
+/// Called by EXEC after its checks; writes the array of replies.
+pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
+    let whole = queued.iter().any(|(c, _)| c.flags & (flags::ALL_STRIPES | flags::WALKS) != 0);
+    let locked = if whole {
+        Locked::all(&ctx.srv.keyspace)
+    } else {
+        let mut stripes = Vec::new();
+        for (cmd, argv) in &queued {
+            key_stripes(cmd, argv, &mut stripes);
+        }
+        // The watched keys are checked under the same locks.
+        stripes.extend(ctx.client.watched.iter().map(|w| stripe_of(&w.key)));
+        Locked::some(&ctx.srv.keyspace, &mut stripes)
+    };
+    // Replace the EXEC's own (empty) view by the transaction's.
+    let mut ks = Keys::new(locked, ctx.client.db, ctx.ks.now_ms, ctx.ks.lru_clock);
+    if multi::watched_keys_changed(ctx.client, &mut ks) {
+        drop(ks);
+        ctx.out.null_array();
+        return;
+    }
+    ctx.out.array(queued.len());
+    ctx.client.in_exec = true;
+    for (cmd, argv) in &queued {
+        ks.db = ctx.client.db;
+        let started = Instant::now();
+        let reply_start = ctx.out.buf.len();
+        let mut inner = Ctx { srv: ctx.srv, ks, client: &mut *ctx.client, out: &mut *ctx.out, shard: ctx.shard };
+        ctx.srv.feed_monitors(inner.client, cmd, argv);
+        (cmd.handler)(&mut inner, argv);
+        ks = inner.ks;
+        let failed = ctx.out.buf.get(reply_start) == Some(&b'-');
+        ctx.srv.record_call(ctx.shard, cmd, started.elapsed(), failed, 0, 0, 0, 0);
+    }
+    ctx.client.in_exec = false;
+    ctx.ks.dirty += ks.dirty;
+    ctx.ks.expired += ks.expired;
+    ctx.ks.hits += ks.hits;
+    ctx.ks.misses += ks.misses;
+}
+
+fn flag_multi_error(client: &mut Client) {
+    if let Some(multi) = client.multi.as_mut() {
+        multi.aborted = true;
+    }
+}
+
+/// `-ERR unknown command 'x', with args beginning with: 'a' 'b' ` exactly as
+/// server.c `processCommand` builds it (each arg cut to what fits in 128).
+fn reject_unknown(client: &mut Client, out: &mut ReplyBuf, argv: &Argv) {
+    flag_multi_error(client);
+    let name = String::from_utf8_lossy(&argv.get(0)[..argv.get(0).len().min(128)]).into_owned();
+    let mut args = String::new();
+    for arg in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let arg = &arg[..arg.len().min(room)];
+        args.push('\'');
+        args.push_str(&String::from_utf8_lossy(arg));
+        args.push_str("' ");
+    }
+    out.error(&format!("ERR unknown command '{name}', with args beginning with: {args}"));
+}
+
+/// Replies `-ERR unknown subcommand 'x'. Try CMD HELP.`
+pub fn unknown_subcommand(ctx: &mut Ctx, container: &str, sub: &[u8]) {
+    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
+    ctx.out.error(&format!("ERR unknown subcommand '{sub}'. Try {container} HELP."));
+}
+
+/// Parses a database index argument as SELECT/MOVE/SWAPDB do.
+pub fn parse_db(ctx: &Ctx, arg: &[u8]) -> Result<usize, &'static str> {
+    let n = crate::num::parse_i64(arg).ok_or(ERR_NOT_INT)?;
+    usize::try_from(n).ok().filter(|&n| n < ctx.srv.keyspace.databases()).ok_or(ERR_DB_RANGE)
+}
+
+/// Case-insensitive ASCII comparison of an argument with a keyword.
+pub fn eq_ic(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// The watched flag check used by EXEC, exposed for the multi module.
+pub fn watch_flag(client: &Client) -> bool {
+    client.watch_dirty.load(Ordering::Acquire)
+}

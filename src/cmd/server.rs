@@ -1,0 +1,552 @@
+//! Server commands: INFO CONFIG DBSIZE FLUSHDB FLUSHALL SWAPDB TIME SHUTDOWN
+//! DEBUG MONITOR LASTSAVE.
+
+use super::{conn::REDIS_VERSION, eq_ic, unknown_subcommand, Ctx, COMMANDS, ERR_SYNTAX};
+use crate::io::sys;
+use crate::protocol::Argv;
+use crate::server::{ShardMetrics, ShutdownMode};
+use crate::store::STRIPES;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+pub fn dbsize(ctx: &mut Ctx, _argv: &Argv) {
+    let db = ctx.ks.db;
+    let total: usize = (0..STRIPES).map(|s| ctx.ks.locked.with_stripe(s, |st| st.dbs[db].map.len())).sum();
+    ctx.out.int(total as i64);
+}
+
+/// FLUSHDB/FLUSHALL take an optional ASYNC or SYNC (both run synchronously
+/// here: dropping is done while the stripes are held either way).
+fn flush_mode_ok(argv: &Argv) -> bool {
+    argv.len() == 1 || (argv.len() == 2 && (eq_ic(argv.get(1), "async") || eq_ic(argv.get(1), "sync")))
+}
+
+fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>) {
+    let mut removed = 0u64;
+    for s in 0..STRIPES {
+        let stripe = ctx.ks.locked.stripe(s);
+        for db in dbs.clone() {
+            stripe.touch_watched_db(db, None);
+            removed += stripe.dbs[db].map.len() as u64;
+            stripe.dbs[db] = Default::default();
+        }
+    }
+    ctx.ks.dirty += removed.max(1);
+}
+
+pub fn flushdb(ctx: &mut Ctx, argv: &Argv) {
+    if !flush_mode_ok(argv) {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let db = ctx.ks.db;
+    flush_dbs(ctx, db..db + 1);
+    ctx.out.ok();
+}
+
+pub fn flushall(ctx: &mut Ctx, argv: &Argv) {
+    if !flush_mode_ok(argv) {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let n = ctx.srv.keyspace.databases();
+    flush_dbs(ctx, 0..n);
+    ctx.out.ok();
+}
+
+pub fn swapdb(ctx: &mut Ctx, argv: &Argv) {
+    let parse = |arg: &[u8], which: &str| {
+        crate::num::parse_i64(arg).filter(|n| i32::try_from(*n).is_ok()).ok_or(format!("ERR invalid {which} DB index"))
+    };
+    let (a, b) = match (parse(argv.get(1), "first"), parse(argv.get(2), "second")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return ctx.out.error(&e),
+    };
+    let n = ctx.srv.keyspace.databases() as i64;
+    if !(0..n).contains(&a) || !(0..n).contains(&b) {
+        return ctx.out.error("ERR DB index is out of range");
+    }
+    let (a, b) = (a as usize, b as usize);
+    if a != b {
+        for s in 0..STRIPES {
+            let stripe = ctx.ks.locked.stripe(s);
+            stripe.touch_watched_db(a, Some(b));
+            stripe.touch_watched_db(b, Some(a));
+            stripe.dbs.swap(a, b);
+        }
+        ctx.ks.dirty += 1;
+    }
+    ctx.out.ok();
+}
+
+pub fn time(ctx: &mut Ctx, _argv: &Argv) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk(now.as_secs().to_string().as_bytes());
+    ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
+}
+
+pub fn lastsave(ctx: &mut Ctx, _argv: &Argv) {
+    ctx.out.int(ctx.srv.lastsave_s.load(Ordering::Relaxed) as i64);
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: no reply on success; the
+/// connection closes with the server.
+pub fn shutdown(ctx: &mut Ctx, argv: &Argv) {
+    let mut mode = ShutdownMode::Default;
+    for arg in argv.iter().skip(1) {
+        if eq_ic(arg, "nosave") {
+            mode = ShutdownMode::NoSave;
+        } else if eq_ic(arg, "save") {
+            mode = ShutdownMode::Save;
+        } else if eq_ic(arg, "now") || eq_ic(arg, "force") {
+        } else if eq_ic(arg, "abort") {
+            return ctx.out.error("ERR No shutdown in progress.");
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+    }
+    ctx.srv.request_shutdown(mode);
+    ctx.client.close_after_reply = true;
+}
+
+pub fn monitor(ctx: &mut Ctx, _argv: &Argv) {
+    if ctx.client.in_exec {
+        return ctx.out.error("ERR MONITOR isn't allowed for DENY BLOCKING client");
+    }
+    ctx.client.monitor = true;
+    ctx.out.ok();
+}
+
+/// DEBUG SLEEP seconds | SET-ACTIVE-EXPIRE | OBJECT key | HELP.
+pub fn debug(ctx: &mut Ctx, argv: &Argv) {
+    let sub = argv.get(1);
+    if eq_ic(sub, "sleep") && argv.len() == 3 {
+        let secs = crate::num::parse_f64(argv.get(2)).unwrap_or(0.0).clamp(0.0, 3600.0);
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+        ctx.out.ok();
+    } else if eq_ic(sub, "object") && argv.len() == 3 {
+        // DEBUG OBJECT does not know the key's stripe from the command table;
+        // walk to it (DEBUG has no key specs).
+        let key = argv.get(2);
+        let db = ctx.ks.db;
+        let stripe = crate::store::stripe_of(key);
+        let found = ctx.ks.locked.with_stripe(stripe, |s| {
+            s.dbs[db].map.get(key).map(|e| (e.value.encoding(), e.value.string_len().unwrap_or(0), e.access_s))
+        });
+        match found {
+            Some((enc, len, access)) => {
+                let idle = ctx.ks.lru_clock.saturating_sub(access);
+                let text = format!(
+                    "Value at:0x0 refcount:1 encoding:{enc} serializedlength:{len} lru:{access} lru_seconds_idle:{idle}"
+                );
+                ctx.out.simple(text.as_bytes());
+            }
+            None => ctx.out.error("ERR no such key"),
+        }
+    } else if eq_ic(sub, "help") {
+        let lines = [
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "OBJECT <key>",
+            "    Show low level info about `key` and associated value.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        ctx.out.array(lines.len());
+        for line in lines {
+            ctx.out.simple(line.as_bytes());
+        }
+    } else {
+        unknown_subcommand(ctx, "DEBUG", sub);
+    }
+}
+
+/// CONFIG GET|SET|RESETSTAT|REWRITE|HELP.
+pub fn config(ctx: &mut Ctx, argv: &Argv) {
+    let sub = argv.get(1);
+    let argc = argv.len();
+    if eq_ic(sub, "get") {
+        if argc < 3 {
+            return ctx.wrong_arity("config|get");
+        }
+        let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
+        {
+            let config = ctx.srv.config.read();
+            for pattern in argv.iter().skip(2) {
+                for pair in config.get(pattern) {
+                    if !pairs.iter().any(|(k, _)| *k == pair.0) {
+                        pairs.push(pair);
+                    }
+                }
+            }
+        }
+        ctx.out.map(pairs.len());
+        for (k, v) in pairs {
+            ctx.out.bulk(k.as_bytes());
+            ctx.out.bulk(&v);
+        }
+    } else if eq_ic(sub, "set") {
+        if argc < 4 || argc % 2 != 0 {
+            return ctx.wrong_arity("config|set");
+        }
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> =
+            (2..argc).step_by(2).map(|i| (argv.get(i).to_vec(), argv.get(i + 1).to_vec())).collect();
+        let result = ctx.srv.config.write().set(&pairs);
+        match result {
+            Ok(changed) => {
+                apply_config_changes(ctx, &changed);
+                ctx.out.ok();
+            }
+            Err(e) => ctx.out.error(&e),
+        }
+    } else if eq_ic(sub, "resetstat") && argc == 2 {
+        for m in &ctx.srv.metrics {
+            *m.lock() = ShardMetrics::default();
+        }
+        ctx.out.ok();
+    } else if eq_ic(sub, "rewrite") && argc == 2 {
+        let Some(path) = ctx.srv.config_file.clone() else {
+            return ctx.out.error("ERR The server is running without a config file");
+        };
+        let result = ctx.srv.config.read().rewrite(&path);
+        match result {
+            Ok(()) => {
+                crate::notice!("CONFIG REWRITE executed with success.");
+                ctx.out.ok();
+            }
+            Err(e) => {
+                crate::warning!("CONFIG REWRITE failed: {e}");
+                ctx.out.error(&format!("ERR Rewriting config file: {e}"));
+            }
+        }
+    } else if eq_ic(sub, "help") && argc == 2 {
+        let lines = [
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        ctx.out.array(lines.len());
+        for line in lines {
+            ctx.out.simple(line.as_bytes());
+        }
+    } else if ["resetstat", "rewrite", "help"].iter().any(|s| eq_ic(sub, s)) {
+        ctx.wrong_arity(&format!("config|{}", String::from_utf8_lossy(sub).to_ascii_lowercase()));
+    } else {
+        unknown_subcommand(ctx, "CONFIG", sub);
+    }
+}
+
+/// Makes a CONFIG SET take effect: shards reload their cached limits when
+/// `config_gen` moves; process-wide settings are applied here.
+fn apply_config_changes(ctx: &mut Ctx, changed: &[&'static str]) {
+    let config = ctx.srv.config.read();
+    for name in changed {
+        match *name {
+            "loglevel" => crate::log::set_level(config.loglevel.into()),
+            "logfile" => {
+                if let Err(e) = crate::log::set_file(&config.logfile) {
+                    crate::warning!("Can't open the log file {}: {e}", config.logfile);
+                }
+            }
+            "latency-tracking" => ctx.srv.latency_tracking.store(config.latency_tracking, Ordering::Relaxed),
+            _ => {}
+        }
+    }
+    ctx.srv.config_gen.fetch_add(1, Ordering::Release);
+}
+
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{n}B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+const DEFAULT_SECTIONS: [&str; 11] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// INFO [section ...]: Redis's sections and field names (server.c `genRedisInfoString`).
+pub fn info(ctx: &mut Ctx, argv: &Argv) {
+    let mut sections: Vec<String> = Vec::new();
+    if argv.len() == 1 {
+        sections.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    for arg in argv.iter().skip(1) {
+        let name = String::from_utf8_lossy(arg).to_ascii_lowercase();
+        match name.as_str() {
+            "default" => sections.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string())),
+            "all" | "everything" => {
+                sections.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+                sections.push("commandstats".into());
+                sections.push("latencystats".into());
+            }
+            _ => sections.push(name),
+        }
+    }
+    let mut seen = Vec::new();
+    let mut parts: Vec<String> = Vec::new();
+    for section in sections {
+        if seen.contains(&section) {
+            continue;
+        }
+        seen.push(section.clone());
+        if let Some(text) = info_section(ctx, &section) {
+            parts.push(text);
+        }
+    }
+    ctx.out.verbatim(parts.join("\r\n").as_bytes(), "txt");
+}
+
+fn totals(ctx: &Ctx) -> ShardMetrics {
+    let mut t = ShardMetrics::default();
+    for m in &ctx.srv.metrics {
+        let m = m.lock();
+        t.commands += m.commands;
+        t.dirty += m.dirty;
+        t.expired += m.expired;
+        t.hits += m.hits;
+        t.misses += m.misses;
+        t.connections += m.connections;
+        t.rejected_connections += m.rejected_connections;
+        t.net_in += m.net_in;
+        t.net_out += m.net_out;
+        t.error_replies += m.error_replies;
+    }
+    t
+}
+
+fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
+    let srv = ctx.srv;
+    let mut s = String::new();
+    let now_ms = srv.now_ms();
+    match name {
+        "server" => {
+            let config = srv.config.read();
+            let uptime = srv.start.elapsed().as_secs();
+            let uname = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+            let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+            let config_file = srv.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            let _ = write!(
+                s,
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n\
+                 redis_build_id:0\r\nredis_mode:standalone\r\nos:Linux {} {}\r\narch_bits:64\r\n\
+                 monotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\n\
+                 gcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\n\
+                 server_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\n\
+                 configured_hz:{}\r\nlru_clock:{}\r\nexecutable:{exe}\r\nconfig_file:{config_file}\r\n\
+                 io_threads_active:0\r\nsluice_version:{}\r\nsluice_server_threads:{}\r\n",
+                uname.trim(),
+                std::env::consts::ARCH,
+                std::process::id(),
+                srv.run_id,
+                srv.tcp_port,
+                now_ms * 1000,
+                uptime / 86_400,
+                config.hz,
+                config.hz,
+                srv.lru_clock(),
+                env!("CARGO_PKG_VERSION"),
+                srv.threads,
+            );
+        }
+        "clients" => {
+            let maxclients = srv.config.read().maxclients;
+            let _ = write!(
+                s,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{maxclients}\r\n\
+                 client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n\
+                 tracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                srv.connected.load(Ordering::Relaxed),
+            );
+        }
+        "memory" => {
+            let rss = sys::rss_bytes();
+            let _ = write!(
+                s,
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+                 used_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\n\
+                 maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n\
+                 mem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                human_bytes(rss),
+                human_bytes(rss),
+                human_bytes(rss),
+            );
+        }
+        "persistence" => {
+            let t = totals(ctx);
+            let _ = write!(
+                s,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
+                 current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
+                 current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\n\
+                 rdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n\
+                 rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\n\
+                 rdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\n\
+                 aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n\
+                 aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n\
+                 aof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n\
+                 module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                t.dirty,
+                srv.lastsave_s.load(Ordering::Relaxed),
+            );
+        }
+        "stats" => {
+            let t = totals(ctx);
+            let ops = {
+                let o = srv.ops_samples.lock();
+                o.samples.iter().sum::<u64>() / o.samples.len() as u64
+            };
+            let _ = write!(
+                s,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+                 instantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
+                 total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\n\
+                 instantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\n\
+                 instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\n\
+                 sync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\n\
+                 expired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\n\
+                 evicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
+                 keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\
+                 pubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
+                 slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
+                 active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
+                 current_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
+                 tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
+                 dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
+                 io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\n\
+                 reply_buffer_expands:0\r\n",
+                t.connections,
+                t.commands,
+                t.net_in,
+                t.net_out,
+                t.rejected_connections,
+                t.expired,
+                t.hits,
+                t.misses,
+                t.error_replies,
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                s,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+                 master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
+                 master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
+                 repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                srv.run_id,
+            );
+        }
+        "cpu" => {
+            let (sys_s, user_s) = sys::cpu_times(sys::RUSAGE_SELF);
+            let (sys_c, user_c) = sys::cpu_times(sys::RUSAGE_CHILDREN);
+            let _ = write!(
+                s,
+                "# CPU\r\nused_cpu_sys:{sys_s:.6}\r\nused_cpu_user:{user_s:.6}\r\nused_cpu_sys_children:{sys_c:.6}\r\n\
+                 used_cpu_user_children:{user_c:.6}\r\nused_cpu_sys_main_thread:{sys_s:.6}\r\n\
+                 used_cpu_user_main_thread:{user_s:.6}\r\n",
+            );
+        }
+        "modules" => s.push_str("# Modules\r\n"),
+        "errorstats" => s.push_str("# Errorstats\r\n"),
+        "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            s.push_str("# Keyspace\r\n");
+            for db in 0..srv.keyspace.databases() {
+                let (mut keys, mut expires, mut ttl_sum) = (0u64, 0u64, 0u64);
+                for st in 0..STRIPES {
+                    ctx.ks.locked.with_stripe(st, |stripe| {
+                        let d = &stripe.dbs[db];
+                        keys += d.map.len() as u64;
+                        expires += d.expires as u64;
+                        if d.expires > 0 {
+                            for e in d.map.values().filter(|e| e.expire_ms > now_ms) {
+                                ttl_sum += e.expire_ms - now_ms;
+                            }
+                        }
+                    });
+                }
+                if keys > 0 {
+                    let avg = if expires > 0 { ttl_sum / expires } else { 0 };
+                    let _ = write!(s, "db{db}:keys={keys},expires={expires},avg_ttl={avg}\r\n");
+                }
+            }
+        }
+        "commandstats" => {
+            s.push_str("# Commandstats\r\n");
+            for (id, cmd) in COMMANDS.iter().enumerate() {
+                let (mut calls, mut nanos, mut rejected, mut failed) = (0u64, 0u64, 0u64, 0u64);
+                for m in &srv.metrics {
+                    if let Some(c) = m.lock().cmds.get(id) {
+                        calls += c.calls;
+                        nanos += c.nanos;
+                        rejected += c.rejected;
+                        failed += c.failed;
+                    }
+                }
+                if calls + rejected + failed == 0 {
+                    continue;
+                }
+                let usec = nanos / 1000;
+                let per_call = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let _ = write!(
+                    s,
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},\
+                     failed_calls={failed}\r\n",
+                    cmd.name
+                );
+            }
+        }
+        "latencystats" => {
+            s.push_str("# Latencystats\r\n");
+            let percentiles = srv.config.read().latency_tracking_info_percentiles.clone();
+            for (id, cmd) in COMMANDS.iter().enumerate() {
+                let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
+                for m in &srv.metrics {
+                    if let Some(h) = m.lock().cmds.get(id).and_then(|c| c.latency_ns.as_ref()) {
+                        let target = merged.get_or_insert_with(crate::server::new_latency_histogram);
+                        let _ = target.add(h);
+                    }
+                }
+                let Some(h) = merged else { continue };
+                let fields: Vec<String> = percentiles
+                    .iter()
+                    .map(|p| format!("p{}={:.3}", fmt_percentile(*p), h.value_at_quantile(p / 100.0) as f64 / 1000.0))
+                    .collect();
+                let _ = write!(s, "latency_percentiles_usec_{}:{}\r\n", cmd.name, fields.join(","));
+            }
+        }
+        _ => return None,
+    }
+    Some(s)
+}
+
+/// `50` / `99.9` as Redis prints percentile names (`%f` trimmed).
+fn fmt_percentile(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}

@@ -1,0 +1,214 @@
+//! The command table: name, arity, flags, key positions and handler of every
+//! command, as Redis's `redisCommandTable` (commands.c in 7.0).
+//!
+//! Arity: `n > 0` means exactly `n` arguments (the name included), `-n`
+//! means at least `n`. Key positions are Redis's legacy first/last/step
+//! (`last < 0` counts from the end).
+
+use super::flags::*;
+use super::{conn, keys, multi, server, string, Handler};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub struct Command {
+    /// Lowercase name, as Redis's `fullname`.
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    /// ACL categories for COMMAND INFO, e.g. `"@read @string @fast"`.
+    pub acl: &'static str,
+    pub handler: Handler,
+}
+
+impl Command {
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    pub fn has_keys(&self) -> bool {
+        self.first_key > 0
+    }
+
+    /// Argument indexes holding keys, for `argc` arguments.
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let first = self.first_key.max(0) as usize;
+        let last = if self.last_key < 0 {
+            (argc as i64 + i64::from(self.last_key)).max(0) as usize
+        } else {
+            self.last_key as usize
+        };
+        let last = last.min(argc.saturating_sub(1));
+        let step = self.step.max(1) as usize;
+        let range = if first == 0 { 1..=0 } else { first..=last };
+        range.step_by(step)
+    }
+
+    /// This command's index in [`COMMANDS`], for per-command stats.
+    pub fn id(&'static self) -> usize {
+        let base = COMMANDS.as_ptr() as usize;
+        (self as *const Command as usize - base) / std::mem::size_of::<Command>()
+    }
+
+    /// Redis's flag names, for COMMAND INFO.
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        const NAMES: [(u32, &str); 11] = [
+            (WRITE, "write"),
+            (READONLY, "readonly"),
+            (DENYOOM, "denyoom"),
+            (ADMIN, "admin"),
+            (PUBSUB, "pubsub"),
+            (NOSCRIPT, "noscript"),
+            (LOADING, "loading"),
+            (STALE, "stale"),
+            (FAST, "fast"),
+            (NO_AUTH, "no_auth"),
+            (MAY_REPLICATE, "may_replicate"),
+        ];
+        NAMES.iter().filter(|(bit, _)| self.flags & bit != 0).map(|(_, name)| *name).collect()
+    }
+}
+
+macro_rules! commands {
+    ($( $name:literal, $arity:expr, $flags:expr, ($first:expr, $last:expr, $step:expr), $acl:literal, $handler:path; )*) => {
+        pub static COMMANDS: &[Command] = &[
+            $( Command { name: $name, arity: $arity, flags: $flags, first_key: $first, last_key: $last,
+                         step: $step, acl: $acl, handler: $handler }, )*
+        ];
+    };
+}
+
+const W: u32 = WRITE | DENYOOM;
+const WF: u32 = WRITE | DENYOOM | FAST;
+const RF: u32 = READONLY | FAST;
+
+commands! {
+    // connection
+    "ping", -1, FAST | STALE, (0, 0, 0), "@fast @connection", conn::ping;
+    "echo", 2, FAST | STALE, (0, 0, 0), "@fast @connection", conn::echo;
+    "quit", -1, NO_AUTH | FAST | STALE | LOADING | RUNS_IN_MULTI | SKIP_MONITOR, (0, 0, 0), "@fast @connection", conn::quit;
+    "hello", -1, NO_AUTH | FAST | STALE | LOADING | NOSCRIPT, (0, 0, 0), "@fast @connection", conn::hello;
+    "auth", -2, NO_AUTH | FAST | STALE | LOADING | NOSCRIPT | SKIP_MONITOR, (0, 0, 0), "@fast @connection", conn::auth;
+    "select", 2, FAST | STALE | LOADING, (0, 0, 0), "@fast @connection", conn::select;
+    "reset", 1, NO_AUTH | FAST | STALE | LOADING | NOSCRIPT | RUNS_IN_MULTI, (0, 0, 0), "@fast @connection", conn::reset;
+    "client", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@slow @connection", conn::client;
+    "command", -1, LOADING | STALE, (0, 0, 0), "@slow @connection", conn::command;
+    // server
+    "info", -1, LOADING | STALE | WALKS, (0, 0, 0), "@slow @dangerous", server::info;
+    "config", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@slow @admin @dangerous", server::config;
+    "dbsize", 1, READONLY | FAST | WALKS, (0, 0, 0), "@keyspace @read @fast", server::dbsize;
+    "flushdb", -1, WRITE | ALL_STRIPES, (0, 0, 0), "@keyspace @write @slow @dangerous", server::flushdb;
+    "flushall", -1, WRITE | ALL_STRIPES, (0, 0, 0), "@keyspace @write @slow @dangerous", server::flushall;
+    "swapdb", 3, WRITE | FAST | ALL_STRIPES, (0, 0, 0), "@keyspace @write @fast @dangerous", server::swapdb;
+    "time", 1, LOADING | STALE | FAST, (0, 0, 0), "@fast", server::time;
+    "shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::shutdown;
+    "debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | WALKS, (0, 0, 0), "@admin @slow @dangerous", server::debug;
+    "monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::monitor;
+    "lastsave", 1, LOADING | STALE | FAST, (0, 0, 0), "@admin @fast @dangerous", server::lastsave;
+    // generic keyspace
+    "del", -2, WRITE, (1, -1, 1), "@keyspace @write @slow", keys::del;
+    "unlink", -2, WRITE | FAST, (1, -1, 1), "@keyspace @write @fast", keys::unlink;
+    "exists", -2, RF, (1, -1, 1), "@keyspace @read @fast", keys::exists;
+    "type", 2, RF, (1, 1, 1), "@keyspace @read @fast", keys::type_;
+    "keys", 2, READONLY | WALKS, (0, 0, 0), "@keyspace @read @slow @dangerous", keys::keys;
+    "scan", -2, READONLY | WALKS, (0, 0, 0), "@keyspace @read @slow", keys::scan;
+    "randomkey", 1, READONLY | WALKS, (0, 0, 0), "@keyspace @read @slow", keys::randomkey;
+    "rename", 3, WRITE, (1, 2, 1), "@keyspace @write @slow", keys::rename;
+    "renamenx", 3, WRITE | FAST, (1, 2, 1), "@keyspace @write @fast", keys::renamenx;
+    "copy", -3, W, (1, 2, 1), "@keyspace @write @slow", keys::copy;
+    "move", 3, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::move_;
+    "touch", -2, RF, (1, -1, 1), "@keyspace @read @fast", keys::touch;
+    "object", -2, READONLY, (2, 2, 1), "@keyspace @read @slow", keys::object;
+    "expire", -3, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::expire;
+    "pexpire", -3, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::pexpire;
+    "expireat", -3, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::expireat;
+    "pexpireat", -3, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::pexpireat;
+    "ttl", 2, RF, (1, 1, 1), "@keyspace @read @fast", keys::ttl;
+    "pttl", 2, RF, (1, 1, 1), "@keyspace @read @fast", keys::pttl;
+    "expiretime", 2, RF, (1, 1, 1), "@keyspace @read @fast", keys::expiretime;
+    "pexpiretime", 2, RF, (1, 1, 1), "@keyspace @read @fast", keys::pexpiretime;
+    "persist", 2, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::persist;
+    // strings
+    "get", 2, RF, (1, 1, 1), "@read @string @fast", string::get;
+    "set", -3, W, (1, 1, 1), "@write @string @slow", string::set;
+    "setnx", 3, WF, (1, 1, 1), "@write @string @fast", string::setnx;
+    "setex", 4, W, (1, 1, 1), "@write @string @slow", string::setex;
+    "psetex", 4, W, (1, 1, 1), "@write @string @slow", string::psetex;
+    "mget", -2, RF, (1, -1, 1), "@read @string @fast", string::mget;
+    "mset", -3, W, (1, -1, 2), "@write @string @slow", string::mset;
+    "msetnx", -3, W, (1, -1, 2), "@write @string @slow", string::msetnx;
+    "getset", 3, WF, (1, 1, 1), "@write @string @fast", string::getset;
+    "getdel", 2, WF, (1, 1, 1), "@write @string @fast", string::getdel;
+    "getex", -2, WF, (1, 1, 1), "@write @string @fast", string::getex;
+    "incr", 2, WF, (1, 1, 1), "@write @string @fast", string::incr;
+    "decr", 2, WF, (1, 1, 1), "@write @string @fast", string::decr;
+    "incrby", 3, WF, (1, 1, 1), "@write @string @fast", string::incrby;
+    "decrby", 3, WF, (1, 1, 1), "@write @string @fast", string::decrby;
+    "incrbyfloat", 3, WF, (1, 1, 1), "@write @string @fast", string::incrbyfloat;
+    "append", 3, WF, (1, 1, 1), "@write @string @fast", string::append;
+    "strlen", 2, RF, (1, 1, 1), "@read @string @fast", string::strlen;
+    "getrange", 4, READONLY, (1, 1, 1), "@read @string @slow", string::getrange;
+    "substr", 4, READONLY, (1, 1, 1), "@read @string @slow", string::getrange;
+    "setrange", 4, W, (1, 1, 1), "@write @string @slow", string::setrange;
+    "lcs", -3, READONLY, (1, 2, 1), "@read @string @slow", string::lcs;
+    // transactions
+    "multi", 1, NOSCRIPT | LOADING | STALE | FAST | RUNS_IN_MULTI, (0, 0, 0), "@fast @transaction", multi::multi;
+    "exec", 1, NOSCRIPT | LOADING | STALE | SKIP_MONITOR | RUNS_IN_MULTI, (0, 0, 0), "@slow @transaction", multi::exec;
+    "discard", 1, NOSCRIPT | LOADING | STALE | FAST | RUNS_IN_MULTI, (0, 0, 0), "@fast @transaction", multi::discard;
+    "watch", -2, NOSCRIPT | LOADING | STALE | FAST | RUNS_IN_MULTI, (1, -1, 1), "@fast @transaction", multi::watch;
+    "unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), "@fast @transaction", multi::unwatch;
+}
+
+/// Finds a command by name, case-insensitively, without allocating.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    static INDEX: OnceLock<HashMap<&'static [u8], usize>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| COMMANDS.iter().enumerate().map(|(i, c)| (c.name.as_bytes(), i)).collect());
+    let mut lower = [0u8; 32];
+    let lower = lower.get_mut(..name.len())?;
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    index.get(&*lower).map(|&i| &COMMANDS[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive_and_ids_are_positions() {
+        let get = lookup(b"GeT").unwrap();
+        assert_eq!(get.name, "get");
+        assert_eq!(COMMANDS[get.id()].name, "get");
+        assert!(lookup(b"nope").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+    }
+
+    #[test]
+    fn key_positions_follow_first_last_step() {
+        let mset = lookup(b"mset").unwrap();
+        assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);
+        let object = lookup(b"object").unwrap();
+        assert_eq!(object.key_positions(2).count(), 0);
+        assert_eq!(object.key_positions(3).collect::<Vec<_>>(), vec![2]);
+        let ping = lookup(b"ping").unwrap();
+        assert_eq!(ping.key_positions(2).count(), 0);
+    }
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut names: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
+        assert!(names.iter().all(|n| n.bytes().all(|b| !b.is_ascii_uppercase())));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len());
+    }
+}

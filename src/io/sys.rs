@@ -1,0 +1,156 @@
+//! Thin, safe wrappers over the libc calls the server makes outside the
+//! ring: eventfds, socket options, peer addresses, close and signals.
+//! None of them blocks: sockets are non-blocking and eventfd writes only
+//! add to a counter.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A non-blocking, close-on-exec eventfd.
+pub fn eventfd() -> io::Result<RawFd> {
+    // SAFETY: eventfd takes no pointers.
+    check(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })
+}
+
+/// Adds 1 to an eventfd, waking a reader. EAGAIN (counter saturated) means
+/// the reader is already due to wake, so it is ignored.
+pub fn eventfd_signal(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: the pointer is to a live u64 of the size passed.
+    let _ = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
+pub fn close(fd: RawFd) {
+    // SAFETY: closing an fd we own; the caller never uses it again.
+    unsafe { libc::close(fd) };
+}
+
+/// Writes what it can of `data` to a non-blocking socket (used only for the
+/// one-line rejections sent before a connection is set up).
+pub fn write_nonblocking(fd: RawFd, data: &[u8]) {
+    // SAFETY: the pointer and length describe a live slice.
+    let _ = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+}
+
+fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: the pointer is to a live c_int of the size passed.
+    check(unsafe {
+        libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as _)
+    })
+    .map(drop)
+}
+
+pub fn set_nodelay(fd: RawFd) -> io::Result<()> {
+    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
+}
+
+/// SO_KEEPALIVE with Redis's `anetKeepAlive` timings for `interval` seconds.
+pub fn set_keepalive(fd: RawFd, interval: u32) -> io::Result<()> {
+    let interval = libc::c_int::try_from(interval.max(1)).unwrap_or(libc::c_int::MAX);
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
+    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, interval)?;
+    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (interval / 3).max(1))?;
+    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3)
+}
+
+fn sockaddr(fd: RawFd, peer: bool) -> Option<SocketAddr> {
+    // SAFETY: sockaddr_storage is plain data; zeroed is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let ptr = (&mut storage as *mut libc::sockaddr_storage).cast();
+    // SAFETY: storage and len are live and len holds storage's size.
+    let ret = unsafe { if peer { libc::getpeername(fd, ptr, &mut len) } else { libc::getsockname(fd, ptr, &mut len) } };
+    if ret < 0 {
+        return None;
+    }
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin: &libc::sockaddr_in = unsafe { &*(&storage as *const libc::sockaddr_storage).cast() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(SocketAddr::from((ip, u16::from_be(sin.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6: &libc::sockaddr_in6 = unsafe { &*(&storage as *const libc::sockaddr_storage).cast() };
+            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::from((ip, u16::from_be(sin6.sin6_port))))
+        }
+        _ => None,
+    }
+}
+
+pub fn peer_addr(fd: RawFd) -> Option<SocketAddr> {
+    sockaddr(fd, true)
+}
+
+pub fn local_addr(fd: RawFd) -> Option<SocketAddr> {
+    sockaddr(fd, false)
+}
+
+/// Blocks SIGTERM and SIGINT in the calling thread (and the threads it
+/// spawns later) and ignores SIGPIPE, so that only [`wait_signal`] sees them.
+pub fn block_signals() {
+    // SAFETY: sigset_t is plain data and every pointer is to a live local.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (blocked by [`block_signals`]) and returns it.
+pub fn wait_signal() -> libc::c_int {
+    // SAFETY: as in block_signals; sigwait writes the signal number to a live local.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        let mut sig: libc::c_int = 0;
+        libc::sigwait(&set, &mut sig);
+        sig
+    }
+}
+
+pub fn raise_sigterm() {
+    // SAFETY: kill takes no pointers.
+    unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+}
+
+/// CPU user and system time of the process, in seconds (INFO cpu).
+pub fn cpu_times(who: libc::c_int) -> (f64, f64) {
+    // SAFETY: rusage is plain data; getrusage writes into a live local.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut usage);
+        usage
+    };
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (secs(usage.ru_stime), secs(usage.ru_utime))
+}
+
+pub const RUSAGE_SELF: libc::c_int = libc::RUSAGE_SELF;
+pub const RUSAGE_CHILDREN: libc::c_int = libc::RUSAGE_CHILDREN;
+
+/// Current resident set size in bytes, from /proc/self/statm.
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf takes no pointers.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page).unwrap_or(4096)
+}

@@ -1,0 +1,48 @@
+//! `sluice-server [configfile|-] [--directive value ...]`: load the config
+//! (embedded defaults plus the file and flags, with redis-server's grammar),
+//! then start one shard thread per core.
+
+use sluice::config::{self, Invocation, Loaded};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let loaded = match config::load_from_args(&args) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("{err}");
+            std::process::exit(1);
+        }
+    };
+    let (config, config_file) = match loaded {
+        Invocation::Run(Loaded { config, config_file, .. }) => (config, config_file),
+        Invocation::Version => {
+            println!("{}", config::version_line());
+            return;
+        }
+        Invocation::Help => {
+            eprintln!("{}", config::USAGE);
+            std::process::exit(1);
+        }
+    };
+    sluice::log::set_level(config.loglevel.into());
+    if let Err(err) = sluice::log::set_file(&config.logfile) {
+        eprintln!("Can't open the log file {}: {err}", config.logfile);
+        std::process::exit(1);
+    }
+    sluice::notice!("oO0OoO0OoO0Oo sluice is starting oO0OoO0OoO0Oo");
+    sluice::notice!(
+        "sluice version={}, redis-compatible={}, pid={}, just started",
+        env!("CARGO_PKG_VERSION"),
+        sluice::cmd::conn::REDIS_VERSION,
+        std::process::id()
+    );
+    match &config_file {
+        Some(path) => sluice::notice!("Configuration loaded from {}", path.display()),
+        None => sluice::warning!("Warning: no config file specified, using the default config."),
+    }
+    if let Err(err) = sluice::server::start(config, config_file) {
+        sluice::warning!("{err}");
+        eprintln!("{err}");
+        std::process::exit(1);
+    }
+}

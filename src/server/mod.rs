@@ -1,0 +1,316 @@
+//! The running server: state shared by all shard threads, and the threads.
+//!
+//! Owns: the [`Server`] (config, keyspace, client registry, per-shard
+//! metrics, shutdown), startup ([`start`]) and the per-shard event loop
+//! ([`shard`]). Shared fields are either immutable, atomics, or behind a
+//! lock that only admin paths (CLIENT LIST, INFO, CONFIG) take besides the
+//! owning shard.
+
+pub mod conn;
+pub mod shard;
+
+use crate::cmd::{Client, Command, COMMANDS};
+use crate::config::Config;
+use crate::protocol::Argv;
+use crate::store::Keyspace;
+use crossbeam_channel::Sender;
+use hdrhistogram::Histogram;
+use parking_lot::{Mutex, RwLock};
+use std::collections::BTreeMap;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use shard::start;
+
+/// What CLIENT LIST / CLIENT INFO / CLIENT KILL see of a connection that
+/// lives on some shard. The owning shard writes the atomics; anyone reads.
+pub struct ClientMeta {
+    pub id: u64,
+    pub shard: usize,
+    pub fd: RawFd,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    pub last_interaction_ms: AtomicU64,
+    /// `COMMANDS` index + 1 of the last command; 0 for none.
+    pub last_cmd: AtomicUsize,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub in_multi: AtomicBool,
+    pub multi_len: AtomicUsize,
+    pub monitor: AtomicBool,
+    pub no_evict: AtomicBool,
+    pub qbuf: AtomicUsize,
+    pub omem: AtomicUsize,
+    pub name: Mutex<Option<Vec<u8>>>,
+    /// Set by CLIENT KILL; the owning shard closes the connection.
+    pub killed: AtomicBool,
+}
+
+/// Messages to a shard thread, woken through its eventfd.
+pub enum ShardMsg {
+    /// Close this client (CLIENT KILL from another shard).
+    Kill(u64),
+    /// A MONITOR line for every monitor on the shard.
+    Monitor(Arc<[u8]>),
+    /// Stop: close connections and exit the loop.
+    Shutdown,
+}
+
+pub struct ShardHandle {
+    pub tx: Sender<ShardMsg>,
+    pub eventfd: RawFd,
+}
+
+impl ShardHandle {
+    pub fn send(&self, msg: ShardMsg) {
+        if self.tx.send(msg).is_ok() {
+            shard::wake(self.eventfd);
+        }
+    }
+}
+
+/// Per-command counters (INFO commandstats and latencystats).
+#[derive(Default)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub nanos: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub latency_ns: Option<Histogram<u64>>,
+}
+
+/// One shard's counters; written by that shard, read by INFO.
+#[derive(Default)]
+pub struct ShardMetrics {
+    pub cmds: Vec<CmdStat>,
+    pub commands: u64,
+    pub dirty: u64,
+    pub expired: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub connections: u64,
+    pub rejected_connections: u64,
+    pub net_in: u64,
+    pub net_out: u64,
+    pub error_replies: u64,
+}
+
+/// How SHUTDOWN asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownMode {
+    Default,
+    Save,
+    NoSave,
+}
+
+pub struct Server {
+    pub config: RwLock<Config>,
+    /// Bumped on every CONFIG SET so shards refresh their cached limits.
+    pub config_gen: AtomicU64,
+    pub config_file: Option<PathBuf>,
+    pub keyspace: Keyspace,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientMeta>>>,
+    next_client_id: AtomicU64,
+    pub connected: AtomicUsize,
+    pub metrics: Vec<Mutex<ShardMetrics>>,
+    pub start: Instant,
+    pub run_id: String,
+    pub shards: OnceLock<Vec<ShardHandle>>,
+    pub monitors: AtomicUsize,
+    pub shutdown: Mutex<Option<ShutdownMode>>,
+    pub shutting_down: AtomicBool,
+    pub lastsave_s: AtomicU64,
+    pub threads: usize,
+    pub tcp_port: u16,
+    /// Active-expire work done (keys), for INFO stats.
+    pub expire_cycles: AtomicU64,
+    /// Cached `latency-tracking`, read on every command without the config lock.
+    pub latency_tracking: AtomicBool,
+    /// ops/sec samples (instantaneous_ops_per_sec), written by shard 0's cron.
+    pub ops_samples: Mutex<OpsSamples>,
+}
+
+#[derive(Default)]
+pub struct OpsSamples {
+    pub last_at: Option<Instant>,
+    pub last_commands: u64,
+    pub samples: [u64; 16],
+    pub next: usize,
+}
+
+impl Server {
+    pub fn new(config: Config, config_file: Option<PathBuf>, threads: usize) -> Server {
+        let keyspace = Keyspace::new(config.databases);
+        let tcp_port = config.port;
+        let latency_tracking = AtomicBool::new(config.latency_tracking);
+        Server {
+            config: RwLock::new(config),
+            config_gen: AtomicU64::new(0),
+            config_file,
+            keyspace,
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            connected: AtomicUsize::new(0),
+            metrics: (0..threads).map(|_| Mutex::new(ShardMetrics::default())).collect(),
+            start: Instant::now(),
+            run_id: random_hex40(),
+            shards: OnceLock::new(),
+            monitors: AtomicUsize::new(0),
+            shutdown: Mutex::new(None),
+            shutting_down: AtomicBool::new(false),
+            lastsave_s: AtomicU64::new(unix_ms() / 1000),
+            threads,
+            tcp_port,
+            expire_cycles: AtomicU64::new(0),
+            latency_tracking,
+            ops_samples: Mutex::new(OpsSamples::default()),
+        }
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        unix_ms()
+    }
+
+    /// Seconds since start, Redis's LRU clock resolution.
+    pub fn lru_clock(&self) -> u32 {
+        u32::try_from(self.start.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    pub fn shard_handles(&self) -> &[ShardHandle] {
+        self.shards.get().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Records one executed command.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_call(
+        &self,
+        shard: usize,
+        cmd: &'static Command,
+        took: Duration,
+        failed: bool,
+        dirty: u64,
+        expired: u64,
+        hits: u64,
+        misses: u64,
+    ) {
+        let tracking = self.latency_tracking();
+        let mut m = self.metrics[shard].lock();
+        m.commands += 1;
+        m.dirty += dirty;
+        m.expired += expired;
+        m.hits += hits;
+        m.misses += misses;
+        if failed {
+            m.error_replies += 1;
+        }
+        let stat = cmd_stat(&mut m, cmd);
+        stat.calls += 1;
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        stat.nanos += nanos;
+        if failed {
+            stat.failed += 1;
+        }
+        if tracking {
+            let hist = stat.latency_ns.get_or_insert_with(new_latency_histogram);
+            hist.saturating_record(nanos.max(1));
+        }
+    }
+
+    /// Records a command rejected before it ran (arity, auth).
+    pub fn metrics_reject(&self, shard: usize, cmd: &'static Command) {
+        let mut m = self.metrics[shard].lock();
+        m.error_replies += 1;
+        cmd_stat(&mut m, cmd).rejected += 1;
+    }
+
+    fn latency_tracking(&self) -> bool {
+        self.latency_tracking.load(Ordering::Relaxed)
+    }
+
+    /// Sends a MONITOR line for `argv` to every shard that has monitors
+    /// (replication.c `replicationFeedMonitors`).
+    pub fn feed_monitors(&self, client: &Client, cmd: &Command, argv: &Argv) {
+        use crate::cmd::flags::{ADMIN, SKIP_MONITOR};
+        if self.monitors.load(Ordering::Relaxed) == 0 || cmd.flags & (ADMIN | SKIP_MONITOR) != 0 {
+            return;
+        }
+        let line: Arc<[u8]> = monitor_line(client, argv).into();
+        for handle in self.shard_handles() {
+            handle.send(ShardMsg::Monitor(line.clone()));
+        }
+    }
+
+    /// Asks the main thread to shut down (SHUTDOWN, signals).
+    pub fn request_shutdown(&self, mode: ShutdownMode) {
+        *self.shutdown.lock() = Some(mode);
+        // The main thread sleeps in sigwait(); SIGTERM to ourselves wakes it.
+        crate::io::sys::raise_sigterm();
+    }
+}
+
+fn cmd_stat<'m>(m: &'m mut ShardMetrics, cmd: &'static Command) -> &'m mut CmdStat {
+    if m.cmds.is_empty() {
+        m.cmds.resize_with(COMMANDS.len(), CmdStat::default);
+    }
+    &mut m.cmds[cmd.id()]
+}
+
+/// 1 ns to 100 s with 2 significant digits, as Redis's latency histograms.
+pub fn new_latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 100_000_000_000, 2).expect("static histogram bounds are valid")
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// `+<secs>.<usecs> [<db> <addr>] "arg" ...` as Redis prints it.
+fn monitor_line(client: &Client, argv: &Argv) -> Vec<u8> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut line = format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), client.db, client.meta.addr)
+        .into_bytes();
+    for arg in argv.iter() {
+        line.push(b' ');
+        repr_into(arg, &mut line);
+    }
+    line.extend_from_slice(b"\r\n");
+    line
+}
+
+/// sds.c `sdscatrepr`: a quoted, escaped rendering of binary data.
+pub fn repr_into(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in bytes {
+        match b {
+            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            b if b.is_ascii_graphic() || b == b' ' => out.push(b),
+            b => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// A 40-hex-char random id (run_id, and later replid), from the kernel's RNG.
+pub fn random_hex40() -> String {
+    let mut bytes = [0u8; 20];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes)).is_err() {
+        let seed = unix_ms() ^ u64::from(std::process::id()) << 32;
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (seed.rotate_left(i as u32 * 7) ^ (i as u64 * 0x9e37_79b9)) as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,421 @@
+//! The keyspace: every database's keys, split into [`STRIPES`] lock stripes.
+//!
+//! Owns: keys, values, expiry times and WATCH registrations. Must not do IO
+//! or read the clock (callers pass `now_ms`).
+//!
+//! Key invariant: a key lives in exactly one stripe, `stripe_of(key)`, in
+//! every database, so MOVE, COPY within a stripe and per-key ordering never
+//! need a second lock; threads lock stripes only in ascending index order.
+//!
+//! ```text
+//!   key --crc16 (hash tag aware)--> slot 0..16383 --(slot % STRIPES)--> stripe
+//!   Stripe { dbs: [Db; databases], watchers }
+//!   Db { map: key -> Entry { value, expire_ms, access } , expires }
+//! ```
+
+mod value;
+
+pub use value::{Entry, Value};
+
+use parking_lot::{Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Number of lock stripes. A power of two that divides Redis Cluster's 16384
+/// slots, so a stripe is a fixed set of slots.
+pub const STRIPES: usize = 1024;
+const _: () = assert!(STRIPES.is_power_of_two());
+const _: () = assert!(16384 % STRIPES == 0);
+
+/// Key bytes as stored.
+pub type Key = Box<[u8]>;
+
+/// Redis Cluster's key slot: CRC16 (XMODEM) of the key, or of the first
+/// non-empty `{...}` hash tag, mod 16384 (cluster.c `keyHashSlot`).
+pub fn key_slot(key: &[u8]) -> usize {
+    let hashed = match key.iter().position(|&b| b == b'{') {
+        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
+            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
+            _ => key,
+        },
+        None => key,
+    };
+    usize::from(crc16(hashed)) & 16383
+}
+
+/// The stripe that holds `key` in every database.
+pub fn stripe_of(key: &[u8]) -> usize {
+    key_slot(key) % STRIPES
+}
+
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in data {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+        }
+    }
+    crc
+}
+
+/// One database's share of a stripe.
+#[derive(Default)]
+pub struct Db {
+    pub map: HashMap<Key, Entry>,
+    /// How many entries in `map` have an expiry (`db0:expires=` in INFO).
+    pub expires: usize,
+}
+
+impl Db {
+    /// Inserts or replaces `key`, keeping `expires` exact. Returns the old entry.
+    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        let has_ttl = entry.expire_ms != 0;
+        let old = match self.map.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot, entry)),
+            None => {
+                self.map.insert(key.into(), entry);
+                None
+            }
+        };
+        if old.as_ref().is_some_and(|e| e.expire_ms != 0) {
+            self.expires -= 1;
+        }
+        if has_ttl {
+            self.expires += 1;
+        }
+        old
+    }
+
+    /// Removes `key`, keeping `expires` exact.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let old = self.map.remove(key)?;
+        if old.expire_ms != 0 {
+            self.expires -= 1;
+        }
+        Some(old)
+    }
+
+    /// Sets or clears (`0`) the expiry of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], expire_ms: u64) {
+        if let Some(entry) = self.map.get_mut(key) {
+            match (entry.expire_ms != 0, expire_ms != 0) {
+                (false, true) => self.expires += 1,
+                (true, false) => self.expires -= 1,
+                _ => {}
+            }
+            entry.expire_ms = expire_ms;
+        }
+    }
+
+    /// Removes every key whose expiry is at or before `now_ms`, returning
+    /// them (for stats, WATCH and, later, DEL propagation).
+    pub fn expire_due(&mut self, now_ms: u64, expired: &mut Vec<Key>) {
+        if self.expires == 0 {
+            return;
+        }
+        let before = expired.len();
+        self.map.retain(|key, entry| {
+            let due = entry.expire_ms != 0 && entry.expire_ms <= now_ms;
+            if due {
+                expired.push(key.clone());
+            }
+            !due
+        });
+        self.expires -= expired.len() - before;
+    }
+}
+
+/// A WATCH registration: the client's flag is raised when the key changes.
+pub struct Watch {
+    pub db: usize,
+    pub key: Key,
+    pub dirty: Arc<AtomicBool>,
+}
+
+/// One lock stripe: a slice of every database, plus the watches on its keys.
+pub struct Stripe {
+    pub dbs: Vec<Db>,
+    pub watchers: Vec<Watch>,
+}
+
+impl Stripe {
+    /// Raises the flag of every client watching `key` in `db`
+    /// (multi.c `touchWatchedKey`).
+    pub fn touch_watched(&self, db: usize, key: &[u8]) {
+        for watch in &self.watchers {
+            if watch.db == db && *watch.key == *key {
+                watch.dirty.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Raises the flags of watches on keys that exist in `db` (multi.c
+    /// `touchAllWatchedKeysInDb`, for FLUSHDB/FLUSHALL/SWAPDB); `other` is the
+    /// database swapped in, if any.
+    pub fn touch_watched_db(&self, db: usize, other: Option<usize>) {
+        for watch in &self.watchers {
+            if watch.db != db {
+                continue;
+            }
+            let exists = |d: usize| self.dbs[d].map.contains_key(&watch.key);
+            if exists(db) || other.is_some_and(exists) {
+                watch.dirty.store(true, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// All databases, striped.
+pub struct Keyspace {
+    stripes: Box<[Mutex<Stripe>]>,
+    databases: usize,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Self {
+        assert!(databases > 0);
+        let stripes = (0..STRIPES)
+            .map(|_| {
+                Mutex::new(Stripe {
+                    dbs: (0..databases).map(|_| Db::default()).collect(),
+                    watchers: Vec::new(),
+                })
+            })
+            .collect();
+        Keyspace { stripes, databases }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub fn lock(&self, stripe: usize) -> MutexGuard<'_, Stripe> {
+        self.stripes[stripe].lock()
+    }
+}
+
+/// The stripes a command holds while it runs.
+///
+/// States: `Some` holds the (sorted, distinct) stripes of the command's keys;
+/// `All` holds every stripe (FLUSHALL, SWAPDB, EXEC of such commands);
+/// a `Some` with no stripes may *walk*: [`Locked::with_stripe`] then locks one
+/// stripe at a time (KEYS, SCAN, DBSIZE outside a transaction).
+pub struct Locked<'a> {
+    keyspace: &'a Keyspace,
+    held: Vec<(usize, MutexGuard<'a, Stripe>)>,
+    all: bool,
+}
+
+impl<'a> Locked<'a> {
+    /// Locks `stripes` (any order, duplicates allowed) in ascending order.
+    pub fn some(keyspace: &'a Keyspace, stripes: &mut Vec<usize>) -> Self {
+        stripes.sort_unstable();
+        stripes.dedup();
+        let held = stripes.iter().map(|&s| (s, keyspace.lock(s))).collect();
+        Locked { keyspace, held, all: false }
+    }
+
+    /// Locks every stripe, in ascending order.
+    pub fn all(keyspace: &'a Keyspace) -> Self {
+        let held = (0..STRIPES).map(|s| (s, keyspace.lock(s))).collect();
+        Locked { keyspace, held, all: true }
+    }
+
+    /// Holds nothing; [`Locked::with_stripe`] walks.
+    pub fn none(keyspace: &'a Keyspace) -> Self {
+        Locked { keyspace, held: Vec::new(), all: false }
+    }
+
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.keyspace
+    }
+
+    /// The held stripe `index`. Panics when it is not held: the command
+    /// table's key positions are wrong, a programmer error.
+    pub fn stripe(&mut self, index: usize) -> &mut Stripe {
+        let pos = if self.all {
+            index
+        } else {
+            match self.held.binary_search_by_key(&index, |(s, _)| *s) {
+                Ok(pos) => pos,
+                Err(_) => panic!("stripe {index} used but not locked"),
+            }
+        };
+        &mut self.held[pos].1
+    }
+
+    /// The stripe holding `key`.
+    pub fn stripe_for(&mut self, key: &[u8]) -> &mut Stripe {
+        self.stripe(stripe_of(key))
+    }
+
+    /// Runs `f` on stripe `index`: the held guard when holding all stripes,
+    /// else a lock taken just for `f` (walking). Walking while holding a
+    /// subset would break lock order, so it asserts against it.
+    pub fn with_stripe<R>(&mut self, index: usize, f: impl FnOnce(&mut Stripe) -> R) -> R {
+        if self.all {
+            return f(&mut self.held[index].1);
+        }
+        assert!(self.held.is_empty(), "walking stripes while holding some");
+        f(&mut self.keyspace.lock(index))
+    }
+
+    pub fn holds_all(&self) -> bool {
+        self.all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_match_redis_cluster() {
+        // Values from `redis-cli CLUSTER KEYSLOT`.
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"bar"), 5061);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
+        assert_eq!(key_slot(b"123456789"), 0x31C3 & 16383);
+    }
+
+    #[test]
+    fn expires_count_stays_exact() {
+        let mut db = Db::default();
+        db.insert(b"a", Entry::new(Value::Int(1), 10));
+        db.insert(b"b", Entry::new(Value::Int(1), 0));
+        assert_eq!(db.expires, 1);
+        db.insert(b"a", Entry::new(Value::Int(2), 0));
+        assert_eq!(db.expires, 0);
+        db.set_expire(b"b", 5);
+        let mut gone = Vec::new();
+        db.expire_due(5, &mut gone);
+        assert_eq!(gone, vec![Key::from(&b"b"[..])]);
+        assert_eq!(db.expires, 0);
+        assert_eq!(db.map.len(), 1);
+    }
+}
+
+/// What a command sees of the keyspace: the locked stripes, its client's
+/// database and the time, with Redis's lookup rules (db.c `lookupKey*`,
+/// `expireIfNeeded`) and bookkeeping (dirty counter, expired count, WATCH).
+pub struct Keys<'a> {
+    pub locked: Locked<'a>,
+    /// The client's selected database.
+    pub db: usize,
+    /// Command time in unix ms (one value per command, as Redis's
+    /// `commandTimeSnapshot`).
+    pub now_ms: u64,
+    /// LRU clock for access times.
+    pub lru_clock: u32,
+    /// Changes made (`server.dirty`).
+    pub dirty: u64,
+    /// Keys removed because they had expired (`expired_keys`).
+    pub expired: u64,
+    /// Lookups that found / missed a key (`keyspace_hits` / `keyspace_misses`).
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl<'a> Keys<'a> {
+    pub fn new(locked: Locked<'a>, db: usize, now_ms: u64, lru_clock: u32) -> Self {
+        Keys { locked, db, now_ms, lru_clock, dirty: 0, expired: 0, hits: 0, misses: 0 }
+    }
+
+    /// The current database's part of `key`'s stripe.
+    pub fn db_of(&mut self, key: &[u8]) -> &mut Db {
+        let db = self.db;
+        &mut self.locked.stripe_for(key).dbs[db]
+    }
+
+    /// Deletes `key` if it has expired; true when it is (now) absent.
+    fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let now = self.now_ms;
+        let db = self.db;
+        let stripe = self.locked.stripe_for(key);
+        match stripe.dbs[db].map.get(key) {
+            None => true,
+            Some(e) if e.is_expired(now) => {
+                stripe.dbs[db].remove(key);
+                stripe.touch_watched(db, key);
+                self.expired += 1;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// A live entry for reading: counts hits/misses, updates the access time.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.expire_if_needed(key) {
+            self.misses += 1;
+            return None;
+        }
+        self.hits += 1;
+        let clock = self.lru_clock;
+        let entry = self.db_of(key).map.get_mut(key)?;
+        entry.access_s = clock;
+        Some(entry)
+    }
+
+    /// A live entry for writing: no hit/miss stats.
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        let clock = self.lru_clock;
+        let entry = self.db_of(key).map.get_mut(key)?;
+        entry.access_s = clock;
+        Some(entry)
+    }
+
+    /// A live entry without stats or access-time update (LOOKUP_NOTOUCH |
+    /// LOOKUP_NOSTATS: TYPE, OBJECT, TTL).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        self.db_of(key).map.get_mut(key)
+    }
+
+    /// True if `key` exists and is live, touching nothing (EXISTS-like
+    /// checks inside other commands).
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        !self.expire_if_needed(key)
+    }
+
+    /// Sets `key` to `value` with absolute expiry `expire_ms` (0 = none),
+    /// replacing any old value, then signals the change.
+    pub fn set(&mut self, key: &[u8], value: Value, expire_ms: u64) {
+        let clock = self.lru_clock;
+        let mut entry = Entry::new(value, expire_ms);
+        entry.access_s = clock;
+        self.db_of(key).insert(key, entry);
+        self.modified(key);
+    }
+
+    /// Deletes a live `key`; true if it existed. Signals the change.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        if self.expire_if_needed(key) {
+            return false;
+        }
+        self.db_of(key).remove(key);
+        self.modified(key);
+        true
+    }
+
+    /// Records one change to `key` (db.c `signalModifiedKey` + `server.dirty++`).
+    pub fn modified(&mut self, key: &[u8]) {
+        let db = self.db;
+        self.dirty += 1;
+        self.locked.stripe_for(key).touch_watched(db, key);
+    }
+
+    /// Like [`Keys::modified`] for a key in another database (MOVE, COPY DB).
+    pub fn modified_in(&mut self, db: usize, key: &[u8]) {
+        self.dirty += 1;
+        self.locked.stripe_for(key).touch_watched(db, key);
+    }
+}

@@ -1,0 +1,112 @@
+//! Values and their Redis encodings.
+//!
+//! Strings mirror Redis's three encodings so OBJECT ENCODING answers as Redis
+//! does: `int` (an i64), `embstr` (created at most 44 bytes long and never
+//! modified in place) and `raw` (everything else, growable for APPEND).
+
+/// Strings up to this length are created `embstr` (object.c
+/// `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
+pub const EMBSTR_MAX: usize = 44;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Emb(Box<[u8]>),
+    Raw(Vec<u8>),
+}
+
+impl Value {
+    /// A string value encoded as Redis's `tryObjectEncoding` would: an
+    /// integer when the bytes are a canonical i64 of at most 20 chars.
+    pub fn string(bytes: &[u8]) -> Value {
+        if bytes.len() <= 20 {
+            if let Some(n) = crate::num::parse_i64(bytes) {
+                return Value::Int(n);
+            }
+        }
+        Value::string_no_int(bytes)
+    }
+
+    /// A string that stays a string (object.c `createStringObject`).
+    pub fn string_no_int(bytes: &[u8]) -> Value {
+        if bytes.len() <= EMBSTR_MAX {
+            Value::Emb(bytes.into())
+        } else {
+            Value::Raw(bytes.to_vec())
+        }
+    }
+
+    /// The `TYPE` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) | Value::Emb(_) | Value::Raw(_) => "string",
+        }
+    }
+
+    /// The `OBJECT ENCODING` name.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Emb(_) => "embstr",
+            Value::Raw(_) => "raw",
+        }
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Emb(_) | Value::Raw(_))
+    }
+
+    /// The bytes of a string value (an `int` is formatted), or `None` for
+    /// other types.
+    pub fn string_bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Value::Int(n) => Some(std::borrow::Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
+            Value::Emb(b) => Some(std::borrow::Cow::Borrowed(b)),
+            Value::Raw(b) => Some(std::borrow::Cow::Borrowed(b)),
+        }
+    }
+
+    /// Length in bytes of a string value.
+    pub fn string_len(&self) -> Option<usize> {
+        match self {
+            Value::Int(n) => Some(itoa::Buffer::new().format(*n).len()),
+            Value::Emb(b) => Some(b.len()),
+            Value::Raw(b) => Some(b.len()),
+        }
+    }
+
+    /// Turns a string into its `raw` form for in-place edits (db.c
+    /// `dbUnshareStringValue`) and returns the buffer.
+    pub fn make_raw(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            Value::Raw(_) => {}
+            Value::Int(n) => *self = Value::Raw(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
+            Value::Emb(b) => *self = Value::Raw(b.to_vec()),
+        }
+        match self {
+            Value::Raw(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A key's value with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute expiry in unix ms; 0 means none.
+    pub expire_ms: u64,
+    /// LRU clock (seconds since server start) of the last access, for
+    /// OBJECT IDLETIME.
+    pub access_s: u32,
+}
+
+impl Entry {
+    pub fn new(value: Value, expire_ms: u64) -> Entry {
+        Entry { value, expire_ms, access_s: 0 }
+    }
+
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_ms != 0 && self.expire_ms <= now_ms
+    }
+}
