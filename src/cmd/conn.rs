@@ -165,7 +165,11 @@ pub fn client_info_line(ctx: &Ctx, meta: &ClientMeta) -> String {
     let now = ctx.srv.now_ms();
     let name = meta.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
     let last_cmd = meta.last_cmd.load(Ordering::Relaxed);
-    let cmd = if last_cmd == 0 { "NULL" } else { COMMANDS[last_cmd - 1].name };
+    let cmd = match last_cmd.checked_sub(1).map(|i| &COMMANDS[i]) {
+        None => "NULL".to_string(),
+        Some(c) if c.flags & flags::CONTAINER != 0 => format!("{}|{}", c.name, meta.last_sub.lock()),
+        Some(c) => c.name.to_string(),
+    };
     let mut flags = String::new();
     if meta.monitor.load(Ordering::Relaxed) {
         flags.push('O');

@@ -57,6 +57,8 @@ pub mod flags {
     pub const WALKS: u32 = 1 << 12;
     pub const SKIP_MONITOR: u32 = 1 << 13;
     pub const MAY_REPLICATE: u32 = 1 << 14;
+    /// Has subcommands (CLIENT, CONFIG, OBJECT, COMMAND, DEBUG).
+    pub const CONTAINER: u32 = 1 << 15;
 }
 
 /// Handler signature: arity is already checked.

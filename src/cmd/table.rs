@@ -99,18 +99,18 @@ commands! {
     "auth", -2, NO_AUTH | FAST | STALE | LOADING | NOSCRIPT | SKIP_MONITOR, (0, 0, 0), "@fast @connection", conn::auth;
     "select", 2, FAST | STALE | LOADING, (0, 0, 0), "@fast @connection", conn::select;
     "reset", 1, NO_AUTH | FAST | STALE | LOADING | NOSCRIPT | RUNS_IN_MULTI, (0, 0, 0), "@fast @connection", conn::reset;
-    "client", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@slow @connection", conn::client;
-    "command", -1, LOADING | STALE, (0, 0, 0), "@slow @connection", conn::command;
+    "client", -2, CONTAINER | ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@slow @connection", conn::client;
+    "command", -1, CONTAINER | LOADING | STALE, (0, 0, 0), "@slow @connection", conn::command;
     // server
     "info", -1, LOADING | STALE | WALKS, (0, 0, 0), "@slow @dangerous", server::info;
-    "config", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@slow @admin @dangerous", server::config;
+    "config", -2, CONTAINER | ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@slow @admin @dangerous", server::config;
     "dbsize", 1, READONLY | FAST | WALKS, (0, 0, 0), "@keyspace @read @fast", server::dbsize;
     "flushdb", -1, WRITE | ALL_STRIPES, (0, 0, 0), "@keyspace @write @slow @dangerous", server::flushdb;
     "flushall", -1, WRITE | ALL_STRIPES, (0, 0, 0), "@keyspace @write @slow @dangerous", server::flushall;
     "swapdb", 3, WRITE | FAST | ALL_STRIPES, (0, 0, 0), "@keyspace @write @fast @dangerous", server::swapdb;
     "time", 1, LOADING | STALE | FAST, (0, 0, 0), "@fast", server::time;
     "shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::shutdown;
-    "debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | WALKS, (0, 0, 0), "@admin @slow @dangerous", server::debug;
+    "debug", -2, CONTAINER | ADMIN | NOSCRIPT | LOADING | STALE | WALKS, (0, 0, 0), "@admin @slow @dangerous", server::debug;
     "monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::monitor;
     "lastsave", 1, LOADING | STALE | FAST, (0, 0, 0), "@admin @fast @dangerous", server::lastsave;
     // generic keyspace
@@ -126,7 +126,7 @@ commands! {
     "copy", -3, W, (1, 2, 1), "@keyspace @write @slow", keys::copy;
     "move", 3, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::move_;
     "touch", -2, RF, (1, -1, 1), "@keyspace @read @fast", keys::touch;
-    "object", -2, READONLY, (2, 2, 1), "@keyspace @read @slow", keys::object;
+    "object", -2, CONTAINER | READONLY, (2, 2, 1), "@keyspace @read @slow", keys::object;
     "expire", -3, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::expire;
     "pexpire", -3, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::pexpire;
     "expireat", -3, WRITE | FAST, (1, 1, 1), "@keyspace @write @fast", keys::expireat;

@@ -115,6 +115,13 @@ impl Conn {
             self.client.reply_mode = ReplyMode::Skip;
         }
         let before = self.out.buf.len();
+        let meta = &self.client.meta;
+        if let Some(c) = cmd::lookup(self.argv.get(0)) {
+            meta.last_cmd.store(c.id() + 1, Ordering::Relaxed);
+            if c.flags & cmd::flags::CONTAINER != 0 && self.argv.len() > 1 {
+                *meta.last_sub.lock() = String::from_utf8_lossy(self.argv.get(1)).to_ascii_lowercase();
+            }
+        }
         cmd::dispatch(srv, shard, &mut self.client, &mut self.out, &self.argv);
         match self.client.reply_mode {
             ReplyMode::Off => self.out.buf.truncate(before),
@@ -126,9 +133,6 @@ impl Conn {
         }
         let meta = &self.client.meta;
         meta.last_interaction_ms.store(srv.now_ms(), Ordering::Relaxed);
-        if let Some(c) = cmd::lookup(self.argv.get(0)) {
-            meta.last_cmd.store(c.id() + 1, Ordering::Relaxed);
-        }
         meta.db.store(self.client.db, Ordering::Relaxed);
         meta.in_multi.store(self.client.multi.is_some(), Ordering::Relaxed);
         meta.multi_len.store(self.client.multi.as_ref().map_or(0, |m| m.queued.len()), Ordering::Relaxed);

@@ -37,6 +37,9 @@ pub struct ClientMeta {
     pub last_interaction_ms: AtomicU64,
     /// `COMMANDS` index + 1 of the last command; 0 for none.
     pub last_cmd: AtomicUsize,
+    /// Subcommand of the last command when it was a container (CLIENT LIST
+    /// shows `cmd=client|list`).
+    pub last_sub: Mutex<String>,
     pub db: AtomicUsize,
     pub resp: AtomicU8,
     pub in_multi: AtomicBool,

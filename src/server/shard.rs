@@ -160,7 +160,7 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     if failed.load(Ordering::Acquire) {
         return Err(StartError::IoUring("a shard could not start its io_uring".into()));
     }
-    crate::warning!("Redis is now ready to exit, bye bye...");
+    crate::warning!("sluice is now ready to exit, bye bye...");
     Ok(())
 }
 
@@ -516,6 +516,7 @@ impl Shard {
             created: Instant::now(),
             last_interaction_ms: AtomicU64::new(srv.now_ms()),
             last_cmd: AtomicUsize::new(0),
+            last_sub: parking_lot::Mutex::new(String::new()),
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
             in_multi: AtomicBool::new(false),
