@@ -214,7 +214,14 @@ mod tests {
     /// A literal port of Redis 7.0.15 `stringmatchlen_impl` (recursive, with
     /// `skipLongerMatches`), used only as an oracle on short inputs.
     fn oracle(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
-        fn imp(pat: &[u8], mut p: usize, st: &[u8], mut s: usize, nocase: bool, skip: &mut bool) -> bool {
+        fn imp(
+            pat: &[u8],
+            mut p: usize,
+            st: &[u8],
+            mut s: usize,
+            nocase: bool,
+            skip: &mut bool,
+        ) -> bool {
             let at = |b: &[u8], i: usize| b.get(i).copied().unwrap_or(0);
             let mut plen = pat.len() as isize - p as isize;
             let mut slen = st.len() - s;
@@ -268,7 +275,8 @@ mod tests {
                                 plen += 1;
                                 break;
                             } else if plen >= 3 && at(pat, p + 1) == b'-' {
-                                let (mut a, mut b) = (as_c_char(at(pat, p)), as_c_char(at(pat, p + 2)));
+                                let (mut a, mut b) =
+                                    (as_c_char(at(pat, p)), as_c_char(at(pat, p + 2)));
                                 let mut c = as_c_char(at(st, s));
                                 if a > b {
                                     std::mem::swap(&mut a, &mut b);
@@ -328,7 +336,11 @@ mod tests {
 
     fn m(p: &str, s: &str) -> bool {
         let got = glob_match(p.as_bytes(), s.as_bytes(), false);
-        assert_eq!(got, oracle(p.as_bytes(), s.as_bytes(), false), "oracle disagrees on {p:?} {s:?}");
+        assert_eq!(
+            got,
+            oracle(p.as_bytes(), s.as_bytes(), false),
+            "oracle disagrees on {p:?} {s:?}"
+        );
         got
     }
 
@@ -369,7 +381,10 @@ mod tests {
         assert!(!m("[]", "]"), "an empty class matches nothing");
         assert!(glob_match(b"HeLLo", b"hello", true));
         assert!(glob_match(b"h[A-Z]llo", b"hello", true));
-        assert!(!glob_match(b"h[\\E]llo", b"hello", true), "escaped class byte is case-sensitive");
+        assert!(
+            !glob_match(b"h[\\E]llo", b"hello", true),
+            "escaped class byte is case-sensitive"
+        );
         // Signed char ranges: 0xff is -1, so [a-\xff] is -1..=97.
         assert!(glob_match(b"[a-\xff]", b"\x00", false));
         assert!(glob_match(b"[a-\xff]", b"\xff", false));

@@ -29,6 +29,11 @@ fn main() {
         eprintln!("Can't open the log file {}: {err}", config.logfile);
         std::process::exit(1);
     }
+    // Redis chdirs to `dir` so RDB files and relative paths land there.
+    if let Err(err) = std::env::set_current_dir(&config.dir) {
+        eprintln!("Can't chdir to '{}': {err}", config.dir.display());
+        std::process::exit(1);
+    }
     sluice::notice!("oO0OoO0OoO0Oo sluice is starting oO0OoO0OoO0Oo");
     sluice::notice!(
         "sluice version={}, redis-compatible={}, pid={}, just started",

@@ -48,7 +48,10 @@ fn redis_benchmark_runs_without_errors() {
         ],
         Duration::from_secs(600),
     );
-    assert!(status.success(), "redis-benchmark exited with {status}:\n{output}");
+    assert!(
+        status.success(),
+        "redis-benchmark exited with {status}:\n{output}"
+    );
     // -q rewrites a progress line with '\r'; the final result ends with '\n'.
     let results: Vec<&str> = output
         .split('\n')
@@ -72,7 +75,11 @@ fn redis_benchmark_runs_without_errors() {
     }
     eprintln!("{}", results.join("\n"));
     let mut c = server.client();
-    assert_eq!(c.q("PING"), common::Reply::simple("PONG"), "server survives");
+    assert_eq!(
+        c.q("PING"),
+        common::Reply::simple("PONG"),
+        "server survives"
+    );
 }
 
 /// redis-cli against sluice-server: SET then GET, plus a nil and an error,
@@ -89,7 +96,10 @@ fn redis_cli_set_get() {
         let mut argv = vec!["-p", port.as_str()];
         argv.extend_from_slice(args);
         let (status, output) = run_to_exit(&cli, &argv, Duration::from_secs(30));
-        assert!(status.success(), "redis-cli {args:?} exited with {status}:\n{output}");
+        assert!(
+            status.success(),
+            "redis-cli {args:?} exited with {status}:\n{output}"
+        );
         output
     };
     assert_eq!(run(&["set", "a", "b"]), "OK\n");

@@ -143,16 +143,21 @@ impl Cmd {
     }
 
     fn show(&self) -> String {
-        let args: Vec<String> = self
-            .args
-            .iter()
-            .map(|a| format!("\"{}\"", escape(a)))
-            .collect();
+        let args: Vec<String> = self.args.iter().map(|a| show_arg(a)).collect();
         format!(
             "{}{}",
             args.join(" "),
             if self.inline { "  (inline)" } else { "" }
         )
+    }
+}
+
+/// An argument for failure reports: escaped, long ones shortened.
+fn show_arg(arg: &[u8]) -> String {
+    if arg.len() > 64 {
+        format!("\"{}...\" ({} bytes)", escape(&arg[..32]), arg.len())
+    } else {
+        format!("\"{}\"", escape(arg))
     }
 }
 
@@ -213,11 +218,23 @@ impl Pair {
             Cmp::Hello => hello_fields(&r) == hello_fields(&s),
         };
         if !same {
-            self.fail(&cmd.show(), &format!("{cmd:?}", cmd = cmd.cmp), &r, &r_raw, &s, &s_raw);
+            self.fail(
+                &cmd.show(),
+                &format!("{cmd:?}", cmd = cmd.cmp),
+                &r,
+                &r_raw,
+                &s,
+                &s_raw,
+            );
         }
         *self.kinds.entry(kind(&r)).or_default() += 1;
         if self.trace {
-            eprintln!("{:>5} {} -> {}", self.step, cmd.show(), r.to_string().replace('\n', " "));
+            eprintln!(
+                "{:>5} {} -> {}",
+                self.step,
+                cmd.show(),
+                r.to_string().replace('\n', " ")
+            );
         }
         self.remember(cmd.show(), r.to_string());
     }
@@ -226,6 +243,15 @@ impl Pair {
         if self.history.len() == 20 {
             self.history.pop_front();
         }
+        let reply = if reply.len() > 300 {
+            let cut = (0..=300)
+                .rev()
+                .find(|&i| reply.is_char_boundary(i))
+                .unwrap_or(0);
+            format!("{}... ({} chars)", &reply[..cut], reply.len())
+        } else {
+            reply
+        };
         self.history.push_back((self.step, cmd, reply));
     }
 
@@ -258,7 +284,7 @@ impl Pair {
         let show = format!(
             "SCAN <full iteration> {}",
             args.iter()
-                .map(|a| format!("\"{}\"", escape(a)))
+                .map(|a| show_arg(a))
                 .collect::<Vec<_>>()
                 .join(" ")
         );
@@ -413,11 +439,41 @@ impl Gen {
         );
         keys.push(vec![b'L'; 300]);
         let mut values: Vec<Vec<u8>> = [
-            "", "0", "1", "-1", "42", "100", "-100", "007", "+1", " 1", "1 ", "-0",
-            "9223372036854775807", "-9223372036854775808", "9223372036854775806",
-            "9223372036854775808", "12345678901234567890", "123456789012345678901234567890",
-            "3.14", "-0.5", "1e3", "1.5e-3", "inf", "-inf", "nan", "0.1", "10.50", "5.0e+2",
-            "0x10", "hello", "world", "a b c", "\r\n", "ohmytext", "mynewtext",
+            "",
+            "0",
+            "1",
+            "-1",
+            "42",
+            "100",
+            "-100",
+            "007",
+            "+1",
+            " 1",
+            "1 ",
+            "-0",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775806",
+            "9223372036854775808",
+            "12345678901234567890",
+            "123456789012345678901234567890",
+            "3.14",
+            "-0.5",
+            "1e3",
+            "1.5e-3",
+            "inf",
+            "-inf",
+            "nan",
+            "0.1",
+            "10.50",
+            "5.0e+2",
+            "0x10",
+            "hello",
+            "world",
+            "a b c",
+            "\r\n",
+            "ohmytext",
+            "mynewtext",
         ]
         .iter()
         .map(|v| v.as_bytes().to_vec())
@@ -482,7 +538,11 @@ impl Gen {
             push!(args, self.name(rng, "COUNT"), count);
         }
         if rng.chance(15) {
-            push!(args, self.name(rng, "TYPE"), *rng.pick(&["string", "list", "nosuch"]));
+            push!(
+                args,
+                self.name(rng, "TYPE"),
+                *rng.pick(&["string", "list", "nosuch"])
+            );
         }
         args
     }
@@ -521,7 +581,9 @@ impl Gen {
             8 => format!("{}.{}", rng.range(-100, 100), rng.below(1000)).into_bytes(),
             _ => {
                 let len = rng.below(60) as usize;
-                (0..len).map(|_| b"abcxyz\x00\n"[rng.below(8) as usize]).collect()
+                (0..len)
+                    .map(|_| b"abcxyz\x00\n"[rng.below(8) as usize])
+                    .collect()
             }
         }
     }
@@ -530,7 +592,10 @@ impl Gen {
     fn int(&self, rng: &mut Rng) -> Vec<u8> {
         match rng.below(20) {
             0..=15 => rng.range(-100, 100).to_string().into_bytes(),
-            16 => rng.range(-1_000_000_000, 1_000_000_000).to_string().into_bytes(),
+            16 => rng
+                .range(-1_000_000_000, 1_000_000_000)
+                .to_string()
+                .into_bytes(),
             17 => (*rng.pick(&[
                 "9223372036854775807",
                 "-9223372036854775808",
@@ -573,8 +638,20 @@ impl Gen {
     fn float(&self, rng: &mut Rng) -> Vec<u8> {
         match rng.below(10) {
             0..=6 => (*rng.pick(&[
-                "1.5", "-2.25", "1e2", "0.1", "3", "-0", "10.5", "5.0e3", "0.0001", "-1.1",
-                "1234567.891", "3.0e-5", "17", "1e17",
+                "1.5",
+                "-2.25",
+                "1e2",
+                "0.1",
+                "3",
+                "-0",
+                "10.5",
+                "5.0e3",
+                "0.0001",
+                "-1.1",
+                "1234567.891",
+                "3.0e-5",
+                "17",
+                "1e17",
             ]))
             .into(),
             7 => format!("{}.{}", rng.range(-1000, 1000), rng.below(100)).into_bytes(),
@@ -588,14 +665,16 @@ impl Gen {
         match rng.below(20) {
             0..=16 => rng.range(1000, 10_000_000).to_string().into_bytes(),
             17 => (*rng.pick(&["0", "-5"])).into(),
-            _ => (*rng.pick(&["abc", "9223372036854775807", "9223372036854775", "1.5", ""]))
-                .into(),
+            _ => (*rng.pick(&["abc", "9223372036854775807", "9223372036854775", "1.5", ""])).into(),
         }
     }
 
     fn rel_ms(&self, rng: &mut Rng) -> Vec<u8> {
         match rng.below(20) {
-            0..=16 => rng.range(1_000_000, 10_000_000_000).to_string().into_bytes(),
+            0..=16 => rng
+                .range(1_000_000, 10_000_000_000)
+                .to_string()
+                .into_bytes(),
             17 => (*rng.pick(&["0", "-5"])).into(),
             _ => (*rng.pick(&["abc", "9223372036854775807", "9223372036854775000", ""])).into(),
         }
@@ -750,8 +829,20 @@ impl Gen {
                 self.set_options(rng, &mut c);
             }
             33 => push!(c, n(rng, "SETNX"), self.key(rng), self.value(rng)),
-            34 => push!(c, n(rng, "SETEX"), self.key(rng), self.rel_secs(rng), self.value(rng)),
-            35 => push!(c, n(rng, "PSETEX"), self.key(rng), self.rel_ms(rng), self.value(rng)),
+            34 => push!(
+                c,
+                n(rng, "SETEX"),
+                self.key(rng),
+                self.rel_secs(rng),
+                self.value(rng)
+            ),
+            35 => push!(
+                c,
+                n(rng, "PSETEX"),
+                self.key(rng),
+                self.rel_ms(rng),
+                self.value(rng)
+            ),
             36 => {
                 push!(c, n(rng, "MGET"));
                 c.extend(self.keys(rng, 5));
@@ -794,7 +885,13 @@ impl Gen {
             50 => push!(c, n(rng, "STRLEN"), self.key(rng)),
             51 | 52 => {
                 let name = *rng.pick(&["GETRANGE", "GETRANGE", "SUBSTR"]);
-                push!(c, n(rng, name), self.key(rng), self.index(rng), self.index(rng));
+                push!(
+                    c,
+                    n(rng, name),
+                    self.key(rng),
+                    self.index(rng),
+                    self.index(rng)
+                );
             }
             53 => {
                 let offset: Vec<u8> = match rng.below(10) {
@@ -841,10 +938,37 @@ impl Gen {
             59 | 60 => {
                 // Wrong arity: a known command with too few or too many args.
                 let name = *rng.pick(&[
-                    "GET", "SET", "DEL", "EXISTS", "INCR", "INCRBY", "MGET", "MSET", "APPEND",
-                    "GETRANGE", "SETRANGE", "EXPIRE", "TTL", "RENAME", "ECHO", "SELECT",
-                    "DBSIZE", "TYPE", "KEYS", "LCS", "GETEX", "GETDEL", "COPY", "MOVE",
-                    "PERSIST", "STRLEN", "SETEX", "OBJECT", "EXPIRETIME", "TOUCH", "SCAN",
+                    "GET",
+                    "SET",
+                    "DEL",
+                    "EXISTS",
+                    "INCR",
+                    "INCRBY",
+                    "MGET",
+                    "MSET",
+                    "APPEND",
+                    "GETRANGE",
+                    "SETRANGE",
+                    "EXPIRE",
+                    "TTL",
+                    "RENAME",
+                    "ECHO",
+                    "SELECT",
+                    "DBSIZE",
+                    "TYPE",
+                    "KEYS",
+                    "LCS",
+                    "GETEX",
+                    "GETDEL",
+                    "COPY",
+                    "MOVE",
+                    "PERSIST",
+                    "STRLEN",
+                    "SETEX",
+                    "OBJECT",
+                    "EXPIRETIME",
+                    "TOUCH",
+                    "SCAN",
                 ]);
                 push!(c, n(rng, name));
                 let args = if rng.chance(50) { 0 } else { 5 };
@@ -867,12 +991,18 @@ impl Gen {
             push!(c, n(rng, "GET"), self.key(rng));
         }
         let inline = rng.chance(5) && c.iter().all(|a| is_inline_safe(a));
-        Cmd { args: c, cmp, inline }
+        Cmd {
+            args: c,
+            cmp,
+            inline,
+        }
     }
 
     fn expire_flags(&self, rng: &mut Rng, c: &mut Vec<Vec<u8>>) {
         if rng.chance(50) {
-            let flag = *rng.pick(&["NX", "XX", "GT", "LT", "nx", "gt", "NX", "XX", "GT", "LT", "BAD"]);
+            let flag = *rng.pick(&[
+                "NX", "XX", "GT", "LT", "nx", "gt", "NX", "XX", "GT", "LT", "BAD",
+            ]);
             push!(c, flag);
         }
         if rng.chance(3) {

@@ -113,7 +113,10 @@ fn ping_echo_hello(threads: usize) {
     assert_eq!(items[4], Reply::bulk("proto"));
     assert_eq!(items[5], Reply::Int(2));
     assert_eq!(c.q("HELLO 4"), err("NOPROTO unsupported protocol version"));
-    assert_eq!(c.q("HELLO x"), err("ERR Protocol version is not an integer or out of range"));
+    assert_eq!(
+        c.q("HELLO x"),
+        err("ERR Protocol version is not an integer or out of range")
+    );
 }
 
 /// The exact bytes of null replies in RESP2 and RESP3.
@@ -137,7 +140,10 @@ fn resp3_null_forms(threads: usize) {
 
     assert!(matches!(c.q("HELLO 3"), Reply::Map(_)));
     assert_eq!(raw(&mut c, &[b"GET", b"missing"]), b"_\r\n");
-    assert_eq!(raw(&mut c, &[b"MGET", b"missing", b"w"]), b"*2\r\n_\r\n$1\r\n1\r\n");
+    assert_eq!(
+        raw(&mut c, &[b"MGET", b"missing", b"w"]),
+        b"*2\r\n_\r\n$1\r\n1\r\n"
+    );
     assert_eq!(raw(&mut c, &[b"WATCH", b"w"]), b"+OK\r\n");
     assert_eq!(other.q("SET w 2"), Reply::ok());
     assert_eq!(raw(&mut c, &[b"MULTI"]), b"+OK\r\n");
@@ -158,7 +164,10 @@ fn resp3_null_forms(threads: usize) {
     }
     assert_eq!(
         c.q("CONFIG GET port"),
-        Reply::Map(vec![(Reply::bulk("port"), Reply::bulk(server.port.to_string()))])
+        Reply::Map(vec![(
+            Reply::bulk("port"),
+            Reply::bulk(server.port.to_string())
+        )])
     );
 }
 
@@ -194,7 +203,10 @@ fn inline_commands(threads: usize) {
         c.read_reply(),
         err("ERR Protocol error: unbalanced quotes in request")
     );
-    assert!(c.is_closed_by_peer(), "connection must close after a protocol error");
+    assert!(
+        c.is_closed_by_peer(),
+        "connection must close after a protocol error"
+    );
 }
 
 /// 100 commands in one write get 100 replies in order.
@@ -218,7 +230,10 @@ fn pipelining(threads: usize) {
     // Mixed inline and multibulk in one write, then GETs of every key.
     let mut batch = b"PING\r\n".to_vec();
     for i in 0..99 {
-        batch.extend(common::encode_command(&[b"GET", format!("key:{}", i % 50).as_bytes()]));
+        batch.extend(common::encode_command(&[
+            b"GET",
+            format!("key:{}", i % 50).as_bytes(),
+        ]));
     }
     c.send_raw(&batch).unwrap();
     assert_eq!(c.read_reply(), Reply::simple("PONG"));
@@ -232,7 +247,8 @@ fn pipelining(threads: usize) {
 fn partial_frames(threads: usize) {
     let server = Server::sluice(threads, &[]);
     let mut c = server.client();
-    let wire = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+    let wire =
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
     for byte in wire.iter() {
         c.send_raw(std::slice::from_ref(byte)).unwrap();
     }
@@ -255,11 +271,18 @@ fn large_values(threads: usize) {
     assert_eq!(c.cmd(&[b"SET", b"big", &big]), Reply::ok());
     assert_eq!(c.cmd(&[b"STRLEN", b"big"]), Reply::Int(big.len() as i64));
     assert_eq!(c.cmd(&[b"GET", b"big"]), Reply::bulk(&big));
-    assert_eq!(c.cmd(&[b"GETRANGE", b"big", b"-3", b"-1"]), Reply::bulk(&big[big.len() - 3..]));
+    assert_eq!(
+        c.cmd(&[b"GETRANGE", b"big", b"-3", b"-1"]),
+        Reply::bulk(&big[big.len() - 3..])
+    );
     let chunk = vec![b'z'; 10_000];
     let mut batch = Vec::new();
     for i in 0..100 {
-        batch.extend(common::encode_command(&[b"SET", format!("c{i}").as_bytes(), &chunk]));
+        batch.extend(common::encode_command(&[
+            b"SET",
+            format!("c{i}").as_bytes(),
+            &chunk,
+        ]));
     }
     c.send_raw(&batch).unwrap();
     for _ in 0..100 {
@@ -275,11 +298,23 @@ fn protocol_errors(threads: usize) {
     let cases: &[(&[u8], &str)] = &[
         (b"*1\r\n$x\r\n", "ERR Protocol error: invalid bulk length"),
         (b"*1\r\n$-5\r\n", "ERR Protocol error: invalid bulk length"),
-        (b"*2\r\n$3\r\nGET\r\n$536870913\r\n", "ERR Protocol error: invalid bulk length"),
+        (
+            b"*2\r\n$3\r\nGET\r\n$536870913\r\n",
+            "ERR Protocol error: invalid bulk length",
+        ),
         (b"*x\r\n", "ERR Protocol error: invalid multibulk length"),
-        (b"*4294967296\r\n", "ERR Protocol error: invalid multibulk length"),
-        (b"*1\r\nfoo\r\n", "ERR Protocol error: expected '$', got 'f'"),
-        (b"SET a \"b\r\n", "ERR Protocol error: unbalanced quotes in request"),
+        (
+            b"*4294967296\r\n",
+            "ERR Protocol error: invalid multibulk length",
+        ),
+        (
+            b"*1\r\nfoo\r\n",
+            "ERR Protocol error: expected '$', got 'f'",
+        ),
+        (
+            b"SET a \"b\r\n",
+            "ERR Protocol error: unbalanced quotes in request",
+        ),
     ];
     for (wire, expected) in cases {
         let mut c = server.client();
@@ -297,13 +332,17 @@ fn protocol_errors(threads: usize) {
         );
     }
     let mut c = server.client();
-    c.send_raw(b"PING\r\n*1\r\n$1\r\nx\r\n*1\r\n$x\r\n").unwrap();
+    c.send_raw(b"PING\r\n*1\r\n$1\r\nx\r\n*1\r\n$x\r\n")
+        .unwrap();
     assert_eq!(c.read_reply(), Reply::simple("PONG"));
     assert_eq!(
         c.read_reply(),
         err("ERR unknown command 'x', with args beginning with: ")
     );
-    assert_eq!(c.read_reply(), err("ERR Protocol error: invalid bulk length"));
+    assert_eq!(
+        c.read_reply(),
+        err("ERR Protocol error: invalid bulk length")
+    );
     assert!(c.is_closed_by_peer());
     // `*0` and `*-1` are empty requests: no reply, connection stays usable.
     let mut c = server.client();
@@ -337,7 +376,11 @@ fn unknown_command(threads: usize) {
 fn wrong_arity(threads: usize) {
     let server = Server::sluice(threads, &[]);
     let mut c = server.client();
-    let arity = |name: &str| err(&format!("ERR wrong number of arguments for '{name}' command"));
+    let arity = |name: &str| {
+        err(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ))
+    };
     assert_eq!(c.q("GET"), arity("get"));
     assert_eq!(c.q("get a b"), arity("get"));
     assert_eq!(c.q("SET a"), arity("set"));
@@ -453,14 +496,20 @@ fn select_bounds(threads: usize) {
     let mut c = server.client();
     assert_eq!(c.q("SELECT 16"), err("ERR DB index is out of range"));
     assert_eq!(c.q("SELECT -1"), err("ERR DB index is out of range"));
-    assert_eq!(c.q("SELECT abc"), err("ERR value is not an integer or out of range"));
+    assert_eq!(
+        c.q("SELECT abc"),
+        err("ERR value is not an integer or out of range")
+    );
     assert_eq!(c.q("SELECT 15"), Reply::ok());
     assert_eq!(c.q("SET k fifteen"), Reply::ok());
     assert_eq!(c.q("SELECT 0"), Reply::ok());
     assert_eq!(c.q("GET k"), Reply::nil());
     assert_eq!(c.q("SET k zero"), Reply::ok());
     assert_eq!(c.q("MOVE k 15"), Reply::Int(0), "target exists");
-    assert_eq!(c.q("MOVE k 0"), err("ERR source and destination objects are the same"));
+    assert_eq!(
+        c.q("MOVE k 0"),
+        err("ERR source and destination objects are the same")
+    );
     assert_eq!(c.q("MOVE k 16"), err("ERR DB index is out of range"));
     assert_eq!(c.q("SET m moved"), Reply::ok());
     assert_eq!(c.q("MOVE m 15"), Reply::Int(1));
@@ -484,7 +533,11 @@ fn keys_on_many_shards(threads: usize) {
     let keys: Vec<String> = (0..1000).map(|i| format!("key:{i}")).collect();
     let mut batch = Vec::new();
     for (i, key) in keys.iter().enumerate() {
-        batch.extend(common::encode_command(&[b"SET", key.as_bytes(), i.to_string().as_bytes()]));
+        batch.extend(common::encode_command(&[
+            b"SET",
+            key.as_bytes(),
+            i.to_string().as_bytes(),
+        ]));
     }
     c.send_raw(&batch).unwrap();
     for _ in &keys {
@@ -496,8 +549,16 @@ fn keys_on_many_shards(threads: usize) {
     assert_eq!(c.q("DBSIZE"), Reply::Int(1000));
     let expected: BTreeSet<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
     let listed = c.q("KEYS *");
-    let listed_set: BTreeSet<Vec<u8>> = listed.as_array().iter().map(|k| k.as_bytes().to_vec()).collect();
-    assert_eq!(listed.as_array().len(), 1000, "KEYS * must list each key once");
+    let listed_set: BTreeSet<Vec<u8>> = listed
+        .as_array()
+        .iter()
+        .map(|k| k.as_bytes().to_vec())
+        .collect();
+    assert_eq!(
+        listed.as_array().len(),
+        1000,
+        "KEYS * must list each key once"
+    );
     assert_eq!(listed_set, expected);
     assert_eq!(c.q("KEYS key:99?").as_array().len(), 10);
 
@@ -555,12 +616,18 @@ fn many_clients_see_each_other(threads: usize) {
     let server = Server::sluice(threads, &[]);
     let mut clients: Vec<Client> = (0..16).map(|_| server.client()).collect();
     for (i, c) in clients.iter_mut().enumerate() {
-        assert_eq!(c.cmd_str(&["SET", &format!("owner:{i}"), &i.to_string()]), Reply::ok());
+        assert_eq!(
+            c.cmd_str(&["SET", &format!("owner:{i}"), &i.to_string()]),
+            Reply::ok()
+        );
         assert_eq!(c.q("INCR shared"), Reply::Int(i as i64 + 1));
     }
     for c in clients.iter_mut() {
         for i in 0..16 {
-            assert_eq!(c.cmd_str(&["GET", &format!("owner:{i}")]), Reply::bulk(i.to_string()));
+            assert_eq!(
+                c.cmd_str(&["GET", &format!("owner:{i}")]),
+                Reply::bulk(i.to_string())
+            );
         }
         assert_eq!(c.q("GET shared"), Reply::bulk("16"));
     }
@@ -616,8 +683,14 @@ fn multi_exec(threads: usize) {
 
     assert_eq!(c.q("MULTI"), Reply::ok());
     assert_eq!(c.q("SET a aborted"), queued);
-    assert_eq!(c.q("GET"), err("ERR wrong number of arguments for 'get' command"));
-    assert_eq!(c.q("NOSUCH x"), err("ERR unknown command 'NOSUCH', with args beginning with: 'x' "));
+    assert_eq!(
+        c.q("GET"),
+        err("ERR wrong number of arguments for 'get' command")
+    );
+    assert_eq!(
+        c.q("NOSUCH x"),
+        err("ERR unknown command 'NOSUCH', with args beginning with: 'x' ")
+    );
     assert_eq!(
         c.q("EXEC"),
         err("EXECABORT Transaction discarded because of previous errors.")
@@ -639,7 +712,10 @@ fn watch(threads: usize) {
     for (i, other) in others.iter_mut().enumerate() {
         // 1. Invalidated by another client.
         assert_eq!(c.q("WATCH w"), Reply::ok());
-        assert_eq!(other.cmd_str(&["SET", "w", &format!("other{i}")]), Reply::ok());
+        assert_eq!(
+            other.cmd_str(&["SET", "w", &format!("other{i}")]),
+            Reply::ok()
+        );
         assert_eq!(c.q("MULTI"), Reply::ok());
         assert_eq!(c.q("SET w mine"), Reply::simple("QUEUED"));
         assert_eq!(c.q("EXEC"), Reply::Array(None));
@@ -684,9 +760,15 @@ fn config_get_set(threads: usize) {
         c.q("CONFIG GET maxclients"),
         Reply::bulks(["maxclients", "100"])
     );
-    assert_eq!(c.q("CONFIG GET port"), Reply::bulks(["port".to_string(), server.port.to_string()]));
+    assert_eq!(
+        c.q("CONFIG GET port"),
+        Reply::bulks(["port".to_string(), server.port.to_string()])
+    );
     assert_eq!(c.q("CONFIG SET maxmemory 1mb"), Reply::ok());
-    assert_eq!(c.q("CONFIG GET maxmemory"), Reply::bulks(["maxmemory", "1048576"]));
+    assert_eq!(
+        c.q("CONFIG GET maxmemory"),
+        Reply::bulks(["maxmemory", "1048576"])
+    );
     let all = config_map(&c.q("CONFIG GET maxmemory*"));
     assert_eq!(
         all.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -720,7 +802,10 @@ fn config_get_set(threads: usize) {
              be a memory value"
         )
     );
-    assert_eq!(c.q("CONFIG GET maxmemory"), Reply::bulks(["maxmemory", "0"]));
+    assert_eq!(
+        c.q("CONFIG GET maxmemory"),
+        Reply::bulks(["maxmemory", "0"])
+    );
 }
 
 /// INFO: sections and the keyspace line format.
@@ -739,7 +824,10 @@ fn info_sections(threads: usize) {
         );
     }
     assert!(info.ends_with("\r\n"), "INFO must end with CRLF");
-    assert!(!info.contains("\r\n\r\n\r\n"), "one blank line between sections");
+    assert!(
+        !info.contains("\r\n\r\n\r\n"),
+        "one blank line between sections"
+    );
     let fields = info_fields(&info);
     let get = |section: &str, key: &str| -> String {
         fields
@@ -756,7 +844,10 @@ fn info_sections(threads: usize) {
     let rest = db0
         .strip_prefix("keys=2,expires=1,avg_ttl=")
         .unwrap_or_else(|| panic!("db0 line: {db0}"));
-    assert!(rest.parse::<u64>().is_ok(), "avg_ttl must be an integer: {db0}");
+    assert!(
+        rest.parse::<u64>().is_ok(),
+        "avg_ttl must be an integer: {db0}"
+    );
     assert_eq!(get("Keyspace", "db3"), "keys=1,expires=0,avg_ttl=0");
     // A section by name, case-insensitive; unknown sections are empty.
     let server_only = c.q("INFO SERVER").as_str();
@@ -764,8 +855,14 @@ fn info_sections(threads: usize) {
     assert!(!server_only.contains("# Keyspace"));
     assert_eq!(c.q("INFO nosuchsection"), Reply::bulk(""));
     let ks = c.q("INFO keyspace").as_str();
-    assert!(ks.starts_with("# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl="), "{ks}");
-    assert!(ks.ends_with("\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"), "{ks}");
+    assert!(
+        ks.starts_with("# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl="),
+        "{ks}"
+    );
+    assert!(
+        ks.ends_with("\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"),
+        "{ks}"
+    );
 }
 
 /// CLIENT SETNAME/GETNAME/ID/LIST/INFO.
@@ -788,17 +885,23 @@ fn client_commands(threads: usize) {
 
     // The startup probe may still be listed briefly.
     let mut list = String::new();
-    wait_until("CLIENT LIST to show exactly 2 clients", Duration::from_secs(10), || {
-        list = a.q("CLIENT LIST").as_str();
-        list.lines().count() == 2
-    });
+    wait_until(
+        "CLIENT LIST to show exactly 2 clients",
+        Duration::from_secs(10),
+        || {
+            list = a.q("CLIENT LIST").as_str();
+            list.lines().count() == 2
+        },
+    );
     assert!(list.ends_with('\n'));
     let line_a = list
         .lines()
         .find(|l| l.starts_with(&format!("id={id_a} ")))
         .unwrap_or_else(|| panic!("no line for id {id_a}:\n{list}"));
-    let fields: BTreeMap<&str, &str> =
-        line_a.split(' ').filter_map(|f| f.split_once('=')).collect();
+    let fields: BTreeMap<&str, &str> = line_a
+        .split(' ')
+        .filter_map(|f| f.split_once('='))
+        .collect();
     assert!(fields["addr"].starts_with("127.0.0.1:"), "{line_a}");
     assert_eq!(fields["laddr"], format!("127.0.0.1:{}", server.port));
     assert_eq!(fields["name"], "alpha");
@@ -835,7 +938,10 @@ fn expiry(threads: usize) {
 
     // Active expiry: nobody touches these keys, DBSIZE must still drop.
     for i in 0..20 {
-        assert_eq!(c.cmd_str(&["SET", &format!("active:{i}"), "v", "PX", "100"]), Reply::ok());
+        assert_eq!(
+            c.cmd_str(&["SET", &format!("active:{i}"), "v", "PX", "100"]),
+            Reply::ok()
+        );
     }
     wait_until("active expiry of 20 keys", Duration::from_secs(10), || {
         c.q("DBSIZE") == Reply::Int(2)
@@ -850,7 +956,10 @@ fn quit(threads: usize) {
     let mut c = server.client();
     c.send_raw(b"*1\r\n$4\r\nQUIT\r\nPING\r\n").unwrap();
     assert_eq!(c.read_reply(), Reply::ok());
-    assert!(c.is_closed_by_peer(), "QUIT must close; nothing after it is answered");
+    assert!(
+        c.is_closed_by_peer(),
+        "QUIT must close; nothing after it is answered"
+    );
 }
 
 /// Invalid configuration: the binary exits non-zero and says why.
@@ -859,15 +968,27 @@ fn invalid_config_exits(threads: usize) {
     let bin = common::sluice_bin();
     let timeout = Duration::from_secs(10);
     let cases: &[(&[&str], &str)] = &[
-        (&["--port", "notanumber"], "argument couldn't be parsed into an integer"),
-        (&["--port", "70000"], "argument must be between 0 and 65535 inclusive"),
-        (&["--nosuchdirective", "1"], "Bad directive or wrong number of arguments"),
+        (
+            &["--port", "notanumber"],
+            "argument couldn't be parsed into an integer",
+        ),
+        (
+            &["--port", "70000"],
+            "argument must be between 0 and 65535 inclusive",
+        ),
+        (
+            &["--nosuchdirective", "1"],
+            "Bad directive or wrong number of arguments",
+        ),
     ];
     for (args, reason) in cases {
         let mut argv = vec!["--server-threads", threads.as_str(), "--bind", "127.0.0.1"];
         argv.extend_from_slice(args);
         let (status, output) = run_to_exit(bin, &argv, timeout);
-        assert!(!status.success(), "{args:?} must fail, exited with {status}:\n{output}");
+        assert!(
+            !status.success(),
+            "{args:?} must fail, exited with {status}:\n{output}"
+        );
         assert!(
             output.contains(reason),
             "{args:?}: output must contain {reason:?}:\n{output}"
@@ -882,5 +1003,8 @@ fn invalid_config_exits(threads: usize) {
     let (status, output) = run_to_exit(bin, &[conf_str, "--server-threads", &threads], timeout);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!status.success(), "bad config file must fail:\n{output}");
-    assert!(output.contains("argument must be between 0 and 65535 inclusive"), "{output}");
+    assert!(
+        output.contains("argument must be between 0 and 65535 inclusive"),
+        "{output}"
+    );
 }

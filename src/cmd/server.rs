@@ -169,17 +169,8 @@ pub fn config(ctx: &mut Ctx, argv: &Argv) {
         if argc < 3 {
             return ctx.wrong_arity("config|get");
         }
-        let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
-        {
-            let config = ctx.srv.config.read();
-            for pattern in argv.iter().skip(2) {
-                for pair in config.get(pattern) {
-                    if !pairs.iter().any(|(k, _)| *k == pair.0) {
-                        pairs.push(pair);
-                    }
-                }
-            }
-        }
+        let patterns: Vec<&[u8]> = argv.iter().skip(2).collect();
+        let pairs = ctx.srv.config.read().get_many(&patterns);
         ctx.out.map(pairs.len());
         for (k, v) in pairs {
             ctx.out.bulk(k.as_bytes());
@@ -191,7 +182,8 @@ pub fn config(ctx: &mut Ctx, argv: &Argv) {
         }
         let pairs: Vec<(Vec<u8>, Vec<u8>)> =
             (2..argc).step_by(2).map(|i| (argv.get(i).to_vec(), argv.get(i + 1).to_vec())).collect();
-        let result = ctx.srv.config.write().set(&pairs);
+        let local = ctx.client.meta.addr.starts_with("127.") || ctx.client.meta.addr.starts_with("[::1]");
+        let result = ctx.srv.config.write().set_by_client(&pairs, local);
         match result {
             Ok(changed) => {
                 apply_config_changes(ctx, &changed);
@@ -257,6 +249,11 @@ fn apply_config_changes(ctx: &mut Ctx, changed: &[&'static str]) {
                 }
             }
             "latency-tracking" => ctx.srv.latency_tracking.store(config.latency_tracking, Ordering::Relaxed),
+            "dir" => {
+                if let Err(e) = std::env::set_current_dir(&config.dir) {
+                    crate::warning!("Can't chdir to '{}': {e}", config.dir.display());
+                }
+            }
             _ => {}
         }
     }

@@ -134,10 +134,7 @@ impl Rng {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
-        Rng {
-            state: z | 1,
-            seed,
-        }
+        Rng { state: z | 1, seed }
     }
 
     pub fn seed(&self) -> u64 {
@@ -804,7 +801,10 @@ impl Client {
             ));
         }
         if !line.ends_with(b"\r\n") {
-            return Err(bad(format!("line not terminated by CRLF: \"{}\"", escape(&line))));
+            return Err(bad(format!(
+                "line not terminated by CRLF: \"{}\"",
+                escape(&line)
+            )));
         }
         line.truncate(line.len() - 2);
         Ok(line)
@@ -901,7 +901,12 @@ impl Client {
                 }
                 self.read_value(depth)?
             }
-            _ => return Err(bad(format!("unknown reply type in line \"{}\"", escape(&line)))),
+            _ => {
+                return Err(bad(format!(
+                    "unknown reply type in line \"{}\"",
+                    escape(&line)
+                )))
+            }
         })
     }
 }

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# README "Performance": redis-server vs sluice-server under redis-benchmark.
+#
+# Usage: bash tuning/bench-redis-benchmark.sh
+#   N=<requests per test>   default 1000000 (pipelined) and N/4 unpipelined
+#   THREADS=<n>             sluice server-threads, default: nproc
+#   OUT=<file>              also write the markdown report there
+#
+# 1. Builds sluice-server in release mode once.
+# 2. Starts redis-server and sluice-server on probed loopback ports with the
+#    same settings (no persistence, default everything else).
+# 3. For each server runs, in this one invocation,
+#      redis-benchmark -c 50 -P 16 -d 100 -r 1000000 -t set,get,incr,mset -n N --csv
+#    and the same with -P 1.
+# 4. Prints a markdown table: rps of each, sluice/redis, p50/p99 of each,
+#    and the machine it ran on. Servers are killed on exit (trap).
+#
+# redis-benchmark runs on the same machine: on a 2-core box it competes with
+# the server for CPU, so compare ratios, not absolute numbers, and record
+# the machine line with any result copied into README.md.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+N=${N:-1000000}
+N_P1=${N_P1:-$((N / 4))}
+THREADS=${THREADS:-$(nproc)}
+OUT=${OUT:-}
+for tool in redis-server redis-benchmark redis-cli; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
+done
+
+echo "building sluice-server (release)..." >&2
+cargo build --release --bin sluice-server >&2
+SLUICE=target/release/sluice-server
+
+workdir=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$workdir"
+}
+trap cleanup EXIT INT TERM
+
+# A port nobody listens on (bash's /dev/tcp: connect fails = free).
+probe_port() {
+    local port
+    for _ in $(seq 100); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+    echo "no free port found" >&2
+    exit 1
+}
+
+# wait_ready PORT NAME LOG: bounded wait (10 s) for PING.
+wait_ready() {
+    for _ in $(seq 1000); do
+        if [[ "$(redis-cli -p "$1" ping 2>/dev/null)" == PONG ]]; then
+            return
+        fi
+        sleep 0.01
+    done
+    echo "$2 did not answer PING on port $1; log:" >&2
+    cat "$3" >&2
+    exit 1
+}
+
+common=(--bind 127.0.0.1 --save "" --appendonly no)
+redis_port=$(probe_port)
+redis-server "${common[@]}" --port "$redis_port" --daemonize no >"$workdir/redis.log" 2>&1 &
+pids+=($!)
+wait_ready "$redis_port" redis-server "$workdir/redis.log"
+sluice_port=$(probe_port)
+(cd "$workdir" && exec "$OLDPWD/$SLUICE" "${common[@]}" --port "$sluice_port" --server-threads "$THREADS") \
+    >"$workdir/sluice.log" 2>&1 &
+pids+=($!)
+wait_ready "$sluice_port" sluice-server "$workdir/sluice.log"
+
+# bench NAME PORT PIPELINE REQUESTS -> CSV lines "name,P,test,rps,p50,p99"
+# redis-benchmark 7.0 --csv columns: "test","rps","avg_latency_ms",
+# "min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms",
+# "max_latency_ms".
+bench() {
+    echo "redis-benchmark $1 -P $3 -n $4 ..." >&2
+    redis-benchmark -h 127.0.0.1 -p "$2" -c 50 -P "$3" -d 100 -r 1000000 \
+        -t set,get,incr,mset -n "$4" --csv |
+        awk -F'","' -v name="$1" -v p="$3" '
+            NR == 1 { next }
+            { gsub(/"/, ""); split($0, f, ","); print name "," p "," f[1] "," f[2] "," f[5] "," f[7] }'
+}
+
+results="$workdir/results.csv"
+for p in 16 1; do
+    n=$N
+    [[ $p == 1 ]] && n=$N_P1
+    bench redis "$redis_port" "$p" "$n" >>"$results"
+    bench sluice "$sluice_port" "$p" "$n" >>"$results"
+done
+
+report() {
+    echo "### redis-benchmark: redis-server vs sluice-server"
+    echo
+    echo "\`redis-benchmark -c 50 -P <P> -d 100 -r 1000000 -t set,get,incr,mset -n <N> --csv\`" \
+        "(N=$N at -P 16, N=$N_P1 at -P 1); sluice server-threads $THREADS."
+    echo
+    echo "| test | -P | redis rps | sluice rps | sluice/redis | redis p50 ms | sluice p50 ms | redis p99 ms | sluice p99 ms |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    awk -F, '
+        { key = $3 SUBSEP $2; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+          rps[$1, key] = $4; p50[$1, key] = $5; p99[$1, key] = $6 }
+        END {
+            for (i = 1; i <= n; i++) {
+                k = order[i]; split(k, kp, SUBSEP)
+                r = rps["redis", k]; s = rps["sluice", k]
+                ratio = (r > 0) ? sprintf("%.2f", s / r) : "n/a"
+                printf "| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s |\n", kp[1], kp[2], r, s, ratio,
+                    p50["redis", k], p50["sluice", k], p99["redis", k], p99["sluice", k]
+            }
+        }' "$results"
+    echo
+    echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))," \
+        "kernel $(uname -r), redis-server $(redis-server --version | awk '{print $3}' | tr -d 'v=')," \
+        "sluice $(git rev-parse --short HEAD 2>/dev/null || echo 'uncommitted'), $(date -u +%Y-%m-%d)."
+}
+
+if [[ -n "$OUT" ]]; then
+    report | tee "$OUT"
+else
+    report
+fi
