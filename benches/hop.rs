@@ -23,25 +23,23 @@ fn stripe_lock(c: &mut Criterion) {
 fn channel_round_trip(c: &mut Criterion, name: &str, peer_parks: bool) {
     let (req_tx, req_rx) = crossbeam_channel::unbounded::<u64>();
     let (rep_tx, rep_rx) = crossbeam_channel::unbounded::<u64>();
-    let peer = thread::spawn(move || {
-        loop {
-            let got = if peer_parks {
-                req_rx.recv().ok()
-            } else {
-                loop {
-                    match req_rx.try_recv() {
-                        Ok(v) => break Some(v),
-                        Err(crossbeam_channel::TryRecvError::Empty) => std::hint::spin_loop(),
-                        Err(_) => break None,
-                    }
+    let peer = thread::spawn(move || loop {
+        let got = if peer_parks {
+            req_rx.recv().ok()
+        } else {
+            loop {
+                match req_rx.try_recv() {
+                    Ok(v) => break Some(v),
+                    Err(crossbeam_channel::TryRecvError::Empty) => std::hint::spin_loop(),
+                    Err(_) => break None,
                 }
-            };
-            match got {
-                Some(v) => {
-                    let _ = rep_tx.send(v + 1);
-                }
-                None => return,
             }
+        };
+        match got {
+            Some(v) => {
+                let _ = rep_tx.send(v + 1);
+            }
+            None => return,
         }
     });
     c.bench_function(name, |b| {

@@ -30,7 +30,12 @@ pub fn set_file(path: &str) -> std::io::Result<()> {
     let file = if path.is_empty() {
         None
     } else {
-        Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?)
+        Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        )
     };
     *SINK.lock() = file;
     Ok(())
@@ -51,7 +56,13 @@ pub fn write(level: Level, msg: std::fmt::Arguments) {
         Level::Notice => '*',
         Level::Warning => '#',
     };
-    let line = format!("{}:M {} {} {}\n", std::process::id(), timestamp(), mark, msg);
+    let line = format!(
+        "{}:M {} {} {}\n",
+        std::process::id(),
+        timestamp(),
+        mark,
+        msg
+    );
     let mut sink = SINK.lock();
     let _ = match sink.as_mut() {
         Some(file) => file.write_all(line.as_bytes()),
@@ -61,10 +72,14 @@ pub fn write(level: Level, msg: std::fmt::Arguments) {
 
 /// `23 Nov 2026 20:40:01.123` in UTC.
 fn timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs();
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let tod = secs % 86_400;
     format!(
         "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
@@ -104,18 +119,6 @@ macro_rules! verbose { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Ve
 #[macro_export]
 macro_rules! debug { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Debug, $($arg)*) }; }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_415), (2025, 11, 23));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
-}
-
 impl From<crate::config::LogLevel> for Level {
     fn from(level: crate::config::LogLevel) -> Level {
         use crate::config::LogLevel as L;
@@ -125,5 +128,17 @@ impl From<crate::config::LogLevel> for Level {
             L::Notice => Level::Notice,
             L::Warning => Level::Warning,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_415), (2025, 11, 23));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

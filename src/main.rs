@@ -14,7 +14,11 @@ fn main() {
         }
     };
     let (config, config_file) = match loaded {
-        Invocation::Run(Loaded { config, config_file, .. }) => (config, config_file),
+        Invocation::Run(Loaded {
+            config,
+            config_file,
+            ..
+        }) => (config, config_file),
         Invocation::Version => {
             println!("{}", config::version_line());
             return;

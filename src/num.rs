@@ -160,7 +160,10 @@ pub(crate) struct G17Buf {
 
 impl G17Buf {
     pub(crate) fn new() -> Self {
-        G17Buf { buf: [0; 32], len: 0 }
+        G17Buf {
+            buf: [0; 32],
+            len: 0,
+        }
     }
 
     /// Formats `v` as `%.17g` and returns the text.
@@ -191,13 +194,22 @@ impl G17Buf {
         let _ = write!(sci, "{v:.16e}");
         let text = sci.as_bytes();
         let (mantissa, exp) = match text.iter().position(|&b| b == b'e') {
-            Some(e) => (text.get(..e).unwrap_or_default(), text.get(e + 1..).unwrap_or_default()),
+            Some(e) => (
+                text.get(..e).unwrap_or_default(),
+                text.get(e + 1..).unwrap_or_default(),
+            ),
             None => (text, &b""[..]),
         };
-        let exp: i32 = std::str::from_utf8(exp).ok().and_then(|e| e.parse().ok()).unwrap_or(0);
+        let exp: i32 = std::str::from_utf8(exp)
+            .ok()
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(0);
         // Mantissa is "d.dddddddddddddddd": the 17 digits without the point.
         let mut digits = [b'0'; PRECISION as usize];
-        for (d, &b) in digits.iter_mut().zip(mantissa.iter().filter(|b| b.is_ascii_digit())) {
+        for (d, &b) in digits
+            .iter_mut()
+            .zip(mantissa.iter().filter(|b| b.is_ascii_digit()))
+        {
             *d = b;
         }
         if exp < -4 || exp >= PRECISION {
@@ -316,7 +328,9 @@ pub fn incrbyfloat(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, IncrFloatErro
         n => {
             let len = usize::try_from(n).map_err(|_| IncrFloatError::NotAFloat)?;
             // No room is impossible: a finite long double prints in < 4960 bytes.
-            out.get(..len).map(<[u8]>::to_vec).ok_or(IncrFloatError::NotAFloat)
+            out.get(..len)
+                .map(<[u8]>::to_vec)
+                .ok_or(IncrFloatError::NotAFloat)
         }
     }
 }
@@ -339,9 +353,12 @@ fn fmt_g17_libc(v: f64) -> Vec<u8> {
     let mut buf = [0u8; 64];
     // SAFETY: C writes at most `buf.len()` bytes into the live stack buffer.
     let n = unsafe { ffi::sluice_fmt_g17_libc(v, buf.as_mut_ptr().cast(), buf.len()) };
-    usize::try_from(n).ok().and_then(|n| buf.get(..n)).unwrap_or_default().to_vec()
+    usize::try_from(n)
+        .ok()
+        .and_then(|n| buf.get(..n))
+        .unwrap_or_default()
+        .to_vec()
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -412,7 +429,8 @@ mod tests {
         assert!(parse_f64(b"-0").is_some_and(|v| v == 0.0 && v.is_sign_negative()));
         // Each rejected string got "ERR value is not a valid float" from ZADD.
         let bad: &[&[u8]] = &[
-            b"", b" 1", b"1 ", b"\t1", b"1e400", b"1e-400", b"nan", b"NaN", b"1e", b"1\0", b"1_0", b".", b"-", b"abc",
+            b"", b" 1", b"1 ", b"\t1", b"1e400", b"1e-400", b"nan", b"NaN", b"1e", b"1\0", b"1_0",
+            b".", b"-", b"abc",
         ];
         for s in bad {
             assert_eq!(parse_f64(s), None, "{}", String::from_utf8_lossy(s));
@@ -519,9 +537,18 @@ mod tests {
     fn incrbyfloat_matches_redis() {
         for (cur, incr, want) in INCRBYFLOAT_REDIS {
             let got = incrbyfloat(cur, incr);
-            let got = got.as_ref().map(|v| String::from_utf8_lossy(v)).map_err(|e| *e);
+            let got = got
+                .as_ref()
+                .map(|v| String::from_utf8_lossy(v))
+                .map_err(|e| *e);
             let want = want.map(std::borrow::Cow::from);
-            assert_eq!(got, want, "{:?} + {:?}", String::from_utf8_lossy(cur), String::from_utf8_lossy(incr));
+            assert_eq!(
+                got,
+                want,
+                "{:?} + {:?}",
+                String::from_utf8_lossy(cur),
+                String::from_utf8_lossy(incr)
+            );
         }
     }
 
@@ -539,14 +566,26 @@ mod tests {
         assert_eq!(incrbyfloat(&too_long, b"1"), Err(IncrFloatError::NotAFloat));
         // Checked in this order by Redis: current value first.
         assert_eq!(incrbyfloat(b"x", b"inf"), Err(IncrFloatError::NotAFloat));
-        assert_eq!(incrbyfloat(b"inf", b"-inf"), Err(IncrFloatError::NanOrInfinity));
-        assert_eq!(IncrFloatError::NotAFloat.to_string(), "ERR value is not a valid float");
+        assert_eq!(
+            incrbyfloat(b"inf", b"-inf"),
+            Err(IncrFloatError::NanOrInfinity)
+        );
+        assert_eq!(
+            IncrFloatError::NotAFloat.to_string(),
+            "ERR value is not a valid float"
+        );
     }
 
     #[test]
     fn ld_to_string_human_examples() {
-        let cases: &[(f64, &str)] =
-            &[(0.1, "0.10000000000000001"), (-0.0, "0"), (3.0, "3"), (-2.5, "-2.5"), (f64::INFINITY, "inf"), (1e-18, "0")];
+        let cases: &[(f64, &str)] = &[
+            (0.1, "0.10000000000000001"),
+            (-0.0, "0"),
+            (3.0, "3"),
+            (-2.5, "-2.5"),
+            (f64::INFINITY, "inf"),
+            (1e-18, "0"),
+        ];
         for (v, want) in cases {
             let mut out = Vec::new();
             ld_to_string_human(*v, &mut out);

@@ -127,32 +127,33 @@ fn resp3_null_forms(threads: usize) {
     let server = Server::sluice(threads, &[]);
     let mut c = server.client();
     let mut other = server.client();
+    // The reply's exact bytes as text, so a mismatch prints readably.
     let raw = |c: &mut Client, args: &[&[u8]]| {
         c.send(args);
-        c.read_raw_reply_bytes()
+        String::from_utf8_lossy(&c.read_raw_reply_bytes()).into_owned()
     };
-    assert_eq!(raw(&mut c, &[b"GET", b"missing"]), b"$-1\r\n");
-    assert_eq!(raw(&mut c, &[b"MGET", b"missing"]), b"*1\r\n$-1\r\n");
-    assert_eq!(raw(&mut c, &[b"WATCH", b"w"]), b"+OK\r\n");
+    assert_eq!(raw(&mut c, &[b"GET", b"missing"]), "$-1\r\n");
+    assert_eq!(raw(&mut c, &[b"MGET", b"missing"]), "*1\r\n$-1\r\n");
+    assert_eq!(raw(&mut c, &[b"WATCH", b"w"]), "+OK\r\n");
     assert_eq!(other.q("SET w 1"), Reply::ok());
-    assert_eq!(raw(&mut c, &[b"MULTI"]), b"+OK\r\n");
-    assert_eq!(raw(&mut c, &[b"EXEC"]), b"*-1\r\n");
+    assert_eq!(raw(&mut c, &[b"MULTI"]), "+OK\r\n");
+    assert_eq!(raw(&mut c, &[b"EXEC"]), "*-1\r\n");
 
     assert!(matches!(c.q("HELLO 3"), Reply::Map(_)));
-    assert_eq!(raw(&mut c, &[b"GET", b"missing"]), b"_\r\n");
+    assert_eq!(raw(&mut c, &[b"GET", b"missing"]), "_\r\n");
     assert_eq!(
         raw(&mut c, &[b"MGET", b"missing", b"w"]),
-        b"*2\r\n_\r\n$1\r\n1\r\n"
+        "*2\r\n_\r\n$1\r\n1\r\n"
     );
-    assert_eq!(raw(&mut c, &[b"WATCH", b"w"]), b"+OK\r\n");
+    assert_eq!(raw(&mut c, &[b"WATCH", b"w"]), "+OK\r\n");
     assert_eq!(other.q("SET w 2"), Reply::ok());
-    assert_eq!(raw(&mut c, &[b"MULTI"]), b"+OK\r\n");
-    assert_eq!(raw(&mut c, &[b"EXEC"]), b"_\r\n");
-    assert_eq!(raw(&mut c, &[b"CLIENT", b"GETNAME"]), b"_\r\n");
-    assert_eq!(raw(&mut c, &[b"EXISTS", b"w"]), b":1\r\n");
+    assert_eq!(raw(&mut c, &[b"MULTI"]), "+OK\r\n");
+    assert_eq!(raw(&mut c, &[b"EXEC"]), "_\r\n");
+    assert_eq!(raw(&mut c, &[b"CLIENT", b"GETNAME"]), "_\r\n");
+    assert_eq!(raw(&mut c, &[b"EXISTS", b"w"]), ":1\r\n");
     assert_eq!(
         raw(&mut c, &[b"INCRBYFLOAT", b"f", b"1.5"]),
-        b"$3\r\n1.5\r\n",
+        "$3\r\n1.5\r\n",
         "INCRBYFLOAT stays a bulk string in RESP3"
     );
     match c.q("INFO server") {

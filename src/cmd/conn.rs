@@ -39,7 +39,11 @@ pub fn auth(ctx: &mut Ctx, argv: &Argv) {
     if argv.len() > 3 {
         return ctx.out.error(ERR_SYNTAX);
     }
-    let (user, pass) = if argv.len() == 2 { (&b"default"[..], argv.get(1)) } else { (argv.get(1), argv.get(2)) };
+    let (user, pass) = if argv.len() == 2 {
+        (&b"default"[..], argv.get(1))
+    } else {
+        (argv.get(1), argv.get(2))
+    };
     if argv.len() == 2 && ctx.srv.config.read().requirepass.is_none() {
         return ctx.out.error(
             "ERR AUTH <password> called without any password configured for the default user. \
@@ -59,8 +63,14 @@ pub fn hello(ctx: &mut Ctx, argv: &Argv) {
     let mut version = if ctx.client.resp3 { 3 } else { 2 };
     if argv.len() >= 2 {
         match parse_i64(argv.get(1)) {
-            None => return ctx.out.error("ERR Protocol version is not an integer or out of range"),
-            Some(v) if v != 2 && v != 3 => return ctx.out.error("NOPROTO unsupported protocol version"),
+            None => {
+                return ctx
+                    .out
+                    .error("ERR Protocol version is not an integer or out of range")
+            }
+            Some(v) if v != 2 && v != 3 => {
+                return ctx.out.error("NOPROTO unsupported protocol version")
+            }
             Some(v) => version = v,
         }
     }
@@ -77,7 +87,9 @@ pub fn hello(ctx: &mut Ctx, argv: &Argv) {
             i += 2;
         } else {
             let opt = String::from_utf8_lossy(argv.get(i)).into_owned();
-            return ctx.out.error(&format!("ERR Syntax error in HELLO option '{opt}'"));
+            return ctx
+                .out
+                .error(&format!("ERR Syntax error in HELLO option '{opt}'"));
         }
     }
     if let Some((user, pass)) = auth {
@@ -123,7 +135,10 @@ pub fn select(ctx: &mut Ctx, argv: &Argv) {
     let Some(id) = parse_i64(argv.get(1)).filter(|n| i32::try_from(*n).is_ok()) else {
         return ctx.out.error("ERR invalid DB index");
     };
-    match usize::try_from(id).ok().filter(|&n| n < ctx.srv.keyspace.databases()) {
+    match usize::try_from(id)
+        .ok()
+        .filter(|&n| n < ctx.srv.keyspace.databases())
+    {
         Some(db) => {
             ctx.client.db = db;
             ctx.ks.db = db;
@@ -163,11 +178,18 @@ fn validate_name(name: &[u8]) -> Result<(), &'static str> {
 /// One CLIENT LIST / CLIENT INFO line (networking.c `catClientInfoString`).
 pub fn client_info_line(ctx: &Ctx, meta: &ClientMeta) -> String {
     let now = ctx.srv.now_ms();
-    let name = meta.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    let name = meta
+        .name
+        .lock()
+        .as_ref()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
     let last_cmd = meta.last_cmd.load(Ordering::Relaxed);
     let cmd = match last_cmd.checked_sub(1).map(|i| &COMMANDS[i]) {
         None => "NULL".to_string(),
-        Some(c) if c.flags & flags::CONTAINER != 0 => format!("{}|{}", c.name, meta.last_sub.lock()),
+        Some(c) if c.flags & flags::CONTAINER != 0 => {
+            format!("{}|{}", c.name, meta.last_sub.lock())
+        }
         Some(c) => c.name.to_string(),
     };
     let mut flags = String::new();
@@ -183,7 +205,11 @@ pub fn client_info_line(ctx: &Ctx, meta: &ClientMeta) -> String {
     if flags.is_empty() {
         flags.push('N');
     }
-    let multi = if meta.in_multi.load(Ordering::Relaxed) { meta.multi_len.load(Ordering::Relaxed) as i64 } else { -1 };
+    let multi = if meta.in_multi.load(Ordering::Relaxed) {
+        meta.multi_len.load(Ordering::Relaxed) as i64
+    } else {
+        -1
+    };
     let qbuf = meta.qbuf.load(Ordering::Relaxed);
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
@@ -253,7 +279,13 @@ fn client_help(ctx: &mut Ctx) {
 pub fn client(ctx: &mut Ctx, argv: &Argv) {
     let sub = argv.get(1).to_ascii_lowercase();
     let argc = argv.len();
-    let arity_ok = |want: i32| if want >= 0 { argc == want as usize } else { argc >= (-want) as usize };
+    let arity_ok = |want: i32| {
+        if want >= 0 {
+            argc == want as usize
+        } else {
+            argc >= (-want) as usize
+        }
+    };
     let arity = match sub.as_slice() {
         b"id" | b"getname" | b"info" | b"help" => 2,
         b"setname" | b"reply" | b"no-evict" => 3,
@@ -327,8 +359,14 @@ fn client_list(ctx: &mut Ctx, argv: &Argv) {
         let opt = argv.get(2);
         if eq_ic(opt, "type") && argv.len() == 4 {
             let t = argv.get(3);
-            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| eq_ic(t, n)) {
-                return ctx.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)));
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|n| eq_ic(t, n))
+            {
+                return ctx.out.error(&format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                ));
             }
             if !eq_ic(t, "normal") {
                 ids = Some(Vec::new());
@@ -348,7 +386,10 @@ fn client_list(ctx: &mut Ctx, argv: &Argv) {
     }
     let metas: Vec<_> = ctx.srv.clients.lock().values().cloned().collect();
     let mut text = String::new();
-    for meta in metas.iter().filter(|m| ids.as_ref().is_none_or(|ids| ids.contains(&m.id))) {
+    for meta in metas
+        .iter()
+        .filter(|m| ids.as_ref().is_none_or(|ids| ids.contains(&m.id)))
+    {
         text.push_str(&client_info_line(ctx, meta));
         text.push('\n');
     }
@@ -380,8 +421,14 @@ fn client_kill(ctx: &mut Ctx, argv: &Argv) {
             } else if eq_ic(opt, "user") {
                 user = Some(val.to_vec());
             } else if eq_ic(opt, "type") {
-                if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| eq_ic(val, n)) {
-                    return ctx.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(val)));
+                if !["normal", "master", "replica", "slave", "pubsub"]
+                    .iter()
+                    .any(|n| eq_ic(val, n))
+                {
+                    return ctx.out.error(&format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(val)
+                    ));
                 }
                 type_normal = eq_ic(val, "normal");
             } else if eq_ic(opt, "skipme") {
@@ -541,8 +588,6 @@ fn doc_group(cmd: &super::Command) -> &'static str {
         "connection"
     } else if acl.contains("@keyspace") {
         "generic"
-    } else if cmd.flags & flags::ADMIN != 0 || acl.contains("@admin") {
-        "server"
     } else {
         "server"
     }

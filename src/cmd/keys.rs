@@ -19,7 +19,11 @@ pub fn unlink(ctx: &mut Ctx, argv: &Argv) {
 }
 
 pub fn exists(ctx: &mut Ctx, argv: &Argv) {
-    let found = argv.iter().skip(1).filter(|key| ctx.ks.lookup_read(key).is_some()).count();
+    let found = argv
+        .iter()
+        .skip(1)
+        .filter(|key| ctx.ks.lookup_read(key).is_some())
+        .count();
     ctx.out.int(found as i64);
 }
 
@@ -28,7 +32,10 @@ pub fn touch(ctx: &mut Ctx, argv: &Argv) {
 }
 
 pub fn type_(ctx: &mut Ctx, argv: &Argv) {
-    let name = ctx.ks.peek(argv.get(1)).map_or("none", |e| e.value.type_name());
+    let name = ctx
+        .ks
+        .peek(argv.get(1))
+        .map_or("none", |e| e.value.type_name());
     ctx.out.simple(name.as_bytes());
 }
 
@@ -70,7 +77,10 @@ fn scan_hash(key: &[u8]) -> u32 {
 /// hash) order, which no insert or delete changes, so every key present for
 /// the whole iteration is returned at least once, as Redis guarantees.
 pub fn scan(ctx: &mut Ctx, argv: &Argv) {
-    let Some(cursor) = std::str::from_utf8(argv.get(1)).ok().and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(cursor) = std::str::from_utf8(argv.get(1))
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         ctx.out.error("ERR invalid cursor");
         return;
     };
@@ -104,18 +114,30 @@ pub fn scan(ctx: &mut Ctx, argv: &Argv) {
     let mut next_cursor = 0u64;
     while stripe < STRIPES {
         let mut batch: Vec<(u32, Key)> = ctx.ks.locked.with_stripe(stripe, |s| {
-            s.dbs[db].map.keys().map(|k| (scan_hash(k), k)).filter(|(h, _)| u64::from(*h) >= from).map(|(h, k)| (h, k.clone())).collect()
+            s.dbs[db]
+                .map
+                .keys()
+                .map(|k| (scan_hash(k), k))
+                .filter(|(h, _)| u64::from(*h) >= from)
+                .map(|(h, k)| (h, k.clone()))
+                .collect()
         });
         batch.sort_unstable_by_key(|(h, _)| *h);
         let room = count.saturating_sub(found.len());
         let mut taken = 0;
         // Take `room` keys, then any more with the same hash as the last
         // taken, so the resume point (last hash + 1) skips nothing.
-        while taken < batch.len() && (taken < room || (taken > 0 && batch[taken].0 == batch[taken - 1].0)) {
+        while taken < batch.len()
+            && (taken < room || (taken > 0 && batch[taken].0 == batch[taken - 1].0))
+        {
             taken += 1;
         }
         let exhausted = taken == batch.len();
-        let resume = if exhausted { None } else { Some(u64::from(batch[taken - 1].0) + 1) };
+        let resume = if exhausted {
+            None
+        } else {
+            Some(u64::from(batch[taken - 1].0) + 1)
+        };
         found.extend(batch.drain(..taken).map(|(_, k)| k));
         budget = budget.saturating_sub(taken + 1);
         match resume {
@@ -126,7 +148,11 @@ pub fn scan(ctx: &mut Ctx, argv: &Argv) {
             _ => {
                 stripe += 1;
                 from = 0;
-                next_cursor = if stripe < STRIPES { (stripe as u64) << 32 } else { 0 };
+                next_cursor = if stripe < STRIPES {
+                    (stripe as u64) << 32
+                } else {
+                    0
+                };
             }
         }
         if found.len() >= count || budget == 0 {
@@ -139,9 +165,16 @@ pub fn scan(ctx: &mut Ctx, argv: &Argv) {
         if pattern.is_some_and(|p| !glob_match(p, &key, false)) {
             continue;
         }
-        let live = ctx.ks.locked.with_stripe(crate::store::stripe_of(&key), |s| {
-            s.dbs[db].map.get(&key).filter(|e| !e.is_expired(now)).map(|e| e.value.type_name())
-        });
+        let live = ctx
+            .ks
+            .locked
+            .with_stripe(crate::store::stripe_of(&key), |s| {
+                s.dbs[db]
+                    .map
+                    .get(&key)
+                    .filter(|e| !e.is_expired(now))
+                    .map(|e| e.value.type_name())
+            });
         match (live, type_filter) {
             (None, _) => {}
             (Some(t), Some(want)) if !want.eq_ignore_ascii_case(t.as_bytes()) => {}
@@ -149,7 +182,8 @@ pub fn scan(ctx: &mut Ctx, argv: &Argv) {
         }
     }
     ctx.out.array(2);
-    ctx.out.bulk(itoa::Buffer::new().format(next_cursor).as_bytes());
+    ctx.out
+        .bulk(itoa::Buffer::new().format(next_cursor).as_bytes());
     ctx.out.array(keep.len());
     for key in &keep {
         ctx.out.bulk(key);
@@ -184,7 +218,10 @@ pub fn randomkey(ctx: &mut Ctx, _argv: &Argv) {
                 return None;
             }
             let nth = random_u64() as usize % live;
-            map.iter().filter(|(_, e)| !e.is_expired(now)).nth(nth).map(|(k, _)| k.clone())
+            map.iter()
+                .filter(|(_, e)| !e.is_expired(now))
+                .nth(nth)
+                .map(|(k, _)| k.clone())
         });
         if let Some(key) = picked {
             return ctx.out.bulk(&key);
@@ -248,7 +285,9 @@ pub fn copy(ctx: &mut Ctx, argv: &Argv) {
         i += 1;
     }
     if src == dst && target_db == ctx.ks.db {
-        return ctx.out.error("ERR source and destination objects are the same");
+        return ctx
+            .out
+            .error("ERR source and destination objects are the same");
     }
     let Some(entry) = ctx.ks.lookup_write(src).map(|e| e.clone()) else {
         return ctx.out.int(0);
@@ -274,7 +313,9 @@ pub fn move_(ctx: &mut Ctx, argv: &Argv) {
     };
     let own = ctx.ks.db;
     if target == own {
-        return ctx.out.error("ERR source and destination objects are the same");
+        return ctx
+            .out
+            .error("ERR source and destination objects are the same");
     }
     if ctx.ks.lookup_write(key).is_none() {
         return ctx.out.int(0);
@@ -371,14 +412,21 @@ fn expire_generic(ctx: &mut Ctx, argv: &Argv, relative: bool, unit: Unit, name: 
         } else if eq_ic(opt, "lt") {
             lt = true;
         } else {
-            return ctx.out.error(&format!("ERR Unsupported option {}", String::from_utf8_lossy(opt)));
+            return ctx.out.error(&format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(opt)
+            ));
         }
     }
     if nx && (xx || gt || lt) {
-        return ctx.out.error("ERR NX and XX, GT or LT options at the same time are not compatible");
+        return ctx
+            .out
+            .error("ERR NX and XX, GT or LT options at the same time are not compatible");
     }
     if gt && lt {
-        return ctx.out.error("ERR GT and LT options at the same time are not compatible");
+        return ctx
+            .out
+            .error("ERR GT and LT options at the same time are not compatible");
     }
     let Some(mut when) = parse_i64(argv.get(2)) else {
         return ctx.out.error(ERR_NOT_INT);
@@ -401,7 +449,11 @@ fn expire_generic(ctx: &mut Ctx, argv: &Argv, relative: bool, unit: Unit, name: 
     let Some(entry) = ctx.ks.lookup_write(key) else {
         return ctx.out.int(0);
     };
-    let current = if entry.expire_ms == 0 { None } else { Some(entry.expire_ms as i64) };
+    let current = if entry.expire_ms == 0 {
+        None
+    } else {
+        Some(entry.expire_ms as i64)
+    };
     let refused = (nx && current.is_some())
         || (xx && current.is_none())
         || (gt && current.is_none_or(|c| when <= c))
@@ -444,7 +496,11 @@ fn ttl_generic(ctx: &mut Ctx, argv: &Argv, millis: bool, absolute: bool) {
         return ctx.out.int(-1);
     }
     let expire = entry.expire_ms as i64;
-    let ttl = if absolute { expire } else { (expire - now).max(0) };
+    let ttl = if absolute {
+        expire
+    } else {
+        (expire - now).max(0)
+    };
     ctx.out.int(if millis { ttl } else { (ttl + 500) / 1000 });
 }
 

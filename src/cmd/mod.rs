@@ -143,7 +143,9 @@ pub struct Ctx<'s, 'c> {
 impl Ctx<'_, '_> {
     /// Replies with Redis's wrong-arity error for `name` (e.g. `client|setname`).
     pub fn wrong_arity(&mut self, name: &str) {
-        self.out.error(&format!("ERR wrong number of arguments for '{name}' command"));
+        self.out.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
     }
 }
 
@@ -170,7 +172,10 @@ pub fn dispatch(srv: &Server, shard: usize, client: &mut Client, out: &mut Reply
     };
     if !cmd.arity_ok(argv.len()) {
         flag_multi_error(client);
-        out.error(&format!("ERR wrong number of arguments for '{}' command", cmd.name));
+        out.error(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.name
+        ));
         srv.metrics_reject(shard, cmd);
         return;
     }
@@ -192,7 +197,14 @@ pub fn dispatch(srv: &Server, shard: usize, client: &mut Client, out: &mut Reply
 }
 
 /// Runs `cmd` with its stripes locked, recording stats.
-pub fn call(srv: &Server, shard: usize, client: &mut Client, out: &mut ReplyBuf, cmd: &'static Command, argv: &Argv) {
+pub fn call(
+    srv: &Server,
+    shard: usize,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    cmd: &'static Command,
+    argv: &Argv,
+) {
     let started = Instant::now();
     let reply_start = out.buf.len();
     let locked = if cmd.flags & flags::ALL_STRIPES != 0 {
@@ -205,17 +217,40 @@ pub fn call(srv: &Server, shard: usize, client: &mut Client, out: &mut ReplyBuf,
         Locked::none(&srv.keyspace)
     };
     let ks = Keys::new(locked, client.db, srv.now_ms(), srv.lru_clock());
-    let mut ctx = Ctx { srv, ks, client, out, shard };
+    let mut ctx = Ctx {
+        srv,
+        ks,
+        client,
+        out,
+        shard,
+    };
     (cmd.handler)(&mut ctx, argv);
     let failed = ctx.out.buf.get(reply_start) == Some(&b'-');
-    let Keys { dirty, expired, hits, misses, .. } = ctx.ks;
-    srv.record_call(shard, cmd, started.elapsed(), failed, dirty, expired, hits, misses);
+    let Keys {
+        dirty,
+        expired,
+        hits,
+        misses,
+        ..
+    } = ctx.ks;
+    srv.record_call(
+        shard,
+        cmd,
+        started.elapsed(),
+        failed,
+        dirty,
+        expired,
+        hits,
+        misses,
+    );
 }
 
 /// Runs the queued commands of a MULTI with all their stripes held at once.
 /// Called by EXEC after its checks; writes the array of replies.
 pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
-    let whole = queued.iter().any(|(c, _)| c.flags & (flags::ALL_STRIPES | flags::WALKS) != 0);
+    let whole = queued
+        .iter()
+        .any(|(c, _)| c.flags & (flags::ALL_STRIPES | flags::WALKS) != 0);
     let locked = if whole {
         Locked::all(&ctx.srv.keyspace)
     } else {
@@ -240,12 +275,19 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
         ks.db = ctx.client.db;
         let started = Instant::now();
         let reply_start = ctx.out.buf.len();
-        let mut inner = Ctx { srv: ctx.srv, ks, client: &mut *ctx.client, out: &mut *ctx.out, shard: ctx.shard };
+        let mut inner = Ctx {
+            srv: ctx.srv,
+            ks,
+            client: &mut *ctx.client,
+            out: &mut *ctx.out,
+            shard: ctx.shard,
+        };
         ctx.srv.feed_monitors(inner.client, cmd, argv);
         (cmd.handler)(&mut inner, argv);
         ks = inner.ks;
         let failed = ctx.out.buf.get(reply_start) == Some(&b'-');
-        ctx.srv.record_call(ctx.shard, cmd, started.elapsed(), failed, 0, 0, 0, 0);
+        ctx.srv
+            .record_call(ctx.shard, cmd, started.elapsed(), failed, 0, 0, 0, 0);
     }
     ctx.client.in_exec = false;
     ctx.ks.dirty += ks.dirty;
@@ -276,19 +318,26 @@ fn reject_unknown(client: &mut Client, out: &mut ReplyBuf, argv: &Argv) {
         args.push_str(&String::from_utf8_lossy(arg));
         args.push_str("' ");
     }
-    out.error(&format!("ERR unknown command '{name}', with args beginning with: {args}"));
+    out.error(&format!(
+        "ERR unknown command '{name}', with args beginning with: {args}"
+    ));
 }
 
 /// Replies `-ERR unknown subcommand 'x'. Try CMD HELP.`
 pub fn unknown_subcommand(ctx: &mut Ctx, container: &str, sub: &[u8]) {
     let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
-    ctx.out.error(&format!("ERR unknown subcommand '{sub}'. Try {container} HELP."));
+    ctx.out.error(&format!(
+        "ERR unknown subcommand '{sub}'. Try {container} HELP."
+    ));
 }
 
 /// Parses a database index argument as SELECT/MOVE/SWAPDB do.
 pub fn parse_db(ctx: &Ctx, arg: &[u8]) -> Result<usize, &'static str> {
     let n = crate::num::parse_i64(arg).ok_or(ERR_NOT_INT)?;
-    usize::try_from(n).ok().filter(|&n| n < ctx.srv.keyspace.databases()).ok_or(ERR_DB_RANGE)
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n < ctx.srv.keyspace.databases())
+        .ok_or(ERR_DB_RANGE)
 }
 
 /// Case-insensitive ASCII comparison of an argument with a keyword.

@@ -28,7 +28,8 @@ pub fn exec(ctx: &mut Ctx, _argv: &Argv) {
     };
     if multi.aborted {
         unwatch_all(ctx.srv, ctx.client);
-        ctx.out.error("EXECABORT Transaction discarded because of previous errors.");
+        ctx.out
+            .error("EXECABORT Transaction discarded because of previous errors.");
         return;
     }
     exec_queued(ctx, multi.queued);
@@ -51,14 +52,32 @@ pub fn watch(ctx: &mut Ctx, argv: &Argv) {
     }
     let db = ctx.client.db;
     for key in argv.iter().skip(1) {
-        if ctx.client.watched.iter().any(|w| w.db == db && *w.key == *key) {
+        if ctx
+            .client
+            .watched
+            .iter()
+            .any(|w| w.db == db && *w.key == *key)
+        {
             continue;
         }
         let now = ctx.ks.now_ms;
-        let expired_at_watch = ctx.ks.db_of(key).map.get(key).is_some_and(|e| e.is_expired(now));
+        let expired_at_watch = ctx
+            .ks
+            .db_of(key)
+            .map
+            .get(key)
+            .is_some_and(|e| e.is_expired(now));
         let dirty = Arc::clone(&ctx.client.watch_dirty);
-        ctx.ks.locked.stripe_for(key).watchers.push(Watch { db, key: key.into(), dirty });
-        ctx.client.watched.push(Watched { db, key: key.into(), expired_at_watch });
+        ctx.ks.locked.stripe_for(key).watchers.push(Watch {
+            db,
+            key: key.into(),
+            dirty,
+        });
+        ctx.client.watched.push(Watched {
+            db,
+            key: key.into(),
+            expired_at_watch,
+        });
     }
     ctx.out.ok();
 }
@@ -76,7 +95,10 @@ pub fn unwatch(ctx: &mut Ctx, _argv: &Argv) {
 /// locks itself: call it only while holding none.
 pub fn unwatch_all(srv: &Server, client: &mut Client) {
     for w in &client.watched {
-        srv.keyspace.lock(stripe_of(&w.key)).watchers.retain(|x| !Arc::ptr_eq(&x.dirty, &client.watch_dirty));
+        srv.keyspace
+            .lock(stripe_of(&w.key))
+            .watchers
+            .retain(|x| !Arc::ptr_eq(&x.dirty, &client.watch_dirty));
     }
     client.watched.clear();
     client.watch_dirty.store(false, Ordering::Release);
@@ -90,7 +112,14 @@ pub fn watched_keys_changed(client: &Client, ks: &mut Keys) -> bool {
         return true;
     }
     let now = ks.now_ms;
-    client.watched.iter().filter(|w| !w.expired_at_watch).any(|w| {
-        ks.locked.stripe_for(&w.key).dbs[w.db].map.get(&w.key).is_some_and(|e| e.is_expired(now))
-    })
+    client
+        .watched
+        .iter()
+        .filter(|w| !w.expired_at_watch)
+        .any(|w| {
+            ks.locked.stripe_for(&w.key).dbs[w.db]
+                .map
+                .get(&w.key)
+                .is_some_and(|e| e.is_expired(now))
+        })
 }

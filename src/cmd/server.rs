@@ -11,14 +11,17 @@ use std::sync::atomic::Ordering;
 
 pub fn dbsize(ctx: &mut Ctx, _argv: &Argv) {
     let db = ctx.ks.db;
-    let total: usize = (0..STRIPES).map(|s| ctx.ks.locked.with_stripe(s, |st| st.dbs[db].map.len())).sum();
+    let total: usize = (0..STRIPES)
+        .map(|s| ctx.ks.locked.with_stripe(s, |st| st.dbs[db].map.len()))
+        .sum();
     ctx.out.int(total as i64);
 }
 
 /// FLUSHDB/FLUSHALL take an optional ASYNC or SYNC (both run synchronously
 /// here: dropping is done while the stripes are held either way).
 fn flush_mode_ok(argv: &Argv) -> bool {
-    argv.len() == 1 || (argv.len() == 2 && (eq_ic(argv.get(1), "async") || eq_ic(argv.get(1), "sync")))
+    argv.len() == 1
+        || (argv.len() == 2 && (eq_ic(argv.get(1), "async") || eq_ic(argv.get(1), "sync")))
 }
 
 fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>) {
@@ -54,7 +57,9 @@ pub fn flushall(ctx: &mut Ctx, argv: &Argv) {
 
 pub fn swapdb(ctx: &mut Ctx, argv: &Argv) {
     let parse = |arg: &[u8], which: &str| {
-        crate::num::parse_i64(arg).filter(|n| i32::try_from(*n).is_ok()).ok_or(format!("ERR invalid {which} DB index"))
+        crate::num::parse_i64(arg)
+            .filter(|n| i32::try_from(*n).is_ok())
+            .ok_or(format!("ERR invalid {which} DB index"))
     };
     let (a, b) = match (parse(argv.get(1), "first"), parse(argv.get(2), "second")) {
         (Ok(a), Ok(b)) => (a, b),
@@ -78,14 +83,17 @@ pub fn swapdb(ctx: &mut Ctx, argv: &Argv) {
 }
 
 pub fn time(ctx: &mut Ctx, _argv: &Argv) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     ctx.out.array(2);
     ctx.out.bulk(now.as_secs().to_string().as_bytes());
     ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
 }
 
 pub fn lastsave(ctx: &mut Ctx, _argv: &Argv) {
-    ctx.out.int(ctx.srv.lastsave_s.load(Ordering::Relaxed) as i64);
+    ctx.out
+        .int(ctx.srv.lastsave_s.load(Ordering::Relaxed) as i64);
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: no reply on success; the
@@ -110,7 +118,9 @@ pub fn shutdown(ctx: &mut Ctx, argv: &Argv) {
 
 pub fn monitor(ctx: &mut Ctx, _argv: &Argv) {
     if ctx.client.in_exec {
-        return ctx.out.error("ERR MONITOR isn't allowed for DENY BLOCKING client");
+        return ctx
+            .out
+            .error("ERR MONITOR isn't allowed for DENY BLOCKING client");
     }
     ctx.client.monitor = true;
     ctx.out.ok();
@@ -120,7 +130,9 @@ pub fn monitor(ctx: &mut Ctx, _argv: &Argv) {
 pub fn debug(ctx: &mut Ctx, argv: &Argv) {
     let sub = argv.get(1);
     if eq_ic(sub, "sleep") && argv.len() == 3 {
-        let secs = crate::num::parse_f64(argv.get(2)).unwrap_or(0.0).clamp(0.0, 3600.0);
+        let secs = crate::num::parse_f64(argv.get(2))
+            .unwrap_or(0.0)
+            .clamp(0.0, 3600.0);
         std::thread::sleep(std::time::Duration::from_secs_f64(secs));
         ctx.out.ok();
     } else if eq_ic(sub, "object") && argv.len() == 3 {
@@ -130,7 +142,13 @@ pub fn debug(ctx: &mut Ctx, argv: &Argv) {
         let db = ctx.ks.db;
         let stripe = crate::store::stripe_of(key);
         let found = ctx.ks.locked.with_stripe(stripe, |s| {
-            s.dbs[db].map.get(key).map(|e| (e.value.encoding(), e.value.string_len().unwrap_or(0), e.access_s))
+            s.dbs[db].map.get(key).map(|e| {
+                (
+                    e.value.encoding(),
+                    e.value.string_len().unwrap_or(0),
+                    e.access_s,
+                )
+            })
         });
         match found {
             Some((enc, len, access)) => {
@@ -180,9 +198,12 @@ pub fn config(ctx: &mut Ctx, argv: &Argv) {
         if argc < 4 || argc % 2 != 0 {
             return ctx.wrong_arity("config|set");
         }
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> =
-            (2..argc).step_by(2).map(|i| (argv.get(i).to_vec(), argv.get(i + 1).to_vec())).collect();
-        let local = ctx.client.meta.addr.starts_with("127.") || ctx.client.meta.addr.starts_with("[::1]");
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (2..argc)
+            .step_by(2)
+            .map(|i| (argv.get(i).to_vec(), argv.get(i + 1).to_vec()))
+            .collect();
+        let local =
+            ctx.client.meta.addr.starts_with("127.") || ctx.client.meta.addr.starts_with("[::1]");
         let result = ctx.srv.config.write().set_by_client(&pairs, local);
         match result {
             Ok(changed) => {
@@ -198,7 +219,9 @@ pub fn config(ctx: &mut Ctx, argv: &Argv) {
         ctx.out.ok();
     } else if eq_ic(sub, "rewrite") && argc == 2 {
         let Some(path) = ctx.srv.config_file.clone() else {
-            return ctx.out.error("ERR The server is running without a config file");
+            return ctx
+                .out
+                .error("ERR The server is running without a config file");
         };
         let result = ctx.srv.config.read().rewrite(&path);
         match result {
@@ -229,8 +252,14 @@ pub fn config(ctx: &mut Ctx, argv: &Argv) {
         for line in lines {
             ctx.out.simple(line.as_bytes());
         }
-    } else if ["resetstat", "rewrite", "help"].iter().any(|s| eq_ic(sub, s)) {
-        ctx.wrong_arity(&format!("config|{}", String::from_utf8_lossy(sub).to_ascii_lowercase()));
+    } else if ["resetstat", "rewrite", "help"]
+        .iter()
+        .any(|s| eq_ic(sub, s))
+    {
+        ctx.wrong_arity(&format!(
+            "config|{}",
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        ));
     } else {
         unknown_subcommand(ctx, "CONFIG", sub);
     }
@@ -248,7 +277,10 @@ fn apply_config_changes(ctx: &mut Ctx, changed: &[&'static str]) {
                     crate::warning!("Can't open the log file {}: {e}", config.logfile);
                 }
             }
-            "latency-tracking" => ctx.srv.latency_tracking.store(config.latency_tracking, Ordering::Relaxed),
+            "latency-tracking" => ctx
+                .srv
+                .latency_tracking
+                .store(config.latency_tracking, Ordering::Relaxed),
             "dir" => {
                 if let Err(e) = std::env::set_current_dir(&config.dir) {
                     crate::warning!("Can't chdir to '{}': {e}", config.dir.display());
@@ -346,8 +378,14 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
             let config = srv.config.read();
             let uptime = srv.start.elapsed().as_secs();
             let uname = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-            let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
-            let config_file = srv.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let config_file = srv
+                .config_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             let _ = write!(
                 s,
                 "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n\
@@ -488,7 +526,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                     });
                 }
                 if keys > 0 {
-                    let avg = if expires > 0 { ttl_sum / expires } else { 0 };
+                    let avg = ttl_sum.checked_div(expires).unwrap_or(0);
                     let _ = write!(s, "db{db}:keys={keys},expires={expires},avg_ttl={avg}\r\n");
                 }
             }
@@ -509,7 +547,11 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                     continue;
                 }
                 let usec = nanos / 1000;
-                let per_call = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let per_call = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
                 let _ = write!(
                     s,
                     "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},\
@@ -525,16 +567,28 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
                 for m in &srv.metrics {
                     if let Some(h) = m.lock().cmds.get(id).and_then(|c| c.latency_ns.as_ref()) {
-                        let target = merged.get_or_insert_with(crate::server::new_latency_histogram);
+                        let target =
+                            merged.get_or_insert_with(crate::server::new_latency_histogram);
                         let _ = target.add(h);
                     }
                 }
                 let Some(h) = merged else { continue };
                 let fields: Vec<String> = percentiles
                     .iter()
-                    .map(|p| format!("p{}={:.3}", fmt_percentile(*p), h.value_at_quantile(p / 100.0) as f64 / 1000.0))
+                    .map(|p| {
+                        format!(
+                            "p{}={:.3}",
+                            fmt_percentile(*p),
+                            h.value_at_quantile(p / 100.0) as f64 / 1000.0
+                        )
+                    })
                     .collect();
-                let _ = write!(s, "latency_percentiles_usec_{}:{}\r\n", cmd.name, fields.join(","));
+                let _ = write!(
+                    s,
+                    "latency_percentiles_usec_{}:{}\r\n",
+                    cmd.name,
+                    fields.join(",")
+                );
             }
         }
         _ => return None,

@@ -48,8 +48,9 @@ impl Command {
         };
         let last = last.min(argc.saturating_sub(1));
         let step = self.step.max(1) as usize;
-        let range = if first == 0 { 1..=0 } else { first..=last };
-        range.step_by(step)
+        // A command without keys yields nothing (first == 0).
+        let end = if first == 0 { 0 } else { last + 1 };
+        (first.max(1)..end).step_by(step)
     }
 
     /// This command's index in [`COMMANDS`], for per-command stats.
@@ -73,7 +74,11 @@ impl Command {
             (NO_AUTH, "no_auth"),
             (MAY_REPLICATE, "may_replicate"),
         ];
-        NAMES.iter().filter(|(bit, _)| self.flags & bit != 0).map(|(_, name)| *name).collect()
+        NAMES
+            .iter()
+            .filter(|(bit, _)| self.flags & bit != 0)
+            .map(|(_, name)| *name)
+            .collect()
     }
 }
 
@@ -170,7 +175,13 @@ commands! {
 /// Finds a command by name, case-insensitively, without allocating.
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     static INDEX: OnceLock<HashMap<&'static [u8], usize>> = OnceLock::new();
-    let index = INDEX.get_or_init(|| COMMANDS.iter().enumerate().map(|(i, c)| (c.name.as_bytes(), i)).collect());
+    let index = INDEX.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes(), i))
+            .collect()
+    });
     let mut lower = [0u8; 32];
     let lower = lower.get_mut(..name.len())?;
     for (dst, src) in lower.iter_mut().zip(name) {
@@ -206,7 +217,9 @@ mod tests {
     #[test]
     fn names_are_unique_and_lowercase() {
         let mut names: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
-        assert!(names.iter().all(|n| n.bytes().all(|b| !b.is_ascii_uppercase())));
+        assert!(names
+            .iter()
+            .all(|n| n.bytes().all(|b| !b.is_ascii_uppercase())));
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMANDS.len());

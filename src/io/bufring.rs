@@ -33,10 +33,18 @@ pub struct BufRing {
 impl BufRing {
     /// Allocates `count` (a power of two, at most 32768) buffers of
     /// `buf_len` bytes, registers them as group `bgid` and fills the ring.
-    pub fn register(submitter: &Submitter<'_>, bgid: u16, count: u16, buf_len: usize) -> io::Result<BufRing> {
+    pub fn register(
+        submitter: &Submitter<'_>,
+        bgid: u16,
+        count: u16,
+        buf_len: usize,
+    ) -> io::Result<BufRing> {
         assert!(count.is_power_of_two() && count <= 32768);
-        let layout = Layout::from_size_align(usize::from(count) * std::mem::size_of::<BufRingEntry>(), 4096)
-            .map_err(io::Error::other)?;
+        let layout = Layout::from_size_align(
+            usize::from(count) * std::mem::size_of::<BufRingEntry>(),
+            4096,
+        )
+        .map_err(io::Error::other)?;
         // SAFETY: layout has non-zero size (count >= 1).
         let entries = unsafe { alloc_zeroed(layout) }.cast::<BufRingEntry>();
         if entries.is_null() {

@@ -39,13 +39,31 @@ pub fn close(fd: RawFd) {
 /// one-line rejections sent before a connection is set up).
 pub fn write_nonblocking(fd: RawFd, data: &[u8]) {
     // SAFETY: the pointer and length describe a live slice.
-    let _ = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    let _ = unsafe {
+        libc::send(
+            fd,
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    };
 }
 
-fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: the pointer is to a live c_int of the size passed.
     check(unsafe {
-        libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as _)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as _,
+        )
     })
     .map(drop)
 }
@@ -59,7 +77,12 @@ pub fn set_keepalive(fd: RawFd, interval: u32) -> io::Result<()> {
     let interval = libc::c_int::try_from(interval.max(1)).unwrap_or(libc::c_int::MAX);
     setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
     setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, interval)?;
-    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (interval / 3).max(1))?;
+    setsockopt_int(
+        fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_KEEPINTVL,
+        (interval / 3).max(1),
+    )?;
     setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3)
 }
 
@@ -69,20 +92,28 @@ fn sockaddr(fd: RawFd, peer: bool) -> Option<SocketAddr> {
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     let ptr = (&mut storage as *mut libc::sockaddr_storage).cast();
     // SAFETY: storage and len are live and len holds storage's size.
-    let ret = unsafe { if peer { libc::getpeername(fd, ptr, &mut len) } else { libc::getsockname(fd, ptr, &mut len) } };
+    let ret = unsafe {
+        if peer {
+            libc::getpeername(fd, ptr, &mut len)
+        } else {
+            libc::getsockname(fd, ptr, &mut len)
+        }
+    };
     if ret < 0 {
         return None;
     }
     match libc::c_int::from(storage.ss_family) {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in.
-            let sin: &libc::sockaddr_in = unsafe { &*(&storage as *const libc::sockaddr_storage).cast() };
+            let sin: &libc::sockaddr_in =
+                unsafe { &*(&storage as *const libc::sockaddr_storage).cast() };
             let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
             Some(SocketAddr::from((ip, u16::from_be(sin.sin_port))))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says the storage holds a sockaddr_in6.
-            let sin6: &libc::sockaddr_in6 = unsafe { &*(&storage as *const libc::sockaddr_storage).cast() };
+            let sin6: &libc::sockaddr_in6 =
+                unsafe { &*(&storage as *const libc::sockaddr_storage).cast() };
             let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
             Some(SocketAddr::from((ip, u16::from_be(sin6.sin6_port))))
         }
@@ -149,7 +180,11 @@ pub const RUSAGE_CHILDREN: libc::c_int = libc::RUSAGE_CHILDREN;
 /// Current resident set size in bytes, from /proc/self/statm.
 pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     // SAFETY: sysconf takes no pointers.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages * u64::try_from(page).unwrap_or(4096)

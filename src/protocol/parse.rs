@@ -110,7 +110,10 @@ impl Argv {
 
     /// The complete arguments in order.
     pub fn iter(&self) -> ArgvIter<'_> {
-        ArgvIter { argv: self, next: 0 }
+        ArgvIter {
+            argv: self,
+            next: 0,
+        }
     }
 
     /// Forgets all arguments, keeping the allocations.
@@ -135,10 +138,15 @@ impl Argv {
     /// Grows by at least doubling, but never past the argument's known end,
     /// so a 512 MB bulk is copied once and does not over-allocate.
     fn extend_partial(&mut self, chunk: &[u8], left_after: u64) {
-        let left_total = u64::try_from(chunk.len()).unwrap_or(u64::MAX).saturating_add(left_after);
+        let left_total = u64::try_from(chunk.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(left_after);
         if self.data.capacity() - self.data.len() < chunk.len() {
-            let grow = u64::try_from(chunk.len().max(self.data.len())).unwrap_or(u64::MAX).min(left_total);
-            self.data.reserve_exact(usize::try_from(grow).unwrap_or(chunk.len()));
+            let grow = u64::try_from(chunk.len().max(self.data.len()))
+                .unwrap_or(u64::MAX)
+                .min(left_total);
+            self.data
+                .reserve_exact(usize::try_from(grow).unwrap_or(chunk.len()));
         }
         self.data.extend_from_slice(chunk);
     }
@@ -151,7 +159,9 @@ impl Argv {
 
 impl std::fmt::Debug for Argv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter().map(|a| String::from_utf8_lossy(a))).finish()
+        f.debug_list()
+            .entries(self.iter().map(|a| String::from_utf8_lossy(a)))
+            .finish()
     }
 }
 
@@ -201,7 +211,10 @@ pub struct Limits {
 impl Default for Limits {
     /// Redis defaults: 512 MB bulks, no password configured.
     fn default() -> Self {
-        Limits { proto_max_bulk_len: 512 * 1024 * 1024, authenticated: true }
+        Limits {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            authenticated: true,
+        }
     }
 }
 
@@ -307,7 +320,12 @@ impl RequestParser {
     ///
     /// After an error the connection must be closed; the parser is not
     /// reusable.
-    pub fn parse(&mut self, buf: &[u8], limits: &Limits, argv: &mut Argv) -> Result<Parsed, ProtocolError> {
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+        argv: &mut Argv,
+    ) -> Result<Parsed, ProtocolError> {
         let mut pos = 0;
         loop {
             let rest = buf.get(pos..).unwrap_or_default();
@@ -319,7 +337,9 @@ impl RequestParser {
                     debug_assert!(argv.is_empty() && argv.data_len() == 0, "argv not cleared");
                     if first != b'*' {
                         return Ok(match self.inline(rest, argv)? {
-                            Some(used) => Parsed::Complete { consumed: pos + used },
+                            Some(used) => Parsed::Complete {
+                                consumed: pos + used,
+                            },
                             None => Parsed::Incomplete { consumed: pos },
                         });
                     }
@@ -341,15 +361,24 @@ impl RequestParser {
                         return Ok(Parsed::Incomplete { consumed: pos });
                     };
                     pos += used;
-                    self.state = State::BulkData { args_left, bytes_left: len + 2 };
+                    self.state = State::BulkData {
+                        args_left,
+                        bytes_left: len + 2,
+                    };
                 }
-                State::BulkData { args_left, bytes_left } => {
+                State::BulkData {
+                    args_left,
+                    bytes_left,
+                } => {
                     let used = bulk_data(rest, bytes_left, argv);
                     pos += used;
                     let bytes_left = bytes_left - used as u64;
                     if bytes_left > 0 {
                         debug_assert_eq!(pos, buf.len());
-                        self.state = State::BulkData { args_left, bytes_left };
+                        self.state = State::BulkData {
+                            args_left,
+                            bytes_left,
+                        };
                         return Ok(Parsed::Incomplete { consumed: pos });
                     }
                     argv.end_arg();
@@ -382,7 +411,11 @@ impl RequestParser {
 
     /// The `*<count>\r\n` line: `Some((count, bytes used))` or `None` when
     /// the line is not complete. Mirrors the head of `processMultibulkBuffer`.
-    fn multibulk_count(&mut self, rest: &[u8], limits: &Limits) -> Result<Option<(i64, usize)>, ProtocolError> {
+    fn multibulk_count(
+        &mut self,
+        rest: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(i64, usize)>, ProtocolError> {
         let Some(cr) = self.find_line_end(rest, b'\r') else {
             if rest.len() > PROTO_INLINE_MAX_SIZE {
                 return Err(ProtocolError::new("too big mbulk count string"));
@@ -407,7 +440,11 @@ impl RequestParser {
 
     /// A `$<len>\r\n` line: `Some((len, bytes used))` or `None` when the line
     /// is not complete. Mirrors the loop head of `processMultibulkBuffer`.
-    fn bulk_len(&mut self, rest: &[u8], limits: &Limits) -> Result<Option<(u64, usize)>, ProtocolError> {
+    fn bulk_len(
+        &mut self,
+        rest: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(u64, usize)>, ProtocolError> {
         let Some(cr) = self.find_line_end(rest, b'\r') else {
             if rest.len() > PROTO_INLINE_MAX_SIZE {
                 return Err(ProtocolError::new("too big bulk count string"));
@@ -479,7 +516,9 @@ fn is_c_space(b: u8) -> bool {
 }
 
 fn hex_value(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// Splits an inline line into `argv` as Redis sds.c `sdssplitargs` does.
@@ -507,7 +546,9 @@ fn split_args(line: &[u8], argv: &mut Argv) -> bool {
         while !done {
             let c = at(p);
             if in_dq {
-                if let (b'\\', b'x', Some(hi), Some(lo)) = (c, at(p + 1), hex_value(at(p + 2)), hex_value(at(p + 3))) {
+                if let (b'\\', b'x', Some(hi), Some(lo)) =
+                    (c, at(p + 1), hex_value(at(p + 2)), hex_value(at(p + 3)))
+                {
                     argv.data.push(hi * 16 + lo);
                     p += 3;
                 } else if c == b'\\' && at(p + 1) != 0 {
@@ -568,11 +609,16 @@ fn split_args(line: &[u8], argv: &mut Argv) -> bool {
 /// stream. Up to 64 KiB both runs must produce the same requests and error
 /// (beyond that, "too big" errors legitimately depend on buffering).
 pub fn fuzz_parse(data: &[u8]) {
-    let [mode, seed, stream @ ..] = data else { return };
+    let [mode, seed, stream @ ..] = data else {
+        return;
+    };
     const BULK_MAX: [u64; 6] = [0, 1, 5, 100, 16384, 512 * 1024 * 1024];
     let limits = Limits {
         authenticated: mode & 1 == 1,
-        proto_max_bulk_len: BULK_MAX.get(usize::from(mode >> 1) % BULK_MAX.len()).copied().unwrap_or(0),
+        proto_max_bulk_len: BULK_MAX
+            .get(usize::from(mode >> 1) % BULK_MAX.len())
+            .copied()
+            .unwrap_or(0),
     };
     let whole = fuzz_run(stream, &limits, &mut |_| usize::MAX);
     let mut rng = u32::from(*seed) | 0x100;
@@ -605,7 +651,10 @@ fn fuzz_run(stream: &[u8], limits: &Limits, piece: &mut dyn FnMut(usize) -> usiz
         loop {
             match parser.parse(&inbuf, limits, &mut argv) {
                 Ok(Parsed::Complete { consumed }) => {
-                    assert!(consumed > 0 && consumed <= inbuf.len(), "bad consumed {consumed}");
+                    assert!(
+                        consumed > 0 && consumed <= inbuf.len(),
+                        "bad consumed {consumed}"
+                    );
                     assert!(parser.is_idle());
                     let sum: usize = argv.iter().map(<[u8]>::len).sum();
                     assert_eq!(sum, argv.data_len());
@@ -637,13 +686,22 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const AUTH: Limits = Limits { proto_max_bulk_len: 512 * 1024 * 1024, authenticated: true };
-    const NOAUTH: Limits = Limits { proto_max_bulk_len: 512 * 1024 * 1024, authenticated: false };
+    const AUTH: Limits = Limits {
+        proto_max_bulk_len: 512 * 1024 * 1024,
+        authenticated: true,
+    };
+    const NOAUTH: Limits = Limits {
+        proto_max_bulk_len: 512 * 1024 * 1024,
+        authenticated: false,
+    };
 
     /// Parses `input` fed whole, returning the requests and the first error.
     fn parse_all(input: &[u8], limits: &Limits) -> (Vec<Vec<Vec<u8>>>, Option<String>) {
         let (reqs, err, _) = fuzz_run(input, limits, &mut |_| usize::MAX);
-        let reqs = reqs.iter().map(|a| a.iter().map(<[u8]>::to_vec).collect()).collect();
+        let reqs = reqs
+            .iter()
+            .map(|a| a.iter().map(<[u8]>::to_vec).collect())
+            .collect();
         (reqs, err.map(|e| e.0))
     }
 
@@ -657,7 +715,10 @@ mod tests {
 
     #[test]
     fn multibulk_basics() {
-        let (reqs, err) = parse_all(b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*1\r\n$4\r\nPING\r\n", &AUTH);
+        let (reqs, err) = parse_all(
+            b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*1\r\n$4\r\nPING\r\n",
+            &AUTH,
+        );
         assert_eq!(err, None);
         assert_eq!(reqs, vec![args(&["ECHO", "hi"]), args(&["PING"])]);
         // Empty requests: the caller skips them.
@@ -698,7 +759,12 @@ mod tests {
             (b"*2147483648\r\n", &NOAUTH, "invalid multibulk length"),
         ];
         for (input, limits, want) in cases {
-            assert_eq!(err_of(input, limits).as_deref(), Some(*want), "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                err_of(input, limits).as_deref(),
+                Some(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -711,10 +777,16 @@ mod tests {
         // Only a '\r' and one more byte end a multibulk line; two bytes of
         // any value follow bulk data.
         let (reqs, err) = parse_all(b"*1\rX$4\r\nPINGxyECHO hi\r\n", &AUTH);
-        assert_eq!((reqs, err), (vec![args(&["PING"]), args(&["ECHO", "hi"])], None));
+        assert_eq!(
+            (reqs, err),
+            (vec![args(&["PING"]), args(&["ECHO", "hi"])], None)
+        );
         // Blank lines are empty requests; bare \n ends a line.
         let (reqs, _) = parse_all(b"\r\n\r\nPING\n", &AUTH);
-        assert_eq!(reqs, vec![vec![], vec![], args(&["PING"])] as Vec<Vec<Vec<u8>>>);
+        assert_eq!(
+            reqs,
+            vec![vec![], vec![], args(&["PING"])] as Vec<Vec<Vec<u8>>>
+        );
         // A NUL hides the line end: Redis waits.
         let (reqs, err) = parse_all(b"PING\0\r\n", &AUTH);
         assert_eq!((reqs.len(), err), (0, None));
@@ -744,28 +816,52 @@ mod tests {
             assert_eq!(reqs, vec![want], "{:?}", String::from_utf8_lossy(input));
         }
         // A closing quote must be followed by a space or the end of the line.
-        assert_eq!(err_of(b"echo a\"b c\"d\n", &AUTH).as_deref(), Some("unbalanced quotes in request"));
+        assert_eq!(
+            err_of(b"echo a\"b c\"d\n", &AUTH).as_deref(),
+            Some("unbalanced quotes in request")
+        );
         // A trailing backslash inside quotes runs into the end of the line.
-        assert_eq!(err_of(b"\"ab\\\n", &AUTH).as_deref(), Some("unbalanced quotes in request"));
+        assert_eq!(
+            err_of(b"\"ab\\\n", &AUTH).as_deref(),
+            Some("unbalanced quotes in request")
+        );
     }
 
     /// Checked against redis-server 7.0.15 with one big write.
     #[test]
     fn too_big_lines() {
         let big = |prefix: &[u8], fill: u8, n: usize| [prefix, &vec![fill; n]].concat();
-        assert_eq!(err_of(&big(b"", b'a', 70000), &AUTH).as_deref(), Some("too big inline request"));
-        assert_eq!(err_of(&big(b"*", b'1', 70000), &AUTH).as_deref(), Some("too big mbulk count string"));
-        assert_eq!(err_of(&big(b"*1\r\n$", b'1', 70000), &AUTH).as_deref(), Some("too big bulk count string"));
-        assert_eq!(err_of(&big(b"*1\r\n$3\0", b'1', 70000), &AUTH).as_deref(), Some("too big bulk count string"));
+        assert_eq!(
+            err_of(&big(b"", b'a', 70000), &AUTH).as_deref(),
+            Some("too big inline request")
+        );
+        assert_eq!(
+            err_of(&big(b"*", b'1', 70000), &AUTH).as_deref(),
+            Some("too big mbulk count string")
+        );
+        assert_eq!(
+            err_of(&big(b"*1\r\n$", b'1', 70000), &AUTH).as_deref(),
+            Some("too big bulk count string")
+        );
+        assert_eq!(
+            err_of(&big(b"*1\r\n$3\0", b'1', 70000), &AUTH).as_deref(),
+            Some("too big bulk count string")
+        );
         // Exactly 64 KiB buffered is still fine; one more byte is not.
         assert_eq!(err_of(&big(b"a\0\n", b'b', 65533), &AUTH), None);
-        assert_eq!(err_of(&big(b"a\0\n", b'b', 65534), &AUTH).as_deref(), Some("too big inline request"));
+        assert_eq!(
+            err_of(&big(b"a\0\n", b'b', 65534), &AUTH).as_deref(),
+            Some("too big inline request")
+        );
         // A long line whose end is already buffered is fine.
         let long = [big(b"get ", b'k', 70000), b"\r\n".to_vec()].concat();
         assert_eq!(parse_all(&long, &AUTH).0.len(), 1);
         // The check counts every unconsumed byte, not just the line's.
         let after_cmd = big(b"*1\r\n$3\r\nabc\r\n", b'x', 65537);
-        assert_eq!(parse_all(&after_cmd, &AUTH), (vec![args(&["abc"])], Some("too big inline request".into())));
+        assert_eq!(
+            parse_all(&after_cmd, &AUTH),
+            (vec![args(&["abc"])], Some("too big inline request".into()))
+        );
     }
 
     /// Goal: a big bulk fed in pieces is copied as it arrives, not re-parsed.
@@ -778,17 +874,37 @@ mod tests {
         let mut argv = Argv::new();
         let header = format!("*1\r\n${len}\r\n");
         let got = parser.parse(header.as_bytes(), &AUTH, &mut argv);
-        assert_eq!(got, Ok(Parsed::Incomplete { consumed: header.len() }));
+        assert_eq!(
+            got,
+            Ok(Parsed::Incomplete {
+                consumed: header.len()
+            })
+        );
         let piece = vec![b'v'; 16 * 1024];
         for i in 1..=len / piece.len() {
             let got = parser.parse(&piece, &AUTH, &mut argv);
-            assert_eq!(got, Ok(Parsed::Incomplete { consumed: piece.len() }));
+            assert_eq!(
+                got,
+                Ok(Parsed::Incomplete {
+                    consumed: piece.len()
+                })
+            );
             assert_eq!(argv.data_len(), i * piece.len());
             assert!(!parser.is_idle());
         }
-        assert!(argv.data.capacity() <= len, "over-allocated: {}", argv.data.capacity());
-        assert_eq!(parser.parse(b"\r", &AUTH, &mut argv), Ok(Parsed::Incomplete { consumed: 1 }));
-        assert_eq!(parser.parse(b"\n*1", &AUTH, &mut argv), Ok(Parsed::Complete { consumed: 1 }));
+        assert!(
+            argv.data.capacity() <= len,
+            "over-allocated: {}",
+            argv.data.capacity()
+        );
+        assert_eq!(
+            parser.parse(b"\r", &AUTH, &mut argv),
+            Ok(Parsed::Incomplete { consumed: 1 })
+        );
+        assert_eq!(
+            parser.parse(b"\n*1", &AUTH, &mut argv),
+            Ok(Parsed::Complete { consumed: 1 })
+        );
         assert_eq!((argv.len(), argv.get(0).len()), (1, len));
         assert!(parser.is_idle());
     }
@@ -802,10 +918,16 @@ mod tests {
         let mut buf = Vec::new();
         for &b in b"PING\0 x" {
             buf.push(b);
-            assert_eq!(parser.parse(&buf, &AUTH, &mut argv), Ok(Parsed::Incomplete { consumed: 0 }));
+            assert_eq!(
+                parser.parse(&buf, &AUTH, &mut argv),
+                Ok(Parsed::Incomplete { consumed: 0 })
+            );
         }
         buf.extend_from_slice(b"\r\n");
-        assert_eq!(parser.parse(&buf, &AUTH, &mut argv), Ok(Parsed::Incomplete { consumed: 0 }));
+        assert_eq!(
+            parser.parse(&buf, &AUTH, &mut argv),
+            Ok(Parsed::Incomplete { consumed: 0 })
+        );
         assert_eq!(parser.scanned, 4);
     }
 
@@ -813,7 +935,10 @@ mod tests {
     fn argv_accessors() {
         let argv = Argv::from_slices(&["SET", "", "value"]);
         assert_eq!((argv.len(), argv.data_len()), (3, 8));
-        assert_eq!((argv.get(0), argv.get(1), argv.get(2)), (&b"SET"[..], &b""[..], &b"value"[..]));
+        assert_eq!(
+            (argv.get(0), argv.get(1), argv.get(2)),
+            (&b"SET"[..], &b""[..], &b"value"[..])
+        );
         assert_eq!(argv.try_get(3), None);
         assert_eq!(argv.iter().len(), 3);
         assert_eq!(format!("{argv:?}"), r#"["SET", "", "value"]"#);
@@ -824,11 +949,18 @@ mod tests {
 
     #[test]
     fn protocol_error_reply_is_byte_exact() {
-        let err = err_of(b"*1\r\n\xffab\r\n", &AUTH).map(ProtocolError).expect("error");
+        let err = err_of(b"*1\r\n\xffab\r\n", &AUTH)
+            .map(ProtocolError)
+            .expect("error");
         let mut out = ReplyBuf::new(false);
         err.write_reply(&mut out);
-        assert_eq!(out.buf, b"-ERR Protocol error: expected '$', got '\xff'\r\n");
-        let err = err_of(b"*1\r\n\r\n\r\n", &AUTH).map(ProtocolError).expect("error");
+        assert_eq!(
+            out.buf,
+            b"-ERR Protocol error: expected '$', got '\xff'\r\n"
+        );
+        let err = err_of(b"*1\r\n\r\n\r\n", &AUTH)
+            .map(ProtocolError)
+            .expect("error");
         out.buf.clear();
         err.write_reply(&mut out);
         assert_eq!(out.buf, b"-ERR Protocol error: expected '$', got ' '\r\n");

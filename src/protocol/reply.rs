@@ -20,7 +20,10 @@ pub struct ReplyBuf {
 impl ReplyBuf {
     /// An empty buffer speaking RESP2 or RESP3.
     pub fn new(resp3: bool) -> Self {
-        ReplyBuf { buf: Vec::new(), resp3 }
+        ReplyBuf {
+            buf: Vec::new(),
+            resp3,
+        }
     }
 
     /// `+OK`.
@@ -31,7 +34,10 @@ impl ReplyBuf {
     /// A status reply `+<text>` (`addReplyStatusLength`). Like Redis, `text`
     /// is written as is: it must not contain `\r` or `\n`.
     pub fn simple(&mut self, text: &[u8]) {
-        debug_assert!(!text.contains(&b'\r') && !text.contains(&b'\n'), "CR/LF in status reply");
+        debug_assert!(
+            !text.contains(&b'\r') && !text.contains(&b'\n'),
+            "CR/LF in status reply"
+        );
         self.buf.reserve(text.len() + 3);
         self.buf.push(b'+');
         self.buf.extend_from_slice(text);
@@ -52,7 +58,10 @@ impl ReplyBuf {
         let text = text.strip_prefix(b"-").unwrap_or(text);
         self.buf.reserve(text.len() + 3);
         self.buf.push(b'-');
-        self.buf.extend(text.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.buf.extend(
+            text.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -77,12 +86,14 @@ impl ReplyBuf {
 
     /// The null reply: RESP2 `$-1`, RESP3 `_`.
     pub fn null(&mut self) {
-        self.buf.extend_from_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
+        self.buf
+            .extend_from_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
     }
 
     /// The null array: RESP2 `*-1`, RESP3 `_`.
     pub fn null_array(&mut self) {
-        self.buf.extend_from_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
+        self.buf
+            .extend_from_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
     }
 
     /// An array header `*<n>`; `n` replies follow.
@@ -188,7 +199,10 @@ mod tests {
         let mut r3 = ReplyBuf::new(true);
         f(&mut r2);
         f(&mut r3);
-        (String::from_utf8_lossy(&r2.buf).into_owned(), String::from_utf8_lossy(&r3.buf).into_owned())
+        (
+            String::from_utf8_lossy(&r2.buf).into_owned(),
+            String::from_utf8_lossy(&r3.buf).into_owned(),
+        )
     }
 
     fn same(s: &str) -> (String, String) {
@@ -205,7 +219,10 @@ mod tests {
         assert_eq!(both(|r| r.bulk(b"a\r\nb")), same("$4\r\na\r\nb\r\n"));
         assert_eq!(both(|r| r.bulk_int(-7)), same("$2\r\n-7\r\n"));
         assert_eq!(both(ReplyBuf::null), ("$-1\r\n".into(), "_\r\n".into()));
-        assert_eq!(both(ReplyBuf::null_array), ("*-1\r\n".into(), "_\r\n".into()));
+        assert_eq!(
+            both(ReplyBuf::null_array),
+            ("*-1\r\n".into(), "_\r\n".into())
+        );
         assert_eq!(both(|r| r.bool(true)), (":1\r\n".into(), "#t\r\n".into()));
         assert_eq!(both(|r| r.bool(false)), (":0\r\n".into(), "#f\r\n".into()));
         assert_eq!(both(|r| r.raw(b"+x\r\n")), same("+x\r\n"));
@@ -213,10 +230,16 @@ mod tests {
 
     #[test]
     fn errors_are_sanitized() {
-        assert_eq!(both(|r| r.error("ERR syntax error")), same("-ERR syntax error\r\n"));
+        assert_eq!(
+            both(|r| r.error("ERR syntax error")),
+            same("-ERR syntax error\r\n")
+        );
         assert_eq!(both(|r| r.error("-WRONGTYPE x")), same("-WRONGTYPE x\r\n"));
         assert_eq!(both(|r| r.error("ERR a\r\nb\n")), same("-ERR a  b \r\n"));
-        assert_eq!(both(|r| r.error_bytes(b"ERR \xff")).0.as_bytes(), "-ERR \u{fffd}\r\n".as_bytes());
+        assert_eq!(
+            both(|r| r.error_bytes(b"ERR \xff")).0.as_bytes(),
+            "-ERR \u{fffd}\r\n".as_bytes()
+        );
     }
 
     #[test]
@@ -230,17 +253,41 @@ mod tests {
     /// RESP2 texts are ZSCORE replies from redis-server 7.0.15.
     #[test]
     fn doubles() {
-        assert_eq!(both(|r| r.double(0.1)), ("$19\r\n0.10000000000000001\r\n".into(), ",0.10000000000000001\r\n".into()));
-        assert_eq!(both(|r| r.double(1e5)), ("$6\r\n100000\r\n".into(), ",100000\r\n".into()));
-        assert_eq!(both(|r| r.double(f64::INFINITY)), ("$3\r\ninf\r\n".into(), ",inf\r\n".into()));
-        assert_eq!(both(|r| r.double(f64::NEG_INFINITY)), ("$4\r\n-inf\r\n".into(), ",-inf\r\n".into()));
-        assert_eq!(both(|r| r.double(1e22)), ("$5\r\n1e+22\r\n".into(), ",1e+22\r\n".into()));
-        assert_eq!(both(|r| r.double(-0.0)), ("$2\r\n-0\r\n".into(), ",-0\r\n".into()));
+        assert_eq!(
+            both(|r| r.double(0.1)),
+            (
+                "$19\r\n0.10000000000000001\r\n".into(),
+                ",0.10000000000000001\r\n".into()
+            )
+        );
+        assert_eq!(
+            both(|r| r.double(1e5)),
+            ("$6\r\n100000\r\n".into(), ",100000\r\n".into())
+        );
+        assert_eq!(
+            both(|r| r.double(f64::INFINITY)),
+            ("$3\r\ninf\r\n".into(), ",inf\r\n".into())
+        );
+        assert_eq!(
+            both(|r| r.double(f64::NEG_INFINITY)),
+            ("$4\r\n-inf\r\n".into(), ",-inf\r\n".into())
+        );
+        assert_eq!(
+            both(|r| r.double(1e22)),
+            ("$5\r\n1e+22\r\n".into(), ",1e+22\r\n".into())
+        );
+        assert_eq!(
+            both(|r| r.double(-0.0)),
+            ("$2\r\n-0\r\n".into(), ",-0\r\n".into())
+        );
     }
 
     #[test]
     fn verbatim() {
-        assert_eq!(both(|r| r.verbatim(b"hello", "txt")), ("$5\r\nhello\r\n".into(), "=9\r\ntxt:hello\r\n".into()));
+        assert_eq!(
+            both(|r| r.verbatim(b"hello", "txt")),
+            ("$5\r\nhello\r\n".into(), "=9\r\ntxt:hello\r\n".into())
+        );
         assert_eq!(both(|r| r.verbatim(b"x", "md")).1, "=5\r\nmd :x\r\n");
         assert_eq!(both(|r| r.verbatim(b"", "markdown")).1, "=4\r\nmar:\r\n");
     }

@@ -53,7 +53,10 @@ impl Conn {
             inbuf: Vec::new(),
             parser: RequestParser::new(),
             argv: Argv::new(),
-            out: ReplyBuf { buf: Vec::new(), resp3: false },
+            out: ReplyBuf {
+                buf: Vec::new(),
+                resp3: false,
+            },
             sending: Vec::new(),
             sent: 0,
             send_inflight: false,
@@ -72,7 +75,10 @@ impl Conn {
                 proto_max_bulk_len: limits.proto_max_bulk_len,
                 authenticated: self.client.authenticated || !limits.auth_required,
             };
-            match self.parser.parse(&self.inbuf[pos..], &parse_limits, &mut self.argv) {
+            match self
+                .parser
+                .parse(&self.inbuf[pos..], &parse_limits, &mut self.argv)
+            {
                 Ok(Parsed::Complete { consumed }) => {
                     pos += consumed;
                     if !self.argv.is_empty() {
@@ -87,7 +93,12 @@ impl Conn {
                     }
                 }
                 Err(err) => {
-                    crate::verbose!("Protocol error ({}) from client: id={} addr={}", err.0, self.client.id, self.client.meta.addr);
+                    crate::verbose!(
+                        "Protocol error ({}) from client: id={} addr={}",
+                        err.0,
+                        self.client.id,
+                        self.client.meta.addr
+                    );
                     self.out.error(&format!("ERR {err}"));
                     self.client.close_after_reply = true;
                     break;
@@ -105,7 +116,10 @@ impl Conn {
             );
             self.closing = true;
         }
-        self.client.meta.qbuf.store(self.inbuf.len(), Ordering::Relaxed);
+        self.client
+            .meta
+            .qbuf
+            .store(self.inbuf.len(), Ordering::Relaxed);
     }
 
     /// Runs one request, applying CLIENT REPLY suppression (networking.c
@@ -119,7 +133,8 @@ impl Conn {
         if let Some(c) = cmd::lookup(self.argv.get(0)) {
             meta.last_cmd.store(c.id() + 1, Ordering::Relaxed);
             if c.flags & cmd::flags::CONTAINER != 0 && self.argv.len() > 1 {
-                *meta.last_sub.lock() = String::from_utf8_lossy(self.argv.get(1)).to_ascii_lowercase();
+                *meta.last_sub.lock() =
+                    String::from_utf8_lossy(self.argv.get(1)).to_ascii_lowercase();
             }
         }
         cmd::dispatch(srv, shard, &mut self.client, &mut self.out, &self.argv);
@@ -132,10 +147,15 @@ impl Conn {
             ReplyMode::On | ReplyMode::SkipNext => {}
         }
         let meta = &self.client.meta;
-        meta.last_interaction_ms.store(srv.now_ms(), Ordering::Relaxed);
+        meta.last_interaction_ms
+            .store(srv.now_ms(), Ordering::Relaxed);
         meta.db.store(self.client.db, Ordering::Relaxed);
-        meta.in_multi.store(self.client.multi.is_some(), Ordering::Relaxed);
-        meta.multi_len.store(self.client.multi.as_ref().map_or(0, |m| m.queued.len()), Ordering::Relaxed);
+        meta.in_multi
+            .store(self.client.multi.is_some(), Ordering::Relaxed);
+        meta.multi_len.store(
+            self.client.multi.as_ref().map_or(0, |m| m.queued.len()),
+            Ordering::Relaxed,
+        );
     }
 
     /// True when there are reply bytes and no send in flight.

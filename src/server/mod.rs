@@ -158,7 +158,9 @@ impl Server {
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
-            metrics: (0..threads).map(|_| Mutex::new(ShardMetrics::default())).collect(),
+            metrics: (0..threads)
+                .map(|_| Mutex::new(ShardMetrics::default()))
+                .collect(),
             start: Instant::now(),
             run_id: random_hex40(),
             shards: OnceLock::new(),
@@ -272,14 +274,25 @@ pub fn new_latency_histogram() -> Histogram<u64> {
 }
 
 pub fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// `+<secs>.<usecs> [<db> <addr>] "arg" ...` as Redis prints it.
 fn monitor_line(client: &Client, argv: &Argv) -> Vec<u8> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut line = format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), client.db, client.meta.addr)
-        .into_bytes();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        client.db,
+        client.meta.addr
+    )
+    .into_bytes();
     for arg in argv.iter() {
         line.push(b' ');
         repr_into(arg, &mut line);
@@ -309,7 +322,10 @@ pub fn repr_into(bytes: &[u8], out: &mut Vec<u8>) {
 /// A 40-hex-char random id (run_id, and later replid), from the kernel's RNG.
 pub fn random_hex40() -> String {
     let mut bytes = [0u8; 20];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes)).is_err() {
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .is_err()
+    {
         let seed = unix_ms() ^ u64::from(std::process::id()) << 32;
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = (seed.rotate_left(i as u32 * 7) ^ (i as u64 * 0x9e37_79b9)) as u8;

@@ -65,7 +65,8 @@ pub fn check_io_uring() -> Result<(), StartError> {
     match IoUring::new(8) {
         Ok(_) => Ok(()),
         Err(err) => {
-            let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").unwrap_or_default();
+            let disabled =
+                std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").unwrap_or_default();
             let why = match err.raw_os_error() {
                 Some(libc::ENOSYS) => "the kernel has no io_uring (Linux 5.19 or newer is needed), or a seccomp \
                      filter (container runtime) blocks io_uring_setup. Fix: run on Linux >= 5.19 without \
@@ -84,7 +85,9 @@ pub fn check_io_uring() -> Result<(), StartError> {
                     .to_string(),
                 _ => format!("io_uring_setup failed: {err}"),
             };
-            Err(StartError::IoUring(format!("io_uring is unavailable: {why}")))
+            Err(StartError::IoUring(format!(
+                "io_uring is unavailable: {why}"
+            )))
         }
     }
 }
@@ -93,7 +96,11 @@ pub fn check_io_uring() -> Result<(), StartError> {
 pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<(), StartError> {
     check_io_uring()?;
     let cpus = choose_cpus(&config);
-    let threads = if config.server_threads > 0 { config.server_threads } else { cpus.len().max(1) };
+    let threads = if config.server_threads > 0 {
+        config.server_threads
+    } else {
+        cpus.len().max(1)
+    };
     let listeners = bind_listeners(&config, threads)?;
     sys::block_signals();
     let srv = Arc::new(Server::new(config, config_file, threads));
@@ -113,7 +120,11 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     let failed = Arc::new(AtomicBool::new(false));
     for (id, (rx, listeners)) in receivers.into_iter().zip(listeners).enumerate() {
         let srv = srv.clone();
-        let cpu = if cpus.is_empty() { None } else { Some(cpus[id % cpus.len()]) };
+        let cpu = if cpus.is_empty() {
+            None
+        } else {
+            Some(cpus[id % cpus.len()])
+        };
         let eventfd = eventfds[id];
         let ready = ready.clone();
         let failed = failed.clone();
@@ -140,15 +151,12 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     }
     let port = srv.tcp_port;
     crate::notice!("Ready to accept connections tcp (port {port}, {threads} shard threads)");
-    loop {
-        let sig = sys::wait_signal();
-        let requested = srv.shutdown.lock().take();
-        match requested {
-            Some(mode) => crate::warning!("User requested shutdown... ({mode:?})"),
-            None if sig == libc::SIGINT => crate::warning!("Received SIGINT scheduling shutdown..."),
-            None => crate::warning!("Received SIGTERM scheduling shutdown..."),
-        }
-        break;
+    let sig = sys::wait_signal();
+    let requested = srv.shutdown.lock().take();
+    match requested {
+        Some(mode) => crate::warning!("User requested shutdown... ({mode:?})"),
+        None if sig == libc::SIGINT => crate::warning!("Received SIGINT scheduling shutdown..."),
+        None => crate::warning!("Received SIGTERM scheduling shutdown..."),
     }
     srv.shutting_down.store(true, Ordering::Release);
     for handle in srv.shard_handles() {
@@ -158,7 +166,9 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
         let _ = join.join();
     }
     if failed.load(Ordering::Acquire) {
-        return Err(StartError::IoUring("a shard could not start its io_uring".into()));
+        return Err(StartError::IoUring(
+            "a shard could not start its io_uring".into(),
+        ));
     }
     crate::warning!("sluice is now ready to exit, bye bye...");
     Ok(())
@@ -169,12 +179,17 @@ fn choose_cpus(config: &Config) -> Vec<usize> {
     if let Some(list) = &config.server_cpu_list {
         return list.clone();
     }
-    core_affinity::get_core_ids().map(|ids| ids.into_iter().map(|c| c.id).collect()).unwrap_or_default()
+    core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
 }
 
 /// One SO_REUSEPORT listener per bind address per shard; the kernel spreads
 /// connections across them.
-fn bind_listeners(config: &Config, threads: usize) -> Result<Vec<Vec<socket2::Socket>>, StartError> {
+fn bind_listeners(
+    config: &Config,
+    threads: usize,
+) -> Result<Vec<Vec<socket2::Socket>>, StartError> {
     use socket2::{Domain, Protocol, Socket, Type};
     let mut per_shard: Vec<Vec<Socket>> = (0..threads).map(|_| Vec::new()).collect();
     if config.port == 0 {
@@ -193,7 +208,10 @@ fn bind_listeners(config: &Config, threads: usize) -> Result<Vec<Vec<socket2::So
                 Err(_) => {
                     return Err(StartError::Listen {
                         addr: format!("{other}:{}", config.port),
-                        err: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an IP address"),
+                        err: std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            "not an IP address",
+                        ),
                     })
                 }
             },
@@ -201,7 +219,8 @@ fn bind_listeners(config: &Config, threads: usize) -> Result<Vec<Vec<socket2::So
         let addr = std::net::SocketAddr::new(ip, config.port);
         for shard in per_shard.iter_mut() {
             let made = (|| {
-                let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+                let socket =
+                    Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
                 if ip.is_ipv6() {
                     socket.set_only_v6(true)?;
                 }
@@ -219,7 +238,12 @@ fn bind_listeners(config: &Config, threads: usize) -> Result<Vec<Vec<socket2::So
                     crate::notice!("Skipping optional bind address {host}: {err}");
                     break;
                 }
-                Err(err) => return Err(StartError::Listen { addr: addr.to_string(), err }),
+                Err(err) => {
+                    return Err(StartError::Listen {
+                        addr: addr.to_string(),
+                        err,
+                    })
+                }
             }
         }
     }
@@ -273,11 +297,17 @@ impl Shard {
             .setup_defer_taskrun()
             .setup_cqsize(RING_ENTRIES * 8)
             .build(RING_ENTRIES)
-            .or_else(|_| IoUring::builder().setup_cqsize(RING_ENTRIES * 8).build(RING_ENTRIES))?;
+            .or_else(|_| {
+                IoUring::builder()
+                    .setup_cqsize(RING_ENTRIES * 8)
+                    .build(RING_ENTRIES)
+            })?;
         let bufring = match BufRing::register(&ring.submitter(), BUF_GROUP, BUF_COUNT, BUF_LEN) {
             Ok(b) => Some(b),
             Err(err) => {
-                crate::notice!("shard {id}: provided buffer rings unavailable ({err}); using plain receives");
+                crate::notice!(
+                    "shard {id}: provided buffer rings unavailable ({err}); using plain receives"
+                );
                 None
             }
         };
@@ -295,7 +325,11 @@ impl Shard {
             eventfd_buf: Box::new([0; 8]),
             timer: Box::new(types::Timespec::new()),
             monitors: Vec::new(),
-            limits: ConnLimits { proto_max_bulk_len: 0, query_buffer_limit: 0, auth_required: false },
+            limits: ConnLimits {
+                proto_max_bulk_len: 0,
+                query_buffer_limit: 0,
+                auth_required: false,
+            },
             config_gen: u64::MAX,
             timeout_s: 0,
             tcp_keepalive: 0,
@@ -378,7 +412,9 @@ impl Shard {
 
     fn arm_timer(&mut self) {
         let period_ns = 1_000_000_000 / u64::from(self.hz);
-        *self.timer = types::Timespec::new().sec(period_ns / 1_000_000_000).nsec((period_ns % 1_000_000_000) as u32);
+        *self.timer = types::Timespec::new()
+            .sec(period_ns / 1_000_000_000)
+            .nsec((period_ns % 1_000_000_000) as u32);
         let sqe = opcode::Timeout::new(&*self.timer as *const types::Timespec)
             .build()
             .user_data(user_data(KIND_TIMER, 0, 0));
@@ -388,7 +424,9 @@ impl Shard {
     }
 
     fn arm_recv(&mut self, slot: u32) {
-        let Some(conn) = self.conns[slot as usize].as_mut() else { return };
+        let Some(conn) = self.conns[slot as usize].as_mut() else {
+            return;
+        };
         if conn.recv_armed || conn.closing {
             return;
         }
@@ -398,8 +436,12 @@ impl Shard {
         let sqe = match &self.bufring {
             Some(ring) => opcode::RecvMulti::new(fd, ring.bgid).build().user_data(ud),
             None => {
-                let buf = conn.recv_buf.get_or_insert_with(|| vec![0u8; BUF_LEN].into_boxed_slice());
-                opcode::Recv::new(fd, buf.as_mut_ptr(), buf.len() as u32).build().user_data(ud)
+                let buf = conn
+                    .recv_buf
+                    .get_or_insert_with(|| vec![0u8; BUF_LEN].into_boxed_slice());
+                opcode::Recv::new(fd, buf.as_mut_ptr(), buf.len() as u32)
+                    .build()
+                    .user_data(ud)
             }
         };
         // SAFETY: buffer-ring receives name kernel-owned buffers; the plain
@@ -409,7 +451,9 @@ impl Shard {
     }
 
     fn flush(&mut self, slot: u32) {
-        let Some(conn) = self.conns[slot as usize].as_mut() else { return };
+        let Some(conn) = self.conns[slot as usize].as_mut() else {
+            return;
+        };
         if !conn.wants_send() {
             return;
         }
@@ -418,7 +462,10 @@ impl Shard {
         let data = conn.next_send();
         let (ptr, len) = (data.as_ptr(), data.len().min(u32::MAX as usize) as u32);
         conn.send_inflight = true;
-        let sqe = opcode::Send::new(types::Fd(fd), ptr, len).flags(libc::MSG_NOSIGNAL).build().user_data(ud);
+        let sqe = opcode::Send::new(types::Fd(fd), ptr, len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(ud);
         // SAFETY: `sending` is not touched while send_inflight, and the
         // connection is not freed until the send completes.
         unsafe { self.push(sqe) };
@@ -450,7 +497,11 @@ impl Shard {
 
     fn drain_completions(&mut self) {
         let mut cqes = std::mem::take(&mut self.cqes);
-        cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
+        cqes.extend(
+            self.ring
+                .completion()
+                .map(|c| (c.user_data(), c.result(), c.flags())),
+        );
         for (ud, res, flags) in cqes.drain(..) {
             let (kind, gen, slot) = split_user_data(ud);
             match kind {
@@ -472,7 +523,10 @@ impl Shard {
         if res < 0 {
             // EMFILE/ENFILE/ENOBUFS: the connection stays queued in the
             // kernel; log and keep accepting.
-            crate::warning!("Accepting client connection: {}", std::io::Error::from_raw_os_error(-res));
+            crate::warning!(
+                "Accepting client connection: {}",
+                std::io::Error::from_raw_os_error(-res)
+            );
             return;
         }
         let fd = res as RawFd;
@@ -553,13 +607,21 @@ impl Shard {
     }
 
     fn conn_mut(&mut self, slot: u32, gen: u32) -> Option<&mut Conn> {
-        self.conns.get_mut(slot as usize)?.as_mut().filter(|c| c.gen == gen)
+        self.conns
+            .get_mut(slot as usize)?
+            .as_mut()
+            .filter(|c| c.gen == gen)
     }
 
     fn on_recv(&mut self, slot: u32, gen: u32, res: i32, flags: u32) {
         let bid = cqueue::buffer_select(flags);
         let more = cqueue::more(flags) && self.bufring.is_some();
-        let Some(conn) = self.conns.get_mut(slot as usize).and_then(Option::as_mut).filter(|c| c.gen == gen) else {
+        let Some(conn) = self
+            .conns
+            .get_mut(slot as usize)
+            .and_then(Option::as_mut)
+            .filter(|c| c.gen == gen)
+        else {
             if let (Some(bid), Some(ring)) = (bid, self.bufring.as_mut()) {
                 ring.recycle(bid);
             }
@@ -577,7 +639,10 @@ impl Shard {
                 0 => conn.closing = true,
                 libc::ECANCELED => {}
                 errno => {
-                    crate::verbose!("Reading from client: {}", std::io::Error::from_raw_os_error(errno));
+                    crate::verbose!(
+                        "Reading from client: {}",
+                        std::io::Error::from_raw_os_error(errno)
+                    );
                     conn.closing = true;
                 }
             }
@@ -614,7 +679,9 @@ impl Shard {
 
     /// Connection-level effects of the commands just run (MONITOR).
     fn after_command(&mut self, slot: u32) {
-        let Some(conn) = self.conns[slot as usize].as_mut() else { return };
+        let Some(conn) = self.conns[slot as usize].as_mut() else {
+            return;
+        };
         if conn.client.monitor && !conn.client.meta.monitor.swap(true, Ordering::Relaxed) {
             self.monitors.push(slot);
             self.srv.monitors.fetch_add(1, Ordering::Relaxed);
@@ -622,11 +689,16 @@ impl Shard {
     }
 
     fn on_send(&mut self, slot: u32, gen: u32, res: i32) {
-        let Some(conn) = self.conn_mut(slot, gen) else { return };
+        let Some(conn) = self.conn_mut(slot, gen) else {
+            return;
+        };
         conn.send_inflight = false;
         if res < 0 {
             if -res != libc::ECANCELED {
-                crate::verbose!("Error writing to client: {}", std::io::Error::from_raw_os_error(-res));
+                crate::verbose!(
+                    "Error writing to client: {}",
+                    std::io::Error::from_raw_os_error(-res)
+                );
             }
             conn.closing = true;
             conn.sending.clear();
@@ -641,7 +713,9 @@ impl Shard {
     /// Closes and frees a connection once it is done: closing with nothing
     /// in flight, or closing-after-reply with every reply written.
     fn maybe_free(&mut self, slot: u32) {
-        let Some(conn) = self.conns[slot as usize].as_mut() else { return };
+        let Some(conn) = self.conns[slot as usize].as_mut() else {
+            return;
+        };
         if conn.client.close_after_reply && conn.drained() {
             conn.closing = true;
         }
@@ -697,7 +771,10 @@ impl Shard {
     }
 
     fn find_client(&self, id: u64) -> Option<u32> {
-        self.conns.iter().position(|c| c.as_ref().is_some_and(|c| c.client.id == id)).map(|p| p as u32)
+        self.conns
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| c.client.id == id))
+            .map(|p| p as u32)
     }
 
     fn begin_stop(&mut self) {
@@ -766,7 +843,9 @@ impl Shard {
     fn close_idle_clients(&mut self) {
         let now = self.srv.now_ms();
         for slot in 0..self.conns.len() as u32 {
-            let Some(conn) = self.conns[slot as usize].as_mut() else { continue };
+            let Some(conn) = self.conns[slot as usize].as_mut() else {
+                continue;
+            };
             if conn.client.meta.killed.load(Ordering::Relaxed) {
                 conn.closing = true;
                 self.dirty.push(slot);

@@ -54,7 +54,11 @@ fn crc16(data: &[u8]) -> u16 {
     for &byte in data {
         crc ^= u16::from(byte) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
         }
     }
     crc
@@ -214,18 +218,30 @@ impl<'a> Locked<'a> {
         stripes.sort_unstable();
         stripes.dedup();
         let held = stripes.iter().map(|&s| (s, keyspace.lock(s))).collect();
-        Locked { keyspace, held, all: false }
+        Locked {
+            keyspace,
+            held,
+            all: false,
+        }
     }
 
     /// Locks every stripe, in ascending order.
     pub fn all(keyspace: &'a Keyspace) -> Self {
         let held = (0..STRIPES).map(|s| (s, keyspace.lock(s))).collect();
-        Locked { keyspace, held, all: true }
+        Locked {
+            keyspace,
+            held,
+            all: true,
+        }
     }
 
     /// Holds nothing; [`Locked::with_stripe`] walks.
     pub fn none(keyspace: &'a Keyspace) -> Self {
-        Locked { keyspace, held: Vec::new(), all: false }
+        Locked {
+            keyspace,
+            held: Vec::new(),
+            all: false,
+        }
     }
 
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -267,37 +283,6 @@ impl<'a> Locked<'a> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_match_redis_cluster() {
-        // Values from `redis-cli CLUSTER KEYSLOT`.
-        assert_eq!(key_slot(b"foo"), 12182);
-        assert_eq!(key_slot(b"bar"), 5061);
-        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
-        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
-        assert_eq!(key_slot(b"123456789"), 0x31C3 & 16383);
-    }
-
-    #[test]
-    fn expires_count_stays_exact() {
-        let mut db = Db::default();
-        db.insert(b"a", Entry::new(Value::Int(1), 10));
-        db.insert(b"b", Entry::new(Value::Int(1), 0));
-        assert_eq!(db.expires, 1);
-        db.insert(b"a", Entry::new(Value::Int(2), 0));
-        assert_eq!(db.expires, 0);
-        db.set_expire(b"b", 5);
-        let mut gone = Vec::new();
-        db.expire_due(5, &mut gone);
-        assert_eq!(gone, vec![Key::from(&b"b"[..])]);
-        assert_eq!(db.expires, 0);
-        assert_eq!(db.map.len(), 1);
-    }
-}
-
 /// What a command sees of the keyspace: the locked stripes, its client's
 /// database and the time, with Redis's lookup rules (db.c `lookupKey*`,
 /// `expireIfNeeded`) and bookkeeping (dirty counter, expired count, WATCH).
@@ -321,7 +306,16 @@ pub struct Keys<'a> {
 
 impl<'a> Keys<'a> {
     pub fn new(locked: Locked<'a>, db: usize, now_ms: u64, lru_clock: u32) -> Self {
-        Keys { locked, db, now_ms, lru_clock, dirty: 0, expired: 0, hits: 0, misses: 0 }
+        Keys {
+            locked,
+            db,
+            now_ms,
+            lru_clock,
+            dirty: 0,
+            expired: 0,
+            hits: 0,
+            misses: 0,
+        }
     }
 
     /// The current database's part of `key`'s stripe.
@@ -417,5 +411,36 @@ impl<'a> Keys<'a> {
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.dirty += 1;
         self.locked.stripe_for(key).touch_watched(db, key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_match_redis_cluster() {
+        // Values from `redis-cli CLUSTER KEYSLOT`.
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"bar"), 5061);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
+        assert_eq!(key_slot(b"123456789"), 0x31C3 & 16383);
+    }
+
+    #[test]
+    fn expires_count_stays_exact() {
+        let mut db = Db::default();
+        db.insert(b"a", Entry::new(Value::Int(1), 10));
+        db.insert(b"b", Entry::new(Value::Int(1), 0));
+        assert_eq!(db.expires, 1);
+        db.insert(b"a", Entry::new(Value::Int(2), 0));
+        assert_eq!(db.expires, 0);
+        db.set_expire(b"b", 5);
+        let mut gone = Vec::new();
+        db.expire_due(5, &mut gone);
+        assert_eq!(gone, vec![Key::from(&b"b"[..])]);
+        assert_eq!(db.expires, 0);
+        assert_eq!(db.map.len(), 1);
     }
 }

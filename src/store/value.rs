@@ -60,7 +60,9 @@ impl Value {
     /// other types.
     pub fn string_bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
         match self {
-            Value::Int(n) => Some(std::borrow::Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
+            Value::Int(n) => Some(std::borrow::Cow::Owned(
+                itoa::Buffer::new().format(*n).as_bytes().to_vec(),
+            )),
             Value::Emb(b) => Some(std::borrow::Cow::Borrowed(b)),
             Value::Raw(b) => Some(std::borrow::Cow::Borrowed(b)),
         }
@@ -103,7 +105,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value, expire_ms: u64) -> Entry {
-        Entry { value, expire_ms, access_s: 0 }
+        Entry {
+            value,
+            expire_ms,
+            access_s: 0,
+        }
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
