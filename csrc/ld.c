@@ -120,6 +120,15 @@ int sluice_incrbyfloat(const char *cur, size_t curlen, const char *incr,
     return (int)l;
 }
 
+/* string2ld() as a check: -1 when `s` is not a long double string, 0 when it
+ * is +-inf, 1 when it is finite (HINCRBYFLOAT replies differently to each). */
+int sluice_string2ld_class(const char *s, size_t slen) {
+    long double v;
+
+    if (!parse_ld(s, slen, &v)) return -1;
+    return isinf(v) ? 0 : 1;
+}
+
 /* ld2string(v, LD_STR_HUMAN) for a double widened to long double (exact).
  * NaN prints as glibc does ("nan" or "-nan"). */
 int sluice_ld2string_human(double v, char *out, size_t outcap) {

@@ -45,6 +45,8 @@ mod ffi {
             out: *mut c_char,
             outcap: usize,
         ) -> c_int;
+        /// Reads `slen` bytes.
+        pub fn sluice_string2ld_class(s: *const c_char, slen: usize) -> c_int;
         /// Writes at most `outcap` bytes to `out`.
         pub fn sluice_ld2string_human(v: c_double, out: *mut c_char, outcap: usize) -> c_int;
         /// Writes at most `outcap` bytes (including a NUL) to `out`.
@@ -104,8 +106,11 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     }
     let mut stack = [0u8; F64_STACK_BUF_LEN];
     let mut heap = Vec::new();
-    let terminated: &[u8] = if let Some(dst) = stack.get_mut(..s.len()) {
-        // The byte after `dst` is still zero: `s.len() < F64_STACK_BUF_LEN`.
+    let on_stack = stack
+        .get_mut(..s.len())
+        .filter(|_| s.len() < F64_STACK_BUF_LEN);
+    let terminated: &[u8] = if let Some(dst) = on_stack {
+        // The byte after `dst` exists and is still zero.
         dst.copy_from_slice(s);
         &stack
     } else {
@@ -212,7 +217,7 @@ impl G17Buf {
         {
             *d = b;
         }
-        if exp < -4 || exp >= PRECISION {
+        if !(-4..PRECISION).contains(&exp) {
             let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, &[]));
             self.extend(first);
             self.fraction(rest);
@@ -335,6 +340,24 @@ pub fn incrbyfloat(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, IncrFloatErro
     }
 }
 
+/// Checks `s` with Redis `string2ld` (the parser behind INCRBYFLOAT and
+/// HINCRBYFLOAT): `None` if it is not a valid float, `Some(true)` if it is
+/// finite, `Some(false)` for `inf`/`-inf`.
+///
+/// HINCRBYFLOAT needs this because, unlike INCRBYFLOAT, it checks the
+/// increment first ("ERR value is not a valid float", then "ERR value is NaN
+/// or Infinity") and only then the stored value ("ERR hash value is not a
+/// float") before calling [`incrbyfloat`].
+pub fn long_double_finite(s: &[u8]) -> Option<bool> {
+    // SAFETY: C reads exactly `s.len()` bytes from the live slice `s`.
+    let class = unsafe { ffi::sluice_string2ld_class(s.as_ptr().cast(), s.len()) };
+    match class {
+        1 => Some(true),
+        0 => Some(false),
+        _ => None,
+    }
+}
+
 /// Appends Redis `ld2string(v, LD_STR_HUMAN)` of `v` widened (exactly) to
 /// `long double`: fixed notation with up to 17 decimals, trailing zeros and
 /// a bare point removed, `-0` printed as `0`, `inf`/`-inf`.
@@ -437,6 +460,20 @@ mod tests {
         }
         let long = [b"0.".as_slice(), &[b'0'; 100], b"1"].concat();
         assert_eq!(parse_f64(&long), Some(1e-101));
+        // Around the stack buffer's size, with text the fast path refuses.
+        for len in F64_STACK_BUF_LEN - 2..F64_STACK_BUF_LEN + 2 {
+            let text = [b"+".as_slice(), &vec![b'1'; len - 1]].concat();
+            let want: f64 = std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0.0);
+            assert_eq!(parse_f64(&text), Some(want), "len {len}");
+            assert_eq!(
+                parse_f64(&[text.as_slice(), b"x"].concat()),
+                None,
+                "len {len}"
+            );
+        }
     }
 
     #[test]
@@ -473,8 +510,15 @@ mod tests {
         }
     }
 
+    /// Current value, increment, and the reply.
+    type IncrCase = (
+        &'static [u8],
+        &'static [u8],
+        Result<&'static str, IncrFloatError>,
+    );
+
     /// Each triple is SET k <current>; INCRBYFLOAT k <incr> on redis-server 7.0.15.
-    const INCRBYFLOAT_REDIS: &[(&[u8], &[u8], Result<&str, IncrFloatError>)] = &[
+    const INCRBYFLOAT_REDIS: &[IncrCase] = &[
         (b"10.5", b"0.1", Ok("10.6")),
         (b"10.5", b"5.0e3", Ok("5010.5")),
         (b"5.0e3", b"2.0e2", Ok("5200")),
@@ -577,6 +621,17 @@ mod tests {
     }
 
     #[test]
+    fn long_double_classes() {
+        assert_eq!(long_double_finite(b"1.5"), Some(true));
+        assert_eq!(long_double_finite(b"1e4000"), Some(true));
+        assert_eq!(long_double_finite(b"-inf"), Some(false));
+        assert_eq!(long_double_finite(b"1e5000"), None);
+        assert_eq!(long_double_finite(b"nan"), None);
+        assert_eq!(long_double_finite(b" 1"), None);
+        assert_eq!(long_double_finite(b""), None);
+    }
+
+    #[test]
     fn ld_to_string_human_examples() {
         let cases: &[(f64, &str)] = &[
             (0.1, "0.10000000000000001"),
@@ -632,6 +687,19 @@ mod tests {
             let ok = unsafe { ffi::sluice_string2d(terminated.as_ptr().cast(), s.len(), &mut out) };
             prop_assert_eq!(ok, 1);
             prop_assert_eq!(parse_f64(s.as_bytes()).map(f64::to_bits), Some(out.to_bits()));
+        }
+
+        /// parse_f64 (fast path, stack or heap copy) agrees with calling
+        /// string2d directly on a freshly terminated copy.
+        #[test]
+        fn parse_f64_equals_string2d(s in "[-+0-9.eExXpPaAfFinIN \t\0]{0,100}") {
+            let mut terminated = s.clone().into_bytes();
+            terminated.push(0);
+            let mut out = 0.0f64;
+            // SAFETY: `terminated` is NUL-terminated at index `s.len()`.
+            let ok = unsafe { ffi::sluice_string2d(terminated.as_ptr().cast(), s.len(), &mut out) };
+            let want = (ok == 1).then_some(out.to_bits());
+            prop_assert_eq!(parse_f64(s.as_bytes()).map(f64::to_bits), want);
         }
 
         #[test]

@@ -267,10 +267,13 @@ impl ProtocolError {
 /// Where the parser is between calls.
 ///
 /// ```text
-///   Idle --'*'n, n>0--> BulkLen{n} --"$len"--> BulkData{n, len+2}
-///    ^ ^                   ^                       | all bytes taken
-///    | | n<=0 / inline     +-------- n-1 > 0 ------+
-///    | +-------------------------------------------+ n-1 == 0: Complete
+///           '*'n, n > 0                 "$len\r\n"
+///   Idle -----------------> BulkLen{n} -------------> BulkData{n, len+2}
+///    ^ \                       ^                            |
+///    |  \ whole inline line,   |   all bytes taken, n-1 > 0 |
+///    |   \ or '*'n, n <= 0     +----------------------------+
+///    |    v                                                  |
+///    +-- Complete <-------------- all bytes taken, n-1 == 0 -+
 /// ```
 /// An inline request is parsed in one step from a whole line, so it never
 /// leaves `Idle`.
@@ -334,7 +337,8 @@ impl RequestParser {
                     let Some(&first) = rest.first() else {
                         return Ok(Parsed::Incomplete { consumed: pos });
                     };
-                    debug_assert!(argv.is_empty() && argv.data_len() == 0, "argv not cleared");
+                    debug_assert!(argv.is_empty(), "argv not cleared");
+                    debug_assert_eq!(argv.data_len(), 0, "argv not cleared");
                     if first != b'*' {
                         return Ok(match self.inline(rest, argv)? {
                             Some(used) => Parsed::Complete {

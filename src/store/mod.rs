@@ -365,12 +365,14 @@ impl<'a> Keys<'a> {
         Some(entry)
     }
 
-    /// A live entry without stats or access-time update (LOOKUP_NOTOUCH |
-    /// LOOKUP_NOSTATS: TYPE, OBJECT, TTL).
+    /// A live entry for reading without an access-time update
+    /// (LOOKUP_NOTOUCH: TYPE, OBJECT, TTL). Counts hits and misses.
     pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
         if self.expire_if_needed(key) {
+            self.misses += 1;
             return None;
         }
+        self.hits += 1;
         self.db_of(key).map.get_mut(key)
     }
 
