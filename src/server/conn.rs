@@ -99,7 +99,7 @@ impl Conn {
                         self.client.id,
                         self.client.meta.addr
                     );
-                    self.out.error(&format!("ERR {err}"));
+                    err.write_reply(&mut self.out);
                     self.client.close_after_reply = true;
                     break;
                 }
