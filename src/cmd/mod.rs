@@ -165,8 +165,20 @@ pub struct Outcome {
 /// Runs one request from `client`: Redis's `processCommand` then `call`.
 /// `argv` is not empty.
 pub fn dispatch(srv: &Server, shard: usize, client: &mut Client, out: &mut ReplyBuf, argv: &Argv) {
+    dispatch_found(srv, shard, client, out, argv, lookup(argv.get(0)));
+}
+
+/// [`dispatch`] for a command already looked up (`None`: unknown).
+pub fn dispatch_found(
+    srv: &Server,
+    shard: usize,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    argv: &Argv,
+    cmd: Option<&'static Command>,
+) {
     out.resp3 = client.resp3;
-    let Some(cmd) = lookup(argv.get(0)) else {
+    let Some(cmd) = cmd else {
         reject_unknown(client, out, argv);
         return;
     };

@@ -7,7 +7,7 @@
 
 use super::flags::*;
 use super::{conn, keys, multi, server, string, Handler};
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::OnceLock;
 
 pub struct Command {

@@ -120,6 +120,10 @@ impl Conn {
             .meta
             .qbuf
             .store(self.inbuf.len(), Ordering::Relaxed);
+        self.client
+            .meta
+            .last_interaction_ms
+            .store(srv.now_ms(), Ordering::Relaxed);
     }
 
     /// Runs one request, applying CLIENT REPLY suppression (networking.c
@@ -130,14 +134,22 @@ impl Conn {
         }
         let before = self.out.buf.len();
         let meta = &self.client.meta;
-        if let Some(c) = cmd::lookup(self.argv.get(0)) {
+        let found = cmd::lookup(self.argv.get(0));
+        if let Some(c) = found {
             meta.last_cmd.store(c.id() + 1, Ordering::Relaxed);
             if c.flags & cmd::flags::CONTAINER != 0 && self.argv.len() > 1 {
                 *meta.last_sub.lock() =
                     String::from_utf8_lossy(self.argv.get(1)).to_ascii_lowercase();
             }
         }
-        cmd::dispatch(srv, shard, &mut self.client, &mut self.out, &self.argv);
+        cmd::dispatch_found(
+            srv,
+            shard,
+            &mut self.client,
+            &mut self.out,
+            &self.argv,
+            found,
+        );
         match self.client.reply_mode {
             ReplyMode::Off => self.out.buf.truncate(before),
             ReplyMode::Skip => {
@@ -147,8 +159,6 @@ impl Conn {
             ReplyMode::On | ReplyMode::SkipNext => {}
         }
         let meta = &self.client.meta;
-        meta.last_interaction_ms
-            .store(srv.now_ms(), Ordering::Relaxed);
         meta.db.store(self.client.db, Ordering::Relaxed);
         meta.in_multi
             .store(self.client.multi.is_some(), Ordering::Relaxed);

@@ -17,8 +17,9 @@ mod value;
 
 pub use value::{Entry, Value};
 
+use hashbrown::hash_map::EntryRef;
+use hashbrown::HashMap;
 use parking_lot::{Mutex, MutexGuard};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -49,19 +50,31 @@ pub fn stripe_of(key: &[u8]) -> usize {
     key_slot(key) % STRIPES
 }
 
-fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &byte in data {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
+/// CRC16-CCITT (XMODEM) lookup table, built at compile time.
+const CRC16_TABLE: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
             crc = if crc & 0x8000 != 0 {
                 (crc << 1) ^ 0x1021
             } else {
                 crc << 1
             };
+            bit += 1;
         }
+        table[i] = crc;
+        i += 1;
     }
-    crc
+    table
+};
+
+fn crc16(data: &[u8]) -> u16 {
+    data.iter().fold(0u16, |crc, &b| {
+        (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ b)]
+    })
 }
 
 /// One database's share of a stripe.
@@ -113,6 +126,19 @@ impl Db {
         }
     }
 
+    /// Finds `key`, removing it first if it has expired (one hash probe).
+    pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Lookup<'_> {
+        match self.map.entry_ref(key) {
+            EntryRef::Occupied(o) if o.get().is_expired(now_ms) => {
+                o.remove();
+                self.expires -= 1;
+                Lookup::Expired
+            }
+            EntryRef::Occupied(o) => Lookup::Live(o.into_mut()),
+            EntryRef::Vacant(_) => Lookup::Missing,
+        }
+    }
+
     /// Removes every key whose expiry is at or before `now_ms`, returning
     /// them (for stats, WATCH and, later, DEL propagation).
     pub fn expire_due(&mut self, now_ms: u64, expired: &mut Vec<Key>) {
@@ -131,11 +157,28 @@ impl Db {
     }
 }
 
+/// What [`Db::lookup`] found.
+pub enum Lookup<'a> {
+    Live(&'a mut Entry),
+    /// The key had expired and was just removed.
+    Expired,
+    Missing,
+}
+
 /// A WATCH registration: the client's flag is raised when the key changes.
 pub struct Watch {
     pub db: usize,
     pub key: Key,
     pub dirty: Arc<AtomicBool>,
+}
+
+/// Raises the flags of `watches` on `key` in `db`.
+fn touch_watches(watches: &[Watch], db: usize, key: &[u8]) {
+    for watch in watches {
+        if watch.db == db && *watch.key == *key {
+            watch.dirty.store(true, Ordering::Release);
+        }
+    }
 }
 
 /// One lock stripe: a slice of every database, plus the watches on its keys.
@@ -148,11 +191,7 @@ impl Stripe {
     /// Raises the flag of every client watching `key` in `db`
     /// (multi.c `touchWatchedKey`).
     pub fn touch_watched(&self, db: usize, key: &[u8]) {
-        for watch in &self.watchers {
-            if watch.db == db && *watch.key == *key {
-                watch.dirty.store(true, Ordering::Release);
-            }
-        }
+        touch_watches(&self.watchers, db, key);
     }
 
     /// Raises the flags of watches on keys that exist in `db` (multi.c
@@ -324,43 +363,51 @@ impl<'a> Keys<'a> {
         &mut self.locked.stripe_for(key).dbs[db]
     }
 
-    /// Deletes `key` if it has expired; true when it is (now) absent.
-    fn expire_if_needed(&mut self, key: &[u8]) -> bool {
-        let now = self.now_ms;
+    /// A live entry (expired keys are deleted on the way, db.c
+    /// `expireIfNeeded`), without stats or access-time update.
+    fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.db;
         let stripe = self.locked.stripe_for(key);
-        match stripe.dbs[db].map.get(key) {
-            None => true,
-            Some(e) if e.is_expired(now) => {
-                stripe.dbs[db].remove(key);
-                stripe.touch_watched(db, key);
+        match stripe.dbs[db].lookup(key, self.now_ms) {
+            Lookup::Live(entry) => Some(entry),
+            Lookup::Expired => {
+                touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
-                true
+                None
             }
-            Some(_) => false,
+            Lookup::Missing => None,
         }
     }
 
     /// A live entry for reading: counts hits/misses, updates the access time.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.expire_if_needed(key) {
-            self.misses += 1;
-            return None;
-        }
-        self.hits += 1;
         let clock = self.lru_clock;
-        let entry = self.db_of(key).map.get_mut(key)?;
-        entry.access_s = clock;
-        Some(entry)
+        let (hits, misses) = (&mut self.hits, &mut self.misses);
+        let db = self.db;
+        let stripe = self.locked.stripe_for(key);
+        match stripe.dbs[db].lookup(key, self.now_ms) {
+            Lookup::Live(entry) => {
+                *hits += 1;
+                entry.access_s = clock;
+                Some(entry)
+            }
+            Lookup::Expired => {
+                touch_watches(&stripe.watchers, db, key);
+                self.expired += 1;
+                *misses += 1;
+                None
+            }
+            Lookup::Missing => {
+                *misses += 1;
+                None
+            }
+        }
     }
 
     /// A live entry for writing: no hit/miss stats.
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.expire_if_needed(key) {
-            return None;
-        }
         let clock = self.lru_clock;
-        let entry = self.db_of(key).map.get_mut(key)?;
+        let entry = self.live(key)?;
         entry.access_s = clock;
         Some(entry)
     }
@@ -368,33 +415,42 @@ impl<'a> Keys<'a> {
     /// A live entry for reading without an access-time update
     /// (LOOKUP_NOTOUCH: TYPE, OBJECT, TTL). Counts hits and misses.
     pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.expire_if_needed(key) {
+        let found = self.live(key).is_some();
+        if found {
+            self.hits += 1;
+        } else {
             self.misses += 1;
-            return None;
         }
-        self.hits += 1;
-        self.db_of(key).map.get_mut(key)
+        // A second probe only on a hit; the borrow checker cannot return the
+        // first one's reference across the counter update.
+        if found {
+            self.live(key)
+        } else {
+            None
+        }
     }
 
     /// True if `key` exists and is live, touching nothing (EXISTS-like
     /// checks inside other commands).
     pub fn exists(&mut self, key: &[u8]) -> bool {
-        !self.expire_if_needed(key)
+        self.live(key).is_some()
     }
 
     /// Sets `key` to `value` with absolute expiry `expire_ms` (0 = none),
     /// replacing any old value, then signals the change.
     pub fn set(&mut self, key: &[u8], value: Value, expire_ms: u64) {
-        let clock = self.lru_clock;
         let mut entry = Entry::new(value, expire_ms);
-        entry.access_s = clock;
-        self.db_of(key).insert(key, entry);
-        self.modified(key);
+        entry.access_s = self.lru_clock;
+        let db = self.db;
+        let stripe = self.locked.stripe_for(key);
+        stripe.dbs[db].insert(key, entry);
+        stripe.touch_watched(db, key);
+        self.dirty += 1;
     }
 
     /// Deletes a live `key`; true if it existed. Signals the change.
     pub fn delete(&mut self, key: &[u8]) -> bool {
-        if self.expire_if_needed(key) {
+        if self.live(key).is_none() {
             return false;
         }
         self.db_of(key).remove(key);
