@@ -168,6 +168,10 @@ pub struct Config {
     pub hz: u32,
     /// `daemonize`: only `no` is accepted; sluice stays in the foreground.
     pub daemonize: bool,
+    /// `appendonly`: only `no` until AOF exists (a `yes` that silently did
+    /// not persist would lose data). Present so tools that read it
+    /// (redis-benchmark's CONFIG GET) find it.
+    pub appendonly: bool,
     /// `save`: snapshot points; empty disables automatic snapshots.
     pub save: Vec<SavePoint>,
     /// `enable-protected-configs`, immutable.
@@ -213,6 +217,7 @@ impl Config {
             latency_tracking_info_percentiles: Vec::new(),
             hz: 0,
             daemonize: false,
+            appendonly: false,
             save: Vec::new(),
             enable_protected_configs: ProtectedAction::No,
         }
@@ -423,6 +428,23 @@ pub static DIRECTIVES: &[Directive] = &[
             set: |c, v| c.tcp_keepalive = u32::try_from(v).unwrap_or(0),
             min: 0,
             max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "appendonly",
+        alias: None,
+        default: "no",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.appendonly,
+            set: |c, v| c.appendonly = v,
+            check: Some(|v| {
+                if v {
+                    Err("sluice does not implement the append-only file yet: use RDB snapshots")
+                } else {
+                    Ok(())
+                }
+            }),
         },
     },
     Directive {
