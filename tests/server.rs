@@ -765,47 +765,39 @@ fn config_get_set(threads: usize) {
         c.q("CONFIG GET port"),
         Reply::bulks(["port".to_string(), server.port.to_string()])
     );
-    assert_eq!(c.q("CONFIG SET maxmemory 1mb"), Reply::ok());
+    assert_eq!(c.q("CONFIG SET client-query-buffer-limit 2mb"), Reply::ok());
     assert_eq!(
-        c.q("CONFIG GET maxmemory"),
-        Reply::bulks(["maxmemory", "1048576"])
+        c.q("CONFIG GET client-query-buffer-limit"),
+        Reply::bulks(["client-query-buffer-limit", "2097152"])
     );
-    let all = config_map(&c.q("CONFIG GET maxmemory*"));
+    let all = config_map(&c.q("CONFIG GET latency-tracking*"));
     assert_eq!(
         all.keys().map(String::as_str).collect::<Vec<_>>(),
-        [
-            "maxmemory",
-            "maxmemory-clients",
-            "maxmemory-eviction-tenacity",
-            "maxmemory-policy",
-            "maxmemory-samples"
-        ]
+        ["latency-tracking", "latency-tracking-info-percentiles"]
     );
-    assert_eq!(all["maxmemory"], "1048576");
-    assert_eq!(all["maxmemory-policy"], "noeviction");
+    assert_eq!(all["latency-tracking-info-percentiles"], "50 99 99.9");
     assert_eq!(
-        c.q("CONFIG SET maxmemory 2mb maxmemory-policy allkeys-lru"),
+        c.q("CONFIG SET client-query-buffer-limit 4mb loglevel warning"),
         Reply::ok()
     );
-    let both = config_map(&c.q("CONFIG GET maxmemory maxmemory-policy"));
-    assert_eq!(both["maxmemory"], "2097152");
-    assert_eq!(both["maxmemory-policy"], "allkeys-lru");
-    assert_eq!(c.q("CONFIG SET maxmemory 0"), Reply::ok());
+    let both = config_map(&c.q("CONFIG GET client-query-buffer-limit loglevel"));
+    assert_eq!(both["client-query-buffer-limit"], "4194304");
+    assert_eq!(both["loglevel"], "warning");
     assert_eq!(c.q("CONFIG GET nosuchparam"), Reply::array(vec![]));
     assert_eq!(
         c.q("CONFIG SET foo bar"),
         err("ERR Unknown option or number of arguments for CONFIG SET - 'foo'")
     );
     assert_eq!(
-        c.q("CONFIG SET maxmemory abc"),
+        c.q("CONFIG SET client-query-buffer-limit abc"),
         err(
-            "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must \
-             be a memory value"
+            "ERR CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - \
+             argument must be a memory value"
         )
     );
     assert_eq!(
-        c.q("CONFIG GET maxmemory"),
-        Reply::bulks(["maxmemory", "0"])
+        c.q("CONFIG GET client-query-buffer-limit"),
+        Reply::bulks(["client-query-buffer-limit", "4194304"])
     );
 }
 

@@ -100,8 +100,8 @@ pub fn hello(ctx: &mut Ctx, argv: &Argv) {
     }
     if !ctx.client.authenticated {
         return ctx.out.error(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> \
-             AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol \
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH \
+             <user> <pass> option can be used to authenticate the client and select the RESP protocol \
              version at the same time",
         );
     }
@@ -132,19 +132,13 @@ pub fn hello(ctx: &mut Ctx, argv: &Argv) {
 }
 
 pub fn select(ctx: &mut Ctx, argv: &Argv) {
-    let Some(id) = parse_i64(argv.get(1)).filter(|n| i32::try_from(*n).is_ok()) else {
-        return ctx.out.error("ERR invalid DB index");
-    };
-    match usize::try_from(id)
-        .ok()
-        .filter(|&n| n < ctx.srv.keyspace.databases())
-    {
-        Some(db) => {
+    match super::parse_db(ctx, argv.get(1)) {
+        Ok(db) => {
             ctx.client.db = db;
             ctx.ks.db = db;
             ctx.out.ok();
         }
-        None => ctx.out.error(super::ERR_DB_RANGE),
+        Err(e) => ctx.out.error(e),
     }
 }
 

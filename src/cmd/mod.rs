@@ -15,7 +15,7 @@ pub mod server;
 pub mod string;
 mod table;
 
-pub use table::{lookup, Command, COMMANDS};
+pub use table::{check_subcommand, lookup, Command, COMMANDS};
 
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::{ClientMeta, Server};
@@ -191,6 +191,31 @@ pub fn dispatch_found(
         srv.metrics_reject(shard, cmd);
         return;
     }
+    if cmd.flags & flags::CONTAINER != 0 {
+        let sub = (argv.len() > 1).then(|| argv.get(1));
+        match check_subcommand(cmd, argv.len(), sub) {
+            Ok(None) => {}
+            Ok(Some(full)) => {
+                flag_multi_error(client);
+                out.error(&format!(
+                    "ERR wrong number of arguments for '{full}' command"
+                ));
+                srv.metrics_reject(shard, cmd);
+                return;
+            }
+            Err(()) => {
+                flag_multi_error(client);
+                let mut text = b"ERR unknown subcommand '".to_vec();
+                text.extend_from_slice(c_prefix(argv.get(1), 128));
+                text.extend_from_slice(
+                    format!("'. Try {} HELP.", cmd.name.to_ascii_uppercase()).as_bytes(),
+                );
+                out.error_bytes(&text);
+                srv.metrics_reject(shard, cmd);
+                return;
+            }
+        }
+    }
     if !client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
         flag_multi_error(client);
         out.error(ERR_NOAUTH);
@@ -318,34 +343,47 @@ fn flag_multi_error(client: &mut Client) {
 /// server.c `processCommand` builds it (each arg cut to what fits in 128).
 fn reject_unknown(client: &mut Client, out: &mut ReplyBuf, argv: &Argv) {
     flag_multi_error(client);
-    let name = String::from_utf8_lossy(&argv.get(0)[..argv.get(0).len().min(128)]).into_owned();
-    let mut args = String::new();
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_prefix(argv.get(0), 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    let mut args_len = 0;
     for arg in argv.iter().skip(1) {
-        if args.len() >= 128 {
+        if args_len >= 128 {
             break;
         }
-        let room = 128 - args.len();
-        let arg = &arg[..arg.len().min(room)];
-        args.push('\'');
-        args.push_str(&String::from_utf8_lossy(arg));
-        args.push_str("' ");
+        let arg = c_prefix(arg, 128 - args_len);
+        text.push(b'\'');
+        text.extend_from_slice(arg);
+        text.extend_from_slice(b"' ");
+        args_len += arg.len() + 3;
     }
-    out.error(&format!(
-        "ERR unknown command '{name}', with args beginning with: {args}"
-    ));
+    out.error_bytes(&text);
+}
+
+/// What C's `%.<max>s` prints of `bytes`: up to the first NUL, at most `max`.
+pub fn c_prefix(bytes: &[u8], max: usize) -> &[u8] {
+    let end = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(bytes.len())
+        .min(max);
+    &bytes[..end]
 }
 
 /// Replies `-ERR unknown subcommand 'x'. Try CMD HELP.`
 pub fn unknown_subcommand(ctx: &mut Ctx, container: &str, sub: &[u8]) {
-    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
-    ctx.out.error(&format!(
-        "ERR unknown subcommand '{sub}'. Try {container} HELP."
-    ));
+    let mut text = b"ERR unknown subcommand '".to_vec();
+    text.extend_from_slice(c_prefix(sub, 128));
+    text.extend_from_slice(format!("'. Try {container} HELP.").as_bytes());
+    ctx.out.error_bytes(&text);
 }
 
 /// Parses a database index argument as SELECT/MOVE/SWAPDB do.
 pub fn parse_db(ctx: &Ctx, arg: &[u8]) -> Result<usize, &'static str> {
-    let n = crate::num::parse_i64(arg).ok_or(ERR_NOT_INT)?;
+    // getIntFromObjectOrReply: a C int, so values beyond i32 are "not an integer".
+    let n = crate::num::parse_i64(arg)
+        .filter(|n| i32::try_from(*n).is_ok())
+        .ok_or(ERR_NOT_INT)?;
     usize::try_from(n)
         .ok()
         .filter(|&n| n < ctx.srv.keyspace.databases())

@@ -115,7 +115,7 @@ commands! {
     "swapdb", 3, WRITE | FAST | ALL_STRIPES, (0, 0, 0), "@keyspace @write @fast @dangerous", server::swapdb;
     "time", 1, LOADING | STALE | FAST, (0, 0, 0), "@fast", server::time;
     "shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::shutdown;
-    "debug", -2, CONTAINER | ADMIN | NOSCRIPT | LOADING | STALE | WALKS, (0, 0, 0), "@admin @slow @dangerous", server::debug;
+    "debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | WALKS, (0, 0, 0), "@admin @slow @dangerous", server::debug;
     "monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::monitor;
     "lastsave", 1, LOADING | STALE | FAST, (0, 0, 0), "@admin @fast @dangerous", server::lastsave;
     // generic keyspace
@@ -170,6 +170,82 @@ commands! {
     "discard", 1, NOSCRIPT | LOADING | STALE | FAST | RUNS_IN_MULTI, (0, 0, 0), "@fast @transaction", multi::discard;
     "watch", -2, NOSCRIPT | LOADING | STALE | FAST | RUNS_IN_MULTI, (1, -1, 1), "@fast @transaction", multi::watch;
     "unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), "@fast @transaction", multi::unwatch;
+}
+
+/// Subcommands of container commands with their arity (Redis 7.0 resolves
+/// them at lookup, so an unknown subcommand or a wrong arity is rejected
+/// before MULTI queues it).
+const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
+    (
+        "client",
+        &[
+            ("id", 2),
+            ("getname", 2),
+            ("info", 2),
+            ("help", 2),
+            ("setname", 3),
+            ("reply", 3),
+            ("no-evict", 3),
+            ("list", -2),
+            ("kill", -3),
+        ],
+    ),
+    (
+        "config",
+        &[
+            ("get", -3),
+            ("set", -4),
+            ("resetstat", 2),
+            ("rewrite", 2),
+            ("help", 2),
+        ],
+    ),
+    (
+        "object",
+        &[
+            ("encoding", 3),
+            ("freq", 3),
+            ("idletime", 3),
+            ("refcount", 3),
+            ("help", 2),
+        ],
+    ),
+    (
+        "command",
+        &[
+            ("count", 2),
+            ("docs", -2),
+            ("info", -2),
+            ("list", -2),
+            ("help", 2),
+        ],
+    ),
+];
+
+/// For a container command: `Ok(None)` when fine, `Ok(Some(name))` when the
+/// subcommand's arity is wrong (the `container|sub` name for the error),
+/// `Err(())` for an unknown subcommand. Commands without subcommands pass.
+pub fn check_subcommand(
+    cmd: &Command,
+    argv_len: usize,
+    sub: Option<&[u8]>,
+) -> Result<Option<String>, ()> {
+    let Some((_, subs)) = SUBCOMMANDS.iter().find(|(name, _)| *name == cmd.name) else {
+        return Ok(None);
+    };
+    let Some(sub) = sub else { return Ok(None) };
+    let Some((name, arity)) = subs
+        .iter()
+        .find(|(name, _)| sub.eq_ignore_ascii_case(name.as_bytes()))
+    else {
+        return Err(());
+    };
+    let ok = if *arity >= 0 {
+        argv_len == *arity as usize
+    } else {
+        argv_len >= arity.unsigned_abs() as usize
+    };
+    Ok((!ok).then(|| format!("{}|{}", cmd.name, name)))
 }
 
 /// Finds a command by name, case-insensitively, without allocating.
