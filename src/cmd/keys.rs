@@ -77,10 +77,7 @@ fn scan_hash(key: &[u8]) -> u32 {
 /// hash) order, which no insert or delete changes, so every key present for
 /// the whole iteration is returned at least once, as Redis guarantees.
 pub fn scan(ctx: &mut Ctx, argv: &Argv) {
-    let Some(cursor) = std::str::from_utf8(argv.get(1))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
+    let Some(cursor) = parse_cursor(argv.get(1)) else {
         ctx.out.error("ERR invalid cursor");
         return;
     };
@@ -188,6 +185,37 @@ pub fn scan(ctx: &mut Ctx, argv: &Argv) {
     for key in &keep {
         ctx.out.bulk(key);
     }
+}
+
+/// db.c `parseScanCursorOrReply`: C `strtoul` of the whole argument, so ""
+/// is 0, a sign is allowed ("-1" wraps), leading space and overflow are not.
+fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let arg = super::c_prefix(arg, usize::MAX);
+    if arg.first().is_some_and(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        // strtoul consumed nothing: the end pointer is the start, which is
+        // the terminator only for "".
+        return arg.is_empty().then_some(0);
+    }
+    let mut value: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 thread_local! {
@@ -412,10 +440,9 @@ fn expire_generic(ctx: &mut Ctx, argv: &Argv, relative: bool, unit: Unit, name: 
         } else if eq_ic(opt, "lt") {
             lt = true;
         } else {
-            return ctx.out.error(&format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(opt)
-            ));
+            let mut text = b"ERR Unsupported option ".to_vec();
+            text.extend_from_slice(super::c_prefix(opt, usize::MAX));
+            return ctx.out.error_bytes(&text);
         }
     }
     if nx && (xx || gt || lt) {
@@ -501,7 +528,10 @@ fn ttl_generic(ctx: &mut Ctx, argv: &Argv, millis: bool, absolute: bool) {
     } else {
         (expire - now).max(0)
     };
-    ctx.out.int(if millis { ttl } else { (ttl + 500) / 1000 });
+    // Redis's `(ttl+500)/1000` is compiled without wrapping (observed:
+    // EXPIRETIME near i64::MAX stays positive), so compute it wide.
+    let secs = ((i128::from(ttl) + 500) / 1000) as i64;
+    ctx.out.int(if millis { ttl } else { secs });
 }
 
 pub fn ttl(ctx: &mut Ctx, argv: &Argv) {
