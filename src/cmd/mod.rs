@@ -15,7 +15,7 @@ pub mod server;
 pub mod string;
 mod table;
 
-pub use table::{check_subcommand, lookup, Command, COMMANDS};
+pub use table::{check_subcommand, lookup, Command, SubcommandError, COMMANDS};
 
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::{ClientMeta, Server};
@@ -194,8 +194,8 @@ pub fn dispatch_found(
     if cmd.flags & flags::CONTAINER != 0 {
         let sub = (argv.len() > 1).then(|| argv.get(1));
         match check_subcommand(cmd, argv.len(), sub) {
-            Ok(None) => {}
-            Ok(Some(full)) => {
+            Ok(()) => {}
+            Err(SubcommandError::Arity(full)) => {
                 flag_multi_error(client);
                 out.error(&format!(
                     "ERR wrong number of arguments for '{full}' command"
@@ -203,7 +203,7 @@ pub fn dispatch_found(
                 srv.metrics_reject(shard, cmd);
                 return;
             }
-            Err(()) => {
+            Err(SubcommandError::Unknown) => {
                 flag_multi_error(client);
                 let mut text = b"ERR unknown subcommand '".to_vec();
                 text.extend_from_slice(c_prefix(argv.get(1), 128));

@@ -222,30 +222,41 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     ),
 ];
 
-/// For a container command: `Ok(None)` when fine, `Ok(Some(name))` when the
-/// subcommand's arity is wrong (the `container|sub` name for the error),
-/// `Err(())` for an unknown subcommand. Commands without subcommands pass.
+/// Why a container command's subcommand was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubcommandError {
+    Unknown,
+    /// Wrong arity; carries the `container|sub` name for the error text.
+    Arity(String),
+}
+
+/// Checks a container command's subcommand name and arity. Commands without
+/// subcommands always pass.
 pub fn check_subcommand(
     cmd: &Command,
     argv_len: usize,
     sub: Option<&[u8]>,
-) -> Result<Option<String>, ()> {
+) -> Result<(), SubcommandError> {
     let Some((_, subs)) = SUBCOMMANDS.iter().find(|(name, _)| *name == cmd.name) else {
-        return Ok(None);
+        return Ok(());
     };
-    let Some(sub) = sub else { return Ok(None) };
+    let Some(sub) = sub else { return Ok(()) };
     let Some((name, arity)) = subs
         .iter()
         .find(|(name, _)| sub.eq_ignore_ascii_case(name.as_bytes()))
     else {
-        return Err(());
+        return Err(SubcommandError::Unknown);
     };
     let ok = if *arity >= 0 {
         argv_len == *arity as usize
     } else {
         argv_len >= arity.unsigned_abs() as usize
     };
-    Ok((!ok).then(|| format!("{}|{}", cmd.name, name)))
+    if ok {
+        Ok(())
+    } else {
+        Err(SubcommandError::Arity(format!("{}|{}", cmd.name, name)))
+    }
 }
 
 /// Finds a command by name, case-insensitively, without allocating.
