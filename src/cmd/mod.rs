@@ -247,9 +247,15 @@ pub fn call(
     let locked = if cmd.flags & flags::ALL_STRIPES != 0 {
         Locked::all(&srv.keyspace)
     } else if cmd.has_keys() {
-        let mut stripes = Vec::with_capacity(4);
-        key_stripes(cmd, argv, &mut stripes);
-        Locked::some(&srv.keyspace, &mut stripes)
+        let mut positions = cmd.key_positions(argv.len());
+        match (positions.next(), positions.next()) {
+            (Some(only), None) => Locked::one(&srv.keyspace, stripe_of(argv.get(only))),
+            _ => {
+                let mut stripes = Vec::with_capacity(8);
+                key_stripes(cmd, argv, &mut stripes);
+                Locked::some(&srv.keyspace, &mut stripes)
+            }
+        }
     } else {
         Locked::none(&srv.keyspace)
     };

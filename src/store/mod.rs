@@ -29,8 +29,77 @@ pub const STRIPES: usize = 1024;
 const _: () = assert!(STRIPES.is_power_of_two());
 const _: () = assert!(16384 % STRIPES == 0);
 
-/// Key bytes as stored.
-pub type Key = Box<[u8]>;
+/// Key bytes as stored: up to [`KEY_INLINE_MAX`] bytes live inside the hash
+/// table slot itself, so the common short key costs no allocation and no
+/// second cache miss on lookup (the compare reads the slot it just probed).
+#[derive(Clone)]
+pub struct Key(KeyRepr);
+
+/// Longest key stored inline; keeps `Key` at 24 bytes.
+pub const KEY_INLINE_MAX: usize = 22;
+
+#[derive(Clone)]
+enum KeyRepr {
+    Inline {
+        len: u8,
+        bytes: [u8; KEY_INLINE_MAX],
+    },
+    Heap(Box<[u8]>),
+}
+
+const _: () = assert!(std::mem::size_of::<Key>() == 24);
+
+impl From<&[u8]> for Key {
+    fn from(bytes: &[u8]) -> Key {
+        if bytes.len() <= KEY_INLINE_MAX {
+            let mut inline = [0u8; KEY_INLINE_MAX];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            Key(KeyRepr::Inline {
+                len: bytes.len() as u8,
+                bytes: inline,
+            })
+        } else {
+            Key(KeyRepr::Heap(bytes.into()))
+        }
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            KeyRepr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            KeyRepr::Heap(b) => b,
+        }
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self
+    }
+}
+
+impl std::hash::Hash for Key {
+    // Must hash exactly as `[u8]` does, for lookups by `&[u8]` (Borrow).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Key {}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
 
 /// Redis Cluster's key slot: CRC16 (XMODEM) of the key, or of the first
 /// non-empty `{...}` hash tag, mod 16384 (cluster.c `keyHashSlot`).
@@ -247,18 +316,35 @@ impl Keyspace {
 /// stripe at a time (KEYS, SCAN, DBSIZE outside a transaction).
 pub struct Locked<'a> {
     keyspace: &'a Keyspace,
+    /// The single stripe of a one-key command: no allocation on the hot path.
+    one: Option<(usize, MutexGuard<'a, Stripe>)>,
+    /// Several stripes, sorted by index; with `all`, every stripe in order.
     held: Vec<(usize, MutexGuard<'a, Stripe>)>,
     all: bool,
 }
 
 impl<'a> Locked<'a> {
+    /// Locks one stripe.
+    pub fn one(keyspace: &'a Keyspace, stripe: usize) -> Self {
+        Locked {
+            keyspace,
+            one: Some((stripe, keyspace.lock(stripe))),
+            held: Vec::new(),
+            all: false,
+        }
+    }
+
     /// Locks `stripes` (any order, duplicates allowed) in ascending order.
     pub fn some(keyspace: &'a Keyspace, stripes: &mut Vec<usize>) -> Self {
         stripes.sort_unstable();
         stripes.dedup();
+        if let [only] = stripes[..] {
+            return Locked::one(keyspace, only);
+        }
         let held = stripes.iter().map(|&s| (s, keyspace.lock(s))).collect();
         Locked {
             keyspace,
+            one: None,
             held,
             all: false,
         }
@@ -269,6 +355,7 @@ impl<'a> Locked<'a> {
         let held = (0..STRIPES).map(|s| (s, keyspace.lock(s))).collect();
         Locked {
             keyspace,
+            one: None,
             held,
             all: true,
         }
@@ -278,6 +365,7 @@ impl<'a> Locked<'a> {
     pub fn none(keyspace: &'a Keyspace) -> Self {
         Locked {
             keyspace,
+            one: None,
             held: Vec::new(),
             all: false,
         }
@@ -290,6 +378,10 @@ impl<'a> Locked<'a> {
     /// The held stripe `index`. Panics when it is not held: the command
     /// table's key positions are wrong, a programmer error.
     pub fn stripe(&mut self, index: usize) -> &mut Stripe {
+        if let Some((held, guard)) = self.one.as_mut() {
+            assert_eq!(*held, index, "stripe {index} used but not locked");
+            return guard;
+        }
         let pos = if self.all {
             index
         } else {
@@ -313,7 +405,10 @@ impl<'a> Locked<'a> {
         if self.all {
             return f(&mut self.held[index].1);
         }
-        assert!(self.held.is_empty(), "walking stripes while holding some");
+        assert!(
+            self.held.is_empty() && self.one.is_none(),
+            "walking stripes while holding some"
+        );
         f(&mut self.keyspace.lock(index))
     }
 
