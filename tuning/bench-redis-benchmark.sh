@@ -13,7 +13,7 @@
 #      redis-benchmark -c 50 -P 16 -d 100 -r 1000000 -t set,get,incr,mset -n N --csv
 #    and the same with -P 1.
 # 4. Prints a markdown table: rps of each, sluice/redis, p50/p99 of each,
-#    and the machine it ran on. Servers are killed on exit (trap).
+#    the server's CPU time per request, and the machine it ran on. Servers are killed on exit (trap).
 #
 # redis-benchmark runs on the same machine: on a 2-core box it competes with
 # the server for CPU, so compare ratios, not absolute numbers, and record
@@ -82,25 +82,40 @@ sluice_port=$(probe_port)
 pids+=($!)
 wait_ready "$sluice_port" sluice-server "$workdir/sluice.log"
 
-# bench NAME PORT PIPELINE REQUESTS -> CSV lines "name,P,test,rps,p50,p99"
-# redis-benchmark 7.0 --csv columns: "test","rps","avg_latency_ms",
-# "min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms",
-# "max_latency_ms".
+# cpu_ticks PID: user+system CPU ticks the process has used so far.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# bench NAME PORT PID PIPELINE REQUESTS TEST -> CSV line
+# "name,P,test,rps,p50,p99,server_cpu_us_per_request". redis-benchmark 7.0
+# --csv columns: "test","rps","avg_latency_ms","min_latency_ms",
+# "p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms".
+# The client shares the machine, so throughput is capped by it; the server's
+# own CPU per request shows the server's efficiency independently of that.
 bench() {
-    echo "redis-benchmark $1 -P $3 -n $4 ..." >&2
-    redis-benchmark -h 127.0.0.1 -p "$2" -c 50 -P "$3" -d 100 -r 1000000 \
-        -t set,get,incr,mset -n "$4" --csv |
-        awk -F'","' -v name="$1" -v p="$3" '
-            NR == 1 { next }
-            { gsub(/"/, ""); split($0, f, ","); print name "," p "," f[1] "," f[2] "," f[5] "," f[7] }'
+    echo "redis-benchmark $1 -P $4 -n $5 -t $6 ..." >&2
+    local before after
+    before=$(cpu_ticks "$3")
+    redis-benchmark -h 127.0.0.1 -p "$2" -c 50 -P "$4" -d 100 -r 1000000 \
+        -t "$6" -n "$5" --csv >"$workdir/one.csv"
+    after=$(cpu_ticks "$3")
+    awk -F'","' -v name="$1" -v p="$4" -v ticks=$((after - before)) -v tick_us="$TICK_US" -v n="$5" '
+        NR == 1 { next }
+        { gsub(/"/, ""); split($0, f, ",")
+          printf "%s,%s,%s,%s,%s,%s,%.2f\n", name, p, f[1], f[2], f[5], f[7], ticks * tick_us / n }' "$workdir/one.csv"
 }
 
 results="$workdir/results.csv"
 for p in 16 1; do
     n=$N
     [[ $p == 1 ]] && n=$N_P1
-    bench redis "$redis_port" "$p" "$n" >>"$results"
-    bench sluice "$sluice_port" "$p" "$n" >>"$results"
+    # Alternate the servers test by test so drift on a noisy host hits both.
+    for test in set get incr mset; do
+        bench redis "$redis_port" "${pids[0]}" "$p" "$n" "$test" >>"$results"
+        bench sluice "$sluice_port" "${pids[1]}" "$p" "$n" "$test" >>"$results"
+    done
 done
 
 report() {
@@ -109,18 +124,18 @@ report() {
     echo "\`redis-benchmark -c 50 -P <P> -d 100 -r 1000000 -t set,get,incr,mset -n <N> --csv\`" \
         "(N=$N at -P 16, N=$N_P1 at -P 1); sluice server-threads $THREADS."
     echo
-    echo "| test | -P | redis rps | sluice rps | sluice/redis | redis p50 ms | sluice p50 ms | redis p99 ms | sluice p99 ms |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| test | -P | redis rps | sluice rps | sluice/redis | redis p50 ms | sluice p50 ms | redis p99 ms | sluice p99 ms | redis CPU us/req | sluice CPU us/req |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk -F, '
         { key = $3 SUBSEP $2; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
-          rps[$1, key] = $4; p50[$1, key] = $5; p99[$1, key] = $6 }
+          rps[$1, key] = $4; p50[$1, key] = $5; p99[$1, key] = $6; cpu[$1, key] = $7 }
         END {
             for (i = 1; i <= n; i++) {
                 k = order[i]; split(k, kp, SUBSEP)
                 r = rps["redis", k]; s = rps["sluice", k]
                 ratio = (r > 0) ? sprintf("%.2f", s / r) : "n/a"
-                printf "| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s |\n", kp[1], kp[2], r, s, ratio,
-                    p50["redis", k], p50["sluice", k], p99["redis", k], p99["sluice", k]
+                printf "| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", kp[1], kp[2], r, s, ratio,
+                    p50["redis", k], p50["sluice", k], p99["redis", k], p99["sluice", k], cpu["redis", k], cpu["sluice", k]
             }
         }' "$results"
     echo
