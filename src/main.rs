@@ -5,6 +5,16 @@
 use sluice::config::{self, Invocation, Loaded};
 
 fn main() {
+    // A bug in any shard thread stops the whole server, as a failed Redis
+    // assertion does: a server with one dead shard would hang its clients
+    // and could hold stripe locks forever.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        sluice::warning!("=== SLUICE BUG REPORT START: Cut & paste starting from here ===");
+        sluice::warning!("{info}");
+        default_hook(info);
+        std::process::abort();
+    }));
     let args: Vec<String> = std::env::args().skip(1).collect();
     let loaded = match config::load_from_args(&args) {
         Ok(loaded) => loaded,
@@ -39,6 +49,7 @@ fn main() {
         std::process::exit(1);
     }
     sluice::notice!("oO0OoO0OoO0Oo sluice is starting oO0OoO0OoO0Oo");
+    let config = adjust_open_files_limit(config);
     sluice::notice!(
         "sluice version={}, redis-compatible={}, pid={}, just started",
         env!("CARGO_PKG_VERSION"),
@@ -54,4 +65,25 @@ fn main() {
         eprintln!("{err}");
         std::process::exit(1);
     }
+}
+
+/// server.c `adjustOpenFilesLimit`: every client needs a descriptor, plus
+/// 32 reserved for listeners, files and the rings; lower maxclients when the
+/// OS will not give that many.
+fn adjust_open_files_limit(mut config: sluice::config::Config) -> sluice::config::Config {
+    const RESERVED_FDS: u64 = 32;
+    let wanted = u64::from(config.maxclients) + RESERVED_FDS;
+    let got = sluice::io::sys::raise_nofile(wanted);
+    if got < wanted {
+        let reduced = got.saturating_sub(RESERVED_FDS).max(1);
+        sluice::warning!(
+            "You requested maxclients of {} requiring at least {wanted} max file descriptors.",
+            config.maxclients
+        );
+        sluice::warning!(
+            "Current maximum open files is {got}. maxclients has been reduced to {reduced} to compensate for low ulimit."
+        );
+        config.maxclients = u32::try_from(reduced).unwrap_or(u32::MAX);
+    }
+    config
 }

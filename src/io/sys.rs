@@ -189,3 +189,29 @@ pub fn rss_bytes() -> u64 {
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages * u64::try_from(page).unwrap_or(4096)
 }
+
+/// Raises RLIMIT_NOFILE's soft limit towards `wanted` (at most the hard
+/// limit) and returns the limit in force afterwards.
+pub fn raise_nofile(wanted: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into a live local of the right type.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return wanted;
+    }
+    if lim.rlim_cur >= wanted {
+        return lim.rlim_cur;
+    }
+    let target = libc::rlimit {
+        rlim_cur: wanted.min(lim.rlim_max),
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: setrlimit reads a live local of the right type.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &target) } == 0 {
+        target.rlim_cur
+    } else {
+        lim.rlim_cur
+    }
+}
