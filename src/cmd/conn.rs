@@ -398,7 +398,7 @@ fn client_kill(ctx: &mut Ctx, argv: &Argv) {
     if old_style {
         addr = Some(argv.get(2).to_vec());
     } else {
-        if argv.len() % 2 == 0 {
+        if argv.len() % 2 != 0 {
             return ctx.out.error(ERR_SYNTAX);
         }
         for pair in (2..argv.len()).step_by(2) {

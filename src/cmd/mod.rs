@@ -229,8 +229,9 @@ pub fn dispatch_found(
             return;
         }
     }
-    srv.feed_monitors(client, cmd, argv);
     call(srv, shard, client, out, cmd, argv);
+    // After the call, as server.c `call` does: a SELECT shows its new db.
+    srv.feed_monitors(client, cmd, argv);
 }
 
 /// Runs `cmd` with its stripes locked, recording stats.
@@ -325,8 +326,8 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
             out: &mut *ctx.out,
             shard: ctx.shard,
         };
-        ctx.srv.feed_monitors(inner.client, cmd, argv);
         (cmd.handler)(&mut inner, argv);
+        ctx.srv.feed_monitors(inner.client, cmd, argv);
         ks = inner.ks;
         let failed = ctx.out.buf.get(reply_start) == Some(&b'-');
         ctx.srv

@@ -1,0 +1,212 @@
+//! Admin paths that cross shard threads: MONITOR, CLIENT KILL, CLIENT REPLY,
+//! CONFIG REWRITE of a real file, INFO latencystats, and WATCH against
+//! FLUSHALL/SWAPDB. Expected replies are redis-server 7.0.15's. Each test
+//! runs with one and two shard threads: with two, the clients involved may
+//! live on different shards, so the cross-thread messages are exercised.
+mod common;
+
+use common::{wait_until, Client, Reply, Server};
+use std::time::Duration;
+
+macro_rules! threads_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn threads_1() {
+                super::$name(1)
+            }
+            #[test]
+            fn threads_2() {
+                super::$name(2)
+            }
+        }
+    )*};
+}
+
+threads_tests!(
+    monitor,
+    client_kill,
+    client_reply,
+    config_rewrite,
+    latencystats,
+    watch_flush_swapdb
+);
+
+/// MONITOR shows other clients' commands, after they ran (a SELECT shows
+/// its new db), quoted as sdscatrepr does. Several clients so that with two
+/// shards some of them live on the monitor's shard and some not.
+fn monitor(threads: usize) {
+    let server = Server::sluice(threads, &[]);
+    let mut m = server.client();
+    assert_eq!(m.q("MONITOR"), Reply::ok());
+    let mut clients: Vec<Client> = (0..4).map(|_| server.client()).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(c.q("SELECT 2"), Reply::ok());
+        assert_eq!(c.cmd_str(&["SET", &format!("a b{i}"), "x\ny"]), Reply::ok());
+    }
+    let mut seen = Vec::new();
+    for _ in 0..8 {
+        seen.push(m.read_reply().as_str());
+    }
+    for i in 0..4 {
+        let set = format!("] \"SET\" \"a b{i}\" \"x\\ny\"");
+        assert!(
+            seen.iter()
+                .any(|l| l.contains(&set) && l.contains("[2 127.0.0.1:")),
+            "{set} in {seen:#?}"
+        );
+    }
+    assert_eq!(
+        seen.iter()
+            .filter(|l| l.ends_with("] \"SELECT\" \"2\"") && l.contains("[2 "))
+            .count(),
+        4,
+        "{seen:#?}"
+    );
+}
+
+/// CLIENT KILL ID from another connection closes the target (wherever its
+/// shard) and counts it; unknown ids count 0; the old addr form errors.
+fn client_kill(threads: usize) {
+    let server = Server::sluice(threads, &[]);
+    let mut killer = server.client();
+    let mut victims: Vec<Client> = (0..4).map(|_| server.client()).collect();
+    for victim in victims.iter_mut() {
+        let id = victim.q("CLIENT ID").as_int();
+        assert_eq!(
+            killer.cmd_str(&["CLIENT", "KILL", "ID", &id.to_string()]),
+            Reply::Int(1)
+        );
+        assert!(victim.is_closed_by_peer(), "client {id} must be closed");
+    }
+    assert_eq!(killer.q("CLIENT KILL ID 999999"), Reply::Int(0));
+    assert_eq!(
+        killer.q("CLIENT KILL 1.2.3.4:5"),
+        Reply::err("ERR No such client")
+    );
+    wait_until(
+        "the killed clients to leave CLIENT LIST",
+        Duration::from_secs(10),
+        || killer.q("CLIENT LIST").as_str().lines().count() == 1,
+    );
+}
+
+/// CLIENT REPLY OFF drops replies until ON; SKIP drops the next one only.
+fn client_reply(threads: usize) {
+    let server = Server::sluice(threads, &[]);
+    let mut c = server.client();
+    c.send_raw(b"CLIENT REPLY OFF\r\nSET k v\r\nGET k\r\nCLIENT REPLY ON\r\nGET k\r\nCLIENT REPLY SKIP\r\nGET k\r\nECHO last\r\n")
+        .unwrap();
+    assert_eq!(c.read_reply(), Reply::ok());
+    assert_eq!(c.read_reply(), Reply::bulk("v"));
+    assert_eq!(c.read_reply(), Reply::bulk("last"));
+}
+
+/// CONFIG REWRITE of the file the server started with: comments and order
+/// stay, the changed directive is rewritten in place, new ones are appended
+/// after Redis's signature line.
+fn config_rewrite(threads: usize) {
+    let dir = std::env::temp_dir().join(format!("sluice-rewrite-{}-{threads}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("sluice.conf");
+    std::fs::write(
+        &conf,
+        "# my settings\ntimeout 0\n\n# keep me\nloglevel notice\n",
+    )
+    .unwrap();
+    let conf_arg = conf.to_str().unwrap().to_string();
+    let threads_arg = threads.to_string();
+    let server = Server::spawn("sluice", common::sluice_bin(), |port| {
+        [
+            conf_arg.as_str(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--server-threads",
+            &threads_arg,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    });
+    let mut c = server.client();
+    assert_eq!(c.q("CONFIG SET timeout 300 maxclients 50"), Reply::ok());
+    assert_eq!(c.q("CONFIG REWRITE"), Reply::ok());
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        &lines[..5],
+        [
+            "# my settings",
+            "timeout 300",
+            "",
+            "# keep me",
+            "loglevel notice"
+        ],
+        "{text}"
+    );
+    let signature = lines
+        .iter()
+        .position(|l| *l == "# Generated by CONFIG REWRITE")
+        .expect(&text);
+    let appended = &lines[signature + 1..];
+    assert!(appended.contains(&"maxclients 50"), "{text}");
+    assert!(!appended.iter().any(|l| l.starts_with("timeout")), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// INFO latencystats has one line per command used, in Redis's format.
+fn latencystats(threads: usize) {
+    let server = Server::sluice(threads, &[]);
+    let mut c = server.client();
+    assert_eq!(c.q("SET a 1"), Reply::ok());
+    assert_eq!(c.q("GET a"), Reply::bulk("1"));
+    let info = c.q("INFO latencystats").as_str();
+    let get = info
+        .lines()
+        .find(|l| l.starts_with("latency_percentiles_usec_get:"))
+        .expect(&info);
+    let fields: Vec<&str> = get.split_once(':').unwrap().1.split(',').collect();
+    assert_eq!(fields.len(), 3, "{get}");
+    for (field, name) in fields.iter().zip(["p50=", "p99=", "p99.9="]) {
+        let value = field.strip_prefix(name).expect(get);
+        let (_, decimals) = value.split_once('.').expect(get);
+        assert_eq!(decimals.len(), 3, "{get}");
+    }
+    assert!(info.starts_with("# Latencystats\r\n"), "{info}");
+    assert!(
+        !info.contains("latency_percentiles_usec_incr:"),
+        "only commands that ran: {info}"
+    );
+}
+
+/// FLUSHALL and SWAPDB fail the EXEC of a client watching a key they
+/// change; a SWAPDB of two empty databases does not.
+fn watch_flush_swapdb(threads: usize) {
+    let server = Server::sluice(threads, &[]);
+    let mut a = server.client();
+    let mut b = server.client();
+    assert_eq!(a.q("SET w 1"), Reply::ok());
+    assert_eq!(a.q("WATCH w"), Reply::ok());
+    assert_eq!(b.q("FLUSHALL"), Reply::ok());
+    assert_eq!(a.q("MULTI"), Reply::ok());
+    assert_eq!(a.q("PING"), Reply::simple("QUEUED"));
+    assert_eq!(a.q("EXEC"), Reply::Array(None));
+
+    assert_eq!(a.q("SELECT 1"), Reply::ok());
+    assert_eq!(a.q("SET s x"), Reply::ok());
+    assert_eq!(a.q("SELECT 0"), Reply::ok());
+    assert_eq!(a.q("WATCH s"), Reply::ok());
+    assert_eq!(b.q("SWAPDB 0 1"), Reply::ok());
+    assert_eq!(a.q("MULTI"), Reply::ok());
+    assert_eq!(a.q("GET s"), Reply::simple("QUEUED"));
+    assert_eq!(a.q("EXEC"), Reply::Array(None));
+    assert_eq!(a.q("GET s"), Reply::bulk("x"));
+
+    assert_eq!(a.q("WATCH nothing"), Reply::ok());
+    assert_eq!(b.q("SWAPDB 5 6"), Reply::ok());
+    assert_eq!(a.q("MULTI"), Reply::ok());
+    assert_eq!(a.q("PING"), Reply::simple("QUEUED"));
+    assert_eq!(a.q("EXEC"), Reply::array(vec![Reply::simple("PONG")]));
+}
