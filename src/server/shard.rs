@@ -302,7 +302,14 @@ impl Shard {
                     .setup_cqsize(RING_ENTRIES * 8)
                     .build(RING_ENTRIES)
             })?;
-        let bufring = match BufRing::register(&ring.submitter(), BUF_GROUP, BUF_COUNT, BUF_LEN) {
+        // SLUICE_PLAIN_RECV forces the fallback for kernels without buffer
+        // rings (< 5.19), so tests cover that path on any kernel.
+        let registered = if std::env::var_os("SLUICE_PLAIN_RECV").is_some() {
+            Err(std::io::Error::other("disabled by SLUICE_PLAIN_RECV"))
+        } else {
+            BufRing::register(&ring.submitter(), BUF_GROUP, BUF_COUNT, BUF_LEN)
+        };
+        let bufring = match registered {
             Ok(b) => Some(b),
             Err(err) => {
                 crate::notice!(
