@@ -276,6 +276,11 @@ struct Shard {
     /// Connections with replies to flush after this batch of completions.
     dirty: Vec<u32>,
     stopping: bool,
+    /// Kernel feature fallbacks, switched off on the first EINVAL.
+    accept_multishot: bool,
+    recv_multishot: bool,
+    /// Listeners whose accept failed (EMFILE...): re-armed by the timer.
+    accept_paused: Vec<usize>,
     expire_cursor: usize,
     cqes: Vec<(u64, i32, u32)>,
     net_in: u64,
@@ -345,6 +350,9 @@ impl Shard {
             hz: 10,
             dirty: Vec::new(),
             stopping: false,
+            accept_multishot: true,
+            recv_multishot: true,
+            accept_paused: Vec::new(),
             expire_cursor: 0,
             cqes: Vec::with_capacity(RING_ENTRIES as usize),
             net_in: 0,
@@ -400,12 +408,17 @@ impl Shard {
     }
 
     fn arm_accept(&mut self, listener: usize) {
-        let fd = self.listeners[listener].as_raw_fd();
-        let sqe = opcode::AcceptMulti::new(types::Fd(fd))
-            .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(user_data(KIND_ACCEPT, 0, listener as u32));
-        // SAFETY: multishot accept names no buffers.
+        let fd = types::Fd(self.listeners[listener].as_raw_fd());
+        let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        let sqe = if self.accept_multishot {
+            opcode::AcceptMulti::new(fd).flags(flags).build()
+        } else {
+            opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut())
+                .flags(flags)
+                .build()
+        };
+        let sqe = sqe.user_data(user_data(KIND_ACCEPT, 0, listener as u32));
+        // SAFETY: accept SQEs here name no buffers (null address pointers).
         unsafe { self.push(sqe) };
     }
 
@@ -440,7 +453,7 @@ impl Shard {
         conn.recv_armed = true;
         let ud = user_data(KIND_RECV, conn.gen, slot);
         let fd = types::Fd(conn.fd);
-        let sqe = match &self.bufring {
+        let sqe = match self.bufring.as_ref().filter(|_| self.recv_multishot) {
             Some(ring) => opcode::RecvMulti::new(fd, ring.bgid).build().user_data(ud),
             None => {
                 let buf = conn
@@ -524,17 +537,33 @@ impl Shard {
     }
 
     fn on_accept(&mut self, listener: usize, res: i32, flags: u32) {
-        if !cqueue::more(flags) && !self.stopping {
+        let armed = cqueue::more(flags);
+        if res == -libc::EINVAL && self.accept_multishot {
+            // Multishot accept needs Linux 5.19: fall back to one accept SQE
+            // per connection.
+            crate::notice!(
+                "shard {}: multishot accept unavailable; using single accepts",
+                self.id
+            );
+            self.accept_multishot = false;
             self.arm_accept(listener);
+            return;
         }
         if res < 0 {
-            // EMFILE/ENFILE/ENOBUFS: the connection stays queued in the
-            // kernel; log and keep accepting.
+            // EMFILE/ENFILE/ENOBUFS/ENOMEM: the connection stays queued in
+            // the kernel. Retrying at once would spin on the same error, so
+            // the timer re-arms this listener on its next tick.
             crate::warning!(
                 "Accepting client connection: {}",
                 std::io::Error::from_raw_os_error(-res)
             );
+            if !armed {
+                self.accept_paused.push(listener);
+            }
             return;
+        }
+        if !armed && !self.stopping {
+            self.arm_accept(listener);
         }
         let fd = res as RawFd;
         if self.stopping {
@@ -622,7 +651,7 @@ impl Shard {
 
     fn on_recv(&mut self, slot: u32, gen: u32, res: i32, flags: u32) {
         let bid = cqueue::buffer_select(flags);
-        let more = cqueue::more(flags) && self.bufring.is_some();
+        let more = cqueue::more(flags);
         let Some(conn) = self
             .conns
             .get_mut(slot as usize)
@@ -636,6 +665,18 @@ impl Shard {
         };
         if !more {
             conn.recv_armed = false;
+        }
+        if res == -libc::EINVAL && bid.is_none() && self.recv_multishot && !conn.closing {
+            // Multishot receive needs Linux 6.0 (buffer rings alone are
+            // 5.19): use plain receives from now on. The buffer ring stays
+            // registered but unused.
+            crate::notice!(
+                "shard {}: multishot receive unavailable; using plain receives",
+                self.id
+            );
+            self.recv_multishot = false;
+            self.arm_recv(slot);
+            return;
         }
         if res <= 0 {
             match -res {
@@ -802,6 +843,9 @@ impl Shard {
             return;
         }
         self.arm_timer();
+        for listener in std::mem::take(&mut self.accept_paused) {
+            self.arm_accept(listener);
+        }
         self.active_expire();
         self.close_idle_clients();
         if self.id == 0 {
