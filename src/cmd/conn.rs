@@ -1,6 +1,6 @@
 //! Connection commands: PING ECHO QUIT HELLO AUTH SELECT RESET CLIENT COMMAND.
 
-use super::{eq_ic, flags, lookup, unknown_subcommand, Ctx, ReplyMode, COMMANDS, ERR_SYNTAX};
+use super::{all_commands, eq_ic, flags, lookup, unknown_subcommand, Ctx, ReplyMode, ERR_SYNTAX};
 use crate::num::parse_i64;
 use crate::protocol::Argv;
 use crate::server::{ClientMeta, ShardMsg};
@@ -179,7 +179,7 @@ pub fn client_info_line(ctx: &Ctx, meta: &ClientMeta) -> String {
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
     let last_cmd = meta.last_cmd.load(Ordering::Relaxed);
-    let cmd = match last_cmd.checked_sub(1).map(|i| &COMMANDS[i]) {
+    let cmd = match last_cmd.checked_sub(1).map(|i| all_commands()[i]) {
         None => "NULL".to_string(),
         Some(c) if c.flags & flags::CONTAINER != 0 => {
             format!("{}|{}", c.name, meta.last_sub.lock())
@@ -496,24 +496,24 @@ fn command_entry(ctx: &mut Ctx, cmd: &super::Command) {
 /// COMMAND [COUNT | INFO name... | DOCS name... | LIST | HELP]
 pub fn command(ctx: &mut Ctx, argv: &Argv) {
     if argv.len() == 1 {
-        ctx.out.array(COMMANDS.len());
-        for cmd in COMMANDS {
+        ctx.out.array(all_commands().len());
+        for &cmd in all_commands() {
             command_entry(ctx, cmd);
         }
         return;
     }
     let sub = argv.get(1);
     if eq_ic(sub, "count") && argv.len() == 2 {
-        ctx.out.int(COMMANDS.len() as i64);
+        ctx.out.int(all_commands().len() as i64);
     } else if eq_ic(sub, "list") {
-        ctx.out.array(COMMANDS.len());
-        for cmd in COMMANDS {
+        ctx.out.array(all_commands().len());
+        for &cmd in all_commands() {
             ctx.out.bulk(cmd.name.as_bytes());
         }
     } else if eq_ic(sub, "info") {
         if argv.len() == 2 {
-            ctx.out.array(COMMANDS.len());
-            for cmd in COMMANDS {
+            ctx.out.array(all_commands().len());
+            for &cmd in all_commands() {
                 command_entry(ctx, cmd);
             }
             return;
@@ -527,7 +527,7 @@ pub fn command(ctx: &mut Ctx, argv: &Argv) {
         }
     } else if eq_ic(sub, "docs") {
         let wanted: Vec<&super::Command> = if argv.len() == 2 {
-            COMMANDS.iter().collect()
+            all_commands().to_vec()
         } else {
             argv.iter().skip(2).filter_map(lookup).collect()
         };

@@ -9,13 +9,18 @@
 //! [`keys`] (generic keyspace), [`string`] (strings), [`multi`] (transactions).
 
 pub mod conn;
+pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod multi;
 pub mod server;
+pub mod set;
 pub mod string;
 mod table;
+pub mod zset;
 
-pub use table::{check_subcommand, lookup, Command, SubcommandError, COMMANDS};
+pub(crate) use table::command_table;
+pub use table::{all_commands, check_subcommand, lookup, Command, SubcommandError, COMMANDS};
 
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::{ClientMeta, Server};

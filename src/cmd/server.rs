@@ -1,7 +1,7 @@
 //! Server commands: INFO CONFIG DBSIZE FLUSHDB FLUSHALL SWAPDB TIME SHUTDOWN
 //! DEBUG MONITOR LASTSAVE.
 
-use super::{conn::REDIS_VERSION, eq_ic, unknown_subcommand, Ctx, COMMANDS, ERR_SYNTAX};
+use super::{all_commands, conn::REDIS_VERSION, eq_ic, unknown_subcommand, Ctx, ERR_SYNTAX};
 use crate::io::sys;
 use crate::protocol::Argv;
 use crate::server::{ShardMetrics, ShutdownMode};
@@ -277,10 +277,6 @@ fn apply_config_changes(ctx: &mut Ctx, changed: &[&'static str]) {
                     crate::warning!("Can't open the log file {}: {e}", config.logfile);
                 }
             }
-            "latency-tracking" => ctx
-                .srv
-                .latency_tracking
-                .store(config.latency_tracking, Ordering::Relaxed),
             "dir" => {
                 if let Err(e) = std::env::set_current_dir(&config.dir) {
                     crate::warning!("Can't chdir to '{}': {e}", config.dir.display());
@@ -289,6 +285,8 @@ fn apply_config_changes(ctx: &mut Ctx, changed: &[&'static str]) {
             _ => {}
         }
     }
+    drop(config);
+    ctx.srv.refresh_cached_config();
     ctx.srv.config_gen.fetch_add(1, Ordering::Release);
 }
 
@@ -533,7 +531,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
         }
         "commandstats" => {
             s.push_str("# Commandstats\r\n");
-            for (id, cmd) in COMMANDS.iter().enumerate() {
+            for (id, cmd) in all_commands().iter().enumerate() {
                 let (mut calls, mut nanos, mut rejected, mut failed) = (0u64, 0u64, 0u64, 0u64);
                 for m in &srv.metrics {
                     if let Some(c) = m.lock().cmds.get(id) {
@@ -563,7 +561,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
         "latencystats" => {
             s.push_str("# Latencystats\r\n");
             let percentiles = srv.config.read().latency_tracking_info_percentiles.clone();
-            for (id, cmd) in COMMANDS.iter().enumerate() {
+            for (id, cmd) in all_commands().iter().enumerate() {
                 let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
                 for m in &srv.metrics {
                     if let Some(h) = m.lock().cmds.get(id).and_then(|c| c.latency_ns.as_ref()) {

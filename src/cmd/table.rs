@@ -55,8 +55,17 @@ impl Command {
 
     /// This command's index in [`COMMANDS`], for per-command stats.
     pub fn id(&'static self) -> usize {
-        let base = COMMANDS.as_ptr() as usize;
-        (self as *const Command as usize - base) / std::mem::size_of::<Command>()
+        let addr = self as *const Command as usize;
+        let size = std::mem::size_of::<Command>();
+        let mut offset = 0;
+        for table in FAMILIES {
+            let base = table.as_ptr() as usize;
+            if (base..base + std::mem::size_of_val(*table)).contains(&addr) {
+                return offset + (addr - base) / size;
+            }
+            offset += table.len();
+        }
+        unreachable!("command {} is in no table", self.name)
     }
 
     /// Redis's flag names, for COMMAND INFO.
@@ -82,20 +91,41 @@ impl Command {
     }
 }
 
-macro_rules! commands {
-    ($( $name:literal, $arity:expr, $flags:expr, ($first:expr, $last:expr, $step:expr), $acl:literal, $handler:path; )*) => {
-        pub static COMMANDS: &[Command] = &[
-            $( Command { name: $name, arity: $arity, flags: $flags, first_key: $first, last_key: $last,
+/// Declares a command table: `command_table! { pub static NAME; rows... }`
+/// with rows `"name", arity, flags, (first, last, step), "acl", handler;`.
+/// Each family file owns its table; [`FAMILIES`] lists them all.
+macro_rules! command_table {
+    ($vis:vis static $table:ident; $( $name:literal, $arity:expr, $flags:expr, ($first:expr, $last:expr, $step:expr), $acl:literal, $handler:path; )*) => {
+        $vis static $table: &[$crate::cmd::Command] = &[
+            $( $crate::cmd::Command { name: $name, arity: $arity, flags: $flags, first_key: $first, last_key: $last,
                          step: $step, acl: $acl, handler: $handler }, )*
         ];
     };
+}
+pub(crate) use command_table;
+
+/// Every command table, in id order: the core families here, then one per
+/// data-type family (each in its own file, so they can grow independently).
+static FAMILIES: &[&[Command]] = &[
+    COMMANDS,
+    super::hash::TABLE,
+    super::list::TABLE,
+    super::set::TABLE,
+    super::zset::TABLE,
+];
+
+/// All commands, indexed by [`Command::id`].
+pub fn all_commands() -> &'static [&'static Command] {
+    static ALL: OnceLock<Vec<&'static Command>> = OnceLock::new();
+    ALL.get_or_init(|| FAMILIES.iter().flat_map(|t| t.iter()).collect())
 }
 
 const W: u32 = WRITE | DENYOOM;
 const WF: u32 = WRITE | DENYOOM | FAST;
 const RF: u32 = READONLY | FAST;
 
-commands! {
+command_table! {
+    pub static COMMANDS;
     // connection
     "ping", -1, FAST | STALE, (0, 0, 0), "@fast @connection", conn::ping;
     "echo", 2, FAST | STALE, (0, 0, 0), "@fast @connection", conn::echo;
@@ -263,7 +293,7 @@ pub fn check_subcommand(
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     static INDEX: OnceLock<HashMap<&'static [u8], usize>> = OnceLock::new();
     let index = INDEX.get_or_init(|| {
-        COMMANDS
+        all_commands()
             .iter()
             .enumerate()
             .map(|(i, c)| (c.name.as_bytes(), i))
@@ -274,7 +304,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     for (dst, src) in lower.iter_mut().zip(name) {
         *dst = src.to_ascii_lowercase();
     }
-    index.get(&*lower).map(|&i| &COMMANDS[i])
+    index.get(&*lower).map(|&i| all_commands()[i])
 }
 
 #[cfg(test)]
@@ -285,7 +315,7 @@ mod tests {
     fn lookup_is_case_insensitive_and_ids_are_positions() {
         let get = lookup(b"GeT").unwrap();
         assert_eq!(get.name, "get");
-        assert_eq!(COMMANDS[get.id()].name, "get");
+        assert_eq!(all_commands()[get.id()].name, "get");
         assert!(lookup(b"nope").is_none());
         assert!(lookup(&[b'a'; 100]).is_none());
     }
@@ -303,12 +333,12 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_lowercase() {
-        let mut names: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
+        let mut names: Vec<_> = all_commands().iter().map(|c| c.name).collect();
         assert!(names
             .iter()
             .all(|n| n.bytes().all(|b| !b.is_ascii_uppercase())));
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), COMMANDS.len());
+        assert_eq!(names.len(), all_commands().len());
     }
 }

@@ -9,7 +9,7 @@
 pub mod conn;
 pub mod shard;
 
-use crate::cmd::{Client, Command, COMMANDS};
+use crate::cmd::{all_commands, Client, Command};
 use crate::config::Config;
 use crate::protocol::Argv;
 use crate::store::Keyspace;
@@ -19,7 +19,7 @@ use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +35,7 @@ pub struct ClientMeta {
     pub laddr: String,
     pub created: Instant,
     pub last_interaction_ms: AtomicU64,
-    /// `COMMANDS` index + 1 of the last command; 0 for none.
+    /// `all_commands()` index + 1 of the last command; 0 for none.
     pub last_cmd: AtomicUsize,
     /// Subcommand of the last command when it was a container (CLIENT LIST
     /// shows `cmd=client|list`).
@@ -102,6 +102,57 @@ pub struct ShardMetrics {
     pub error_replies: u64,
 }
 
+/// Redis's small-collection thresholds (`hash-max-listpack-entries` and
+/// friends): below them a collection uses its compact encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodingLimits {
+    pub hash_max_listpack_entries: i64,
+    pub hash_max_listpack_value: i64,
+    pub set_max_intset_entries: i64,
+    pub zset_max_listpack_entries: i64,
+    pub zset_max_listpack_value: i64,
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: i64,
+}
+
+impl EncodingLimits {
+    pub fn from_config(c: &Config) -> EncodingLimits {
+        EncodingLimits {
+            hash_max_listpack_entries: c.hash_max_listpack_entries,
+            hash_max_listpack_value: c.hash_max_listpack_value,
+            set_max_intset_entries: c.set_max_intset_entries,
+            zset_max_listpack_entries: c.zset_max_listpack_entries,
+            zset_max_listpack_value: c.zset_max_listpack_value,
+            list_max_listpack_size: c.list_max_listpack_size,
+            list_compress_depth: c.list_compress_depth,
+        }
+    }
+
+    fn to_array(self) -> [i64; 7] {
+        [
+            self.hash_max_listpack_entries,
+            self.hash_max_listpack_value,
+            self.set_max_intset_entries,
+            self.zset_max_listpack_entries,
+            self.zset_max_listpack_value,
+            self.list_max_listpack_size,
+            self.list_compress_depth,
+        ]
+    }
+
+    fn from_array(a: [i64; 7]) -> EncodingLimits {
+        EncodingLimits {
+            hash_max_listpack_entries: a[0],
+            hash_max_listpack_value: a[1],
+            set_max_intset_entries: a[2],
+            zset_max_listpack_entries: a[3],
+            zset_max_listpack_value: a[4],
+            list_max_listpack_size: a[5],
+            list_compress_depth: a[6],
+        }
+    }
+}
+
 /// How SHUTDOWN asked to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShutdownMode {
@@ -133,6 +184,9 @@ pub struct Server {
     pub expire_cycles: AtomicU64,
     /// Cached `latency-tracking`, read on every command without the config lock.
     pub latency_tracking: AtomicBool,
+    /// Cached encoding thresholds, read by collection writes without the
+    /// config lock; refreshed by [`Server::refresh_cached_config`].
+    encoding: [AtomicI64; 7],
     /// ops/sec samples (instantaneous_ops_per_sec), written by shard 0's cron.
     pub ops_samples: Mutex<OpsSamples>,
 }
@@ -150,6 +204,9 @@ impl Server {
         let keyspace = Keyspace::new(config.databases);
         let tcp_port = config.port;
         let latency_tracking = AtomicBool::new(config.latency_tracking);
+        let encoding = EncodingLimits::from_config(&config)
+            .to_array()
+            .map(AtomicI64::new);
         Server {
             config: RwLock::new(config),
             config_gen: AtomicU64::new(0),
@@ -172,7 +229,27 @@ impl Server {
             tcp_port,
             expire_cycles: AtomicU64::new(0),
             latency_tracking,
+            encoding,
             ops_samples: Mutex::new(OpsSamples::default()),
+        }
+    }
+
+    /// The small-collection encoding thresholds in force.
+    pub fn encoding_limits(&self) -> EncodingLimits {
+        EncodingLimits::from_array(self.encoding.each_ref().map(|a| a.load(Ordering::Relaxed)))
+    }
+
+    /// Re-reads the config values that commands read without the lock.
+    pub fn refresh_cached_config(&self) {
+        let config = self.config.read();
+        self.latency_tracking
+            .store(config.latency_tracking, Ordering::Relaxed);
+        for (slot, value) in self
+            .encoding
+            .iter()
+            .zip(EncodingLimits::from_config(&config).to_array())
+        {
+            slot.store(value, Ordering::Relaxed);
         }
     }
 
@@ -263,7 +340,7 @@ impl Server {
 
 fn cmd_stat<'m>(m: &'m mut ShardMetrics, cmd: &'static Command) -> &'m mut CmdStat {
     if m.cmds.is_empty() {
-        m.cmds.resize_with(COMMANDS.len(), CmdStat::default);
+        m.cmds.resize_with(all_commands().len(), CmdStat::default);
     }
     &mut m.cmds[cmd.id()]
 }

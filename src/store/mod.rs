@@ -13,7 +13,11 @@
 //!   Db { map: key -> Entry { value, expire_ms, access } , expires }
 //! ```
 
+pub mod hash;
+pub mod list;
+pub mod set;
 mod value;
+pub mod zset;
 
 pub use value::{Entry, Value};
 

@@ -8,11 +8,21 @@
 /// `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 pub const EMBSTR_MAX: usize = 44;
 
+use super::hash::HashValue;
+use super::list::ListValue;
+use super::set::SetValue;
+use super::zset::ZSetValue;
+
+/// A key's value. Collections are boxed so every `Entry` stays small.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Int(i64),
     Emb(Box<[u8]>),
     Raw(Vec<u8>),
+    Hash(Box<HashValue>),
+    List(Box<ListValue>),
+    Set(Box<SetValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 impl Value {
@@ -40,6 +50,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Emb(_) | Value::Raw(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -49,6 +63,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Emb(_) => "embstr",
             Value::Raw(_) => "raw",
+            Value::Hash(v) => v.encoding(),
+            Value::List(v) => v.encoding(),
+            Value::Set(v) => v.encoding(),
+            Value::ZSet(v) => v.encoding(),
         }
     }
 
@@ -65,6 +83,7 @@ impl Value {
             )),
             Value::Emb(b) => Some(std::borrow::Cow::Borrowed(b)),
             Value::Raw(b) => Some(std::borrow::Cow::Borrowed(b)),
+            _ => None,
         }
     }
 
@@ -74,6 +93,7 @@ impl Value {
             Value::Int(n) => Some(itoa::Buffer::new().format(*n).len()),
             Value::Emb(b) => Some(b.len()),
             Value::Raw(b) => Some(b.len()),
+            _ => None,
         }
     }
 
@@ -84,6 +104,7 @@ impl Value {
             Value::Raw(_) => {}
             Value::Int(n) => *self = Value::Raw(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
             Value::Emb(b) => *self = Value::Raw(b.to_vec()),
+            _ => return None,
         }
         match self {
             Value::Raw(v) => Some(v),
