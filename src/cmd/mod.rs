@@ -157,7 +157,7 @@ impl Ctx<'_, '_> {
 /// Collects the stripes of the keys of `argv` for `cmd` (Redis's
 /// first/last/step key specs).
 fn key_stripes(cmd: &Command, argv: &Argv, stripes: &mut Vec<usize>) {
-    for i in cmd.key_positions(argv.len()) {
+    for i in cmd.key_positions(argv) {
         stripes.push(stripe_of(argv.get(i)));
     }
 }
@@ -253,7 +253,7 @@ pub fn call(
     let locked = if cmd.flags & flags::ALL_STRIPES != 0 {
         Locked::all(&srv.keyspace)
     } else if cmd.has_keys() {
-        let mut positions = cmd.key_positions(argv.len());
+        let mut positions = cmd.key_positions(argv);
         match (positions.next(), positions.next()) {
             (Some(only), None) => Locked::one(&srv.keyspace, stripe_of(argv.get(only))),
             _ => {

@@ -7,6 +7,7 @@
 
 use super::flags::*;
 use super::{conn, keys, multi, server, string, Handler};
+use crate::protocol::Argv;
 use hashbrown::HashMap;
 use std::sync::OnceLock;
 
@@ -35,11 +36,34 @@ impl Command {
     }
 
     pub fn has_keys(&self) -> bool {
-        self.first_key > 0
+        self.first_key != 0
     }
 
-    /// Argument indexes holding keys, for `argc` arguments.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Argument indexes holding keys.
+    ///
+    /// Two forms: Redis's legacy `first, last, step` (`last < 0` counts from
+    /// the end), and the numkeys form for commands like ZUNIONSTORE, LMPOP
+    /// and SINTERCARD: `first_key = -n` says argument `n` holds the number of
+    /// keys, which follow it; `last_key = 1` adds a destination key at
+    /// argument 1. A bad or oversized numkeys yields only the keys present;
+    /// the handler reports the error.
+    pub fn key_positions(&self, argv: &Argv) -> KeyPositions {
+        let argc = argv.len();
+        if self.first_key < 0 {
+            let at = self.first_key.unsigned_abs() as usize;
+            let count = argv
+                .try_get(at)
+                .and_then(crate::num::parse_i64)
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0);
+            let keys = (at + 1..argc.min((at + 1).saturating_add(count)))
+                .chain((self.last_key == 1 && argc > 1).then_some(1));
+            return KeyPositions::List(keys.collect::<Vec<_>>().into_iter());
+        }
+        KeyPositions::Range(self.legacy_positions(argc))
+    }
+
+    fn legacy_positions(&self, argc: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         let first = self.first_key.max(0) as usize;
         let last = if self.last_key < 0 {
             (argc as i64 + i64::from(self.last_key)).max(0) as usize
@@ -88,6 +112,22 @@ impl Command {
             .filter(|(bit, _)| self.flags & bit != 0)
             .map(|(_, name)| *name)
             .collect()
+    }
+}
+
+/// Iterator over a command's key positions (see [`Command::key_positions`]).
+pub enum KeyPositions {
+    Range(std::iter::StepBy<std::ops::Range<usize>>),
+    List(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for KeyPositions {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            KeyPositions::Range(r) => r.next(),
+            KeyPositions::List(l) => l.next(),
+        }
     }
 }
 
@@ -323,12 +363,34 @@ mod tests {
     #[test]
     fn key_positions_follow_first_last_step() {
         let mset = lookup(b"mset").unwrap();
-        assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);
+        let argv = |args: &[&str]| Argv::from_slices(args);
+        assert_eq!(
+            mset.key_positions(&argv(&["mset", "a", "1", "b", "2"]))
+                .collect::<Vec<_>>(),
+            vec![1, 3]
+        );
         let object = lookup(b"object").unwrap();
-        assert_eq!(object.key_positions(2).count(), 0);
-        assert_eq!(object.key_positions(3).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(object.key_positions(&argv(&["object", "help"])).count(), 0);
+        assert_eq!(
+            object
+                .key_positions(&argv(&["object", "encoding", "k"]))
+                .collect::<Vec<_>>(),
+            vec![2]
+        );
         let ping = lookup(b"ping").unwrap();
-        assert_eq!(ping.key_positions(2).count(), 0);
+        assert_eq!(ping.key_positions(&argv(&["ping", "x"])).count(), 0);
+        let numkeys = Command {
+            first_key: -2,
+            last_key: 1,
+            ..*ping
+        };
+        let keys = |args: &[&str]| numkeys.key_positions(&argv(args)).collect::<Vec<_>>();
+        assert_eq!(
+            keys(&["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"]),
+            vec![3, 4, 1]
+        );
+        assert_eq!(keys(&["zunionstore", "d", "99", "a"]), vec![3, 1]);
+        assert_eq!(keys(&["zunionstore", "d", "x", "a"]), vec![1]);
     }
 
     #[test]
