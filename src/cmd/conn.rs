@@ -11,6 +11,14 @@ use std::sync::atomic::Ordering;
 pub const REDIS_VERSION: &str = "7.0.15";
 
 pub fn ping(ctx: &mut Ctx, argv: &Argv) {
+    if argv.len() <= 2 && !ctx.client.resp3 && ctx.client.subscription_count() > 0 {
+        // Subscribed RESP2 clients get a push-shaped pong (pubsub.c).
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out
+            .bulk(if argv.len() == 2 { argv.get(1) } else { b"" });
+        return;
+    }
     match argv.len() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(argv.get(1)),
@@ -146,6 +154,11 @@ pub fn select(ctx: &mut Ctx, argv: &Argv) {
 pub fn reset(ctx: &mut Ctx, _argv: &Argv) {
     ctx.client.multi = None;
     super::multi::unwatch_all(ctx.srv, ctx.client);
+    super::pubsub::forget_client(ctx.srv, ctx.client);
+    ctx.client.channels.clear();
+    ctx.client.patterns.clear();
+    ctx.client.meta.sub.store(0, Ordering::Relaxed);
+    ctx.client.meta.psub.store(0, Ordering::Relaxed);
     ctx.client.db = 0;
     ctx.client.resp3 = false;
     ctx.out.resp3 = false;
@@ -206,7 +219,7 @@ pub fn client_info_line(ctx: &Ctx, meta: &ClientMeta) -> String {
     };
     let qbuf = meta.qbuf.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
          qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} \
          user=default redir=-1 resp={}",
         meta.id,
@@ -218,6 +231,8 @@ pub fn client_info_line(ctx: &Ctx, meta: &ClientMeta) -> String {
         now.saturating_sub(meta.last_interaction_ms.load(Ordering::Relaxed)) / 1000,
         flags,
         meta.db.load(Ordering::Relaxed),
+        meta.sub.load(Ordering::Relaxed),
+        meta.psub.load(Ordering::Relaxed),
         multi,
         qbuf,
         meta.omem.load(Ordering::Relaxed),

@@ -13,6 +13,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -113,10 +114,18 @@ pub struct Client {
     pub monitor: bool,
     /// Running the queued commands of EXEC.
     pub in_exec: bool,
+    /// Pub/sub subscriptions (channels and patterns).
+    pub channels: hashbrown::HashSet<Vec<u8>>,
+    pub patterns: hashbrown::HashSet<Vec<u8>>,
     pub meta: Arc<ClientMeta>,
 }
 
 impl Client {
+    /// Channels plus patterns (the count SUBSCRIBE replies with).
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
     pub fn new(meta: Arc<ClientMeta>, authenticated: bool) -> Client {
         Client {
             id: meta.id,
@@ -130,6 +139,8 @@ impl Client {
             close_after_reply: false,
             monitor: false,
             in_exec: false,
+            channels: hashbrown::HashSet::new(),
+            patterns: hashbrown::HashSet::new(),
             meta,
         }
     }
@@ -224,6 +235,18 @@ pub fn dispatch_found(
     if !client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
         flag_multi_error(client);
         out.error(ERR_NOAUTH);
+        srv.metrics_reject(shard, cmd);
+        return;
+    }
+    if !client.resp3
+        && client.subscription_count() > 0
+        && !pubsub::allowed_while_subscribed(cmd.name)
+    {
+        flag_multi_error(client);
+        out.error(&format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.name
+        ));
         srv.metrics_reject(shard, cmd);
         return;
     }

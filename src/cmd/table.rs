@@ -148,6 +148,7 @@ pub(crate) use command_table;
 /// data-type family (each in its own file, so they can grow independently).
 static FAMILIES: &[&[Command]] = &[
     COMMANDS,
+    super::pubsub::TABLE,
     super::hash::TABLE,
     super::list::TABLE,
     super::set::TABLE,
@@ -279,6 +280,10 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("refcount", 3),
             ("help", 2),
         ],
+    ),
+    (
+        "pubsub",
+        &[("channels", -2), ("numsub", -2), ("numpat", 2), ("help", 2)],
     ),
     (
         "command",

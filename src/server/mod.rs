@@ -7,6 +7,7 @@
 //! owning shard.
 
 pub mod conn;
+pub mod pubsub;
 pub mod shard;
 
 use crate::cmd::{all_commands, Client, Command};
@@ -47,11 +48,18 @@ pub struct ClientMeta {
     pub monitor: AtomicBool,
     pub no_evict: AtomicBool,
     pub qbuf: AtomicUsize,
+    /// Channel and pattern subscription counts (CLIENT LIST sub= psub=).
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
     pub omem: AtomicUsize,
     pub name: Mutex<Option<Vec<u8>>>,
     /// Set by CLIENT KILL; the owning shard closes the connection.
     pub killed: AtomicBool,
 }
+
+/// Clients a PUBLISH reaches on one shard: id, and the pattern that
+/// matched when the subscription was a pattern.
+pub type DeliveryTargets = Vec<(u64, Option<Arc<[u8]>>)>;
 
 /// Messages to a shard thread, woken through its eventfd.
 pub enum ShardMsg {
@@ -61,6 +69,12 @@ pub enum ShardMsg {
     Monitor(Arc<[u8]>),
     /// Stop: close connections and exit the loop.
     Shutdown,
+    /// A PUBLISH for these clients (id, and the pattern that matched if any).
+    Deliver {
+        targets: DeliveryTargets,
+        channel: Arc<[u8]>,
+        message: Arc<[u8]>,
+    },
 }
 
 pub struct ShardHandle {
@@ -189,6 +203,7 @@ pub struct Server {
     encoding: [AtomicI64; 7],
     /// ops/sec samples (instantaneous_ops_per_sec), written by shard 0's cron.
     pub ops_samples: Mutex<OpsSamples>,
+    pub pubsub: Mutex<pubsub::PubSub>,
 }
 
 #[derive(Default)]
@@ -231,6 +246,7 @@ impl Server {
             latency_tracking,
             encoding,
             ops_samples: Mutex::new(OpsSamples::default()),
+            pubsub: Mutex::new(pubsub::PubSub::default()),
         }
     }
 

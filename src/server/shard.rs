@@ -266,6 +266,8 @@ struct Shard {
     eventfd_buf: Box<[u8; 8]>,
     timer: Box<types::Timespec>,
     monitors: Vec<u32>,
+    /// Client id -> connection slot, for messages addressed by id.
+    by_id: hashbrown::HashMap<u64, u32>,
     limits: ConnLimits,
     config_gen: u64,
     timeout_s: u64,
@@ -337,6 +339,7 @@ impl Shard {
             eventfd_buf: Box::new([0; 8]),
             timer: Box::new(types::Timespec::new()),
             monitors: Vec::new(),
+            by_id: hashbrown::HashMap::new(),
             limits: ConnLimits {
                 proto_max_bulk_len: 0,
                 query_buffer_limit: 0,
@@ -614,6 +617,8 @@ impl Shard {
             monitor: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
             omem: AtomicUsize::new(0),
             name: parking_lot::Mutex::new(None),
             killed: AtomicBool::new(false),
@@ -630,6 +635,7 @@ impl Shard {
         };
         let gen = self.gens[slot as usize];
         self.conns[slot as usize] = Some(Conn::new(fd, gen, client));
+        self.by_id.insert(id, slot);
         self.arm_recv(slot);
     }
 
@@ -785,7 +791,9 @@ impl Shard {
             self.srv.monitors.fetch_sub(1, Ordering::Relaxed);
         }
         crate::cmd::multi::unwatch_all(&self.srv, &mut conn.client);
+        crate::cmd::pubsub::forget_client(&self.srv, &conn.client);
         self.srv.clients.lock().remove(&conn.client.id);
+        self.by_id.remove(&conn.client.id);
         self.srv.connected.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -810,6 +818,27 @@ impl Shard {
                     }
                 }
                 Ok(ShardMsg::Shutdown) => self.begin_stop(),
+                Ok(ShardMsg::Deliver {
+                    targets,
+                    channel,
+                    message,
+                }) => {
+                    for (id, pattern) in targets {
+                        let Some(slot) = self.find_client(id) else {
+                            continue;
+                        };
+                        if let Some(conn) = self.conns[slot as usize].as_mut() {
+                            conn.out.resp3 = conn.client.resp3;
+                            crate::cmd::pubsub::write_message(
+                                &mut conn.out,
+                                pattern.as_deref(),
+                                &channel,
+                                &message,
+                            );
+                            self.dirty.push(slot);
+                        }
+                    }
+                }
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
         }
@@ -819,10 +848,7 @@ impl Shard {
     }
 
     fn find_client(&self, id: u64) -> Option<u32> {
-        self.conns
-            .iter()
-            .position(|c| c.as_ref().is_some_and(|c| c.client.id == id))
-            .map(|p| p as u32)
+        self.by_id.get(&id).copied()
     }
 
     fn begin_stop(&mut self) {
