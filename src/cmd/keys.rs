@@ -490,9 +490,20 @@ fn expire_generic(ctx: &mut Ctx, argv: &Argv, relative: bool, unit: Unit, name: 
     }
     if when <= ctx.ks.now_ms as i64 {
         ctx.ks.delete(key);
+        // Replicated as an explicit DEL (expire.c `expireGenericCommand`).
+        ctx.propagate_as(&[b"DEL", key]);
     } else {
         ctx.ks.db_of(key).set_expire(key, when as u64);
         ctx.ks.modified(key);
+        // Replicated as PEXPIREAT <absolute ms> with the options kept; the
+        // name is rewritten unless it already was PEXPIREAT.
+        let when_text = itoa::Buffer::new().format(when).as_bytes().to_vec();
+        let mut parts: Vec<&[u8]> = argv.iter().collect();
+        if name != "pexpireat" {
+            parts[0] = b"PEXPIREAT";
+        }
+        parts[2] = &when_text;
+        ctx.propagate_as(&parts);
     }
     ctx.out.int(1);
 }

@@ -20,12 +20,15 @@ pub mod string;
 mod table;
 pub mod zset;
 
+#[cfg(test)]
+mod propagation_tests;
+
 pub(crate) use table::command_table;
 pub use table::{all_commands, check_subcommand, lookup, Command, SubcommandError, COMMANDS};
 
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::{ClientMeta, Server};
-use crate::store::{stripe_of, Key, Keys, Locked};
+use crate::store::{stripe_of, wrap_transaction, Key, Keys, Locked};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -157,6 +160,28 @@ pub struct Ctx<'s, 'c> {
 }
 
 impl Ctx<'_, '_> {
+    /// Replicate this command as `parts` instead of its own argv (Redis
+    /// `rewriteClientCommandVector`), if it changes anything.
+    pub fn propagate_as(&mut self, parts: &[&[u8]]) {
+        self.ks.prop.rewrite = Some(Argv::from_slices(parts));
+    }
+
+    /// Replicate `parts` for this command's effect, and not the command
+    /// itself (Redis `alsoPropagate` + `preventCommandPropagation`).
+    pub fn also_propagate(&mut self, parts: &[&[u8]]) {
+        self.ks
+            .prop
+            .ops
+            .push((self.ks.db, Argv::from_slices(parts)));
+        self.ks.prop.prevent = true;
+    }
+
+    /// Replicate this command even though it changed nothing
+    /// (`forceCommandPropagation`: FLUSHALL on an empty server, PUBLISH).
+    pub fn force_propagation(&mut self) {
+        self.ks.prop.force = true;
+    }
+
     /// Replies with Redis's wrong-arity error for `name` (e.g. `client|setname`).
     pub fn wrong_arity(&mut self, name: &str) {
         self.out.error(&format!(
@@ -298,6 +323,13 @@ pub fn call(
     };
     (cmd.handler)(&mut ctx, argv);
     let failed = ctx.out.buf.get(reply_start) == Some(&b'-');
+    // Propagate while the stripes are still held, so the stream orders
+    // writes to a key as they happened.
+    let changed = ctx.ks.dirty > 0;
+    let ops = ctx.ks.prop.finish(ctx.ks.db, changed, argv);
+    if !ops.is_empty() {
+        srv.propagate(wrap_transaction(ops));
+    }
     let Keys {
         dirty,
         expired,
@@ -343,8 +375,10 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     }
     ctx.out.array(queued.len());
     ctx.client.in_exec = true;
+    let mut ops = Vec::new();
     for (cmd, argv) in &queued {
         ks.db = ctx.client.db;
+        let dirty_before = ks.dirty;
         let started = Instant::now();
         let reply_start = ctx.out.buf.len();
         let mut inner = Ctx {
@@ -357,11 +391,20 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
         (cmd.handler)(&mut inner, argv);
         ctx.srv.feed_monitors(inner.client, cmd, argv);
         ks = inner.ks;
+        let changed = ks.dirty > dirty_before;
+        ops.extend(ks.prop.finish(ks.db, changed, argv));
         let failed = ctx.out.buf.get(reply_start) == Some(&b'-');
         ctx.srv
             .record_call(ctx.shard, cmd, started.elapsed(), failed, 0, 0, 0, 0);
     }
     ctx.client.in_exec = false;
+    // One transaction in the stream (a single write goes out bare, as in
+    // Redis 7.0), appended while the stripes are held; EXEC itself is never
+    // propagated.
+    if !ops.is_empty() {
+        ctx.srv.propagate(wrap_transaction(ops));
+    }
+    ctx.ks.prop.prevent = true;
     ctx.ks.dirty += ks.dirty;
     ctx.ks.expired += ks.expired;
     ctx.ks.hits += ks.hits;

@@ -166,6 +166,8 @@ pub fn publish(ctx: &mut Ctx, argv: &Argv) {
             }
         }
     }
+    // PUBLISH reaches replicas' subscribers too (pubsub.c, non-cluster).
+    ctx.force_propagation();
     ctx.out.int(receivers as i64);
 }
 

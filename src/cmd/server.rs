@@ -43,6 +43,7 @@ pub fn flushdb(ctx: &mut Ctx, argv: &Argv) {
     }
     let db = ctx.ks.db;
     flush_dbs(ctx, db..db + 1);
+    ctx.force_propagation();
     ctx.out.ok();
 }
 
@@ -52,6 +53,7 @@ pub fn flushall(ctx: &mut Ctx, argv: &Argv) {
     }
     let n = ctx.srv.keyspace.databases();
     flush_dbs(ctx, 0..n);
+    ctx.force_propagation();
     ctx.out.ok();
 }
 

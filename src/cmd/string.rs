@@ -266,6 +266,7 @@ enum SetReply {
 /// of the usual reply.
 fn set_generic(
     ctx: &mut Ctx,
+    argv: &Argv,
     key: &[u8],
     val: &[u8],
     opts: &ExtOptions,
@@ -298,11 +299,47 @@ fn set_generic(
     };
     ctx.ks
         .set(key, Value::string(val), expire_ms.unwrap_or(keep));
+    propagate_set(ctx, argv, key, val, opts, expire_ms);
     if !opts.get {
         match reply {
             SetReply::Ok => ctx.out.ok(),
             SetReply::Flag => ctx.out.int(1),
         }
+    }
+}
+
+/// The replication form of a SET-like command (t_string.c
+/// `setGenericCommand`): a relative or second-based expiry becomes
+/// `SET key value PXAT <ms>` (NX/XX/GET dropped); without an expiry, GET is
+/// dropped; a PXAT command goes out as it came.
+fn propagate_set(
+    ctx: &mut Ctx,
+    argv: &Argv,
+    key: &[u8],
+    val: &[u8],
+    opts: &ExtOptions,
+    expire_ms: Option<u64>,
+) {
+    match (opts.expire, expire_ms) {
+        (Some((unit, _)), Some(ms)) if unit != ExpireUnit::PxAt => {
+            ctx.propagate_as(&[
+                b"SET",
+                key,
+                val,
+                b"PXAT",
+                itoa::Buffer::new().format(ms).as_bytes(),
+            ]);
+        }
+        (None, _) if opts.get => {
+            let kept: Vec<&[u8]> = argv
+                .iter()
+                .enumerate()
+                .filter(|(j, a)| *j < 3 || !eq_ic(cstr(a), "GET"))
+                .map(|(_, a)| a)
+                .collect();
+            ctx.propagate_as(&kept);
+        }
+        _ => {}
     }
 }
 
@@ -312,7 +349,15 @@ pub fn set(ctx: &mut Ctx, argv: &Argv) {
         ctx.out.error(ERR_SYNTAX);
         return;
     };
-    set_generic(ctx, argv.get(1), argv.get(2), &opts, "set", SetReply::Ok);
+    set_generic(
+        ctx,
+        argv,
+        argv.get(1),
+        argv.get(2),
+        &opts,
+        "set",
+        SetReply::Ok,
+    );
 }
 
 pub fn setnx(ctx: &mut Ctx, argv: &Argv) {
@@ -322,6 +367,7 @@ pub fn setnx(ctx: &mut Ctx, argv: &Argv) {
     };
     set_generic(
         ctx,
+        argv,
         argv.get(1),
         argv.get(2),
         &opts,
@@ -336,7 +382,15 @@ pub fn setex(ctx: &mut Ctx, argv: &Argv) {
         expire: Some((ExpireUnit::Ex, argv.get(2))),
         ..ExtOptions::default()
     };
-    set_generic(ctx, argv.get(1), argv.get(3), &opts, "setex", SetReply::Ok);
+    set_generic(
+        ctx,
+        argv,
+        argv.get(1),
+        argv.get(3),
+        &opts,
+        "setex",
+        SetReply::Ok,
+    );
 }
 
 /// PSETEX key milliseconds value
@@ -345,7 +399,15 @@ pub fn psetex(ctx: &mut Ctx, argv: &Argv) {
         expire: Some((ExpireUnit::Px, argv.get(2))),
         ..ExtOptions::default()
     };
-    set_generic(ctx, argv.get(1), argv.get(3), &opts, "psetex", SetReply::Ok);
+    set_generic(
+        ctx,
+        argv,
+        argv.get(1),
+        argv.get(3),
+        &opts,
+        "psetex",
+        SetReply::Ok,
+    );
 }
 
 /// GETSET key value: the old value, then SET (clearing the TTL).
@@ -355,6 +417,7 @@ pub fn getset(ctx: &mut Ctx, argv: &Argv) {
         return;
     }
     ctx.ks.set(key, Value::string(argv.get(2)), 0);
+    ctx.propagate_as(&[b"SET", key, argv.get(2)]);
 }
 
 /// GETDEL key: the value, then DEL if it existed.
@@ -362,6 +425,7 @@ pub fn getdel(ctx: &mut Ctx, argv: &Argv) {
     let key = argv.get(1);
     if get_generic(ctx, key) == Ok(true) {
         ctx.ks.delete(key);
+        ctx.propagate_as(&[b"DEL", key]);
     }
 }
 
@@ -399,14 +463,17 @@ pub fn getex(ctx: &mut Ctx, argv: &Argv) {
         // Redis `checkAlreadyExpired`: an absolute time not after now deletes.
         Some(ms) if absolute && ms <= now_ms => {
             ctx.ks.delete(key);
+            ctx.propagate_as(&[b"DEL", key]);
         }
         Some(ms) => {
             ctx.ks.db_of(key).set_expire(key, ms);
             ctx.ks.modified(key);
+            ctx.propagate_as(&[b"PEXPIREAT", key, itoa::Buffer::new().format(ms).as_bytes()]);
         }
         None if opts.persist && had_ttl => {
             ctx.ks.db_of(key).set_expire(key, 0);
             ctx.ks.modified(key);
+            ctx.propagate_as(&[b"PERSIST", key]);
         }
         None => {}
     }
@@ -548,6 +615,9 @@ pub fn incrbyfloat(ctx: &mut Ctx, argv: &Argv) {
             } else {
                 ctx.ks.set(key, Value::string_no_int(&new), 0);
             }
+            // Always replicated as the resulting value, so float formatting
+            // can never diverge on a replica (t_string.c).
+            ctx.propagate_as(&[b"SET", key, &new, b"KEEPTTL"]);
             ctx.out.bulk(&new);
         }
     }

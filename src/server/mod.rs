@@ -61,6 +61,41 @@ pub struct ClientMeta {
 /// matched when the subscription was a pattern.
 pub type DeliveryTargets = Vec<(u64, Option<Arc<[u8]>>)>;
 
+impl ClientMeta {
+    pub fn new(
+        id: u64,
+        shard: usize,
+        fd: RawFd,
+        addr: String,
+        laddr: String,
+        now_ms: u64,
+    ) -> ClientMeta {
+        ClientMeta {
+            id,
+            shard,
+            fd,
+            addr,
+            laddr,
+            created: Instant::now(),
+            last_interaction_ms: AtomicU64::new(now_ms),
+            last_cmd: AtomicUsize::new(0),
+            last_sub: Mutex::new(String::new()),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            in_multi: AtomicBool::new(false),
+            multi_len: AtomicUsize::new(0),
+            monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            qbuf: AtomicUsize::new(0),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            name: Mutex::new(None),
+            killed: AtomicBool::new(false),
+        }
+    }
+}
+
 /// Messages to a shard thread, woken through its eventfd.
 pub enum ShardMsg {
     /// Close this client (CLIENT KILL from another shard).
@@ -204,6 +239,9 @@ pub struct Server {
     /// ops/sec samples (instantaneous_ops_per_sec), written by shard 0's cron.
     pub ops_samples: Mutex<OpsSamples>,
     pub pubsub: Mutex<pubsub::PubSub>,
+    /// Where propagated commands go until the replication backlog exists:
+    /// nowhere in a running server, a log in unit tests.
+    propagation_log: Option<Mutex<Vec<(usize, Argv)>>>,
 }
 
 #[derive(Default)]
@@ -247,6 +285,34 @@ impl Server {
             encoding,
             ops_samples: Mutex::new(OpsSamples::default()),
             pubsub: Mutex::new(pubsub::PubSub::default()),
+            propagation_log: None,
+        }
+    }
+
+    /// A server that records what it propagates (unit tests of the
+    /// propagation forms; no threads, no sockets).
+    pub fn for_tests(config: Config) -> Server {
+        Server {
+            propagation_log: Some(Mutex::new(Vec::new())),
+            ..Server::new(config, None, 1)
+        }
+    }
+
+    /// Takes what was propagated since the last call (see [`Server::for_tests`]).
+    pub fn take_propagated(&self) -> Vec<(usize, Argv)> {
+        self.propagation_log
+            .as_ref()
+            .map(|log| std::mem::take(&mut *log.lock()))
+            .unwrap_or_default()
+    }
+
+    /// Hands one command's (or one transaction's) effects, in the form
+    /// Redis propagates them, to the replication stream. `ops` are
+    /// `(db, argv)`; more than one op arrives already wrapped in MULTI/EXEC.
+    /// The replication backlog will append here; today only tests listen.
+    pub fn propagate(&self, ops: Vec<(usize, Argv)>) {
+        if let Some(log) = &self.propagation_log {
+            log.lock().extend(ops);
         }
     }
 

@@ -20,7 +20,7 @@ use crate::io::sys;
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -600,29 +600,7 @@ impl Shard {
         }
         srv.connected.fetch_add(1, Ordering::Relaxed);
         let id = srv.next_client_id();
-        let meta = Arc::new(ClientMeta {
-            id,
-            shard: self.id,
-            fd,
-            addr,
-            laddr,
-            created: Instant::now(),
-            last_interaction_ms: AtomicU64::new(srv.now_ms()),
-            last_cmd: AtomicUsize::new(0),
-            last_sub: parking_lot::Mutex::new(String::new()),
-            db: AtomicUsize::new(0),
-            resp: AtomicU8::new(2),
-            in_multi: AtomicBool::new(false),
-            multi_len: AtomicUsize::new(0),
-            monitor: AtomicBool::new(false),
-            no_evict: AtomicBool::new(false),
-            qbuf: AtomicUsize::new(0),
-            sub: AtomicUsize::new(0),
-            psub: AtomicUsize::new(0),
-            omem: AtomicUsize::new(0),
-            name: parking_lot::Mutex::new(None),
-            killed: AtomicBool::new(false),
-        });
+        let meta = Arc::new(ClientMeta::new(id, self.id, fd, addr, laddr, srv.now_ms()));
         srv.clients.lock().insert(id, meta.clone());
         let client = Client::new(meta, !self.limits.auth_required);
         let slot = match self.free.pop() {
@@ -902,6 +880,10 @@ impl Shard {
                 stripe.dbs[db].expire_due(now, &mut expired);
                 for key in &expired {
                     stripe.touch_watched(db, key);
+                    // Each as a bare DEL, under the stripe lock (expire.c
+                    // `activeExpireCycle` propagates without MULTI).
+                    let del = crate::protocol::Argv::from_slices(&[&b"DEL"[..], key]);
+                    self.srv.propagate(vec![(db, del)]);
                 }
                 total += expired.len() as u64;
             }

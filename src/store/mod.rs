@@ -21,6 +21,7 @@ pub mod zset;
 
 pub use value::{Entry, Value};
 
+use crate::protocol::Argv;
 use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
 use parking_lot::{Mutex, MutexGuard};
@@ -440,6 +441,56 @@ pub struct Keys<'a> {
     /// Lookups that found / missed a key (`keyspace_hits` / `keyspace_misses`).
     pub hits: u64,
     pub misses: u64,
+    /// How this command's effects replicate (Redis's `also_propagate` and
+    /// argv rewriting); see [`Propagation`].
+    pub prop: Propagation,
+}
+
+/// The replication form of what a command did, built while it runs.
+///
+/// Redis 7.0 propagates a write as its argv unless the command rewrites it
+/// (`rewriteClientCommandVector`: EXPIRE becomes PEXPIREAT, INCRBYFLOAT a
+/// SET KEEPTTL), replaces it by other commands (`alsoPropagate` +
+/// `preventCommandPropagation`: SPOP count as SREMs), or forces it through
+/// with no change (FLUSHALL, PUBLISH). Keys found expired on the way are
+/// propagated as `DEL` before the command's own effect.
+#[derive(Default)]
+pub struct Propagation {
+    /// Effects queued while running, in order: `(db, argv)`.
+    pub ops: Vec<(usize, Argv)>,
+    /// The command's argv as it should replicate, when rewritten.
+    pub rewrite: Option<Argv>,
+    /// The command itself is not propagated (its `ops` say what it did).
+    pub prevent: bool,
+    /// Propagate the command even though it changed nothing.
+    pub force: bool,
+}
+
+impl Propagation {
+    /// Closes one command: its queued ops, then the command itself (as
+    /// rewritten) if it changed something or was forced.
+    pub fn finish(&mut self, db: usize, changed: bool, argv: &Argv) -> Vec<(usize, Argv)> {
+        let mut ops = std::mem::take(&mut self.ops);
+        let rewrite = self.rewrite.take();
+        if !self.prevent && (changed || self.force) {
+            ops.push((db, rewrite.unwrap_or_else(|| argv.clone())));
+        }
+        self.prevent = false;
+        self.force = false;
+        ops
+    }
+}
+
+/// Wraps more than one op in MULTI ... EXEC, as server.c
+/// `propagatePendingCommands` does; one op goes out bare.
+pub fn wrap_transaction(mut ops: Vec<(usize, Argv)>) -> Vec<(usize, Argv)> {
+    if ops.len() > 1 {
+        let first_db = ops[0].0;
+        let last_db = ops[ops.len() - 1].0;
+        ops.insert(0, (first_db, Argv::from_slices(&[b"MULTI"])));
+        ops.push((last_db, Argv::from_slices(&[b"EXEC"])));
+    }
+    ops
 }
 
 impl<'a> Keys<'a> {
@@ -453,6 +504,7 @@ impl<'a> Keys<'a> {
             expired: 0,
             hits: 0,
             misses: 0,
+            prop: Propagation::default(),
         }
     }
 
@@ -472,6 +524,7 @@ impl<'a> Keys<'a> {
             Lookup::Expired => {
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
+                self.prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
                 None
             }
             Lookup::Missing => None,
@@ -493,6 +546,7 @@ impl<'a> Keys<'a> {
             Lookup::Expired => {
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
+                self.prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
                 *misses += 1;
                 None
             }
