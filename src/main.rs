@@ -4,6 +4,10 @@
 
 use sluice::config::{self, Invocation, Loaded};
 
+/// Counts live heap bytes for INFO used_memory, as Redis's zmalloc does.
+#[global_allocator]
+static ALLOC: sluice::io::alloc::Counting = sluice::io::alloc::Counting;
+
 fn main() {
     // A bug in any shard thread stops the whole server, as a failed Redis
     // assertion does: a server with one dead shard would hang its clients

@@ -421,15 +421,22 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
         }
         "memory" => {
             let rss = sys::rss_bytes();
+            let used = crate::io::alloc::used_bytes().unwrap_or(rss);
+            let peak = srv.memory_peak.fetch_max(used, Ordering::Relaxed).max(used);
+            let frag = if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                0.0
+            };
             let _ = write!(
                 s,
-                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
-                 used_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\n\
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+                 used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
                  maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n\
-                 mem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                 mem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                human_bytes(used),
                 human_bytes(rss),
-                human_bytes(rss),
-                human_bytes(rss),
+                human_bytes(peak),
             );
         }
         "persistence" => {
@@ -452,6 +459,10 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
         }
         "stats" => {
             let t = totals(ctx);
+            let pubsub_counts = {
+                let registry = srv.pubsub.lock();
+                (registry.channel_count(), registry.pattern_count())
+            };
             let ops = {
                 let o = srv.ops_samples.lock();
                 o.samples.iter().sum::<u64>() / o.samples.len() as u64
@@ -466,7 +477,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                  sync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\n\
                  expired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\n\
                  evicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
-                 keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\
+                 keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
                  pubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
                  slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
                  active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
@@ -483,6 +494,8 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 t.expired,
                 t.hits,
                 t.misses,
+                pubsub_counts.0,
+                pubsub_counts.1,
                 t.error_replies,
             );
         }

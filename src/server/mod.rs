@@ -239,6 +239,8 @@ pub struct Server {
     /// ops/sec samples (instantaneous_ops_per_sec), written by shard 0's cron.
     pub ops_samples: Mutex<OpsSamples>,
     pub pubsub: Mutex<pubsub::PubSub>,
+    /// Highest used_memory seen (INFO used_memory_peak).
+    pub memory_peak: AtomicU64,
     /// Where propagated commands go until the replication backlog exists:
     /// nowhere in a running server, a log in unit tests.
     propagation_log: Option<Mutex<Vec<(usize, Argv)>>>,
@@ -285,6 +287,7 @@ impl Server {
             encoding,
             ops_samples: Mutex::new(OpsSamples::default()),
             pubsub: Mutex::new(pubsub::PubSub::default()),
+            memory_peak: AtomicU64::new(0),
             propagation_log: None,
         }
     }
