@@ -3,25 +3,11 @@
 //! FLUSHALL/SWAPDB. Expected replies are redis-server 7.0.15's. Each test
 //! runs with one and two shard threads: with two, the clients involved may
 //! live on different shards, so the cross-thread messages are exercised.
+#[macro_use]
 mod common;
 
 use common::{wait_until, Client, Reply, Server};
 use std::time::Duration;
-
-macro_rules! threads_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn threads_1() {
-                super::$name(1)
-            }
-            #[test]
-            fn threads_2() {
-                super::$name(2)
-            }
-        }
-    )*};
-}
 
 threads_tests!(
     monitor,

@@ -8,27 +8,12 @@
 //!
 //! No test sleeps: waits are bounded polls (`wait_until`), and every read
 //! has a timeout.
+#[macro_use]
 mod common;
 
 use common::{info_fields, run_to_exit, wait_until, Client, Reply, Server};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-/// Generates `mod <name> { threads_1, threads_2 }` calling `fn <name>(threads)`.
-macro_rules! threads_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn threads_1() {
-                super::$name(1)
-            }
-            #[test]
-            fn threads_2() {
-                super::$name(2)
-            }
-        }
-    )*};
-}
 
 threads_tests!(
     ping_echo_hello,

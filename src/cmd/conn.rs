@@ -279,10 +279,7 @@ fn client_help(ctx: &mut Ctx) {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(lines.len());
-    for line in lines {
-        ctx.out.simple(line.as_bytes());
-    }
+    super::reply_help(ctx, &lines);
 }
 
 pub fn client(ctx: &mut Ctx, argv: &Argv) {
@@ -578,10 +575,7 @@ pub fn command(ctx: &mut Ctx, argv: &Argv) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for line in lines {
-            ctx.out.simple(line.as_bytes());
-        }
+        super::reply_help(ctx, &lines);
     } else {
         unknown_subcommand(ctx, "COMMAND", sub);
     }

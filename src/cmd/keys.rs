@@ -383,10 +383,7 @@ pub fn object(ctx: &mut Ctx, argv: &Argv) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for line in lines {
-            ctx.out.simple(line.as_bytes());
-        }
+        super::reply_help(ctx, &lines);
         return;
     }
     let known = ["encoding", "freq", "idletime", "refcount"];

@@ -448,6 +448,15 @@ pub fn c_prefix(bytes: &[u8], max: usize) -> &[u8] {
     &bytes[..end]
 }
 
+/// Replies with a HELP text: one status line per line, as Redis's
+/// `addReplyHelp` (the caller's first line names the command).
+pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
+    ctx.out.array(lines.len());
+    for line in lines {
+        ctx.out.simple(line.as_bytes());
+    }
+}
+
 /// Replies `-ERR unknown subcommand 'x'. Try CMD HELP.`
 pub fn unknown_subcommand(ctx: &mut Ctx, container: &str, sub: &[u8]) {
     let mut text = b"ERR unknown subcommand '".to_vec();

@@ -57,68 +57,86 @@ fn publish_counts(client: &Client) {
         .store(client.patterns.len(), Ordering::Relaxed);
 }
 
-pub fn subscribe(ctx: &mut Ctx, argv: &Argv) {
+/// Channel or pattern subscriptions: the same commands over two sets.
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+impl Kind {
+    fn set(self, client: &mut Client) -> &mut hashbrown::HashSet<Vec<u8>> {
+        match self {
+            Kind::Channel => &mut client.channels,
+            Kind::Pattern => &mut client.patterns,
+        }
+    }
+
+    fn words(self) -> (&'static [u8], &'static [u8]) {
+        match self {
+            Kind::Channel => (b"subscribe", b"unsubscribe"),
+            Kind::Pattern => (b"psubscribe", b"punsubscribe"),
+        }
+    }
+}
+
+fn subscribe_generic(ctx: &mut Ctx, argv: &Argv, kind: Kind) {
     let sub = me(ctx);
-    for channel in argv.iter().skip(1) {
-        if ctx.client.channels.insert(channel.to_vec()) {
-            ctx.srv.pubsub.lock().subscribe(channel, sub);
+    for name in argv.iter().skip(1) {
+        if kind.set(ctx.client).insert(name.to_vec()) {
+            let mut registry = ctx.srv.pubsub.lock();
+            match kind {
+                Kind::Channel => registry.subscribe(name, sub),
+                Kind::Pattern => registry.psubscribe(name, sub),
+            }
         }
         let count = ctx.client.subscription_count();
-        confirm(ctx.out, b"subscribe", Some(channel), count);
+        confirm(ctx.out, kind.words().0, Some(name), count);
     }
     publish_counts(ctx.client);
+}
+
+/// Without names, unsubscribes from all of `kind` (replying once with a nil
+/// name when there were none, as Redis does).
+fn unsubscribe_generic(ctx: &mut Ctx, argv: &Argv, kind: Kind) {
+    let names: Vec<Vec<u8>> = if argv.len() > 1 {
+        argv.iter().skip(1).map(<[u8]>::to_vec).collect()
+    } else {
+        kind.set(ctx.client).iter().cloned().collect()
+    };
+    let word = kind.words().1;
+    if names.is_empty() {
+        let count = ctx.client.subscription_count();
+        confirm(ctx.out, word, None, count);
+    }
+    for name in names {
+        if kind.set(ctx.client).remove(&name) {
+            let mut registry = ctx.srv.pubsub.lock();
+            match kind {
+                Kind::Channel => registry.unsubscribe(&name, ctx.client.id),
+                Kind::Pattern => registry.punsubscribe(&name, ctx.client.id),
+            }
+        }
+        let count = ctx.client.subscription_count();
+        confirm(ctx.out, word, Some(&name), count);
+    }
+    publish_counts(ctx.client);
+}
+
+pub fn subscribe(ctx: &mut Ctx, argv: &Argv) {
+    subscribe_generic(ctx, argv, Kind::Channel);
 }
 
 pub fn psubscribe(ctx: &mut Ctx, argv: &Argv) {
-    let sub = me(ctx);
-    for pattern in argv.iter().skip(1) {
-        if ctx.client.patterns.insert(pattern.to_vec()) {
-            ctx.srv.pubsub.lock().psubscribe(pattern, sub);
-        }
-        let count = ctx.client.subscription_count();
-        confirm(ctx.out, b"psubscribe", Some(pattern), count);
-    }
-    publish_counts(ctx.client);
+    subscribe_generic(ctx, argv, Kind::Pattern);
 }
 
 pub fn unsubscribe(ctx: &mut Ctx, argv: &Argv) {
-    let names: Vec<Vec<u8>> = if argv.len() > 1 {
-        argv.iter().skip(1).map(<[u8]>::to_vec).collect()
-    } else {
-        ctx.client.channels.iter().cloned().collect()
-    };
-    if names.is_empty() {
-        let count = ctx.client.subscription_count();
-        confirm(ctx.out, b"unsubscribe", None, count);
-    }
-    for channel in names {
-        if ctx.client.channels.remove(&channel) {
-            ctx.srv.pubsub.lock().unsubscribe(&channel, ctx.client.id);
-        }
-        let count = ctx.client.subscription_count();
-        confirm(ctx.out, b"unsubscribe", Some(&channel), count);
-    }
-    publish_counts(ctx.client);
+    unsubscribe_generic(ctx, argv, Kind::Channel);
 }
 
 pub fn punsubscribe(ctx: &mut Ctx, argv: &Argv) {
-    let names: Vec<Vec<u8>> = if argv.len() > 1 {
-        argv.iter().skip(1).map(<[u8]>::to_vec).collect()
-    } else {
-        ctx.client.patterns.iter().cloned().collect()
-    };
-    if names.is_empty() {
-        let count = ctx.client.subscription_count();
-        confirm(ctx.out, b"punsubscribe", None, count);
-    }
-    for pattern in names {
-        if ctx.client.patterns.remove(&pattern) {
-            ctx.srv.pubsub.lock().punsubscribe(&pattern, ctx.client.id);
-        }
-        let count = ctx.client.subscription_count();
-        confirm(ctx.out, b"punsubscribe", Some(&pattern), count);
-    }
-    publish_counts(ctx.client);
+    unsubscribe_generic(ctx, argv, Kind::Pattern);
 }
 
 /// Drops every subscription of a client that goes away.
@@ -226,10 +244,7 @@ pub fn pubsub(ctx: &mut Ctx, argv: &Argv) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for line in lines {
-            ctx.out.simple(line.as_bytes());
-        }
+        super::reply_help(ctx, &lines);
     } else {
         unknown_subcommand(ctx, "PUBSUB", sub);
     }

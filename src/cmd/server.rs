@@ -172,10 +172,7 @@ pub fn debug(ctx: &mut Ctx, argv: &Argv) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for line in lines {
-            ctx.out.simple(line.as_bytes());
-        }
+        super::reply_help(ctx, &lines);
     } else {
         unknown_subcommand(ctx, "DEBUG", sub);
     }
@@ -250,10 +247,7 @@ pub fn config(ctx: &mut Ctx, argv: &Argv) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for line in lines {
-            ctx.out.simple(line.as_bytes());
-        }
+        super::reply_help(ctx, &lines);
     } else if ["resetstat", "rewrite", "help"]
         .iter()
         .any(|s| eq_ic(sub, s))

@@ -15,7 +15,26 @@
 //! every wait is a poll of a condition with an upper bound, and every
 //! socket read has a timeout, so a hung server fails a test instead of
 //! hanging it.
+
 #![allow(dead_code)]
+
+/// Generates `mod <name> { threads_1, threads_2 }` calling `fn <name>(threads)`:
+/// every integration test runs with one and with two shard threads.
+#[allow(unused_macros)]
+macro_rules! threads_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn threads_1() {
+                super::$name(1)
+            }
+            #[test]
+            fn threads_2() {
+                super::$name(2)
+            }
+        }
+    )*};
+}
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
