@@ -186,6 +186,8 @@ pub struct Config {
     pub save: Vec<SavePoint>,
     /// `enable-protected-configs`, immutable.
     pub enable_protected_configs: ProtectedAction,
+    /// `enable-debug-command`: who may run DEBUG (Redis 7 default: nobody).
+    pub enable_debug_command: ProtectedAction,
 }
 
 impl Default for Config {
@@ -237,6 +239,7 @@ impl Config {
             appendonly: false,
             save: Vec::new(),
             enable_protected_configs: ProtectedAction::No,
+            enable_debug_command: ProtectedAction::No,
         }
     }
 }
@@ -743,6 +746,22 @@ pub static DIRECTIVES: &[Directive] = &[
             get: |c| c.enable_protected_configs as usize,
             set: |c, i| {
                 c.enable_protected_configs = ProtectedAction::ALL
+                    .get(i)
+                    .copied()
+                    .unwrap_or(ProtectedAction::No)
+            },
+        },
+    },
+    Directive {
+        name: "enable-debug-command",
+        alias: None,
+        default: "no",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Enum {
+            names: &ProtectedAction::NAMES,
+            get: |c| c.enable_debug_command as usize,
+            set: |c, i| {
+                c.enable_debug_command = ProtectedAction::ALL
                     .get(i)
                     .copied()
                     .unwrap_or(ProtectedAction::No)

@@ -130,6 +130,15 @@ pub fn monitor(ctx: &mut Ctx, _argv: &Argv) {
 
 /// DEBUG SLEEP seconds | SET-ACTIVE-EXPIRE | OBJECT key | HELP.
 pub fn debug(ctx: &mut Ctx, argv: &Argv) {
+    let local =
+        ctx.client.meta.addr.starts_with("127.") || ctx.client.meta.addr.starts_with("[::1]");
+    if !ctx.srv.config.read().enable_debug_command.allows(local) {
+        return ctx.out.error(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it \
+             from a local connection, otherwise you need to set this option in the configuration file, and then \
+             restart the server.",
+        );
+    }
     let sub = argv.get(1);
     if eq_ic(sub, "sleep") && argv.len() == 3 {
         let secs = crate::num::parse_f64(argv.get(2))
@@ -162,6 +171,25 @@ pub fn debug(ctx: &mut Ctx, argv: &Argv) {
             }
             None => ctx.out.error("ERR no such key"),
         }
+    } else if eq_ic(sub, "digest") && argv.len() == 2 {
+        let digest = dataset_digest(ctx);
+        ctx.out
+            .simple(crate::store::digest::hex(&digest).as_bytes());
+    } else if eq_ic(sub, "digest-value") {
+        // One digest per key given (debug.c `xorObjectDigest`): the value
+        // and its TTL marker, without the key name.
+        let db = ctx.ks.db;
+        ctx.out.array(argv.len() - 2);
+        for key in argv.iter().skip(2) {
+            let mut d = [0u8; 20];
+            let stripe = crate::store::stripe_of(key);
+            ctx.ks.locked.with_stripe(stripe, |s| {
+                if let Some(entry) = s.dbs[db].map.get(key) {
+                    crate::store::digest::value_digest(&mut d, &entry.value, entry.expire_ms != 0);
+                }
+            });
+            ctx.out.simple(crate::store::digest::hex(&d).as_bytes());
+        }
     } else if eq_ic(sub, "help") {
         let lines = [
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -176,6 +204,23 @@ pub fn debug(ctx: &mut Ctx, argv: &Argv) {
     } else {
         unknown_subcommand(ctx, "DEBUG", sub);
     }
+}
+
+/// debug.c `computeDatasetDigest` over every database.
+fn dataset_digest(ctx: &mut Ctx) -> crate::store::digest::Digest {
+    let mut digest = [0u8; 20];
+    for db in 0..ctx.srv.keyspace.databases() {
+        let mut db_digest = [0u8; 20];
+        let mut keys = 0;
+        for s in 0..STRIPES {
+            ctx.ks.locked.with_stripe(s, |stripe| {
+                keys += stripe.dbs[db].map.len();
+                crate::store::digest::add_db_part(&mut db_digest, &stripe.dbs[db]);
+            });
+        }
+        crate::store::digest::add_db(&mut digest, db, keys, &db_digest);
+    }
+    digest
 }
 
 /// CONFIG GET|SET|RESETSTAT|REWRITE|HELP.

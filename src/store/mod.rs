@@ -13,6 +13,7 @@
 //!   Db { map: key -> Entry { value, expire_ms, access } , expires }
 //! ```
 
+pub mod digest;
 pub mod hash;
 pub mod list;
 pub mod set;
