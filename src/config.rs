@@ -87,6 +87,58 @@ impl LogLevel {
     }
 }
 
+/// `maxmemory-policy`, in Redis's `maxmemory_policy_enum` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxmemoryPolicy {
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    NoEviction,
+}
+
+impl MaxmemoryPolicy {
+    pub const NAMES: [&'static str; 8] = [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+        "allkeys-lru",
+        "allkeys-lfu",
+        "allkeys-random",
+        "noeviction",
+    ];
+    pub const ALL: [MaxmemoryPolicy; 8] = [
+        Self::VolatileLru,
+        Self::VolatileLfu,
+        Self::VolatileRandom,
+        Self::VolatileTtl,
+        Self::AllkeysLru,
+        Self::AllkeysLfu,
+        Self::AllkeysRandom,
+        Self::NoEviction,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Only keys with a TTL may be evicted.
+    pub fn volatile(self) -> bool {
+        matches!(
+            self,
+            Self::VolatileLru | Self::VolatileLfu | Self::VolatileRandom | Self::VolatileTtl
+        )
+    }
+
+    pub fn lfu(self) -> bool {
+        matches!(self, Self::VolatileLfu | Self::AllkeysLfu)
+    }
+}
+
 /// `enable-protected-configs`: who may CONFIG SET a protected directive
 /// (`dir`, `dbfilename`). Redis `protected_action_enum`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +238,13 @@ pub struct Config {
     pub save: Vec<SavePoint>,
     /// `enable-protected-configs`, immutable.
     pub enable_protected_configs: ProtectedAction,
+    /// `maxmemory` in bytes (0: no limit) and what to do when it is reached.
+    pub maxmemory: u64,
+    pub maxmemory_policy: MaxmemoryPolicy,
+    pub maxmemory_samples: i64,
+    pub maxmemory_eviction_tenacity: i64,
+    pub lfu_log_factor: i64,
+    pub lfu_decay_time: i64,
     /// `enable-debug-command`: who may run DEBUG (Redis 7 default: nobody).
     pub enable_debug_command: ProtectedAction,
 }
@@ -240,6 +299,12 @@ impl Config {
             save: Vec::new(),
             enable_protected_configs: ProtectedAction::No,
             enable_debug_command: ProtectedAction::No,
+            maxmemory: 0,
+            maxmemory_policy: MaxmemoryPolicy::NoEviction,
+            maxmemory_samples: 0,
+            maxmemory_eviction_tenacity: 0,
+            lfu_log_factor: 0,
+            lfu_decay_time: 0,
         }
     }
 }
@@ -750,6 +815,82 @@ pub static DIRECTIVES: &[Directive] = &[
                     .copied()
                     .unwrap_or(ProtectedAction::No)
             },
+        },
+    },
+    Directive {
+        name: "maxmemory",
+        alias: None,
+        default: "0",
+        flags: 0,
+        kind: Kind::Memory {
+            get: |c| c.maxmemory,
+            set: |c, v| c.maxmemory = v,
+            min: 0,
+            max: i64::MAX as u64,
+        },
+    },
+    Directive {
+        name: "maxmemory-policy",
+        alias: None,
+        default: "noeviction",
+        flags: 0,
+        kind: Kind::Enum {
+            names: &MaxmemoryPolicy::NAMES,
+            get: |c| c.maxmemory_policy as usize,
+            set: |c, i| {
+                c.maxmemory_policy = MaxmemoryPolicy::ALL
+                    .get(i)
+                    .copied()
+                    .unwrap_or(MaxmemoryPolicy::NoEviction)
+            },
+        },
+    },
+    Directive {
+        name: "maxmemory-samples",
+        alias: None,
+        default: "5",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.maxmemory_samples,
+            set: |c, v| c.maxmemory_samples = v,
+            min: 1,
+            max: 64,
+        },
+    },
+    Directive {
+        name: "maxmemory-eviction-tenacity",
+        alias: None,
+        default: "10",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.maxmemory_eviction_tenacity,
+            set: |c, v| c.maxmemory_eviction_tenacity = v,
+            min: 0,
+            max: 100,
+        },
+    },
+    Directive {
+        name: "lfu-log-factor",
+        alias: None,
+        default: "10",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.lfu_log_factor,
+            set: |c, v| c.lfu_log_factor = v,
+            min: 0,
+            max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "lfu-decay-time",
+        alias: None,
+        default: "1",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.lfu_decay_time,
+            set: |c, v| c.lfu_decay_time = v,
+            min: 0,
+            max: INT_MAX,
         },
     },
     Directive {
@@ -2824,16 +2965,10 @@ mod tests {
         let names =
             |found: Vec<(String, Vec<u8>)>| found.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(
-            names(c.get(b"*max*s")),
-            [
-                "maxclients",
-                "hash-max-listpack-entries",
-                "hash-max-ziplist-entries",
-                "set-max-intset-entries",
-                "zset-max-listpack-entries",
-                "zset-max-ziplist-entries"
-            ]
+            names(c.get(b"*-listpack-entries")),
+            ["hash-max-listpack-entries", "zset-max-listpack-entries"]
         );
+        assert_eq!(names(c.get(b"maxclient?")), ["maxclients"]);
         assert_eq!(names(c.get(b"P*RT")), ["port"]);
         assert_eq!(
             names(c.get_many(&[b"port", b"p*"])),

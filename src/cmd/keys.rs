@@ -394,6 +394,7 @@ pub fn object(ctx: &mut Ctx, argv: &Argv) {
         return ctx.wrong_arity(&format!("object|{name}"));
     }
     let clock = ctx.ks.lru_clock;
+    let now_ms = ctx.ks.now_ms;
     let Some(entry) = ctx.ks.peek(argv.get(2)) else {
         return ctx.out.null();
     };
@@ -411,10 +412,16 @@ pub fn object(ctx: &mut Ctx, argv: &Argv) {
             let shared = matches!(entry.value, crate::store::Value::Int(n) if (0..10_000).contains(&n));
             ctx.out.int(if shared { i64::from(i32::MAX) } else { 1 });
         }
-        _ => ctx.out.error(
-            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when \
-             switching between policies at runtime LRU and LFU data will take some time to adjust.",
-        ),
+        _ => match ctx.srv.lfu_params() {
+            Some(params) => {
+                let minutes = crate::store::lfu_minutes(now_ms);
+                ctx.out.int(i64::from(entry.lfu_decayed(minutes, params)));
+            }
+            None => ctx.out.error(
+                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when \
+                 switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ),
+        },
     }
 }
 

@@ -263,6 +263,12 @@ pub fn dispatch_found(
         srv.metrics_reject(shard, cmd);
         return;
     }
+    if srv.maxmemory() > 0 && !srv.perform_evictions(shard) && rejects_on_oom(client, cmd) {
+        flag_multi_error(client);
+        out.error("OOM command not allowed when used memory > 'maxmemory'.");
+        srv.metrics_reject(shard, cmd);
+        return;
+    }
     if !client.resp3
         && client.subscription_count() > 0
         && !pubsub::allowed_while_subscribed(cmd.name)
@@ -313,7 +319,8 @@ pub fn call(
     } else {
         Locked::none(&srv.keyspace)
     };
-    let ks = Keys::new(locked, client.db, srv.now_ms(), srv.lru_clock());
+    let mut ks = Keys::new(locked, client.db, srv.now_ms(), srv.lru_clock());
+    ks.lfu = srv.lfu_params();
     let mut ctx = Ctx {
         srv,
         ks,
@@ -368,6 +375,7 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     };
     // Replace the EXEC's own (empty) view by the transaction's.
     let mut ks = Keys::new(locked, ctx.client.db, ctx.ks.now_ms, ctx.ks.lru_clock);
+    ks.lfu = ctx.ks.lfu;
     if multi::watched_keys_changed(ctx.client, &mut ks) {
         drop(ks);
         ctx.out.null_array();
@@ -409,6 +417,20 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     ctx.ks.expired += ks.expired;
     ctx.ks.hits += ks.hits;
     ctx.ks.misses += ks.misses;
+}
+
+/// server.c `processCommand`: out of memory refuses commands that may grow
+/// it (DENYOOM, an EXEC queueing one), and any queuing inside MULTI, but
+/// never EXEC, DISCARD, QUIT or RESET themselves.
+fn rejects_on_oom(client: &Client, cmd: &Command) -> bool {
+    let exempt = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
+    let queuing = client.multi.is_some() && !exempt;
+    let exec_denyoom = cmd.name == "exec"
+        && client
+            .multi
+            .as_ref()
+            .is_some_and(|m| m.queued.iter().any(|(c, _)| c.flags & flags::DENYOOM != 0));
+    cmd.flags & flags::DENYOOM != 0 || queuing || exec_denyoom
 }
 
 fn flag_multi_error(client: &mut Client) {

@@ -404,6 +404,7 @@ fn totals(ctx: &Ctx) -> ShardMetrics {
         t.net_in += m.net_in;
         t.net_out += m.net_out;
         t.error_replies += m.error_replies;
+        t.evicted += m.evicted;
     }
     t
 }
@@ -471,11 +472,14 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 s,
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
                  used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
-                 maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n\
+                 maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
                  mem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
                 human_bytes(used),
                 human_bytes(rss),
                 human_bytes(peak),
+                srv.maxmemory(),
+                human_bytes(srv.maxmemory()),
+                srv.maxmemory_policy().as_str(),
             );
         }
         "persistence" => {
@@ -514,7 +518,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                  instantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\n\
                  instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\n\
                  sync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\n\
-                 expired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\n\
+                 expired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\n\
                  evicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
                  keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
                  pubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
@@ -531,6 +535,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 t.net_out,
                 t.rejected_connections,
                 t.expired,
+                t.evicted,
                 t.hits,
                 t.misses,
                 pubsub_counts.0,

@@ -7,13 +7,15 @@
 //! owning shard.
 
 pub mod conn;
+mod evict;
 pub mod pubsub;
 pub mod shard;
 
 use crate::cmd::{all_commands, Client, Command};
-use crate::config::Config;
+use crate::config::{Config, MaxmemoryPolicy};
 use crate::protocol::Argv;
 use crate::store::Keyspace;
+use crate::store::LfuParams;
 use crossbeam_channel::Sender;
 use hdrhistogram::Histogram;
 use parking_lot::{Mutex, RwLock};
@@ -149,6 +151,7 @@ pub struct ShardMetrics {
     pub net_in: u64,
     pub net_out: u64,
     pub error_replies: u64,
+    pub evicted: u64,
 }
 
 /// Redis's small-collection thresholds (`hash-max-listpack-entries` and
@@ -202,6 +205,17 @@ impl EncodingLimits {
     }
 }
 
+fn eviction_array(c: &Config) -> [u64; 6] {
+    [
+        c.maxmemory,
+        c.maxmemory_policy as u64,
+        c.maxmemory_samples.max(1) as u64,
+        c.maxmemory_eviction_tenacity.max(0) as u64,
+        c.lfu_log_factor.max(0) as u64,
+        c.lfu_decay_time.max(0) as u64,
+    ]
+}
+
 /// How SHUTDOWN asked to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShutdownMode {
@@ -236,6 +250,9 @@ pub struct Server {
     /// Cached encoding thresholds, read by collection writes without the
     /// config lock; refreshed by [`Server::refresh_cached_config`].
     encoding: [AtomicI64; 7],
+    /// Cached eviction settings: maxmemory, policy index, samples,
+    /// tenacity, lfu-log-factor, lfu-decay-time.
+    eviction: [AtomicU64; 6],
     /// ops/sec samples (instantaneous_ops_per_sec), written by shard 0's cron.
     pub ops_samples: Mutex<OpsSamples>,
     pub pubsub: Mutex<pubsub::PubSub>,
@@ -262,6 +279,7 @@ impl Server {
         let encoding = EncodingLimits::from_config(&config)
             .to_array()
             .map(AtomicI64::new);
+        let eviction = eviction_array(&config).map(AtomicU64::new);
         Server {
             config: RwLock::new(config),
             config_gen: AtomicU64::new(0),
@@ -285,6 +303,7 @@ impl Server {
             expire_cycles: AtomicU64::new(0),
             latency_tracking,
             encoding,
+            eviction,
             ops_samples: Mutex::new(OpsSamples::default()),
             pubsub: Mutex::new(pubsub::PubSub::default()),
             memory_peak: AtomicU64::new(0),
@@ -319,6 +338,70 @@ impl Server {
         }
     }
 
+    /// `maxmemory` in force (0: none).
+    pub fn maxmemory(&self) -> u64 {
+        self.eviction[0].load(Ordering::Relaxed)
+    }
+
+    pub fn maxmemory_policy(&self) -> MaxmemoryPolicy {
+        let index = self.eviction[1].load(Ordering::Relaxed) as usize;
+        MaxmemoryPolicy::ALL
+            .get(index)
+            .copied()
+            .unwrap_or(MaxmemoryPolicy::NoEviction)
+    }
+
+    /// LFU parameters when an LFU policy is active.
+    pub fn lfu_params(&self) -> Option<LfuParams> {
+        self.maxmemory_policy().lfu().then(|| LfuParams {
+            log_factor: self.eviction[4]
+                .load(Ordering::Relaxed)
+                .min(u64::from(u32::MAX)) as u32,
+            decay_minutes: self.eviction[5]
+                .load(Ordering::Relaxed)
+                .min(u64::from(u32::MAX)) as u32,
+        })
+    }
+
+    /// Evicts keys until used memory is under `maxmemory` (evict.c
+    /// `performEvictions`). False when it cannot (noeviction, or nothing
+    /// evictable): the caller then refuses commands that may grow memory.
+    /// Takes stripe locks itself: call it holding none.
+    pub fn perform_evictions(&self, shard: usize) -> bool {
+        let max = self.maxmemory();
+        let Some(mut used) = crate::io::alloc::used_bytes() else {
+            return true;
+        };
+        if max == 0 || used <= max {
+            return true;
+        }
+        let policy = self.maxmemory_policy();
+        if policy == MaxmemoryPolicy::NoEviction {
+            return false;
+        }
+        let samples = self.eviction[2].load(Ordering::Relaxed).clamp(1, 64) as usize;
+        // Bounded work per command, as Redis bounds it by tenacity.
+        let rounds = 16 + 64 * self.eviction[3].load(Ordering::Relaxed).min(100) as usize;
+        let mut evicted = 0u64;
+        for _ in 0..rounds {
+            // A miss (sampled stripes held no candidate) just tries again.
+            let Some((db, key)) = evict::pick_victim(self, policy, samples) else {
+                continue;
+            };
+            if evict::evict(self, db, &key) {
+                evicted += 1;
+            }
+            used = crate::io::alloc::used_bytes().unwrap_or(0);
+            if used <= max {
+                break;
+            }
+        }
+        if evicted > 0 {
+            self.metrics[shard].lock().evicted += evicted;
+        }
+        used <= max
+    }
+
     /// The small-collection encoding thresholds in force.
     pub fn encoding_limits(&self) -> EncodingLimits {
         EncodingLimits::from_array(self.encoding.each_ref().map(|a| a.load(Ordering::Relaxed)))
@@ -334,6 +417,9 @@ impl Server {
             .iter()
             .zip(EncodingLimits::from_config(&config).to_array())
         {
+            slot.store(value, Ordering::Relaxed);
+        }
+        for (slot, value) in self.eviction.iter().zip(eviction_array(&config)) {
             slot.store(value, Ordering::Relaxed);
         }
     }

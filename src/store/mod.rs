@@ -20,7 +20,7 @@ pub mod set;
 mod value;
 pub mod zset;
 
-pub use value::{Entry, Value};
+pub use value::{Entry, LfuParams, Value, LFU_INIT_VAL};
 
 use crate::protocol::Argv;
 use hashbrown::hash_map::EntryRef;
@@ -445,6 +445,13 @@ pub struct Keys<'a> {
     /// How this command's effects replicate (Redis's `also_propagate` and
     /// argv rewriting); see [`Propagation`].
     pub prop: Propagation,
+    /// Set under an LFU maxmemory policy: accesses update the counters.
+    pub lfu: Option<LfuParams>,
+}
+
+/// Minutes clock for LFU decay (evict.c `LFUGetTimeInMinutes`).
+pub fn lfu_minutes(now_ms: u64) -> u16 {
+    (now_ms / 60_000) as u16
 }
 
 /// The replication form of what a command did, built while it runs.
@@ -506,6 +513,17 @@ impl<'a> Keys<'a> {
             hits: 0,
             misses: 0,
             prop: Propagation::default(),
+            lfu: None,
+        }
+    }
+
+    /// Access bookkeeping of a looked-up entry: LRU clock, and the LFU
+    /// counter when an LFU policy is active.
+    fn touch(entry: &mut Entry, clock: u32, lfu: Option<LfuParams>, now_ms: u64) {
+        entry.access_s = clock;
+        if let Some(params) = lfu {
+            let random = (crate::cmd::keys::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            entry.lfu_touch(lfu_minutes(now_ms), params, random);
         }
     }
 
@@ -541,7 +559,7 @@ impl<'a> Keys<'a> {
         match stripe.dbs[db].lookup(key, self.now_ms) {
             Lookup::Live(entry) => {
                 *hits += 1;
-                entry.access_s = clock;
+                Keys::touch(entry, clock, self.lfu, self.now_ms);
                 Some(entry)
             }
             Lookup::Expired => {
@@ -560,9 +578,9 @@ impl<'a> Keys<'a> {
 
     /// A live entry for writing: no hit/miss stats.
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let clock = self.lru_clock;
+        let (clock, lfu, now) = (self.lru_clock, self.lfu, self.now_ms);
         let entry = self.live(key)?;
-        entry.access_s = clock;
+        Keys::touch(entry, clock, lfu, now);
         Some(entry)
     }
 
@@ -595,6 +613,7 @@ impl<'a> Keys<'a> {
     pub fn set(&mut self, key: &[u8], value: Value, expire_ms: u64) {
         let mut entry = Entry::new(value, expire_ms);
         entry.access_s = self.lru_clock;
+        entry.freq_minutes = lfu_minutes(self.now_ms);
         let db = self.db;
         let stripe = self.locked.stripe_for(key);
         stripe.dbs[db].insert(key, entry);

@@ -122,6 +122,21 @@ pub struct Entry {
     /// LRU clock (seconds since server start) of the last access, for
     /// OBJECT IDLETIME.
     pub access_s: u32,
+    /// LFU counter (logarithmic, evict.c `LFULogIncr`) and the minute
+    /// clock of its last decay, for the LFU policies and OBJECT FREQ.
+    pub freq: u8,
+    pub freq_minutes: u16,
+}
+
+/// A new key's LFU counter (evict.c `LFU_INIT_VAL`), so it is not evicted
+/// before it had a chance to be used.
+pub const LFU_INIT_VAL: u8 = 5;
+
+/// LFU tuning (`lfu-log-factor`, `lfu-decay-time`).
+#[derive(Clone, Copy, Debug)]
+pub struct LfuParams {
+    pub log_factor: u32,
+    pub decay_minutes: u32,
 }
 
 impl Entry {
@@ -130,7 +145,30 @@ impl Entry {
             value,
             expire_ms,
             access_s: 0,
+            freq: LFU_INIT_VAL,
+            freq_minutes: 0,
         }
+    }
+
+    /// The counter after decay (evict.c `LFUDecrAndReturn`).
+    pub fn lfu_decayed(&self, now_minutes: u16, params: LfuParams) -> u8 {
+        let elapsed = u32::from(now_minutes.wrapping_sub(self.freq_minutes));
+        let periods = elapsed.checked_div(params.decay_minutes).unwrap_or(0);
+        u32::from(self.freq).saturating_sub(periods) as u8
+    }
+
+    /// Records an access under an LFU policy (db.c `updateLFU`): decay,
+    /// then a logarithmic increment with probability 1/((c-5)*factor+1).
+    pub fn lfu_touch(&mut self, now_minutes: u16, params: LfuParams, random: f64) {
+        let mut counter = self.lfu_decayed(now_minutes, params);
+        if counter < 255 {
+            let base = f64::from(counter.saturating_sub(LFU_INIT_VAL));
+            if random < 1.0 / (base * f64::from(params.log_factor) + 1.0) {
+                counter += 1;
+            }
+        }
+        self.freq = counter;
+        self.freq_minutes = now_minutes;
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
