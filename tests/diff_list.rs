@@ -242,7 +242,9 @@ fn end(rng: &mut Rng) -> String {
 
 fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
     let mut args: Vec<Vec<u8>> = Vec::new();
-    let s = |v: &str| v.as_bytes().to_vec();
+    fn s(v: &str) -> Vec<u8> {
+        v.as_bytes().to_vec()
+    }
     let name = *rng.pick(&[
         "LPUSH",
         "RPUSH",
@@ -311,7 +313,7 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
         }
         "LINSERT" => {
             args.push(s(&key(rng)));
-            args.push(s(*rng.pick(&["BEFORE", "after", "middle"])));
+            args.push(s(rng.pick::<&str>(&["BEFORE", "after", "middle"])));
             args.push(element(rng));
             args.push(element(rng));
         }
@@ -319,9 +321,9 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
             args.push(s(&key(rng)));
             args.push(element(rng));
             for _ in 0..rng.below(4) {
-                args.push(s(
-                    *rng.pick(&["RANK", "COUNT", "MAXLEN", "rank", "count", "FOO"])
-                ));
+                args.push(s(rng.pick::<&str>(&[
+                    "RANK", "COUNT", "MAXLEN", "rank", "count", "FOO",
+                ])));
                 if rng.chance(95) {
                     args.push(s(&number(rng)));
                 }
@@ -352,14 +354,14 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
                 args.push(s(&end(rng)));
             }
             if rng.chance(50) {
-                args.push(s(*rng.pick(&["COUNT", "count", "BAR"])));
+                args.push(s(rng.pick::<&str>(&["COUNT", "count", "BAR"])));
                 if rng.chance(90) {
                     args.push(s(&number(rng)));
                 }
             }
         }
         "SET" => {
-            args.push(s(*rng.pick(STRING_KEYS)));
+            args.push(s(rng.pick::<&str>(STRING_KEYS)));
             args.push(element(rng));
         }
         _ => args.push(s(&key(rng))),
