@@ -262,12 +262,21 @@ impl Node {
 
     /// Inserts an encoded entry at byte offset `off`.
     fn insert_at(&mut self, off: usize, bytes: &[u8]) {
-        let mut enc = Vec::with_capacity(encoded_len(bytes));
-        encode(bytes, &mut enc);
+        let add = encoded_len(bytes);
+        // Small nodes grow exactly (as a listpack reallocs on each insert),
+        // so a small list carries no slack; big ones grow geometrically.
         if self.data.capacity() < 256 {
-            self.data.reserve_exact(enc.len());
+            self.data.reserve_exact(add);
+        } else {
+            self.data.reserve(add);
         }
-        self.data.splice(off..off, enc);
+        if off == self.data.len() {
+            encode(bytes, &mut self.data);
+        } else {
+            let mut enc = Vec::with_capacity(add);
+            encode(bytes, &mut enc);
+            self.data.splice(off..off, enc);
+        }
         self.count += 1;
     }
 
@@ -296,12 +305,150 @@ impl Node {
     }
 }
 
+/// The nodes of a list. A list of one node (most small lists) keeps it
+/// inline, saving the deque's allocation; `One` with an empty node means
+/// no nodes at all (an empty list, only ever transient).
+#[derive(Clone)]
+enum Nodes {
+    One(Node),
+    // Boxed so the enum, and so every small list, stays at one node's size.
+    #[allow(clippy::box_collection)]
+    Many(Box<VecDeque<Node>>),
+}
+
+impl Default for Nodes {
+    fn default() -> Nodes {
+        Nodes::One(Node::default())
+    }
+}
+
+impl Nodes {
+    fn len(&self) -> usize {
+        match self {
+            Nodes::One(node) => usize::from(node.count > 0),
+            Nodes::Many(nodes) => nodes.len(),
+        }
+    }
+
+    fn front_mut(&mut self) -> Option<&mut Node> {
+        let n = self.len();
+        (n > 0).then(|| &mut self[0])
+    }
+
+    fn back_mut(&mut self) -> Option<&mut Node> {
+        let n = self.len();
+        (n > 0).then(|| &mut self[n - 1])
+    }
+
+    /// The deque, converting a single node into one.
+    fn many(&mut self) -> &mut VecDeque<Node> {
+        if let Nodes::One(node) = self {
+            let mut nodes = VecDeque::with_capacity(4);
+            if node.count > 0 {
+                nodes.push_back(std::mem::take(node));
+            }
+            *self = Nodes::Many(Box::new(nodes));
+        }
+        match self {
+            Nodes::Many(nodes) => nodes,
+            Nodes::One(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// Back to the inline form when one node is left.
+    fn normalize(&mut self) {
+        if let Nodes::Many(nodes) = self {
+            if nodes.len() <= 1 {
+                *self = Nodes::One(nodes.pop_front().unwrap_or_default());
+            } else if nodes.capacity() > 8 && nodes.len() < nodes.capacity() / 4 {
+                nodes.shrink_to_fit();
+            }
+        }
+    }
+
+    fn insert(&mut self, pos: usize, node: Node) {
+        debug_assert!(node.count > 0);
+        if self.len() == 0 {
+            *self = Nodes::One(node);
+        } else {
+            self.many().insert(pos, node);
+        }
+    }
+
+    fn push_front(&mut self, node: Node) {
+        self.insert(0, node);
+    }
+
+    fn push_back(&mut self, node: Node) {
+        let n = self.len();
+        self.insert(n, node);
+    }
+
+    fn remove(&mut self, pos: usize) {
+        match self {
+            Nodes::One(_) => *self = Nodes::default(),
+            Nodes::Many(nodes) => {
+                nodes.remove(pos);
+                self.normalize();
+            }
+        }
+    }
+
+    fn retain(&mut self, keep: impl FnMut(&Node) -> bool) {
+        match self {
+            Nodes::One(node) => {
+                let mut keep = keep;
+                if !keep(node) {
+                    *self = Nodes::default();
+                }
+            }
+            Nodes::Many(nodes) => {
+                nodes.retain(keep);
+                self.normalize();
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = &Node> {
+        (0..self.len()).map(move |i| &self[i])
+    }
+}
+
+impl std::ops::Index<usize> for Nodes {
+    type Output = Node;
+    fn index(&self, i: usize) -> &Node {
+        match self {
+            Nodes::One(node) => {
+                assert!(i == 0 && node.count > 0, "node {i} of a one-node list");
+                node
+            }
+            Nodes::Many(nodes) => &nodes[i],
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Nodes {
+    fn index_mut(&mut self, i: usize) -> &mut Node {
+        match self {
+            Nodes::One(node) => {
+                assert!(i == 0 && node.count > 0, "node {i} of a one-node list");
+                node
+            }
+            Nodes::Many(nodes) => &mut nodes[i],
+        }
+    }
+}
+
 /// A list value.
 #[derive(Clone, Default)]
 pub struct ListValue {
-    nodes: VecDeque<Node>,
+    nodes: Nodes,
     len: usize,
 }
+
+// A one-node list costs this struct (boxed in `Value::List`) plus its data.
+const _: () = assert!(std::mem::size_of::<ListValue>() <= 40);
 
 impl PartialEq for ListValue {
     fn eq(&self, other: &ListValue) -> bool {
@@ -351,9 +498,6 @@ impl ListValue {
                 node.insert_at(off, bytes);
             }
             _ => {
-                if self.nodes.capacity() == 0 {
-                    self.nodes.reserve_exact(1);
-                }
                 let node = Node::with_entry(bytes);
                 match end {
                     End::Head => self.nodes.push_front(node),
@@ -382,7 +526,8 @@ impl ListValue {
         }
         if idx < self.len / 2 {
             let mut rest = idx;
-            for (n, node) in self.nodes.iter().enumerate() {
+            for n in 0..self.nodes.len() {
+                let node = &self.nodes[n];
                 let count = node.count as usize;
                 if rest < count {
                     return Some((n, rest as u32));
@@ -391,7 +536,8 @@ impl ListValue {
             }
         } else {
             let mut rest = self.len - idx; // 1-based from the tail
-            for (n, node) in self.nodes.iter().enumerate().rev() {
+            for n in (0..self.nodes.len()).rev() {
+                let node = &self.nodes[n];
                 let count = node.count as usize;
                 if rest <= count {
                     return Some((n, (count - rest) as u32));
@@ -505,9 +651,6 @@ impl ListValue {
             left -= take as usize;
         }
         self.len -= count;
-        if self.nodes.capacity() > 8 && self.nodes.len() < self.nodes.capacity() / 4 {
-            self.nodes.shrink_to_fit();
-        }
     }
 
     /// Removes up to `limit` elements (0 = all) equal to `needle`, walking
