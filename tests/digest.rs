@@ -1,8 +1,9 @@
 //! DEBUG DIGEST equals redis-server's for the same dataset, so later tests
 //! (RDB, replication) can compare whole datasets by one digest.
 //!
-//! 1. The same seeded writes (strings of every encoding, TTLs, several dbs,
-//!    deletes) go to redis-server and sluice-server (threads 1 and 2).
+//! 1. The same seeded writes (strings of every encoding, lists, TTLs,
+//!    several dbs, deletes) go to redis-server and sluice-server (threads 1
+//!    and 2).
 //! 2. DEBUG DIGEST and DEBUG DIGEST-VALUE must match at several points.
 //! 3. Without `enable-debug-command`, DEBUG is refused with Redis's text.
 #[macro_use]
@@ -22,7 +23,11 @@ fn write_batch(rng: &mut Rng, clients: &mut [&mut Client], n: usize) {
             2 => "y".repeat(100 + rng.below(100) as usize),
             _ => String::new(),
         };
-        let cmd: Vec<String> = match rng.below(5) {
+        let list = format!("l{}", rng.below(10));
+        let cmd: Vec<String> = match rng.below(8) {
+            5 => vec!["RPUSH".into(), list, value],
+            6 => vec!["LPUSH".into(), list, rng.range(-5, 5).to_string()],
+            7 => vec!["LPOP".into(), list],
             0 => vec!["DEL".into(), key],
             1 => vec![
                 "SET".into(),
@@ -62,7 +67,16 @@ fn digests_match_redis() {
                 s.q("DEBUG DIGEST"),
                 "round {round}, threads {threads}"
             );
-            let keys = ["DEBUG", "DIGEST-VALUE", "k1", "k2", "k3", "nokey"];
+            let keys = [
+                "DEBUG",
+                "DIGEST-VALUE",
+                "k1",
+                "k2",
+                "k3",
+                "l1",
+                "l2",
+                "nokey",
+            ];
             assert_eq!(r.cmd_str(&keys), s.cmd_str(&keys), "round {round}");
         }
     }

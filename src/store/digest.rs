@@ -52,8 +52,14 @@ pub fn value_digest(digest: &mut Digest, value: &Value, has_ttl: bool) {
         Value::Int(n) => mix(digest, itoa::Buffer::new().format(*n).as_bytes()),
         Value::Emb(b) => mix(digest, b),
         Value::Raw(b) => mix(digest, b),
-        // Collection digests come with their types (see the family modules).
-        Value::List(_) | Value::Set(_) | Value::ZSet(_) | Value::Hash(_) => {}
+        // Ordered: each element mixed in turn (ints as their decimal text).
+        Value::List(list) => {
+            for elem in list.iter() {
+                mix(digest, &elem.to_vec());
+            }
+        }
+        // Collection digests of these types come with their modules.
+        Value::Set(_) | Value::ZSet(_) | Value::Hash(_) => {}
     }
     if has_ttl {
         xor(digest, b"!!expire!!");
