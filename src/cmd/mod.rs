@@ -8,6 +8,7 @@
 //! One file per family: [`conn`] (connection), [`server`] (server admin),
 //! [`keys`] (generic keyspace), [`string`] (strings), [`multi`] (transactions).
 
+pub mod blocking;
 pub mod conn;
 pub mod hash;
 pub mod keys;
@@ -83,6 +84,15 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// A client waiting in BLPOP and friends (see [`blocking`]).
+pub struct Blocked {
+    pub waiter: Arc<crate::store::Waiter>,
+    /// Absolute unix ms; 0 waits forever.
+    pub deadline_ms: u64,
+    /// A timeout replies a null array (pops) rather than a null bulk (moves).
+    pub null_array: bool,
+}
+
 /// A queued MULTI.
 #[derive(Default)]
 pub struct Multi {
@@ -117,6 +127,8 @@ pub struct Client {
     pub monitor: bool,
     /// Running the queued commands of EXEC.
     pub in_exec: bool,
+    /// Set while the client waits in a blocking command.
+    pub blocked: Option<Blocked>,
     /// Pub/sub subscriptions (channels and patterns).
     pub channels: hashbrown::HashSet<Vec<u8>>,
     pub patterns: hashbrown::HashSet<Vec<u8>>,
@@ -142,6 +154,7 @@ impl Client {
             close_after_reply: false,
             monitor: false,
             in_exec: false,
+            blocked: None,
             channels: hashbrown::HashSet::new(),
             patterns: hashbrown::HashSet::new(),
             meta,
@@ -337,6 +350,10 @@ pub fn call(
     if !ops.is_empty() {
         srv.propagate(wrap_transaction(ops));
     }
+    blocking::serve_ready(srv, &mut ctx.ks);
+    for op in std::mem::take(&mut ctx.ks.prop.ops) {
+        srv.propagate(vec![op]);
+    }
     let Keys {
         dirty,
         expired,
@@ -411,6 +428,11 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     // propagated.
     if !ops.is_empty() {
         ctx.srv.propagate(wrap_transaction(ops));
+    }
+    // Blocked clients are served after the whole transaction.
+    blocking::serve_ready(ctx.srv, &mut ks);
+    for op in std::mem::take(&mut ks.prop.ops) {
+        ctx.srv.propagate(vec![op]);
     }
     ctx.ks.prop.prevent = true;
     ctx.ks.dirty += ks.dirty;

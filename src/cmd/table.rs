@@ -149,6 +149,7 @@ pub(crate) use command_table;
 static FAMILIES: &[&[Command]] = &[
     COMMANDS,
     super::pubsub::TABLE,
+    super::blocking::TABLE,
     super::hash::TABLE,
     super::list::TABLE,
     super::set::TABLE,

@@ -70,7 +70,12 @@ impl Conn {
     /// Parses and runs every complete request in `inbuf`.
     pub fn process_input(&mut self, srv: &Server, shard: usize, limits: &ConnLimits) {
         let mut pos = 0;
-        while pos < self.inbuf.len() && !self.client.close_after_reply && !self.closing {
+        // A blocked client reads on but runs nothing until it is served.
+        while pos < self.inbuf.len()
+            && !self.client.close_after_reply
+            && !self.closing
+            && self.client.blocked.is_none()
+        {
             let parse_limits = Limits {
                 proto_max_bulk_len: limits.proto_max_bulk_len,
                 authenticated: self.client.authenticated || !limits.auth_required,
@@ -124,6 +129,23 @@ impl Conn {
             .meta
             .last_interaction_ms
             .store(srv.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Runs `argv` again for a blocked client handed back by the command that
+    /// could not serve it (see `cmd::blocking`), then any pipelined input.
+    pub fn rerun(&mut self, srv: &Server, shard: usize, limits: &ConnLimits, argv: Argv) {
+        self.argv = argv;
+        self.execute(srv, shard);
+        self.argv.clear();
+        self.process_input(srv, shard, limits);
+    }
+
+    /// Ends a block with `reply` (served or timed out), then runs what the
+    /// client pipelined meanwhile.
+    pub fn unblock(&mut self, srv: &Server, shard: usize, limits: &ConnLimits, reply: &[u8]) {
+        self.client.blocked = None;
+        self.out.buf.extend_from_slice(reply);
+        self.process_input(srv, shard, limits);
     }
 
     /// Runs one request, applying CLIENT REPLY suppression (networking.c

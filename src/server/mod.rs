@@ -106,6 +106,11 @@ pub enum ShardMsg {
     Monitor(Arc<[u8]>),
     /// Stop: close connections and exit the loop.
     Shutdown,
+    /// A blocked client was served by another command: its reply.
+    Unblock { client_id: u64, reply: Vec<u8> },
+    /// A blocked client must run its command again (a BLMOVE whose
+    /// destination the serving command did not hold).
+    Retry { client_id: u64 },
     /// A PUBLISH for these clients (id, and the pattern that matched if any).
     Deliver {
         targets: DeliveryTargets,

@@ -770,6 +770,10 @@ impl Shard {
         }
         crate::cmd::multi::unwatch_all(&self.srv, &mut conn.client);
         crate::cmd::pubsub::forget_client(&self.srv, &conn.client);
+        if let Some(blocked) = conn.client.blocked.take() {
+            // Pushers skip (and purge) a claimed waiter.
+            blocked.waiter.claim();
+        }
         self.srv.clients.lock().remove(&conn.client.id);
         self.by_id.remove(&conn.client.id);
         self.srv.connected.fetch_sub(1, Ordering::Relaxed);
@@ -796,6 +800,28 @@ impl Shard {
                     }
                 }
                 Ok(ShardMsg::Shutdown) => self.begin_stop(),
+                Ok(ShardMsg::Unblock { client_id, reply }) => {
+                    let Some(slot) = self.find_client(client_id) else {
+                        continue;
+                    };
+                    let (srv, limits, id) = (self.srv.clone(), self.limits, self.id);
+                    if let Some(conn) = self.conns[slot as usize].as_mut() {
+                        conn.unblock(&srv, id, &limits, &reply);
+                        self.dirty.push(slot);
+                    }
+                }
+                Ok(ShardMsg::Retry { client_id }) => {
+                    let Some(slot) = self.find_client(client_id) else {
+                        continue;
+                    };
+                    let (srv, limits, id) = (self.srv.clone(), self.limits, self.id);
+                    if let Some(conn) = self.conns[slot as usize].as_mut() {
+                        if let Some(blocked) = conn.client.blocked.take() {
+                            conn.rerun(&srv, id, &limits, blocked.waiter.argv.clone());
+                        }
+                        self.dirty.push(slot);
+                    }
+                }
                 Ok(ShardMsg::Deliver {
                     targets,
                     channel,
@@ -851,6 +877,7 @@ impl Shard {
             self.arm_accept(listener);
         }
         self.active_expire();
+        self.time_out_blocked();
         self.close_idle_clients();
         if self.id == 0 {
             self.sample_ops();
@@ -894,6 +921,35 @@ impl Shard {
         }
         if total > 0 {
             self.srv.metrics[self.id].lock().expired += total;
+        }
+    }
+
+    /// Replies null to blocked clients whose deadline passed (blocked.c
+    /// `handleBlockedClientsTimeout`), unless a pusher claimed them first.
+    fn time_out_blocked(&mut self) {
+        let now = self.srv.now_ms();
+        let (srv, limits, id) = (self.srv.clone(), self.limits, self.id);
+        for slot in 0..self.conns.len() as u32 {
+            let Some(conn) = self.conns[slot as usize].as_mut() else {
+                continue;
+            };
+            let Some(blocked) = conn.client.blocked.as_ref() else {
+                continue;
+            };
+            if blocked.deadline_ms == 0 || now < blocked.deadline_ms || !blocked.waiter.claim() {
+                continue;
+            }
+            let mut null = crate::protocol::ReplyBuf {
+                buf: Vec::new(),
+                resp3: conn.client.resp3,
+            };
+            if blocked.null_array {
+                null.null_array();
+            } else {
+                null.null();
+            }
+            conn.unblock(&srv, id, &limits, &null.buf);
+            self.dirty.push(slot);
         }
     }
 

@@ -260,6 +260,39 @@ fn touch_watches(watches: &[Watch], db: usize, key: &[u8]) {
 pub struct Stripe {
     pub dbs: Vec<Db>,
     pub watchers: Vec<Watch>,
+    /// Clients blocked on keys of this stripe, oldest first (blocked.c
+    /// keeps the same FIFO per key).
+    pub blocked: Vec<BlockedOn>,
+}
+
+/// A client blocked by a command (BLPOP ...), shared by every key it waits
+/// on. Whoever flips `claimed` first (a pusher serving it, its shard timing
+/// it out, or its connection closing) owns the outcome; the other entries
+/// are then dead and purged when next seen.
+pub struct Waiter {
+    pub client_id: u64,
+    pub shard: usize,
+    pub db: usize,
+    pub resp3: bool,
+    /// The blocking command as the client sent it.
+    pub argv: Argv,
+    pub claimed: AtomicBool,
+}
+
+impl Waiter {
+    /// True for the one caller that gets to serve or drop this waiter.
+    pub fn claim(&self) -> bool {
+        self.claimed
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// One key a waiter waits on.
+pub struct BlockedOn {
+    pub db: usize,
+    pub key: Key,
+    pub waiter: Arc<Waiter>,
 }
 
 impl Stripe {
@@ -299,6 +332,7 @@ impl Keyspace {
                 Mutex::new(Stripe {
                     dbs: (0..databases).map(|_| Db::default()).collect(),
                     watchers: Vec::new(),
+                    blocked: Vec::new(),
                 })
             })
             .collect();
@@ -421,6 +455,14 @@ impl<'a> Locked<'a> {
     pub fn holds_all(&self) -> bool {
         self.all
     }
+
+    /// True when stripe `index` is held (a served BLMOVE may only touch a
+    /// destination whose stripe the serving command already holds).
+    pub fn holds(&self, index: usize) -> bool {
+        self.all
+            || self.one.as_ref().is_some_and(|(s, _)| *s == index)
+            || self.held.binary_search_by_key(&index, |(s, _)| *s).is_ok()
+    }
 }
 
 /// What a command sees of the keyspace: the locked stripes, its client's
@@ -447,6 +489,21 @@ pub struct Keys<'a> {
     pub prop: Propagation,
     /// Set under an LFU maxmemory policy: accesses update the counters.
     pub lfu: Option<LfuParams>,
+    /// Keys written while clients were blocked on them (blocked.c
+    /// `signalKeyAsReady`): served after the command, under its locks.
+    pub ready: Vec<(usize, Key)>,
+}
+
+/// Notes `key` as ready when a live waiter is blocked on it.
+fn note_ready(stripe: &Stripe, ready: &mut Vec<(usize, Key)>, db: usize, key: &[u8]) {
+    if stripe
+        .blocked
+        .iter()
+        .any(|b| b.db == db && *b.key == *key && !b.waiter.claimed.load(Ordering::Acquire))
+        && !ready.iter().any(|(d, k)| *d == db && **k == *key)
+    {
+        ready.push((db, key.into()));
+    }
 }
 
 /// Minutes clock for LFU decay (evict.c `LFUGetTimeInMinutes`).
@@ -514,6 +571,7 @@ impl<'a> Keys<'a> {
             misses: 0,
             prop: Propagation::default(),
             lfu: None,
+            ready: Vec::new(),
         }
     }
 
@@ -618,6 +676,7 @@ impl<'a> Keys<'a> {
         let stripe = self.locked.stripe_for(key);
         stripe.dbs[db].insert(key, entry);
         stripe.touch_watched(db, key);
+        note_ready(stripe, &mut self.ready, db, key);
         self.dirty += 1;
     }
 
@@ -634,14 +693,15 @@ impl<'a> Keys<'a> {
     /// Records one change to `key` (db.c `signalModifiedKey` + `server.dirty++`).
     pub fn modified(&mut self, key: &[u8]) {
         let db = self.db;
-        self.dirty += 1;
-        self.locked.stripe_for(key).touch_watched(db, key);
+        self.modified_in(db, key);
     }
 
     /// Like [`Keys::modified`] for a key in another database (MOVE, COPY DB).
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.dirty += 1;
-        self.locked.stripe_for(key).touch_watched(db, key);
+        let stripe = self.locked.stripe_for(key);
+        stripe.touch_watched(db, key);
+        note_ready(stripe, &mut self.ready, db, key);
     }
 }
 

@@ -1,0 +1,112 @@
+//! Blocking list pops against the real thing: each scenario runs on
+//! redis-server and on sluice-server (one and two shard threads, so the
+//! blocked client and the pusher may live on different shards) and every
+//! reply must be identical.
+//!
+//! Scenarios: served later by another client's push (FIFO between two
+//! waiters), timeout, immediate service, BLMOVE/BRPOPLPUSH served later,
+//! BLMPOP with COUNT, blocking commands inside MULTI, pipelined commands
+//! held back until the client is served, and argument errors.
+mod common;
+
+use common::{require_bin, wait_until, Client, Server};
+use std::time::Duration;
+
+/// Sends `args` without reading the reply (the client blocks).
+fn send(c: &mut Client, args: &[&str]) {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    c.send(&args);
+}
+
+/// Waits until the server reports `n` blocked clients.
+fn wait_blocked(probe: &mut Client, n: usize) {
+    wait_until(
+        &format!("{n} blocked clients"),
+        Duration::from_secs(10),
+        || {
+            let blocked = probe
+                .q("CLIENT LIST")
+                .as_str()
+                .lines()
+                .filter(|l| l.contains(" cmd=b"))
+                .count();
+            blocked >= n
+        },
+    );
+}
+
+fn scenario(server: &Server) -> Vec<String> {
+    let (mut a, mut b, mut p) = (server.client(), server.client(), server.client());
+    let mut log = Vec::new();
+    let mut push = |r: common::Reply| log.push(format!("{r:?}"));
+    // Two waiters on one key, served oldest first after one LPUSH of two.
+    send(&mut a, &["BLPOP", "q", "other", "0"]);
+    wait_blocked(&mut p, 1);
+    send(&mut b, &["BRPOP", "q", "0"]);
+    wait_blocked(&mut p, 2);
+    push(p.cmd_str(&["LPUSH", "q", "x", "y"]));
+    push(a.read_reply());
+    push(b.read_reply());
+    push(p.cmd_str(&["EXISTS", "q"]));
+    // Timeout.
+    push(a.cmd_str(&["BLPOP", "q", "0.05"]));
+    // Immediate.
+    push(p.cmd_str(&["RPUSH", "q", "1", "2", "3"]));
+    push(a.cmd_str(&["BRPOP", "q", "0"]));
+    push(a.cmd_str(&["BLMPOP", "0", "2", "nothing", "q", "LEFT", "COUNT", "5"]));
+    // Moves served later.
+    send(&mut a, &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]);
+    wait_blocked(&mut p, 1);
+    push(p.cmd_str(&["RPUSH", "src", "m1", "m2"]));
+    push(a.read_reply());
+    push(p.cmd_str(&["LRANGE", "dst", "0", "-1"]));
+    push(p.cmd_str(&["LRANGE", "src", "0", "-1"]));
+    send(&mut b, &["BRPOPLPUSH", "empty", "dst", "0"]);
+    wait_blocked(&mut p, 1);
+    push(p.cmd_str(&["LPUSH", "empty", "e"]));
+    push(b.read_reply());
+    push(p.cmd_str(&["LRANGE", "dst", "0", "-1"]));
+    // BLMPOP served later with COUNT.
+    send(&mut a, &["BLMPOP", "0", "1", "mp", "RIGHT", "COUNT", "2"]);
+    wait_blocked(&mut p, 1);
+    push(p.cmd_str(&["RPUSH", "mp", "a", "b", "c"]));
+    push(a.read_reply());
+    // Pipelined commands wait for the block to end.
+    a.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$2\r\npl\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n")
+        .unwrap();
+    wait_blocked(&mut p, 1);
+    push(p.cmd_str(&["LPUSH", "pl", "v"]));
+    push(a.read_reply());
+    push(a.read_reply());
+    // Inside MULTI a blocking pop does not block.
+    push(a.cmd_str(&["MULTI"]));
+    push(a.cmd_str(&["BLPOP", "none", "0"]));
+    push(a.cmd_str(&["BLMOVE", "none", "x", "LEFT", "LEFT", "0"]));
+    push(a.cmd_str(&["EXEC"]));
+    // Errors.
+    push(a.cmd_str(&["BLPOP", "q", "-1"]));
+    push(a.cmd_str(&["BLPOP", "q", "abc"]));
+    push(a.cmd_str(&["SET", "str", "v"]));
+    push(a.cmd_str(&["BLPOP", "none", "str", "0"]));
+    push(a.cmd_str(&["RPUSH", "src2", "z"]));
+    push(a.cmd_str(&["BLMOVE", "src2", "str", "LEFT", "LEFT", "0"]));
+    push(a.cmd_str(&["BLMOVE", "a", "b", "UP", "LEFT", "0"]));
+    push(a.cmd_str(&["BLMPOP", "0", "0", "k", "LEFT"]));
+    push(a.cmd_str(&["BLMPOP", "0", "1", "k", "LEFT", "COUNT", "0"]));
+    log
+}
+
+#[test]
+fn blocking_pops_match_redis() {
+    if require_bin("redis-server").is_none() {
+        return;
+    }
+    let expected = scenario(&Server::redis(&[]));
+    for threads in [1, 2] {
+        let got = scenario(&Server::sluice(threads, &[]));
+        for (i, (want, got)) in expected.iter().zip(&got).enumerate() {
+            assert_eq!(got, want, "step {i} (server-threads {threads})");
+        }
+        assert_eq!(got.len(), expected.len());
+    }
+}
