@@ -939,6 +939,40 @@ mod tests {
     }
 
     #[test]
+    fn fill_follows_list_max_listpack_size() {
+        assert_eq!(
+            Fill::from_config(-2),
+            Fill {
+                bytes_max: 8192,
+                count_max: 65535
+            }
+        );
+        assert_eq!(Fill::from_config(-1).bytes_max, 4096);
+        assert_eq!(Fill::from_config(-5).bytes_max, 65536);
+        assert_eq!(Fill::from_config(i64::MIN).bytes_max, 65536);
+        assert_eq!(
+            Fill::from_config(5),
+            Fill {
+                bytes_max: 8192,
+                count_max: 5
+            }
+        );
+        assert_eq!(Fill::from_config(i64::MAX).count_max, 32767);
+        // 0: every element in its own node.
+        let mut list = ListValue::new();
+        for v in ["a", "b", "c"] {
+            list.push(v.as_bytes(), End::Tail, Fill::from_config(0));
+        }
+        assert_eq!(list.nodes.len(), 3);
+        assert_eq!(list.pop(End::Head), Some(b"a".to_vec()));
+        assert_eq!(list.pop(End::Head), Some(b"b".to_vec()));
+        assert!(
+            matches!(list.nodes, Nodes::One(_)),
+            "back to the inline node"
+        );
+    }
+
+    #[test]
     fn integers_are_compact_and_canonical() {
         let mut list = ListValue::new();
         for v in [
