@@ -13,7 +13,8 @@
 //!    keys, two of them sharing a hash tag, and string keys), sometimes as
 //!    pipelines, sometimes switching protocol with HELLO (whose reply holds
 //!    the connection id and is not compared) or changing
-//!    list-max-listpack-size so node boundaries move.
+//!    list-max-listpack-size so node boundaries move; some pipelines are
+//!    MULTI ... EXEC transactions.
 //! 3. Compare raw reply bytes. No list command replies in a random or
 //!    unspecified order, so every comparison is exact.
 //! 4. At the end compare every key's TYPE, OBJECT ENCODING and contents.
@@ -72,7 +73,14 @@ fn run_diff(threads: usize) {
             continue;
         }
         if rng.chance(10) {
-            let cmds: Vec<Vec<Vec<u8>>> = (0..rng.range(2, 6)).map(|_| command(&mut rng)).collect();
+            let mut cmds: Vec<Vec<Vec<u8>>> =
+                (0..rng.range(2, 6)).map(|_| command(&mut rng)).collect();
+            // Sometimes as a transaction: errors raised while queueing
+            // (wrong arity) abort it, runtime errors don't.
+            if rng.chance(30) {
+                cmds.insert(0, vec![b"MULTI".to_vec()]);
+                cmds.push(vec![b"EXEC".to_vec()]);
+            }
             pair.check_pipeline(&cmds);
             sent += cmds.len();
         } else {

@@ -138,18 +138,14 @@ fn push_generic(ctx: &mut Ctx, argv: &Argv, end: End, existing_only: bool) {
     match as_list(ctx.ks.lookup_write(key)) {
         Err(WrongType) => ctx.out.error(ERR_WRONGTYPE),
         Ok(Some(list)) => {
-            for value in argv.iter().skip(2) {
-                list.push(value, end, fill);
-            }
+            list.push_all(argv.iter().skip(2), end, fill);
             ctx.out.int(list.len() as i64);
             ctx.ks.modified(key);
         }
         Ok(None) if existing_only => ctx.out.int(0),
         Ok(None) => {
             let mut list = ListValue::new();
-            for value in argv.iter().skip(2) {
-                list.push(value, end, fill);
-            }
+            list.push_all(argv.iter().skip(2), end, fill);
             ctx.out.int(list.len() as i64);
             ctx.ks.set(key, Value::List(Box::new(list)), 0);
         }
