@@ -334,6 +334,7 @@ pub fn call(
     };
     let mut ks = Keys::new(locked, client.db, srv.now_ms(), srv.lru_clock());
     ks.lfu = srv.lfu_params();
+    ks.prop.enabled = srv.propagation_enabled();
     let mut ctx = Ctx {
         srv,
         ks,
@@ -393,6 +394,7 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     // Replace the EXEC's own (empty) view by the transaction's.
     let mut ks = Keys::new(locked, ctx.client.db, ctx.ks.now_ms, ctx.ks.lru_clock);
     ks.lfu = ctx.ks.lfu;
+    ks.prop.enabled = ctx.ks.prop.enabled;
     if multi::watched_keys_changed(ctx.client, &mut ks) {
         drop(ks);
         ctx.out.null_array();

@@ -70,6 +70,8 @@ pub fn evict(srv: &Server, db: usize, key: &[u8]) -> bool {
         return false;
     }
     stripe.touch_watched(db, key);
-    srv.propagate(vec![(db, Argv::from_slices(&[&b"DEL"[..], key]))]);
+    if srv.propagation_enabled() {
+        srv.propagate(vec![(db, Argv::from_slices(&[&b"DEL"[..], key]))]);
+    }
     true
 }

@@ -333,6 +333,12 @@ impl Server {
             .unwrap_or_default()
     }
 
+    /// True when propagated commands have a consumer; until the replication
+    /// backlog exists that is only the unit-test log.
+    pub fn propagation_enabled(&self) -> bool {
+        self.propagation_log.is_some()
+    }
+
     /// Hands one command's (or one transaction's) effects, in the form
     /// Redis propagates them, to the replication stream. `ops` are
     /// `(db, argv)`; more than one op arrives already wrapped in MULTI/EXEC.

@@ -909,8 +909,10 @@ impl Shard {
                     stripe.touch_watched(db, key);
                     // Each as a bare DEL, under the stripe lock (expire.c
                     // `activeExpireCycle` propagates without MULTI).
-                    let del = crate::protocol::Argv::from_slices(&[&b"DEL"[..], key]);
-                    self.srv.propagate(vec![(db, del)]);
+                    if self.srv.propagation_enabled() {
+                        let del = crate::protocol::Argv::from_slices(&[&b"DEL"[..], key]);
+                        self.srv.propagate(vec![(db, del)]);
+                    }
                 }
                 total += expired.len() as u64;
             }

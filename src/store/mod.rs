@@ -529,12 +529,22 @@ pub struct Propagation {
     pub prevent: bool,
     /// Propagate the command even though it changed nothing.
     pub force: bool,
+    /// Someone consumes the stream (a backlog, a test). When not, nothing
+    /// is built: no argv copy on the write path.
+    pub enabled: bool,
 }
 
 impl Propagation {
     /// Closes one command: its queued ops, then the command itself (as
     /// rewritten) if it changed something or was forced.
     pub fn finish(&mut self, db: usize, changed: bool, argv: &Argv) -> Vec<(usize, Argv)> {
+        if !self.enabled {
+            self.ops.clear();
+            self.rewrite = None;
+            self.prevent = false;
+            self.force = false;
+            return Vec::new();
+        }
         let mut ops = std::mem::take(&mut self.ops);
         let rewrite = self.rewrite.take();
         if !self.prevent && (changed || self.force) {
@@ -601,7 +611,9 @@ impl<'a> Keys<'a> {
             Lookup::Expired => {
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
-                self.prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
+                if self.prop.enabled {
+                    self.prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
+                }
                 None
             }
             Lookup::Missing => None,
@@ -623,7 +635,9 @@ impl<'a> Keys<'a> {
             Lookup::Expired => {
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
-                self.prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
+                if self.prop.enabled {
+                    self.prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
+                }
                 *misses += 1;
                 None
             }
