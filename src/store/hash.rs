@@ -80,7 +80,11 @@ impl Listpack {
     }
 
     fn push(&mut self, field: &[u8], value: &[u8]) {
-        self.buf.reserve(field.len() + value.len() + 4);
+        // Exact growth, as Redis reallocs a listpack per insert: a small
+        // hash must not carry doubling slack (the memory target).
+        self.buf.reserve_exact(
+            varint_len(field.len()) + field.len() + varint_len(value.len()) + value.len(),
+        );
         put_varint(&mut self.buf, field.len());
         self.buf.extend_from_slice(field);
         put_varint(&mut self.buf, value.len());
