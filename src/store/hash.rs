@@ -13,13 +13,21 @@
 
 use hashbrown::HashMap;
 
-/// Redis's listpack for a hash: `[len][field][len][value]...` where each
-/// `len` is a LEB128 varint. `count` is the number of field-value pairs.
+/// Redis's listpack for a hash, in one allocation:
+///
+/// ```text
+/// [count: u32 LE][flen][field][vlen][value][flen][field][vlen][value]...
+/// ```
+///
+/// where each `len` is a LEB128 varint and `count` the number of pairs. An
+/// empty listpack has no buffer at all (no header either).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Listpack {
     buf: Vec<u8>,
-    count: u32,
 }
+
+/// Bytes of the pair count in front of a non-empty listpack.
+const HEADER: usize = 4;
 
 fn put_varint(out: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
@@ -55,15 +63,30 @@ struct Slot {
 }
 
 impl Listpack {
+    fn count(&self) -> u32 {
+        match self.buf.first_chunk::<HEADER>() {
+            Some(header) => u32::from_le_bytes(*header),
+            None => 0,
+        }
+    }
+
+    fn set_count(&mut self, count: u32) {
+        if self.buf.is_empty() {
+            self.buf.reserve_exact(HEADER);
+            self.buf.extend_from_slice(&[0; HEADER]);
+        }
+        self.buf[..HEADER].copy_from_slice(&count.to_le_bytes());
+    }
+
     fn iter(&self) -> ListpackIter<'_> {
         ListpackIter {
             buf: &self.buf,
-            pos: 0,
+            pos: HEADER,
         }
     }
 
     fn find(&self, field: &[u8]) -> Option<Slot> {
-        let mut pos = 0;
+        let mut pos = HEADER;
         while pos < self.buf.len() {
             let start = pos;
             let flen = get_varint(&self.buf, &mut pos);
@@ -82,14 +105,16 @@ impl Listpack {
     fn push(&mut self, field: &[u8], value: &[u8]) {
         // Exact growth, as Redis reallocs a listpack per insert: a small
         // hash must not carry doubling slack (the memory target).
+        let header = if self.buf.is_empty() { HEADER } else { 0 };
         self.buf.reserve_exact(
-            varint_len(field.len()) + field.len() + varint_len(value.len()) + value.len(),
+            header + varint_len(field.len()) + field.len() + varint_len(value.len()) + value.len(),
         );
+        let count = self.count();
+        self.set_count(count + 1);
         put_varint(&mut self.buf, field.len());
         self.buf.extend_from_slice(field);
         put_varint(&mut self.buf, value.len());
         self.buf.extend_from_slice(value);
-        self.count += 1;
     }
 }
 
@@ -115,12 +140,19 @@ impl<'a> Iterator for ListpackIter<'a> {
     }
 }
 
+/// The `hashtable` encoding.
+pub type Table = HashMap<Box<[u8]>, Box<[u8]>>;
+
 /// A hash value (see the module docs for the encodings).
 #[derive(Clone, Debug, PartialEq)]
 pub enum HashValue {
     Listpack(Listpack),
-    Table(HashMap<Box<[u8]>, Box<[u8]>>),
+    /// Boxed so that a small hash's `HashValue` (itself boxed in `Value`)
+    /// is one 24-byte allocation.
+    Table(Box<Table>),
 }
+
+const _: () = assert!(std::mem::size_of::<HashValue>() == 24);
 
 impl Default for HashValue {
     fn default() -> Self {
@@ -171,7 +203,7 @@ impl HashValue {
 
     pub fn len(&self) -> usize {
         match self {
-            HashValue::Listpack(lp) => lp.count as usize,
+            HashValue::Listpack(lp) => lp.count() as usize,
             HashValue::Table(t) => t.len(),
         }
     }
@@ -199,9 +231,8 @@ impl HashValue {
     /// the field or value is too long for a listpack, after it when the
     /// entry count passes the limit.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
-        if matches!(self, HashValue::Listpack(_))
-            && (field.len() > limits.value_max || value.len() > limits.value_max)
-        {
+        let too_long = field.len() > limits.value_max || value.len() > limits.value_max;
+        if matches!(self, HashValue::Listpack(lp) if too_long || lp.count() == u32::MAX) {
             self.convert();
         }
         let inserted = match self {
@@ -211,7 +242,11 @@ impl HashValue {
                     let vlen_start = slot.value.start - varint_len(slot.value.len());
                     put_varint(&mut encoded, value.len());
                     encoded.extend_from_slice(value);
+                    let old_len = slot.value.end - vlen_start;
+                    // Exact sizes both ways, as Redis's realloc in lpReplace.
+                    lp.buf.reserve_exact(encoded.len().saturating_sub(old_len));
                     lp.buf.splice(vlen_start..slot.value.end, encoded);
+                    lp.buf.shrink_to_fit();
                     false
                 }
                 None => {
@@ -233,7 +268,13 @@ impl HashValue {
             HashValue::Listpack(lp) => match lp.find(field) {
                 Some(slot) => {
                     lp.buf.drain(slot.start..slot.value.end);
-                    lp.count -= 1;
+                    let count = lp.count() - 1;
+                    lp.set_count(count);
+                    if count == 0 {
+                        lp.buf = Vec::new();
+                    } else {
+                        lp.buf.shrink_to_fit();
+                    }
                     true
                 }
                 None => false,
@@ -245,9 +286,8 @@ impl HashValue {
     /// Listpack to hashtable (t_hash.c `hashTypeConvertListpack`).
     fn convert(&mut self) {
         if let HashValue::Listpack(lp) = self {
-            let table: HashMap<Box<[u8]>, Box<[u8]>> =
-                lp.iter().map(|(f, v)| (f.into(), v.into())).collect();
-            *self = HashValue::Table(table);
+            let table: Table = lp.iter().map(|(f, v)| (f.into(), v.into())).collect();
+            *self = HashValue::Table(Box::new(table));
         }
     }
 }
@@ -290,6 +330,19 @@ mod tests {
         assert!(!h.remove(b"b"));
         assert_eq!(h.len(), 2);
         assert_eq!(h.encoding(), "listpack");
+    }
+
+    #[test]
+    fn emptied_listpack_frees_its_buffer() {
+        let mut h = HashValue::default();
+        h.set(b"a", b"1", SMALL);
+        h.set(b"b", b"2", SMALL);
+        assert!(h.remove(b"a"));
+        assert_eq!(h.len(), 1);
+        assert!(h.remove(b"b"));
+        assert!(h.is_empty());
+        assert_eq!(h, HashValue::default());
+        assert_eq!(h.iter().count(), 0);
     }
 
     #[test]
