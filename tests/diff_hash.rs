@@ -8,7 +8,8 @@
 //! 2. Send [`STEPS`] seeded random commands (seed printed; replay with
 //!    `SLUICE_SEED=<n>`) over a small key space: a few hash keys, a string
 //!    key (for WRONGTYPE) and missing keys, with bad arguments mixed in, and
-//!    now and then a HELLO 2/3 switch.
+//!    now and then a HELLO 2/3 switch, a MULTI/EXEC of exact-reply hash
+//!    commands, or a keyspace command (RENAME, COPY, EXPIRE...) on them.
 //! 3. Compare replies:
 //!    - byte-identical for most commands;
 //!    - HGETALL/HKEYS/HVALS: exact while the hash is a listpack (insertion
@@ -70,17 +71,28 @@ fn run(threads: usize) {
     }
     for step in 0..STEPS {
         p.step = step;
-        let cmd = gen(&mut rng);
-        p.check(&cmd);
+        if rng.chance(2) {
+            // A transaction of exact-reply hash writes and reads.
+            p.exact(&owned(&["MULTI"]));
+            for _ in 0..1 + rng.below(4) {
+                p.exact(&gen_exact(&mut rng));
+            }
+            p.exact(&owned(&[if rng.chance(90) { "EXEC" } else { "DISCARD" }]));
+        } else if rng.chance(4) {
+            p.exact(&gen_generic(&mut rng));
+        } else {
+            let cmd = gen(&mut rng);
+            p.check(&cmd);
+        }
     }
-    for key in HASH_KEYS.iter().chain([&STRING_KEY]) {
+    for key in HASH_KEYS.iter().chain(&[STRING_KEY, "missing"]) {
         for cmd in [vec!["TYPE", key], vec!["OBJECT", "ENCODING", key]] {
             p.exact(&owned(&cmd));
         }
         p.getall_compare(&owned(&["HGETALL", key]), true);
     }
     eprintln!(
-        "diff_hash (threads {threads}): {STEPS} commands identical, seed={seed}, kinds {:?}",
+        "diff_hash (threads {threads}): {STEPS} steps identical, seed={seed}, kinds {:?}",
         p.kinds
     );
 }
@@ -423,6 +435,35 @@ fn count_arg(rng: &mut Rng) -> Vec<u8> {
         3 => b"0".to_vec(),
         _ => rng.range(-25, 25).to_string().into_bytes(),
     }
+}
+
+/// A command whose reply is deterministic and the same on both servers.
+fn gen_exact(rng: &mut Rng) -> Vec<Vec<u8>> {
+    loop {
+        let cmd = gen(rng);
+        let name = String::from_utf8_lossy(&cmd[0]).to_ascii_uppercase();
+        if !["HGETALL", "HKEYS", "HVALS", "HSCAN", "HRANDFIELD", "HELLO"].contains(&name.as_str()) {
+            return cmd;
+        }
+    }
+}
+
+/// Keyspace commands on hash keys: they must carry hashes intact.
+fn gen_generic(rng: &mut Rng) -> Vec<Vec<u8>> {
+    let (a, b) = (key(rng), key(rng));
+    let mut c = match rng.below(5) {
+        0 => vec![b"RENAME".to_vec(), a, b],
+        1 => vec![b"COPY".to_vec(), a, b, b"REPLACE".to_vec()],
+        2 => vec![b"EXPIRE".to_vec(), a, b"100000".to_vec()],
+        3 => vec![b"PERSIST".to_vec(), a],
+        _ => vec![b"TYPE".to_vec(), a],
+    };
+    if c[0] == b"RENAME" && c[2] == STRING_KEY.as_bytes() {
+        // Keep the string key around for WRONGTYPE.
+        c[0] = b"COPY".to_vec();
+        c[2] = b"h0".to_vec();
+    }
+    c
 }
 
 fn pick(rng: &mut Rng, items: &[&str]) -> Vec<u8> {
