@@ -511,27 +511,7 @@ pub fn hscan(ctx: &mut Ctx, argv: &Argv) {
     }
     let (found, next): (Pairs, u64) = match h {
         HashValue::Listpack(_) => (h.iter().collect(), 0),
-        HashValue::Table(_) => {
-            let mut batch: Vec<(u32, &[u8], &[u8])> = h
-                .iter()
-                .map(|(f, v)| (scan_hash(f), f, v))
-                .filter(|(hash, _, _)| u64::from(*hash) >= cursor)
-                .collect();
-            batch.sort_unstable_by_key(|e| e.0);
-            let mut taken = count.min(batch.len());
-            // Take any more with the last taken hash, so the resume point
-            // (that hash + 1) skips nothing.
-            while taken > 0 && taken < batch.len() && batch[taken].0 == batch[taken - 1].0 {
-                taken += 1;
-            }
-            let next = if taken == batch.len() {
-                0
-            } else {
-                u64::from(batch[taken - 1].0) + 1
-            };
-            batch.truncate(taken);
-            (batch.into_iter().map(|(_, f, v)| (f, v)).collect(), next)
-        }
+        HashValue::Table(_) => table_batch(h, cursor, count),
     };
     let keep: Vec<_> = found
         .into_iter()
@@ -544,4 +524,31 @@ pub fn hscan(ctx: &mut Ctx, argv: &Argv) {
         ctx.out.bulk(field);
         ctx.out.bulk(value);
     }
+}
+
+/// One HSCAN batch of a hashtable: up to `count` pairs (more for a big hash,
+/// see below) with [`scan_hash`] >= `cursor`, and the next cursor.
+fn table_batch(h: &HashValue, cursor: u64, count: usize) -> (Pairs<'_>, u64) {
+    let mut batch: Vec<(u32, &[u8], &[u8])> = h
+        .iter()
+        .map(|(f, v)| (scan_hash(f), f, v))
+        .filter(|(hash, _, _)| u64::from(*hash) >= cursor)
+        .collect();
+    batch.sort_unstable_by_key(|e| e.0);
+    // Each call costs O(n log n) here (Redis's costs O(COUNT)), so a
+    // big hash is returned in at most ~16 calls: COUNT is only a
+    // hint, and Redis too returns more than asked (a whole listpack).
+    let mut taken = count.max(h.len() / 16).min(batch.len());
+    // Take any more with the last taken hash, so the resume point
+    // (that hash + 1) skips nothing.
+    while taken > 0 && taken < batch.len() && batch[taken].0 == batch[taken - 1].0 {
+        taken += 1;
+    }
+    let next = if taken == batch.len() {
+        0
+    } else {
+        u64::from(batch[taken - 1].0) + 1
+    };
+    batch.truncate(taken);
+    (batch.into_iter().map(|(_, f, v)| (f, v)).collect(), next)
 }
