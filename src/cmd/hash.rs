@@ -70,8 +70,10 @@ fn limits(ctx: &Ctx) -> HashLimits {
 
 /// Applies `f` to the hash at `key`, creating it if missing
 /// (`hashTypeLookupWriteOrCreate`). `f` returns whether it changed the
-/// hash; the key is stored or signalled accordingly, and deleted if `f`
-/// left it empty. `Err` means the key holds another type.
+/// hash; the key is signalled, or a new hash stored, accordingly. `f` must
+/// not empty an existing hash (HDEL, the only remover, does its own
+/// deletion). A new hash is stored only if `f` changed it, so a failed
+/// HINCRBY leaves no empty key behind. `Err` means another type.
 fn with_hash_or_create<R>(
     ctx: &mut Ctx,
     key: &[u8],
