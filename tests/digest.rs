@@ -1,7 +1,7 @@
 //! DEBUG DIGEST equals redis-server's for the same dataset, so later tests
 //! (RDB, replication) can compare whole datasets by one digest.
 //!
-//! 1. The same seeded writes (strings of every encoding, lists, TTLs,
+//! 1. The same seeded writes (strings of every encoding, lists, hashes, TTLs,
 //!    several dbs, deletes) go to redis-server and sluice-server (threads 1
 //!    and 2).
 //! 2. DEBUG DIGEST and DEBUG DIGEST-VALUE must match at several points.
@@ -24,7 +24,10 @@ fn write_batch(rng: &mut Rng, clients: &mut [&mut Client], n: usize) {
             _ => String::new(),
         };
         let list = format!("l{}", rng.below(10));
-        let cmd: Vec<String> = match rng.below(8) {
+        let hash = format!("h{}", rng.below(10));
+        let cmd: Vec<String> = match rng.below(10) {
+            8 => vec!["HSET".into(), hash, format!("f{}", rng.below(5)), value],
+            9 => vec!["HDEL".into(), hash, format!("f{}", rng.below(5))],
             5 => vec!["RPUSH".into(), list, value],
             6 => vec!["LPUSH".into(), list, rng.range(-5, 5).to_string()],
             7 => vec!["LPOP".into(), list],

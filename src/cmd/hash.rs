@@ -7,6 +7,7 @@
 
 use super::command_table;
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::keys::{parse_cursor, scan_hash};
 use super::{eq_ic, Ctx, ERR_NOT_INT, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE};
 use crate::cmd::keys::random_u64;
 use crate::glob::glob_match;
@@ -434,44 +435,6 @@ fn emit_random(
 
 /// (field, value) pairs borrowed from a hash.
 type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
-
-/// A 32-bit hash ordering a hashtable's fields for HSCAN (FNV-1a).
-fn scan_hash(field: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in field {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
-}
-
-/// db.c `parseScanCursorOrReply`: C `strtoul` of the whole argument.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let arg = super::c_prefix(arg, usize::MAX);
-    if arg.first().is_some_and(|b| b.is_ascii_whitespace()) {
-        return None;
-    }
-    let (negative, digits) = match arg.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        return arg.is_empty().then_some(0);
-    }
-    let mut value: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count] (db.c `scanGenericCommand`).
 ///

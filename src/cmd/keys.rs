@@ -61,7 +61,7 @@ pub fn keys(ctx: &mut Ctx, argv: &Argv) {
 
 /// A 32-bit hash that orders keys inside a stripe for SCAN; independent of
 /// the stripe choice (CRC16) and stable for the life of the process.
-fn scan_hash(key: &[u8]) -> u32 {
+pub(crate) fn scan_hash(key: &[u8]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for &b in key {
         h ^= u32::from(b);
@@ -189,7 +189,7 @@ pub fn scan(ctx: &mut Ctx, argv: &Argv) {
 
 /// db.c `parseScanCursorOrReply`: C `strtoul` of the whole argument, so ""
 /// is 0, a sign is allowed ("-1" wraps), leading space and overflow are not.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let arg = super::c_prefix(arg, usize::MAX);
     if arg.first().is_some_and(|b| b.is_ascii_whitespace()) {
         return None;

@@ -58,8 +58,17 @@ pub fn value_digest(digest: &mut Digest, value: &Value, has_ttl: bool) {
                 mix(digest, &elem.to_vec());
             }
         }
+        // Unordered: each field/value pair digested alone, then xored in.
+        Value::Hash(hash) => {
+            for (field, value) in hash.iter() {
+                let mut pair = [0u8; 20];
+                mix(&mut pair, field);
+                mix(&mut pair, value);
+                xor(digest, &pair);
+            }
+        }
         // Collection digests of these types come with their modules.
-        Value::Set(_) | Value::ZSet(_) | Value::Hash(_) => {}
+        Value::Set(_) | Value::ZSet(_) => {}
     }
     if has_ttl {
         xor(digest, b"!!expire!!");
