@@ -527,7 +527,8 @@ impl Gen {
                 word(&mut c, &numkeys);
                 c.extend(keys);
                 if rng.chance(40) {
-                    word(&mut c, rng.pick(&["LIMIT", "limit", "LIMITS"]));
+                    let opt: &str = rng.pick::<&str>(&["LIMIT", "limit", "LIMITS"]);
+                    word(&mut c, opt);
                     let limit = *rng.pick(&["0", "1", "2", "-1", "x", "100"]);
                     if rng.chance(90) {
                         word(&mut c, limit);
@@ -570,7 +571,8 @@ impl Gen {
                 c.push(self.key(rng));
             }
             96 => {
-                word(&mut c, rng.pick(&["RENAME", "COPY"]));
+                let name: &str = rng.pick::<&str>(&["RENAME", "COPY"]);
+                word(&mut c, name);
                 c.push(self.key(rng));
                 c.push(self.key(rng));
             }
