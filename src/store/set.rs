@@ -25,8 +25,11 @@ const INTSET_ENTRIES_CAP: usize = 1 << 30;
 #[derive(Clone, Debug, PartialEq)]
 pub enum SetValue {
     Intset(IntSet),
-    Hashtable(HashSet<Box<[u8]>>),
+    /// Boxed so a set value stays 24 bytes: small sets are intsets.
+    Hashtable(Box<HashSet<Box<[u8]>>>),
 }
+
+const _: () = assert!(std::mem::size_of::<SetValue>() == 24);
 
 impl Default for SetValue {
     fn default() -> Self {
@@ -66,7 +69,7 @@ impl SetValue {
         if parse_i64(first).is_some() {
             SetValue::Intset(IntSet::default())
         } else {
-            SetValue::Hashtable(HashSet::new())
+            SetValue::Hashtable(Box::default())
         }
     }
 
@@ -202,7 +205,7 @@ impl SetValue {
     /// Converts to a hashtable if needed (t_set.c `setTypeConvert`).
     fn make_hashtable(&mut self) -> &mut HashSet<Box<[u8]>> {
         if let SetValue::Intset(s) = self {
-            let mut table = HashSet::with_capacity(s.len());
+            let mut table = Box::new(HashSet::with_capacity(s.len()));
             let mut buf = itoa::Buffer::new();
             for i in 0..s.len() {
                 if let Some(n) = s.get(i) {
@@ -240,35 +243,54 @@ impl<'a> Iterator for Iter<'a> {
 
 /// Redis's intset: distinct integers, ascending, all stored with the width
 /// of the widest (2, 4 or 8 bytes, little-endian) in one exact-size buffer.
+///
+/// The buffer is a boxed slice (no spare capacity) and each insert or
+/// removal reallocates it, as Redis's intset does, keeping small sets small.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntSet {
-    width: u8,
-    data: Vec<u8>,
+    width: Width,
+    data: Box<[u8]>,
+}
+
+/// Bytes per intset entry. An enum, so `SetValue` can keep its tag in the
+/// spare values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+enum Width {
+    W2 = 2,
+    W4 = 4,
+    W8 = 8,
+}
+
+impl Width {
+    fn bytes(self) -> usize {
+        self as usize
+    }
 }
 
 impl Default for IntSet {
     fn default() -> Self {
         IntSet {
-            width: 2,
-            data: Vec::new(),
+            width: Width::W2,
+            data: Box::default(),
         }
     }
 }
 
 /// The smallest intset width that holds `n` (intset.c `_intsetValueEncoding`).
-fn width_of(n: i64) -> u8 {
+fn width_of(n: i64) -> Width {
     if i16::try_from(n).is_ok() {
-        2
+        Width::W2
     } else if i32::try_from(n).is_ok() {
-        4
+        Width::W4
     } else {
-        8
+        Width::W8
     }
 }
 
 impl IntSet {
     pub fn len(&self) -> usize {
-        self.data.len() / usize::from(self.width)
+        self.data.len() / self.width.bytes()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -276,10 +298,9 @@ impl IntSet {
     }
 
     pub fn get(&self, index: usize) -> Option<i64> {
-        let w = usize::from(self.width);
-        let bytes = self
-            .data
-            .get(index.checked_mul(w)?..index.checked_mul(w)? + w)?;
+        let w = self.width.bytes();
+        let start = index.checked_mul(w)?;
+        let bytes = self.data.get(start..start.checked_add(w)?)?;
         Some(decode(bytes))
     }
 
@@ -307,24 +328,22 @@ impl IntSet {
     pub fn insert(&mut self, n: i64) -> bool {
         let needed = width_of(n);
         if needed > self.width {
-            let old: Vec<i64> = (0..self.len()).filter_map(|i| self.get(i)).collect();
-            let mut data = Vec::with_capacity((old.len() + 1) * usize::from(needed));
-            for v in old {
+            let mut data = Vec::with_capacity((self.len() + 1) * needed.bytes());
+            for v in (0..self.len()).filter_map(|i| self.get(i)) {
                 encode(v, needed, &mut data);
             }
             self.width = needed;
-            self.data = data;
+            self.data = data.into_boxed_slice();
         }
         let Err(pos) = self.search(n) else {
             return false;
         };
-        let w = usize::from(self.width);
-        let mut bytes = Vec::with_capacity(w);
-        encode(n, self.width, &mut bytes);
-        // Exact growth like Redis's realloc per insert: no spare capacity.
-        self.data.reserve_exact(w);
-        let at = pos * w;
-        self.data.splice(at..at, bytes);
+        let at = pos * self.width.bytes();
+        let mut data = Vec::with_capacity(self.data.len() + self.width.bytes());
+        data.extend_from_slice(&self.data[..at]);
+        encode(n, self.width, &mut data);
+        data.extend_from_slice(&self.data[at..]);
+        self.data = data.into_boxed_slice();
         true
     }
 
@@ -336,11 +355,11 @@ impl IntSet {
         let Ok(pos) = self.search(n) else {
             return false;
         };
-        let w = usize::from(self.width);
-        self.data.drain(pos * w..pos * w + w);
-        if self.data.capacity() > self.data.len() * 2 + 64 {
-            self.data.shrink_to_fit();
-        }
+        let w = self.width.bytes();
+        let mut data = Vec::with_capacity(self.data.len() - w);
+        data.extend_from_slice(&self.data[..pos * w]);
+        data.extend_from_slice(&self.data[pos * w + w..]);
+        self.data = data.into_boxed_slice();
         true
     }
 }
@@ -357,8 +376,8 @@ fn decode(bytes: &[u8]) -> i64 {
     }
 }
 
-fn encode(n: i64, width: u8, out: &mut Vec<u8>) {
-    out.extend_from_slice(&n.to_le_bytes()[..usize::from(width)]);
+fn encode(n: i64, width: Width, out: &mut Vec<u8>) {
+    out.extend_from_slice(&n.to_le_bytes()[..width.bytes()]);
 }
 
 #[cfg(test)]
@@ -373,7 +392,7 @@ mod tests {
         }
         let all: Vec<i64> = (0..s.len()).filter_map(|i| s.get(i)).collect();
         assert_eq!(all, vec![i64::MIN, -3, 5, 7, 40000]);
-        assert_eq!(s.width, 8);
+        assert_eq!(s.width, Width::W8);
         assert!(s.contains(40000));
         assert!(!s.contains(6));
         assert!(s.remove(-3));
