@@ -68,9 +68,14 @@ fn run_diff(threads: usize) {
         max_intset,
     ]));
     let gen = Gen::new();
-    for _ in 0..STEPS {
-        let cmd = gen.command(&mut rng);
-        pair.run(&cmd);
+    let mut sent = 0;
+    while sent < STEPS {
+        sent += if rng.chance(3) {
+            pair.transaction(&gen.transaction(&mut rng))
+        } else {
+            pair.run(&gen.command(&mut rng));
+            1
+        };
     }
     pair.check_final_state(&gen);
     eprintln!(
@@ -175,6 +180,17 @@ impl Pair {
             &[b"OBJECT".to_vec(), b"ENCODING".to_vec(), key.to_vec()],
         )
         .0
+    }
+
+    /// MULTI, the commands, EXEC: every reply exact (the generator only
+    /// puts commands with exact replies in a transaction).
+    fn transaction(&mut self, cmds: &[Vec<Vec<u8>>]) -> usize {
+        self.exact(&args(&["MULTI"]));
+        for cmd in cmds {
+            self.exact(cmd);
+        }
+        self.exact(&args(&["EXEC"]));
+        cmds.len() + 2
     }
 
     fn run(&mut self, cmd: &Cmd) {
@@ -436,6 +452,18 @@ impl Gen {
             _ => rng.range(1, 12).to_string(),
         };
         c.into_bytes()
+    }
+
+    /// 1-5 commands with exact replies, for MULTI ... EXEC.
+    fn transaction(&self, rng: &mut Rng) -> Vec<Vec<Vec<u8>>> {
+        let n = rng.range(1, 5);
+        let mut cmds = Vec::new();
+        while cmds.len() < n as usize {
+            if let Cmd::Exact(c) = self.command(rng) {
+                cmds.push(c);
+            }
+        }
+        cmds
     }
 
     fn command(&self, rng: &mut Rng) -> Cmd {

@@ -48,6 +48,7 @@ threads_tests!(
     sscan,
     resp3_forms,
     wrongtype,
+    watch_sees_only_real_changes,
 );
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -534,4 +535,45 @@ fn wrongtype(server: &Server) {
     // The sources are intact after an error part-way.
     assert_eq!(c.q("SMEMBERS s"), bulks(&["1"]));
     assert_eq!(c.q("GET str"), Reply::bulk("v"));
+}
+
+/// Goal: WATCH is touched exactly when a set command changes a key, as in
+/// t_set.c (no-op writes don't signal).
+/// Method: for each case, WATCH the key on `c`, run the command on `other`,
+/// then MULTI/PING/EXEC on `c`: `[PONG]` means untouched, nil means touched.
+fn watch_sees_only_real_changes(server: &Server) {
+    let mut c = server.client();
+    let mut other = server.client();
+    other.q("SADD s 1 2 x");
+    other.q("SADD a 1 2");
+    other.q("SADD b 2");
+    let cases: &[(&str, &str, bool)] = &[
+        ("s", "SADD s 1 x", false),
+        ("s", "SREM s 9 y", false),
+        ("s", "SPOP s 0", false),
+        ("s", "SMOVE s s 1", false),
+        ("s", "SMOVE s t 9", false),
+        ("d", "SINTERSTORE d a nokey", false),
+        ("d", "SUNIONSTORE d nokey", false),
+        ("d", "SDIFFSTORE d a a", false),
+        ("b", "SMOVE a b 2", false),
+        ("a", "SMOVE a b 1", true),
+        ("s", "SADD s 3", true),
+        ("s", "SREM s 3", true),
+        ("d", "SINTERSTORE d s s", true),
+        ("d", "SUNIONSTORE d nokey", true),
+        ("s", "SPOP s 1", true),
+    ];
+    for &(key, cmd, touched) in cases {
+        assert_eq!(c.q(&format!("WATCH {key}")), Reply::ok());
+        other.q(cmd);
+        assert_eq!(c.q("MULTI"), Reply::ok());
+        assert_eq!(c.q("PING"), Reply::simple("QUEUED"));
+        let expect = if touched {
+            Reply::Array(None)
+        } else {
+            Reply::array(vec![Reply::simple("PONG")])
+        };
+        assert_eq!(c.q("EXEC"), expect, "{cmd}");
+    }
 }
