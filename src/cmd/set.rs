@@ -261,7 +261,8 @@ fn spop_count(ctx: &mut Ctx, argv: &Argv) {
     let size = set.len();
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     if count >= size {
-        // The whole set, as SUNION of the one key replies it.
+        // The whole set, as SUNION of the one key replies it (whose
+        // lookupKeyRead counts a keyspace hit, below).
         let mut union = SetValue::empty_intset();
         for m in set.iter() {
             union.add_member(m, max);
@@ -270,6 +271,7 @@ fn spop_count(ctx: &mut Ctx, argv: &Argv) {
         for m in union.iter() {
             reply_member(ctx.out, m);
         }
+        ctx.ks.hits += 1;
         ctx.ks.delete(key);
         ctx.ks.dirty += size as u64 - 1;
         return;
