@@ -196,11 +196,23 @@ pub fn smembers(ctx: &mut Ctx, argv: &Argv) {
     }
 }
 
-/// `count` distinct random positions below `n` (count <= n), by a partial
-/// Fisher-Yates shuffle over the positions.
+/// `count` distinct random positions below `n` (count <= n): rejection
+/// sampling when few are wanted, else a partial Fisher-Yates shuffle.
 fn distinct_positions(n: usize, count: usize) -> Vec<usize> {
+    let count = count.min(n);
+    if count.saturating_mul(4) < n {
+        let mut picked = hashbrown::HashSet::with_capacity(count);
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let i = random_below(n);
+            if picked.insert(i) {
+                out.push(i);
+            }
+        }
+        return out;
+    }
     let mut all: Vec<usize> = (0..n).collect();
-    for i in 0..count.min(n) {
+    for i in 0..count {
         let j = i + random_below(n - i);
         all.swap(i, j);
     }
@@ -208,9 +220,12 @@ fn distinct_positions(n: usize, count: usize) -> Vec<usize> {
     all
 }
 
-/// The members of `set` as owned bytes, in iteration order.
-fn members_owned(set: &SetValue) -> Vec<Vec<u8>> {
-    set.iter().map(Member::to_vec).collect()
+/// The members at `positions`, copied out.
+fn members_at(set: &SetValue, positions: &[usize]) -> Vec<Vec<u8>> {
+    positions
+        .iter()
+        .filter_map(|&i| set.nth(i).map(Member::to_vec))
+        .collect()
 }
 
 pub fn spop(ctx: &mut Ctx, argv: &Argv) {
@@ -280,20 +295,17 @@ fn spop_count(ctx: &mut Ctx, argv: &Argv) {
     ctx.out.set(count);
     if remaining.saturating_mul(5) > count {
         // Case 2: pop random members one by one.
-        let all = members_owned(set);
-        for i in distinct_positions(size, count) {
-            let m = &all[i];
-            set.remove(m);
-            ctx.out.bulk(m);
+        for m in members_at(set, &distinct_positions(size, count)) {
+            set.remove(&m);
+            ctx.out.bulk(&m);
         }
     } else {
         // Case 3: keep `remaining` random members in a new set, reply the rest.
-        let all = members_owned(set);
-        let keep = distinct_positions(size, remaining);
-        let mut kept = SetValue::new_for(&all[keep[0]]);
-        for &i in &keep {
-            kept.add(&all[i], max);
-            set.remove(&all[i]);
+        let keep = members_at(set, &distinct_positions(size, remaining));
+        let mut kept = SetValue::new_for(keep.first().map_or(&b""[..], |m| m));
+        for m in &keep {
+            kept.add(m, max);
+            set.remove(m);
         }
         for m in set.iter() {
             reply_member(ctx.out, m);
@@ -343,16 +355,10 @@ fn srandmember_count(ctx: &mut Ctx, argv: &Argv) {
             return ctx.out.error(ERR_COUNT_TOO_LARGE);
         }
         ctx.out.array(count as usize);
-        if let SetValue::Intset(_) = set {
-            for _ in 0..count {
-                if let Some(m) = set.nth(random_below(size)) {
-                    reply_member(ctx.out, m);
-                }
-            }
-        } else {
-            let all: Vec<Member> = set.iter().collect();
-            for _ in 0..count {
-                reply_member(ctx.out, all[random_below(size)]);
+        for _ in 0..count {
+            // Never None: size > 0 and the index is below it.
+            if let Some(m) = set.nth(random_below(size)) {
+                reply_member(ctx.out, m);
             }
         }
         return;
@@ -365,10 +371,11 @@ fn srandmember_count(ctx: &mut Ctx, argv: &Argv) {
         }
         return;
     }
-    let all: Vec<Member> = set.iter().collect();
     ctx.out.array(count);
     for i in distinct_positions(size, count) {
-        reply_member(ctx.out, all[i]);
+        if let Some(m) = set.nth(i) {
+            reply_member(ctx.out, m);
+        }
     }
 }
 

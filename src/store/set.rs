@@ -15,7 +15,9 @@
 //! Key invariant: an `Intset` holds distinct members in ascending order.
 
 use crate::num::parse_i64;
-use hashbrown::HashSet;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 /// Redis caps the intset size at 1G entries whatever the config says
 /// (t_set.c `setTypeAdd`).
@@ -26,7 +28,7 @@ const INTSET_ENTRIES_CAP: usize = 1 << 30;
 pub enum SetValue {
     Intset(IntSet),
     /// Boxed so a set value stays 24 bytes: small sets are intsets.
-    Hashtable(Box<HashSet<Box<[u8]>>>),
+    Hashtable(Box<Table>),
 }
 
 const _: () = assert!(std::mem::size_of::<SetValue>() == 24);
@@ -104,14 +106,7 @@ impl SetValue {
     pub fn add(&mut self, member: &[u8], max_intset: usize) -> bool {
         match parse_i64(member) {
             Some(n) if matches!(self, SetValue::Intset(_)) => self.add_int(n, max_intset),
-            _ => {
-                let table = self.make_hashtable();
-                if table.contains(member) {
-                    return false;
-                }
-                table.insert(member.into());
-                true
-            }
+            _ => self.make_hashtable().insert(member),
         }
     }
 
@@ -127,15 +122,7 @@ impl SetValue {
                 }
                 true
             }
-            SetValue::Hashtable(h) => {
-                let mut buf = itoa::Buffer::new();
-                let bytes = buf.format(n).as_bytes();
-                if h.contains(bytes) {
-                    return false;
-                }
-                h.insert(bytes.into());
-                true
-            }
+            SetValue::Hashtable(h) => h.insert(itoa::Buffer::new().format(n).as_bytes()),
         }
     }
 
@@ -151,14 +138,7 @@ impl SetValue {
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
             SetValue::Intset(s) => parse_i64(member).is_some_and(|n| s.remove(n)),
-            SetValue::Hashtable(h) => {
-                let removed = h.remove(member);
-                // Give memory back as Redis's `htNeedsResize` does.
-                if removed && h.capacity() > 64 && h.len() * 8 < h.capacity() {
-                    h.shrink_to(h.len() * 2);
-                }
-                removed
-            }
+            SetValue::Hashtable(h) => h.remove(member),
         }
     }
 
@@ -193,23 +173,23 @@ impl SetValue {
         }
     }
 
-    /// The member at `index` in iteration order (O(1) for an intset, O(n)
-    /// for a hashtable). `None` past the end.
+    /// The member at `index` in iteration order, in O(1) (random picks for
+    /// SPOP and SRANDMEMBER). `None` past the end.
     pub fn nth(&self, index: usize) -> Option<Member<'_>> {
         match self {
             SetValue::Intset(s) => s.get(index).map(Member::Int),
-            SetValue::Hashtable(h) => h.iter().nth(index).map(|b| Member::Bytes(b)),
+            SetValue::Hashtable(h) => h.get(index).map(Member::Bytes),
         }
     }
 
     /// Converts to a hashtable if needed (t_set.c `setTypeConvert`).
-    fn make_hashtable(&mut self) -> &mut HashSet<Box<[u8]>> {
+    fn make_hashtable(&mut self) -> &mut Table {
         if let SetValue::Intset(s) = self {
-            let mut table = Box::new(HashSet::with_capacity(s.len()));
+            let mut table = Box::new(Table::with_capacity(s.len()));
             let mut buf = itoa::Buffer::new();
             for i in 0..s.len() {
                 if let Some(n) = s.get(i) {
-                    table.insert(buf.format(n).as_bytes().into());
+                    table.insert(buf.format(n).as_bytes());
                 }
             }
             *self = SetValue::Hashtable(table);
@@ -224,7 +204,7 @@ impl SetValue {
 /// Iterator over a set's members.
 pub enum Iter<'a> {
     Int(&'a IntSet, usize),
-    Hash(hashbrown::hash_set::Iter<'a, Box<[u8]>>),
+    Hash(std::slice::Iter<'a, Box<[u8]>>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -238,6 +218,109 @@ impl<'a> Iterator for Iter<'a> {
             }
             Iter::Hash(it) => it.next().map(|b| Member::Bytes(b)),
         }
+    }
+}
+
+/// The `hashtable` encoding: members in a dense vector (so a random member
+/// is one index away, as Redis's `dictGetFairRandomKey` is cheap) plus a
+/// hash index of their positions. Removal swaps the last member into the
+/// hole.
+///
+/// Invariant: `index` holds each position `0..members.len()` exactly once,
+/// under the hash of the member stored there.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    members: Vec<Box<[u8]>>,
+    index: HashTable<usize>,
+}
+
+/// One hasher for every table, seeded randomly once per process.
+fn hash_of(member: &[u8]) -> u64 {
+    static HASHER: OnceLock<DefaultHashBuilder> = OnceLock::new();
+    HASHER
+        .get_or_init(DefaultHashBuilder::default)
+        .hash_one(member)
+}
+
+impl PartialEq for Table {
+    fn eq(&self, other: &Table) -> bool {
+        self.len() == other.len() && self.members.iter().all(|m| other.contains(m))
+    }
+}
+
+impl Table {
+    pub fn with_capacity(n: usize) -> Table {
+        Table {
+            members: Vec::with_capacity(n),
+            index: HashTable::with_capacity(n),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    fn position(&self, member: &[u8]) -> Option<usize> {
+        let members = &self.members;
+        self.index
+            .find(hash_of(member), |&i| *members[i] == *member)
+            .copied()
+    }
+
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.position(member).is_some()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        self.members.get(i).map(|b| &**b)
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Box<[u8]>> {
+        self.members.iter()
+    }
+
+    /// Adds `member`; false if it was there.
+    pub fn insert(&mut self, member: &[u8]) -> bool {
+        if self.contains(member) {
+            return false;
+        }
+        let members = &self.members;
+        self.index
+            .insert_unique(hash_of(member), members.len(), |&i| hash_of(&members[i]));
+        self.members.push(member.into());
+        true
+    }
+
+    /// Removes `member`; false if it was not there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        let members = &self.members;
+        let Ok(entry) = self
+            .index
+            .find_entry(hash_of(member), |&i| *members[i] == *member)
+        else {
+            return false;
+        };
+        let (pos, _) = entry.remove();
+        let last = self.members.len() - 1;
+        if pos != last {
+            let moved = hash_of(&self.members[last]);
+            if let Some(slot) = self.index.find_mut(moved, |&i| i == last) {
+                *slot = pos;
+            }
+        }
+        self.members.swap_remove(pos);
+        // Give memory back as Redis's `htNeedsResize` does.
+        if self.members.capacity() > 64 && self.members.len() * 4 < self.members.capacity() {
+            self.members.shrink_to(self.members.len() * 2);
+            let members = &self.members;
+            self.index
+                .shrink_to(members.len() * 2, |&i| hash_of(&members[i]));
+        }
+        true
     }
 }
 
@@ -418,5 +501,26 @@ mod tests {
         assert_eq!(t.encoding(), "hashtable");
         assert!(t.contains(b"1") && t.contains(b"01"));
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn set_table_keeps_its_index_through_removals() {
+        let mut t = Table::default();
+        for i in 0..300 {
+            assert!(t.insert(format!("m{i}").as_bytes()));
+        }
+        assert!(!t.insert(b"m7"));
+        for i in (0..300).step_by(3) {
+            assert!(t.remove(format!("m{i}").as_bytes()));
+        }
+        assert!(!t.remove(b"m0"));
+        assert_eq!(t.len(), 200);
+        for i in 0..300 {
+            assert_eq!(t.contains(format!("m{i}").as_bytes()), i % 3 != 0, "m{i}");
+        }
+        for i in 0..300 {
+            t.remove(format!("m{i}").as_bytes());
+        }
+        assert!(t.is_empty());
     }
 }
