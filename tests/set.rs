@@ -49,6 +49,7 @@ threads_tests!(
     resp3_forms,
     wrongtype,
     watch_sees_only_real_changes,
+    default_intset_limit,
 );
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -576,4 +577,43 @@ fn watch_sees_only_real_changes(server: &Server) {
         };
         assert_eq!(c.q("EXEC"), expect, "{cmd}");
     }
+}
+
+/// The default `set-max-intset-entries` (512) and intset widths: members
+/// beyond 16 and 32 bits keep the intset, the 513th member converts it.
+fn default_intset_limit(server: &Server) {
+    let mut c = server.client();
+    let mut members: Vec<String> = (0..509).map(|i| (i * 7 - 1000).to_string()).collect();
+    members.extend(["70000", "-3000000000", "9223372036854775807"].map(String::from));
+    let mut args = vec!["SADD", "s"];
+    args.extend(members.iter().map(String::as_str));
+    assert_eq!(c.cmd_str(&args), int(512));
+    assert_eq!(c.q("OBJECT ENCODING s"), Reply::bulk("intset"));
+    let all = c.q("SMEMBERS s");
+    assert_eq!(all.as_array().len(), 512);
+    assert!(ascending_ints(&all));
+    assert_eq!(c.q("SISMEMBER s -3000000000"), int(1));
+    assert_eq!(c.q("SADD s 2"), int(1));
+    assert_eq!(c.q("OBJECT ENCODING s"), Reply::bulk("hashtable"));
+    assert_eq!(c.q("SCARD s"), int(513));
+    assert_eq!(c.q("SISMEMBER s -3000000000"), int(1));
+    // Members that stay for a whole SSCAN are all returned, even while
+    // others come and go.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = "0".to_string();
+    let mut step = 0;
+    loop {
+        let reply = c.cmd_str(&["SSCAN", "s", &cursor, "COUNT", "20"]);
+        let parts = reply.as_array();
+        seen.extend(parts[1].as_array().iter().map(Reply::as_str));
+        cursor = parts[0].as_str();
+        step += 1;
+        c.cmd_str(&["SADD", "s", &format!("new{step}")]);
+        c.cmd_str(&["SREM", "s", &format!("new{}", step - 1)]);
+        if cursor == "0" || step > 10_000 {
+            break;
+        }
+    }
+    assert_eq!(cursor, "0");
+    assert!(members.iter().all(|m| seen.contains(m)));
 }
