@@ -327,19 +327,31 @@ impl Table {
 /// Redis's intset: distinct integers, ascending, all stored with the width
 /// of the widest (2, 4 or 8 bytes, little-endian) in one exact-size buffer.
 ///
-/// The buffer is a boxed slice (no spare capacity) and each insert or
-/// removal reallocates it, as Redis's intset does, keeping small sets small.
+/// Up to [`INTSET_INLINE_MAX`] bytes (ten 16-bit members) live inside the
+/// value itself, so a small set is one allocation; beyond that the buffer
+/// is a boxed slice (no spare capacity) reallocated by each insert or
+/// removal, as Redis's intset is.
 #[derive(Clone, Debug, PartialEq)]
-pub struct IntSet {
-    width: Width,
-    data: Box<[u8]>,
+pub enum IntSet {
+    Inline {
+        width: Width,
+        len: u8,
+        bytes: [u8; INTSET_INLINE_MAX],
+    },
+    Heap {
+        width: Width,
+        bytes: Box<[u8]>,
+    },
 }
+
+/// Intset bytes kept inline; keeps `IntSet` (and so `SetValue`) at 24 bytes.
+const INTSET_INLINE_MAX: usize = 20;
 
 /// Bytes per intset entry. An enum, so `SetValue` can keep its tag in the
 /// spare values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
-enum Width {
+pub enum Width {
     W2 = 2,
     W4 = 4,
     W8 = 8,
@@ -353,9 +365,10 @@ impl Width {
 
 impl Default for IntSet {
     fn default() -> Self {
-        IntSet {
+        IntSet::Inline {
             width: Width::W2,
-            data: Box::default(),
+            len: 0,
+            bytes: [0; INTSET_INLINE_MAX],
         }
     }
 }
@@ -372,18 +385,49 @@ fn width_of(n: i64) -> Width {
 }
 
 impl IntSet {
+    fn width(&self) -> Width {
+        match self {
+            IntSet::Inline { width, .. } | IntSet::Heap { width, .. } => *width,
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        match self {
+            IntSet::Inline { len, bytes, .. } => &bytes[..usize::from(*len)],
+            IntSet::Heap { bytes, .. } => bytes,
+        }
+    }
+
+    /// Replaces the contents: inline when they fit.
+    fn store(&mut self, width: Width, data: &[u8]) {
+        *self = if data.len() <= INTSET_INLINE_MAX {
+            let mut bytes = [0; INTSET_INLINE_MAX];
+            bytes[..data.len()].copy_from_slice(data);
+            IntSet::Inline {
+                width,
+                len: data.len() as u8,
+                bytes,
+            }
+        } else {
+            IntSet::Heap {
+                width,
+                bytes: data.into(),
+            }
+        };
+    }
+
     pub fn len(&self) -> usize {
-        self.data.len() / self.width.bytes()
+        self.data().len() / self.width().bytes()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.data().is_empty()
     }
 
     pub fn get(&self, index: usize) -> Option<i64> {
-        let w = self.width.bytes();
+        let w = self.width().bytes();
         let start = index.checked_mul(w)?;
-        let bytes = self.data.get(start..start.checked_add(w)?)?;
+        let bytes = self.data().get(start..start.checked_add(w)?)?;
         Some(decode(bytes))
     }
 
@@ -403,46 +447,49 @@ impl IntSet {
     }
 
     pub fn contains(&self, n: i64) -> bool {
-        width_of(n) <= self.width && self.search(n).is_ok()
+        width_of(n) <= self.width() && self.search(n).is_ok()
     }
 
     /// Inserts `n`; false if already present. Widens every entry first when
     /// `n` needs more bytes (intset.c `intsetUpgradeAndAdd`).
     pub fn insert(&mut self, n: i64) -> bool {
         let needed = width_of(n);
-        if needed > self.width {
+        if needed > self.width() {
             let mut data = Vec::with_capacity((self.len() + 1) * needed.bytes());
             for v in (0..self.len()).filter_map(|i| self.get(i)) {
                 encode(v, needed, &mut data);
             }
-            self.width = needed;
-            self.data = data.into_boxed_slice();
+            self.store(needed, &data);
         }
         let Err(pos) = self.search(n) else {
             return false;
         };
-        let at = pos * self.width.bytes();
-        let mut data = Vec::with_capacity(self.data.len() + self.width.bytes());
-        data.extend_from_slice(&self.data[..at]);
-        encode(n, self.width, &mut data);
-        data.extend_from_slice(&self.data[at..]);
-        self.data = data.into_boxed_slice();
+        let width = self.width();
+        let old = self.data();
+        let at = pos * width.bytes();
+        let mut data = Vec::with_capacity(old.len() + width.bytes());
+        data.extend_from_slice(&old[..at]);
+        encode(n, width, &mut data);
+        data.extend_from_slice(&old[at..]);
+        self.store(width, &data);
         true
     }
 
     /// Removes `n`; false if absent. The width never shrinks (as in Redis).
     pub fn remove(&mut self, n: i64) -> bool {
-        if width_of(n) > self.width {
+        let width = self.width();
+        if width_of(n) > width {
             return false;
         }
         let Ok(pos) = self.search(n) else {
             return false;
         };
-        let w = self.width.bytes();
-        let mut data = Vec::with_capacity(self.data.len() - w);
-        data.extend_from_slice(&self.data[..pos * w]);
-        data.extend_from_slice(&self.data[pos * w + w..]);
-        self.data = data.into_boxed_slice();
+        let w = width.bytes();
+        let old = self.data();
+        let mut data = Vec::with_capacity(old.len() - w);
+        data.extend_from_slice(&old[..pos * w]);
+        data.extend_from_slice(&old[pos * w + w..]);
+        self.store(width, &data);
         true
     }
 }
@@ -475,7 +522,8 @@ mod tests {
         }
         let all: Vec<i64> = (0..s.len()).filter_map(|i| s.get(i)).collect();
         assert_eq!(all, vec![i64::MIN, -3, 5, 7, 40000]);
-        assert_eq!(s.width, Width::W8);
+        assert_eq!(s.width(), Width::W8);
+        assert!(matches!(s, IntSet::Heap { .. }));
         assert!(s.contains(40000));
         assert!(!s.contains(6));
         assert!(s.remove(-3));
