@@ -1,7 +1,7 @@
 //! DEBUG DIGEST equals redis-server's for the same dataset, so later tests
 //! (RDB, replication) can compare whole datasets by one digest.
 //!
-//! 1. The same seeded writes (strings of every encoding, lists, hashes, TTLs,
+//! 1. The same seeded writes (strings of every encoding, lists, hashes, sets, TTLs,
 //!    several dbs, deletes) go to redis-server and sluice-server (threads 1
 //!    and 2).
 //! 2. DEBUG DIGEST and DEBUG DIGEST-VALUE must match at several points.
@@ -25,7 +25,15 @@ fn write_batch(rng: &mut Rng, clients: &mut [&mut Client], n: usize) {
         };
         let list = format!("l{}", rng.below(10));
         let hash = format!("h{}", rng.below(10));
-        let cmd: Vec<String> = match rng.below(10) {
+        let set = format!("s{}", rng.below(10));
+        let member = if rng.chance(50) {
+            rng.range(-100, 100).to_string()
+        } else {
+            format!("m{}", rng.below(20))
+        };
+        let cmd: Vec<String> = match rng.below(12) {
+            10 => vec!["SADD".into(), set, member],
+            11 => vec!["SREM".into(), set, member],
             8 => vec!["HSET".into(), hash, format!("f{}", rng.below(5)), value],
             9 => vec!["HDEL".into(), hash, format!("f{}", rng.below(5))],
             5 => vec!["RPUSH".into(), list, value],

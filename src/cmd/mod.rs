@@ -484,6 +484,12 @@ fn reject_unknown(client: &mut Client, out: &mut ReplyBuf, argv: &Argv) {
     out.error_bytes(&text);
 }
 
+/// An argument as C's `strcasecmp` sees it: up to its first NUL (Redis
+/// compares option keywords that way, so `NX\0junk` is NX).
+pub fn cstr(arg: &[u8]) -> &[u8] {
+    c_prefix(arg, usize::MAX)
+}
+
 /// What C's `%.<max>s` prints of `bytes`: up to the first NUL, at most `max`.
 pub fn c_prefix(bytes: &[u8], max: usize) -> &[u8] {
     let end = bytes

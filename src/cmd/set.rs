@@ -19,7 +19,8 @@
 //! work (one `Value` swap per key, see [`Sources`]) so several sets in
 //! different stripes can be read at once without cloning them.
 
-use super::{command_table, eq_ic, Ctx, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
+use super::keys::parse_cursor;
+use super::{command_table, cstr, eq_ic, Ctx, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
 use crate::cmd::flags::*;
 use crate::glob::glob_match;
 use crate::num::parse_i64;
@@ -79,11 +80,6 @@ fn as_set(entry: Option<&mut Entry>) -> Result<Option<&mut SetValue>, ()> {
             _ => Err(()),
         },
     }
-}
-
-/// The argument as C's `strcasecmp` sees it: up to its first NUL.
-fn cstr(arg: &[u8]) -> &[u8] {
-    arg.split(|&b| b == 0).next().unwrap_or_default()
 }
 
 fn reply_member(out: &mut crate::protocol::ReplyBuf, m: Member) {
@@ -728,34 +724,6 @@ fn scan_hash(member: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h >> 1
-}
-
-/// db.c `parseScanCursorOrReply`: C `strtoul` of the whole argument.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let arg = super::c_prefix(arg, usize::MAX);
-    if arg.first().is_some_and(|b| b.is_ascii_whitespace()) {
-        return None;
-    }
-    let (negative, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        return arg.is_empty().then_some(0);
-    }
-    let mut value: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count] (db.c `scanGenericCommand`).

@@ -22,7 +22,7 @@
 //!
 //! [`Keys::set`]: crate::store::Keys::set
 
-use super::{eq_ic, Ctx, ERR_NOT_INT, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE};
+use super::{cstr, eq_ic, Ctx, ERR_NOT_INT, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE};
 use crate::num::{incrbyfloat as add_long_double, parse_i64};
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::Server;
@@ -47,11 +47,6 @@ const ERR_STRING_ALLOC: &str = "ERR Insufficient memory, failed allocating the s
 /// Marks that an error reply has been written and the command must stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Replied;
-
-/// The argument as C would see it: up to its first NUL byte.
-fn cstr(arg: &[u8]) -> &[u8] {
-    arg.split(|&b| b == 0).next().unwrap_or_default()
-}
 
 /// Calls `f` with the bytes of a string value (an `int` formatted without
 /// allocating); `None` for other types.

@@ -67,8 +67,19 @@ pub fn value_digest(digest: &mut Digest, value: &Value, has_ttl: bool) {
                 xor(digest, &pair);
             }
         }
-        // Collection digests of these types come with their modules.
-        Value::Set(_) | Value::ZSet(_) => {}
+        // Unordered: each member's SHA-1 xored in (intset members as text).
+        Value::Set(set) => {
+            for member in set.iter() {
+                match member {
+                    crate::store::set::Member::Int(n) => {
+                        xor(digest, itoa::Buffer::new().format(n).as_bytes())
+                    }
+                    crate::store::set::Member::Bytes(b) => xor(digest, b),
+                }
+            }
+        }
+        // Sorted-set digests come with the sorted-set family.
+        Value::ZSet(_) => {}
     }
     if has_ttl {
         xor(digest, b"!!expire!!");
