@@ -487,14 +487,25 @@ fn command_entry(ctx: &mut Ctx, cmd: &super::Command) {
     ctx.out.array(10);
     ctx.out.bulk(cmd.name.as_bytes());
     ctx.out.int(i64::from(cmd.arity));
-    let names = cmd.flag_names();
+    let mut names = cmd.flag_names();
+    // Keys found through a numkeys argument: Redis reports them as
+    // "movablekeys" with a 0/0/0 legacy range.
+    let movable = cmd.first_key < 0;
+    if movable {
+        names.push("movablekeys");
+    }
     ctx.out.set(names.len());
     for name in names {
         ctx.out.simple(name.as_bytes());
     }
-    ctx.out.int(i64::from(cmd.first_key));
-    ctx.out.int(i64::from(cmd.last_key));
-    ctx.out.int(i64::from(cmd.step));
+    let (first, last, step) = if movable {
+        (0, 0, 0)
+    } else {
+        (cmd.first_key, cmd.last_key, cmd.step)
+    };
+    ctx.out.int(i64::from(first));
+    ctx.out.int(i64::from(last));
+    ctx.out.int(i64::from(step));
     let acl: Vec<&str> = cmd.acl.split_whitespace().collect();
     ctx.out.set(acl.len());
     for cat in acl {
