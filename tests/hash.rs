@@ -3,34 +3,12 @@
 //! Each test runs against sluice-server with server-threads 1 and 2, and
 //! also against the real redis-server when it is installed (mandatory in
 //! CI), so every expected reply written here is checked to be Redis's.
+#[macro_use]
 mod common;
 
-use common::{require_bin, Client, Reply, Server};
+use common::{Client, Reply, Server};
 
-/// Generates `threads_1`, `threads_2` (sluice) and `redis` (the reference)
-/// for each test function taking a [`Server`].
-macro_rules! hash_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn threads_1() {
-                super::$name(super::Server::sluice(1, &[]))
-            }
-            #[test]
-            fn threads_2() {
-                super::$name(super::Server::sluice(2, &[]))
-            }
-            #[test]
-            fn redis() {
-                if super::require_bin("redis-server").is_some() {
-                    super::$name(super::Server::redis(&[]))
-                }
-            }
-        }
-    )*};
-}
-
-hash_tests!(
+reference_tests!(
     set_get_and_order,
     arity_and_wrongtype,
     delete_when_empty,
@@ -55,7 +33,7 @@ const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kin
 /// insertion order in HGETALL/HKEYS/HVALS.
 /// 1. HSET counts only new fields; a replaced value keeps its place.
 /// 2. Missing keys and fields answer nil/0/empty.
-fn set_get_and_order(server: Server) {
+fn set_get_and_order(server: &Server) {
     let mut c = server.client();
     assert_eq!(c.q("HSET h b 1 a 2 c 3"), int(3));
     assert_eq!(c.q("HSET h a 20 d 4"), int(1));
@@ -102,7 +80,7 @@ fn set_get_and_order(server: Server) {
 
 /// Odd HSET/HMSET argument counts are arity errors (checked before the
 /// type); every command answers WRONGTYPE on a string key.
-fn arity_and_wrongtype(server: Server) {
+fn arity_and_wrongtype(server: &Server) {
     let mut c = server.client();
     let arity = |name: &str| {
         err(&format!(
@@ -159,7 +137,7 @@ fn arity_and_wrongtype(server: Server) {
 }
 
 /// HDEL counts removed fields; the last one deletes the key.
-fn delete_when_empty(server: Server) {
+fn delete_when_empty(server: &Server) {
     let mut c = server.client();
     assert_eq!(c.q("HDEL missing a"), int(0));
     assert_eq!(c.q("HSET h a 1 b 2 c 3"), int(3));
@@ -177,7 +155,7 @@ fn delete_when_empty(server: Server) {
 }
 
 /// HINCRBY and HINCRBYFLOAT: results, Redis's error texts and their order.
-fn incr_commands(server: Server) {
+fn incr_commands(server: &Server) {
     let mut c = server.client();
     assert_eq!(c.q("HINCRBY h n 5"), int(5));
     assert_eq!(c.q("HINCRBY h n -12"), int(-7));
@@ -246,7 +224,7 @@ fn incr_commands(server: Server) {
 /// 2. Value length: a value or field longer than the limit converts, also
 ///    through HINCRBYFLOAT's result and HSETNX.
 /// 3. Deleting back under the limits keeps `hashtable`.
-fn encodings(server: Server) {
+fn encodings(server: &Server) {
     let mut c = server.client();
     assert_eq!(c.q("CONFIG SET hash-max-listpack-entries 3"), Reply::ok());
     assert_eq!(c.q("CONFIG SET hash-max-listpack-value 8"), Reply::ok());
@@ -289,7 +267,7 @@ fn encodings(server: Server) {
 
 /// RESP3: HGETALL is a map, nils are `_`, HRANDFIELD WITHVALUES gives
 /// nested pairs.
-fn resp3_forms(server: Server) {
+fn resp3_forms(server: &Server) {
     let mut c = server.client();
     c.q("HELLO 3");
     assert_eq!(c.q("HSET h a 1 b 2"), int(2));
@@ -325,7 +303,7 @@ fn resp3_forms(server: Server) {
 }
 
 /// HRANDFIELD: argument errors, and the properties of each count form.
-fn randfield(server: Server) {
+fn randfield(server: &Server) {
     let mut c = server.client();
     assert_eq!(c.q("HRANDFIELD missing"), Reply::nil());
     assert_eq!(c.q("HRANDFIELD missing 5"), Reply::array(vec![]));
@@ -374,7 +352,7 @@ fn randfield(server: Server) {
 
 /// HSCAN: a listpack in one call with cursor 0; a hashtable iterated with
 /// COUNT and MATCH until cursor 0 returns every field at least once.
-fn scan(server: Server) {
+fn scan(server: &Server) {
     let mut c = server.client();
     assert_eq!(
         c.q("HSCAN missing 0"),

@@ -5,34 +5,12 @@
 //! (`<test>::threads_1`, `<test>::threads_2`) and, when `redis-server` is on
 //! PATH, against redis-server itself (`<test>::redis`), which proves the
 //! expected replies are Redis's and not just ours. No test sleeps.
+#[macro_use]
 mod common;
 
-use common::{require_bin, Client, Reply, Server};
+use common::{Client, Reply, Server};
 
-/// Generates `mod <name> { threads_1, threads_2, redis }` calling
-/// `fn <name>(&Server)`.
-macro_rules! list_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn threads_1() {
-                super::$name(&super::Server::sluice(1, &[]))
-            }
-            #[test]
-            fn threads_2() {
-                super::$name(&super::Server::sluice(2, &[]))
-            }
-            #[test]
-            fn redis() {
-                if super::require_bin("redis-server").is_some() {
-                    super::$name(&super::Server::redis(&[]))
-                }
-            }
-        }
-    )*};
-}
-
-list_tests!(
+reference_tests!(
     push_and_pop,
     pop_count_and_null_forms,
     range_index_set,

@@ -6,34 +6,12 @@
 //! not installed outside CI), so the expectations cannot drift from Redis.
 //! The sluice runs use `--server-threads 1` and `2` (`threads_1`,
 //! `threads_2`).
+#[macro_use]
 mod common;
 
-use common::{require_bin, Client, Reply, Server};
+use common::{Client, Reply, Server};
 
-/// Generates `mod <name> { threads_1, threads_2, redis }` calling
-/// `fn <name>(&Server)`.
-macro_rules! threads_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn threads_1() {
-                super::$name(&super::Server::sluice(1, &[]))
-            }
-            #[test]
-            fn threads_2() {
-                super::$name(&super::Server::sluice(2, &[]))
-            }
-            #[test]
-            fn redis() {
-                if super::require_bin("redis-server").is_some() {
-                    super::$name(&super::Server::redis(&[]))
-                }
-            }
-        }
-    )*};
-}
-
-threads_tests!(
+reference_tests!(
     sadd_srem_scard,
     membership,
     smembers_and_encodings,

@@ -18,6 +18,32 @@
 
 #![allow(dead_code)]
 
+/// Generates `mod <name> { threads_1, threads_2, redis }` calling
+/// `fn <name>(&Server)`: sluice with one and two shard threads, and the real
+/// redis-server, which checks that every expected reply is Redis's (skipped
+/// when it is missing, outside CI).
+#[allow(unused_macros)]
+macro_rules! reference_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn threads_1() {
+                super::$name(&super::common::Server::sluice(1, &[]))
+            }
+            #[test]
+            fn threads_2() {
+                super::$name(&super::common::Server::sluice(2, &[]))
+            }
+            #[test]
+            fn redis() {
+                if super::common::require_bin("redis-server").is_some() {
+                    super::$name(&super::common::Server::redis(&[]))
+                }
+            }
+        }
+    )*};
+}
+
 /// Generates `mod <name> { threads_1, threads_2 }` calling `fn <name>(threads)`:
 /// every integration test runs with one and with two shard threads.
 #[allow(unused_macros)]
