@@ -5,6 +5,7 @@
 #   N=<requests per test>   default 1000000 (pipelined) and N/4 unpipelined
 #   THREADS=<n>             sluice server-threads, default: nproc
 #   OUT=<file>              also write the markdown report there
+#   TESTS=<list>            redis-benchmark tests, default set,get,incr,mset
 #
 # 1. Builds sluice-server in release mode once.
 # 2. Starts redis-server and sluice-server on probed loopback ports with the
@@ -22,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 N=${N:-1000000}
+TESTS=${TESTS:-set,get,incr,mset}
 N_P1=${N_P1:-$((N / 4))}
 THREADS=${THREADS:-$(nproc)}
 OUT=${OUT:-}
@@ -112,7 +114,7 @@ for p in 16 1; do
     n=$N
     [[ $p == 1 ]] && n=$N_P1
     # Alternate the servers test by test so drift on a noisy host hits both.
-    for test in set get incr mset; do
+    for test in ${TESTS//,/ }; do
         bench redis "$redis_port" "${pids[0]}" "$p" "$n" "$test" >>"$results"
         bench sluice "$sluice_port" "${pids[1]}" "$p" "$n" "$test" >>"$results"
     done
@@ -121,7 +123,7 @@ done
 report() {
     echo "### redis-benchmark: redis-server vs sluice-server"
     echo
-    echo "\`redis-benchmark -c 50 -P <P> -d 100 -r 1000000 -t set,get,incr,mset -n <N> --csv\`" \
+    echo "\`redis-benchmark -c 50 -P <P> -d 100 -r 1000000 -t $TESTS -n <N> --csv\`" \
         "(N=$N at -P 16, N=$N_P1 at -P 1); sluice server-threads $THREADS."
     echo
     echo "| test | -P | redis rps | sluice rps | sluice/redis | redis p50 ms | sluice p50 ms | redis p99 ms | sluice p99 ms | redis CPU us/req | sluice CPU us/req |"
