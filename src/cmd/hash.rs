@@ -339,7 +339,11 @@ pub fn hincrbyfloat(ctx: &mut Ctx, argv: &Argv) {
     match result {
         Err(WrongType) => ctx.out.error(ERR_WRONGTYPE),
         Ok(Err(text)) => ctx.out.error(&text),
-        Ok(Ok(new)) => ctx.out.bulk(&new),
+        Ok(Ok(new)) => {
+            // Replicated as the resulting value (t_hash.c), like INCRBYFLOAT.
+            ctx.propagate_as(&[b"HSET", argv.get(1), field, &new]);
+            ctx.out.bulk(&new);
+        }
     }
 }
 

@@ -202,3 +202,45 @@ fn transactions_and_forced_commands() {
     assert_eq!(h.run(&["DEL", "nothing"]), Vec::<String>::new());
     assert_eq!(h.run(&["MSET", "x", "1", "y", "2"]), ["3:MSET x 1 y 2"]);
 }
+
+#[test]
+fn collection_rewrites() {
+    let mut h = Harness::new();
+    assert_eq!(
+        h.run(&["HINCRBYFLOAT", "h", "f", "1.5"]),
+        ["0:HSET h f 1.5"]
+    );
+    assert_eq!(h.run(&["HSET", "h", "g", "1"]), ["0:HSET h g 1"]);
+    h.run(&["SADD", "s", "a", "b", "c", "d", "e", "f"]);
+    let ops = h.run(&["SPOP", "s"]);
+    assert_eq!(ops.len(), 1);
+    assert!(ops[0].starts_with("0:SREM s "), "{ops:?}");
+    let ops = h.run(&["SPOP", "s", "2"]);
+    assert_eq!(ops.len(), 4, "{ops:?}");
+    assert_eq!((ops[0].as_str(), ops[3].as_str()), ("0:MULTI", "0:EXEC"));
+    assert!(
+        ops[1..3].iter().all(|op| op.starts_with("0:SREM s ")),
+        "{ops:?}"
+    );
+    assert_eq!(h.run(&["SPOP", "s", "100"]), ["0:DEL s"]);
+    assert_eq!(h.run(&["SPOP", "s", "1"]), Vec::<String>::new());
+}
+
+#[test]
+fn blocking_pops_served_at_once_replicate_as_plain_pops() {
+    let mut h = Harness::new();
+    h.run(&["RPUSH", "l", "a", "b", "c", "d"]);
+    assert_eq!(h.run(&["BLPOP", "none", "l", "0"]), ["0:LPOP l"]);
+    assert_eq!(h.run(&["BRPOP", "l", "0"]), ["0:RPOP l"]);
+    assert_eq!(
+        h.run(&["BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"]),
+        ["0:LPOP l 1"]
+    );
+    h.run(&["RPUSH", "l", "x"]);
+    assert_eq!(
+        h.run(&["BLMOVE", "l", "m", "RIGHT", "LEFT", "0"]),
+        ["0:LMOVE l m RIGHT LEFT"]
+    );
+    assert_eq!(h.run(&["BRPOPLPUSH", "m", "l", "0"]), ["0:RPOPLPUSH m l"]);
+    assert_eq!(h.run(&["LPUSH", "l", "y"]), ["0:LPUSH l y"]);
+}

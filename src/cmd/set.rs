@@ -249,6 +249,8 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) {
         ctx.ks.db_of(key).remove(key);
     }
     ctx.ks.modified(key);
+    // Replicated as the SREM it amounts to (t_set.c `spopCommand`).
+    ctx.propagate_as(&[b"SREM", key, &member]);
 }
 
 /// SPOP key count (t_set.c `spopWithCountCommand`), including its three
@@ -284,16 +286,19 @@ fn spop_count(ctx: &mut Ctx, argv: &Argv) {
         }
         ctx.ks.hits += 1;
         ctx.ks.delete(key);
+        ctx.propagate_as(&[b"DEL", key]);
         ctx.ks.dirty += size as u64 - 1;
         return;
     }
     let remaining = size - count;
     ctx.out.set(count);
+    let mut popped: Vec<Vec<u8>> = Vec::with_capacity(count.min(1024));
     if remaining.saturating_mul(5) > count {
         // Case 2: pop random members one by one.
         for m in members_at(set, &distinct_positions(size, count)) {
             set.remove(&m);
             ctx.out.bulk(&m);
+            popped.push(m);
         }
     } else {
         // Case 3: keep `remaining` random members in a new set, reply the rest.
@@ -305,11 +310,17 @@ fn spop_count(ctx: &mut Ctx, argv: &Argv) {
         }
         for m in set.iter() {
             reply_member(ctx.out, m);
+            popped.push(m.to_vec());
         }
         *set = kept;
     }
     ctx.ks.modified(key);
     ctx.ks.dirty += count as u64 - 1;
+    // One SREM per member, wrapped in MULTI/EXEC (t_set.c
+    // `spopWithCountCommand` alsoPropagate + preventCommandPropagation).
+    for m in &popped {
+        ctx.also_propagate(&[b"SREM", key, m]);
+    }
 }
 
 pub fn srandmember(ctx: &mut Ctx, argv: &Argv) {
