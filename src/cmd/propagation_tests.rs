@@ -232,9 +232,10 @@ fn blocking_pops_served_at_once_replicate_as_plain_pops() {
     h.run(&["RPUSH", "l", "a", "b", "c", "d"]);
     assert_eq!(h.run(&["BLPOP", "none", "l", "0"]), ["0:LPOP l"]);
     assert_eq!(h.run(&["BRPOP", "l", "0"]), ["0:RPOP l"]);
+    // The count actually popped (t_list.c `listPopRangeAndReplyWithKey`).
     assert_eq!(
         h.run(&["BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"]),
-        ["0:LPOP l 1"]
+        ["0:LPOP l 2"]
     );
     h.run(&["RPUSH", "l", "x"]);
     assert_eq!(
