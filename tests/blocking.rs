@@ -28,7 +28,7 @@ fn wait_blocked(probe: &mut Client, n: usize) {
                 .q("CLIENT LIST")
                 .as_str()
                 .lines()
-                .filter(|l| l.contains(" cmd=b"))
+                .filter(|l| l.contains(" flags=b "))
                 .count();
             blocked >= n
         },

@@ -343,6 +343,10 @@ fn blocking(ctx: &mut Ctx, argv: &Argv) {
             .retain(|b| !b.waiter.claimed.load(std::sync::atomic::Ordering::Acquire));
         stripe.blocked.push(on);
     }
+    ctx.client
+        .meta
+        .blocked
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     ctx.client.blocked = Some(super::Blocked {
         waiter,
         deadline_ms: deadline,

@@ -203,6 +203,9 @@ pub fn client_info_line(ctx: &Ctx, meta: &ClientMeta) -> String {
     if meta.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if meta.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
+    }
     if meta.in_multi.load(Ordering::Relaxed) {
         flags.push('x');
     }

@@ -454,9 +454,10 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
             let _ = write!(
                 s,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{maxclients}\r\n\
-                 client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n\
+                 client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
                  tracking_clients:0\r\nclients_in_timeout_table:0\r\n",
                 srv.connected.load(Ordering::Relaxed),
+                srv.clients.lock().values().filter(|m| m.blocked.load(Ordering::Relaxed)).count(),
             );
         }
         "memory" => {

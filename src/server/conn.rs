@@ -144,6 +144,7 @@ impl Conn {
     /// client pipelined meanwhile.
     pub fn unblock(&mut self, srv: &Server, shard: usize, limits: &ConnLimits, reply: &[u8]) {
         self.client.blocked = None;
+        self.client.meta.blocked.store(false, Ordering::Relaxed);
         self.out.buf.extend_from_slice(reply);
         self.process_input(srv, shard, limits);
     }

@@ -48,6 +48,9 @@ pub struct ClientMeta {
     pub in_multi: AtomicBool,
     pub multi_len: AtomicUsize,
     pub monitor: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`, INFO
+    /// blocked_clients).
+    pub blocked: AtomicBool,
     pub no_evict: AtomicBool,
     pub qbuf: AtomicUsize,
     /// Channel and pattern subscription counts (CLIENT LIST sub= psub=).
@@ -87,6 +90,7 @@ impl ClientMeta {
             in_multi: AtomicBool::new(false),
             multi_len: AtomicUsize::new(0),
             monitor: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
             sub: AtomicUsize::new(0),

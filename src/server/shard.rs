@@ -817,6 +817,7 @@ impl Shard {
                     let (srv, limits, id) = (self.srv.clone(), self.limits, self.id);
                     if let Some(conn) = self.conns[slot as usize].as_mut() {
                         if let Some(blocked) = conn.client.blocked.take() {
+                            conn.client.meta.blocked.store(false, Ordering::Relaxed);
                             conn.rerun(&srv, id, &limits, blocked.waiter.argv.clone());
                         }
                         self.dirty.push(slot);
