@@ -40,6 +40,14 @@ fn add(bytes: i64) {
     COUNTERS[slot].0.fetch_add(bytes, Ordering::Relaxed);
 }
 
+/// Records that the counting allocator is in use. Read first, so the
+/// shared line is written once, not by every allocation on every thread.
+fn mark_installed() {
+    if INSTALLED.load(Ordering::Relaxed) == 0 {
+        INSTALLED.store(1, Ordering::Relaxed);
+    }
+}
+
 /// The counting allocator; `sluice-server` installs it as the global one.
 pub struct Counting;
 
@@ -48,7 +56,7 @@ pub struct Counting;
 // atomics and a const thread-local, and never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(1, Ordering::Relaxed);
+        mark_installed();
         // SAFETY: forwarded caller contract (non-zero size layout).
         let ptr = unsafe { System.alloc(layout) };
         if !ptr.is_null() {
@@ -58,7 +66,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(1, Ordering::Relaxed);
+        mark_installed();
         // SAFETY: forwarded caller contract.
         let ptr = unsafe { System.alloc_zeroed(layout) };
         if !ptr.is_null() {
