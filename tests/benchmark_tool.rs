@@ -11,12 +11,24 @@ use common::{require_bin, run_to_exit, Server};
 use std::time::Duration;
 
 /// redis-benchmark's test names, in the order it runs them.
-const TESTS: [&str; 6] = [
+const TESTS: [&str; 18] = [
     "PING_INLINE",
     "PING_MBULK",
     "SET",
     "GET",
     "INCR",
+    "LPUSH",
+    "RPUSH",
+    "LPOP",
+    "RPOP",
+    "SADD",
+    "HSET",
+    "SPOP",
+    "LPUSH (needed to benchmark LRANGE)",
+    "LRANGE_100 (first 100 elements)",
+    "LRANGE_300 (first 300 elements)",
+    "LRANGE_500 (first 500 elements)",
+    "LRANGE_600 (first 600 elements)",
     "MSET (10 keys)",
 ];
 
@@ -42,7 +54,7 @@ fn redis_benchmark_runs_without_errors() {
             "-n",
             "20000",
             "-t",
-            "ping_inline,ping_mbulk,set,get,incr,mset",
+            "ping_inline,ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,lrange,mset",
             "-p",
             &port,
         ],
