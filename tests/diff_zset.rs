@@ -72,7 +72,10 @@ fn run_diff(threads: usize) {
         let (sr, sraw) = s.read_reply_with_raw();
         log.push(format!("{shown} -> {rr}"));
         if rraw != sraw {
-            let start = log.len().saturating_sub(15);
+            if let Some(path) = std::env::var_os("SLUICE_DIFF_LOG") {
+                let _ = std::fs::write(path, log.join("\n"));
+            }
+            let start = log.len().saturating_sub(40);
             panic!(
                 "step {step} (server-threads {threads}, seed={seed}): {shown}\n redis:  {}\n sluice: {}\nrecent:\n{}\n{rr:?}\n{sr:?}",
                 escape(&rraw),

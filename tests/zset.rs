@@ -335,6 +335,12 @@ fn encodings(threads: usize) {
     assert_eq!(c.q("OBJECT ENCODING v"), Reply::bulk("skiplist"));
     c.q("ZADD w 1 abcde");
     assert_eq!(c.q("OBJECT ENCODING w"), Reply::bulk("skiplist"));
+    // 7.0 creates by the first member only; the member that triggers the
+    // conversion goes straight into the skiplist and keeps -0.
+    assert_eq!(c.q("ZADD t -0 a -0 abcde"), int(2));
+    assert_eq!(c.q("ZMSCORE t a abcde"), Reply::bulks(["0", "-0"]));
+    assert_eq!(c.q("ZRANGESTORE t2 t 0 -1"), int(2));
+    assert_eq!(c.q("ZMSCORE t2 a abcde"), Reply::bulks(["0", "-0"]));
 }
 
 /// RESP3: doubles, nested WITHSCORES pairs, ZPOPMIN flat without a count.

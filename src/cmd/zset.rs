@@ -12,7 +12,7 @@
 //! - a zset that becomes empty is deleted; `ctx.ks.modified` is called once
 //!   per command that changed the key, never for a no-op;
 //! - new zsets start in the encoding `zsetTypeCreate` would pick and convert
-//!   one way to `skiplist` (see [`ZSetValue::convert_if_needed`]).
+//!   one way to `skiplist` (see [`ZSetValue::convert_before_insert`]).
 
 use super::{command_table, eq_ic, Ctx, ERR_NOT_FLOAT, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
 use crate::num::{parse_f64, parse_i64};
@@ -444,12 +444,12 @@ fn zset_add(
         }
         None if f.xx => AddOutcome::Nop,
         None => {
-            z.insert(member, score);
-            z.convert_if_needed(
+            z.convert_before_insert(
                 member.len(),
                 limits.zset_max_listpack_entries,
                 limits.zset_max_listpack_value,
             );
+            z.insert(member, score);
             AddOutcome::Added(score)
         }
     }
@@ -529,10 +529,10 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
             return reply_add(ctx, f, 0, 0, None);
         }
         let limits = ctx.srv.encoding_limits();
-        let member_len_max = pairs.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
-        let z = ZSetValue::with_hint(
-            elements,
-            member_len_max,
+        // 7.0 looks at the first member only; later ones convert on insert.
+        let first_len = pairs.first().map_or(0, |(_, m)| m.len());
+        let z = ZSetValue::for_first_member(
+            first_len,
             limits.zset_max_listpack_entries,
             limits.zset_max_listpack_value,
         );
@@ -872,14 +872,15 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, Box<[u8]>)>) {
         ctx.ks.delete(dst);
     } else {
         let limits = ctx.srv.encoding_limits();
-        let member_len_max = items.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
-        let mut z = ZSetValue::with_hint(
-            n,
-            member_len_max,
-            limits.zset_max_listpack_entries,
-            limits.zset_max_listpack_value,
-        );
+        // Redis 7.0 `zrangeResultBeginStore` starts a listpack and adds one
+        // by one, so a -0 score is stored as 0 even if it converts later.
+        let mut z = ZSetValue::default();
         for (score, member) in items {
+            z.convert_before_insert(
+                member.len(),
+                limits.zset_max_listpack_entries,
+                limits.zset_max_listpack_value,
+            );
             z.insert(&member, score);
         }
         ctx.ks.set(dst, Value::ZSet(Box::new(z)), 0);

@@ -7,7 +7,7 @@
 //!   walks its listpack.
 //! - `skiplist`: a `BTreeSet` ordered by (score, member) plus a member to
 //!   score map. Conversion is one-way (the command layer calls
-//!   [`ZSetValue::convert_if_needed`]). Rank queries walk the ordered set
+//!   [`ZSetValue::convert_before_insert`]). Rank queries walk the ordered set
 //!   (O(rank)): there is no order-statistic tree yet.
 //!
 //! Invariant: entries are ordered by score (compared with `<`/`==`, so `-0`
@@ -66,16 +66,11 @@ impl Default for ZSetValue {
 }
 
 impl ZSetValue {
-    /// An empty zset in the encoding Redis's `zsetTypeCreate` would pick for
-    /// `size_hint` entries whose longest member is `member_len_max` bytes.
-    pub fn with_hint(
-        size_hint: usize,
-        member_len_max: usize,
-        entries_max: i64,
-        value_max: i64,
-    ) -> Self {
-        if exceeds(size_hint, entries_max) || exceeds(member_len_max, value_max) || entries_max == 0
-        {
+    /// An empty zset in the encoding Redis 7.0's `zaddGenericCommand`
+    /// creates: `skiplist` if listpacks are disabled or the first member is
+    /// too long, else `listpack`.
+    pub fn for_first_member(member_len: usize, entries_max: i64, value_max: i64) -> Self {
+        if entries_max == 0 || exceeds(member_len, value_max) {
             ZSetValue::Big(Big::default())
         } else {
             ZSetValue::Small(Vec::new())
@@ -108,12 +103,14 @@ impl ZSetValue {
         }
     }
 
-    /// Converts to `skiplist` once the zset holds more than `entries_max`
-    /// entries or a member longer than `value_max` (`zsetConvertAndExpand`
-    /// as `zsetAdd` triggers it). `new_member_len` is the member just added.
-    pub fn convert_if_needed(&mut self, new_member_len: usize, entries_max: i64, value_max: i64) {
+    /// Before adding a new member of `member_len` bytes: converts to
+    /// `skiplist` if the zset would then hold more than `entries_max`
+    /// entries or the member is longer than `value_max` (`zsetAdd`). The
+    /// member that triggers it is inserted into the skiplist, so it keeps a
+    /// `-0` score.
+    pub fn convert_before_insert(&mut self, member_len: usize, entries_max: i64, value_max: i64) {
         if let ZSetValue::Small(v) = self {
-            if exceeds(v.len(), entries_max) || exceeds(new_member_len, value_max) {
+            if exceeds(v.len().saturating_add(1), entries_max) || exceeds(member_len, value_max) {
                 let mut big = Big::default();
                 for (score, member) in v.drain(..) {
                     big.scores.insert(member.clone(), score);
@@ -266,7 +263,7 @@ mod tests {
             assert_eq!(z.remove(b"a"), Some(2.0));
             assert_eq!(z.len(), 2);
         }
-        small.convert_if_needed(1, 1, 64);
+        small.convert_before_insert(1, 2, 64);
         assert_eq!(small.encoding(), "skiplist");
         assert_eq!(small, big);
     }
