@@ -214,7 +214,7 @@ fn range_options(rng: &mut Rng, c: &mut Vec<Vec<u8>>, store: bool) {
 
 fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
     let mut c: Vec<Vec<u8>> = Vec::new();
-    match rng.below(24) {
+    match rng.below(28) {
         0..=3 => {
             c.push(bytes("ZADD"));
             c.push(zkey(rng));
@@ -331,6 +331,23 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
             lex_bound(rng),
             lex_bound(rng),
         ]),
+        24 | 25 => {
+            let (name, store) = *rng.pick(&[
+                ("ZUNION", false),
+                ("ZINTER", false),
+                ("ZDIFF", false),
+                ("ZINTERCARD", false),
+                ("ZUNIONSTORE", true),
+                ("ZINTERSTORE", true),
+                ("ZDIFFSTORE", true),
+            ]);
+            c.push(bytes(name));
+            if store {
+                c.push(zkey(rng));
+            }
+            set_op_args(rng, &mut c);
+        }
+        26 => c.extend([bytes("SET"), bytes(STR), bytes("text")]),
         _ => {
             if rng.chance(10) {
                 c.extend([bytes("HELLO"), bytes(rng.pick(&["2", "3"]))]);
@@ -343,4 +360,39 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
         }
     }
     c
+}
+
+/// numkeys, keys and options for ZUNION/ZINTER/ZDIFF/ZINTERCARD(+STORE),
+/// some invalid on purpose.
+fn set_op_args(rng: &mut Rng, c: &mut Vec<Vec<u8>>) {
+    let n = rng.below(3) + 1;
+    let shown = if rng.chance(5) {
+        bytes(rng.pick(&["0", "-1", "x", "9"]))
+    } else {
+        n.to_string().into_bytes()
+    };
+    c.push(shown);
+    for _ in 0..n {
+        c.push(any_key(rng));
+    }
+    for _ in 0..rng.below(3) {
+        match rng.below(5) {
+            0 => {
+                c.push(bytes("WEIGHTS"));
+                for _ in 0..n {
+                    c.push(score(rng));
+                }
+            }
+            1 => {
+                c.push(bytes("AGGREGATE"));
+                c.push(bytes(rng.pick(&["SUM", "MIN", "MAX", "sum", "avg"])));
+            }
+            2 => c.push(bytes("WITHSCORES")),
+            3 => {
+                c.push(bytes("LIMIT"));
+                c.push(index(rng));
+            }
+            _ => c.push(bytes("junk")),
+        }
+    }
 }

@@ -32,6 +32,7 @@ threads_tests!(
     encodings,
     resp3_forms,
     wrong_type,
+    set_operations,
 );
 
 fn err(text: &str) -> Reply {
@@ -411,5 +412,90 @@ fn wrong_type(threads: usize) {
     assert_eq!(
         c.q("ZRANGE s 0 x"),
         err("ERR value is not an integer or out of range")
+    );
+}
+
+/// ZUNION ZINTER ZDIFF (+STORE) and ZINTERCARD: weights, aggregates, the
+/// inf + -inf = 0 rule, errors in Redis's order, empty results deleting.
+fn set_operations(threads: usize) {
+    let (_s, mut c) = server(threads);
+    c.q("ZADD a 0 x 1 y");
+    c.q("ZADD b inf x 2 z 3 y");
+    c.q("ZADD c -inf x 5 q");
+    c.q("SET s v");
+    assert_eq!(
+        c.q("ZUNION 3 a b c WITHSCORES"),
+        Reply::bulks(["x", "0", "z", "2", "y", "4", "q", "5"])
+    );
+    assert_eq!(
+        c.q("ZUNION 3 a b c WEIGHTS 1 2 3 AGGREGATE MIN WITHSCORES"),
+        Reply::bulks(["x", "-inf", "y", "1", "z", "4", "q", "15"])
+    );
+    assert_eq!(
+        c.q("ZUNION 1 a WEIGHTS -1 WITHSCORES"),
+        Reply::bulks(["y", "-1", "x", "-0"])
+    );
+    assert_eq!(c.q("ZUNIONSTORE d 1 a WEIGHTS -1"), int(2));
+    assert_eq!(c.q("ZSCORE d x"), Reply::bulk("0"));
+    assert_eq!(
+        c.q("ZINTER 2 b c WITHSCORES AGGREGATE MAX"),
+        Reply::bulks(["x", "inf"])
+    );
+    assert_eq!(c.q("ZINTER 2 a b"), Reply::bulks(["y", "x"]));
+    assert_eq!(c.q("ZINTERCARD 2 a b"), int(2));
+    assert_eq!(c.q("ZINTERCARD 2 a b LIMIT 1"), int(1));
+    assert_eq!(c.q("ZDIFF 2 b a WITHSCORES"), Reply::bulks(["z", "2"]));
+    assert_eq!(c.q("ZDIFF 2 b b"), empty());
+    assert_eq!(c.q("ZDIFFSTORE d 2 b c"), int(2));
+    assert_eq!(
+        c.q("ZRANGE d 0 -1 WITHSCORES"),
+        Reply::bulks(["z", "2", "y", "3"])
+    );
+    assert_eq!(c.q("ZINTERSTORE d 2 a nokey"), int(0));
+    assert_eq!(c.q("EXISTS d"), int(0));
+    for (cmd, name) in [
+        ("ZUNIONSTORE d 0 a", "zunionstore"),
+        ("ZUNION -1 a", "zunion"),
+        ("ZINTERCARD 0 a", "zintercard"),
+        ("ZDIFF 0 a", "zdiff"),
+    ] {
+        assert_eq!(
+            c.q(cmd),
+            err(&format!(
+                "ERR at least 1 input key is needed for '{name}' command"
+            ))
+        );
+    }
+    assert_eq!(c.q("ZUNION 2 a"), err("ERR syntax error"));
+    assert_eq!(
+        c.q("ZUNION x a"),
+        err("ERR value is not an integer or out of range")
+    );
+    let wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    assert_eq!(c.q("ZUNION 1 s junk"), err(wrongtype));
+    assert_eq!(c.q("ZUNION 1 a junk"), err("ERR syntax error"));
+    assert_eq!(
+        c.q("ZUNION 1 a WEIGHTS x"),
+        err("ERR weight value is not a float")
+    );
+    assert_eq!(c.q("ZUNION 1 a AGGREGATE avg"), err("ERR syntax error"));
+    assert_eq!(c.q("ZDIFF 1 a WEIGHTS 1"), err("ERR syntax error"));
+    assert_eq!(c.q("ZUNIONSTORE d 1 a WITHSCORES"), err("ERR syntax error"));
+    assert_eq!(c.q("ZINTERCARD 1 a WITHSCORES"), err("ERR syntax error"));
+    assert_eq!(
+        c.q("ZINTERCARD 1 a LIMIT -1"),
+        err("ERR LIMIT can't be negative")
+    );
+    assert_eq!(
+        c.q("ZINTERCARD 1 a LIMIT x"),
+        err("ERR LIMIT can't be negative")
+    );
+    c.q("HELLO 3");
+    assert_eq!(
+        c.q("ZINTER 1 a WITHSCORES"),
+        Reply::array(vec![
+            Reply::array(vec![Reply::bulk("x"), Reply::Double("0".into())]),
+            Reply::array(vec![Reply::bulk("y"), Reply::Double("1".into())]),
+        ])
     );
 }

@@ -64,6 +64,13 @@ command_table! {
     "zremrangebylex", 4, WRITE, (1, 1, 1), "@write @sortedset @slow", zremrangebylex;
     "zpopmin", -2, WRITE_FAST, (1, 1, 1), "@write @sortedset @fast", zpopmin;
     "zpopmax", -2, WRITE_FAST, (1, 1, 1), "@write @sortedset @fast", zpopmax;
+    "zunion", -3, R, (-1, 0, 1), "@read @sortedset @slow", zunion;
+    "zinter", -3, R, (-1, 0, 1), "@read @sortedset @slow", zinter;
+    "zdiff", -3, R, (-1, 0, 1), "@read @sortedset @slow", zdiff;
+    "zintercard", -3, R, (-1, 0, 1), "@read @sortedset @slow", zintercard;
+    "zunionstore", -4, W, (-2, 1, 1), "@write @sortedset @slow", zunionstore;
+    "zinterstore", -4, W, (-2, 1, 1), "@write @sortedset @slow", zinterstore;
+    "zdiffstore", -4, W, (-2, 1, 1), "@write @sortedset @slow", zdiffstore;
 }
 
 /// What a key holds, for commands that treat a missing key as empty.
@@ -971,4 +978,367 @@ fn zpop_generic(ctx: &mut Ctx, argv: &Argv, max: bool) {
             ctx.out.double(score);
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// ZUNION ZINTER ZDIFF (+STORE), ZINTERCARD
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+/// Redis `zunionInterAggregate`.
+fn aggregate(target: &mut f64, val: f64, how: Aggregate) {
+    match how {
+        Aggregate::Sum => {
+            *target += val;
+            // inf + -inf is NaN; Redis makes it 0.
+            if target.is_nan() {
+                *target = 0.0;
+            }
+        }
+        Aggregate::Min => {
+            if val < *target {
+                *target = val;
+            }
+        }
+        Aggregate::Max => {
+            if val > *target {
+                *target = val;
+            }
+        }
+    }
+}
+
+/// One input of a set operation: its position among the keys (to detect
+/// the same key given twice, as Redis compares `subject` pointers), its
+/// contents (a copy: the keyspace hands out one borrow at a time) and weight.
+struct Source {
+    slot: usize,
+    key: Vec<u8>,
+    z: Option<ZSetValue>,
+    weight: f64,
+}
+
+impl Source {
+    fn len(&self) -> usize {
+        self.z.as_ref().map_or(0, ZSetValue::len)
+    }
+}
+
+fn zunion(ctx: &mut Ctx, argv: &Argv) {
+    set_op_generic(ctx, argv, None, SetOp::Union, false);
+}
+
+fn zinter(ctx: &mut Ctx, argv: &Argv) {
+    set_op_generic(ctx, argv, None, SetOp::Inter, false);
+}
+
+fn zdiff(ctx: &mut Ctx, argv: &Argv) {
+    set_op_generic(ctx, argv, None, SetOp::Diff, false);
+}
+
+fn zintercard(ctx: &mut Ctx, argv: &Argv) {
+    set_op_generic(ctx, argv, None, SetOp::Inter, true);
+}
+
+fn zunionstore(ctx: &mut Ctx, argv: &Argv) {
+    set_op_generic(ctx, argv, Some(argv.get(1)), SetOp::Union, false);
+}
+
+fn zinterstore(ctx: &mut Ctx, argv: &Argv) {
+    set_op_generic(ctx, argv, Some(argv.get(1)), SetOp::Inter, false);
+}
+
+fn zdiffstore(ctx: &mut Ctx, argv: &Argv) {
+    set_op_generic(ctx, argv, Some(argv.get(1)), SetOp::Diff, false);
+}
+
+/// Options after the keys of a set operation.
+struct SetOpOptions {
+    aggregate: Aggregate,
+    withscores: bool,
+    limit: usize,
+}
+
+/// Redis `zunionInterDiffGenericCommand`: numkeys, then the keys' types,
+/// then the options, in that order of errors.
+fn set_op_generic(ctx: &mut Ctx, argv: &Argv, dst: Option<&[u8]>, op: SetOp, card: bool) {
+    let numkeys_at = if dst.is_some() { 2 } else { 1 };
+    let setnum = match parse_long(argv.get(numkeys_at)) {
+        Ok(n) => n,
+        Err(e) => return ctx.out.error(e),
+    };
+    if setnum < 1 {
+        let name = argv.get(0).to_ascii_lowercase();
+        let text = format!(
+            "ERR at least 1 input key is needed for '{}' command",
+            String::from_utf8_lossy(&name)
+        );
+        return ctx.out.error(&text);
+    }
+    let first = numkeys_at + 1;
+    let setnum = match usize::try_from(setnum) {
+        Ok(n) if n <= argv.len() - first => n,
+        _ => return ctx.out.error(ERR_SYNTAX),
+    };
+    let mut srcs = Vec::with_capacity(setnum);
+    for slot in 0..setnum {
+        let key = argv.get(first + slot);
+        let z = match read_zset(ctx, key) {
+            Err(()) => return,
+            Ok(z) => z.cloned(),
+        };
+        srcs.push(Source {
+            slot,
+            key: key.to_vec(),
+            z,
+            weight: 1.0,
+        });
+    }
+    let Some(opts) = parse_set_op_options(ctx, argv, first + setnum, &mut srcs, dst, op, card)
+    else {
+        return;
+    };
+    if op != SetOp::Diff {
+        // qsort by cardinality (glibc's is a stable merge sort here).
+        srcs.sort_by_key(Source::len);
+    }
+    if card {
+        let n = inter_card(&srcs, opts.limit);
+        return ctx.out.int(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    let result = match op {
+        SetOp::Union => union(&srcs, opts.aggregate),
+        SetOp::Inter => inter(&srcs, opts.aggregate),
+        SetOp::Diff => diff(&srcs),
+    };
+    match dst {
+        Some(dst) => store_set_op(ctx, dst, result),
+        None => {
+            let borrowed: Vec<(f64, &[u8])> = result.iter().map(|(s, m)| (*s, &**m)).collect();
+            reply_elements(ctx.out, &borrowed, opts.withscores);
+        }
+    }
+}
+
+/// Parses WEIGHTS, AGGREGATE, WITHSCORES and LIMIT as each command allows.
+/// `None` after an error reply.
+fn parse_set_op_options(
+    ctx: &mut Ctx,
+    argv: &Argv,
+    mut j: usize,
+    srcs: &mut [Source],
+    dst: Option<&[u8]>,
+    op: SetOp,
+    card: bool,
+) -> Option<SetOpOptions> {
+    let mut opts = SetOpOptions {
+        aggregate: Aggregate::Sum,
+        withscores: false,
+        limit: 0,
+    };
+    let weighted = op != SetOp::Diff && !card;
+    while j < argv.len() {
+        let remaining = argv.len() - j;
+        let arg = cstr(argv.get(j));
+        if weighted && remaining > srcs.len() && eq_ic(arg, "weights") {
+            for (i, src) in srcs.iter_mut().enumerate() {
+                match parse_f64(argv.get(j + 1 + i)) {
+                    Some(w) => src.weight = w,
+                    None => {
+                        ctx.out.error("ERR weight value is not a float");
+                        return None;
+                    }
+                }
+            }
+            j += 1 + srcs.len();
+        } else if weighted && remaining >= 2 && eq_ic(arg, "aggregate") {
+            let how = cstr(argv.get(j + 1));
+            opts.aggregate = if eq_ic(how, "sum") {
+                Aggregate::Sum
+            } else if eq_ic(how, "min") {
+                Aggregate::Min
+            } else if eq_ic(how, "max") {
+                Aggregate::Max
+            } else {
+                ctx.out.error(ERR_SYNTAX);
+                return None;
+            };
+            j += 2;
+        } else if dst.is_none() && !card && eq_ic(arg, "withscores") {
+            opts.withscores = true;
+            j += 1;
+        } else if card && remaining >= 2 && eq_ic(arg, "limit") {
+            match parse_i64(argv.get(j + 1)).and_then(|n| usize::try_from(n).ok()) {
+                Some(n) => opts.limit = n,
+                None => {
+                    ctx.out.error("ERR LIMIT can't be negative");
+                    return None;
+                }
+            }
+            j += 2;
+        } else {
+            ctx.out.error(ERR_SYNTAX);
+            return None;
+        }
+    }
+    Some(opts)
+}
+
+/// Weighted score as Redis computes it for the first set (NaN becomes 0).
+fn weighted(weight: f64, score: f64) -> f64 {
+    let v = weight * score;
+    if v.is_nan() {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// Sorts a result like a skiplist: by score (`-0 == 0`), then member.
+fn sorted(mut items: Vec<(f64, Box<[u8]>)>) -> Vec<(f64, Box<[u8]>)> {
+    items.sort_by(|(a, am), (b, bm)| {
+        a.partial_cmp(b)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| am.cmp(bm))
+    });
+    items
+}
+
+fn union(srcs: &[Source], how: Aggregate) -> Vec<(f64, Box<[u8]>)> {
+    let mut acc: hashbrown::HashMap<&[u8], f64> = hashbrown::HashMap::new();
+    let mut order: Vec<&[u8]> = Vec::new();
+    for src in srcs {
+        let Some(z) = &src.z else { continue };
+        for (score, member) in z.iter() {
+            let score = weighted(src.weight, score);
+            match acc.get_mut(member) {
+                Some(target) => aggregate(target, score, how),
+                None => {
+                    acc.insert(member, score);
+                    order.push(member);
+                }
+            }
+        }
+    }
+    sorted(
+        order
+            .into_iter()
+            .map(|m| (acc.get(m).copied().unwrap_or(0.0), Box::from(m)))
+            .collect(),
+    )
+}
+
+/// Walks the smallest input and keeps the members every input has,
+/// calling `keep` with each member and its aggregated score; `keep`
+/// returns false to stop early (ZINTERCARD LIMIT).
+fn inter_walk(srcs: &[Source], how: Aggregate, mut keep: impl FnMut(f64, &[u8]) -> bool) {
+    let Some((first, rest)) = srcs.split_first() else {
+        return;
+    };
+    let Some(z0) = &first.z else { return };
+    if rest.iter().any(|s| s.z.is_none()) {
+        return;
+    }
+    for (score0, member) in z0.iter() {
+        let mut score = weighted(first.weight, score0);
+        let mut everywhere = true;
+        for src in rest {
+            let found = if src.key == first.key {
+                Some(score0)
+            } else {
+                src.z.as_ref().and_then(|z| z.score(member))
+            };
+            match found {
+                Some(v) => aggregate(&mut score, v * src.weight, how),
+                None => {
+                    everywhere = false;
+                    break;
+                }
+            }
+        }
+        if everywhere && !keep(score, member) {
+            return;
+        }
+    }
+}
+
+fn inter(srcs: &[Source], how: Aggregate) -> Vec<(f64, Box<[u8]>)> {
+    let mut out = Vec::new();
+    inter_walk(srcs, how, |score, member| {
+        out.push((score, Box::from(member)));
+        true
+    });
+    sorted(out)
+}
+
+fn inter_card(srcs: &[Source], limit: usize) -> usize {
+    let mut n = 0;
+    inter_walk(srcs, Aggregate::Sum, |_, _| {
+        n += 1;
+        limit == 0 || n < limit
+    });
+    n
+}
+
+fn diff(srcs: &[Source]) -> Vec<(f64, Box<[u8]>)> {
+    let Some((first, rest)) = srcs.split_first() else {
+        return Vec::new();
+    };
+    let Some(z0) = &first.z else {
+        return Vec::new();
+    };
+    // The same key again removes everything (Redis checks the object).
+    if rest
+        .iter()
+        .any(|s| s.key == first.key && s.slot != first.slot)
+    {
+        return Vec::new();
+    }
+    let out = z0
+        .iter()
+        .filter(|(_, m)| {
+            !rest
+                .iter()
+                .any(|s| s.z.as_ref().is_some_and(|z| z.score(m).is_some()))
+        })
+        .map(|(s, m)| (s, Box::from(m)))
+        .collect();
+    sorted(out)
+}
+
+/// Stores a set-operation result (Redis builds a skiplist, then
+/// `zsetConvertToListpackIfNeeded`: a listpack when it fits, which turns
+/// -0 scores into 0) and replies with its size; an empty result deletes.
+fn store_set_op(ctx: &mut Ctx, dst: &[u8], result: Vec<(f64, Box<[u8]>)>) {
+    let n = result.len();
+    if n == 0 {
+        ctx.ks.delete(dst);
+        return ctx.out.int(0);
+    }
+    let limits = ctx.srv.encoding_limits();
+    let member_len_max = result.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+    let fits = i64::try_from(n).is_ok_and(|n| n <= limits.zset_max_listpack_entries)
+        && i64::try_from(member_len_max).is_ok_and(|l| l <= limits.zset_max_listpack_value);
+    let mut z = if fits {
+        ZSetValue::default()
+    } else {
+        ZSetValue::for_first_member(usize::MAX, 0, 0)
+    };
+    for (score, member) in result {
+        z.insert(&member, score);
+    }
+    ctx.ks.set(dst, Value::ZSet(Box::new(z)), 0);
+    ctx.out.int(i64::try_from(n).unwrap_or(i64::MAX));
 }
