@@ -33,6 +33,9 @@ threads_tests!(
     resp3_forms,
     wrong_type,
     set_operations,
+    zmpop,
+    zrandmember,
+    zscan,
 );
 
 fn err(text: &str) -> Reply {
@@ -497,5 +500,126 @@ fn set_operations(threads: usize) {
             Reply::array(vec![Reply::bulk("x"), Reply::Double("0".into())]),
             Reply::array(vec![Reply::bulk("y"), Reply::Double("1".into())]),
         ])
+    );
+}
+
+/// ZMPOP: the first non-empty key, nested pairs in RESP2 too, errors.
+fn zmpop(threads: usize) {
+    let (_s, mut c) = server(threads);
+    c.q("ZADD m 1 a 2 b 3 c");
+    c.q("SET s v");
+    let pair = |m: &str, s: &str| Reply::bulks([m, s]);
+    assert_eq!(
+        c.q("ZMPOP 2 nokey m MAX"),
+        Reply::array(vec![Reply::bulk("m"), Reply::array(vec![pair("c", "3")])])
+    );
+    assert_eq!(
+        c.q("ZMPOP 1 m MIN COUNT 9"),
+        Reply::array(vec![
+            Reply::bulk("m"),
+            Reply::array(vec![pair("a", "1"), pair("b", "2")])
+        ])
+    );
+    assert_eq!(c.q("EXISTS m"), int(0));
+    assert_eq!(c.q("ZMPOP 1 m MIN"), Reply::Array(None));
+    let numkeys = err("ERR numkeys should be greater than 0");
+    assert_eq!(c.q("ZMPOP 0 m MIN"), numkeys);
+    assert_eq!(c.q("ZMPOP x m MIN"), numkeys);
+    assert_eq!(c.q("ZMPOP 2 m MIN"), err("ERR syntax error"));
+    assert_eq!(c.q("ZMPOP 1 m MID"), err("ERR syntax error"));
+    let count = err("ERR count should be greater than 0");
+    assert_eq!(c.q("ZMPOP 1 m MIN COUNT 0"), count);
+    assert_eq!(c.q("ZMPOP 1 m MIN COUNT x"), count);
+    assert_eq!(
+        c.q("ZMPOP 1 m MIN COUNT 1 COUNT 1"),
+        err("ERR syntax error")
+    );
+    assert_eq!(
+        c.q("ZMPOP 2 nokey s MIN"),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    c.q("HELLO 3");
+    assert_eq!(c.q("ZMPOP 1 m MIN"), Reply::Null);
+}
+
+/// ZRANDMEMBER: random picks checked by property, errors exactly.
+fn zrandmember(threads: usize) {
+    let (_s, mut c) = server(threads);
+    c.q("ZADD r 1 a 2 b 3 c");
+    let members = ["a", "b", "c"];
+    let one = c.q("ZRANDMEMBER r").as_str();
+    assert!(members.contains(&one.as_str()));
+    assert_eq!(c.q("ZRANDMEMBER nokey"), Reply::nil());
+    assert_eq!(c.q("ZRANDMEMBER nokey 3"), empty());
+    assert_eq!(c.q("ZRANDMEMBER r 0"), empty());
+    let mut all: Vec<String> = c
+        .q("ZRANDMEMBER r 10")
+        .as_array()
+        .iter()
+        .map(Reply::as_str)
+        .collect();
+    all.sort();
+    assert_eq!(all, members);
+    let two = c.q("ZRANDMEMBER r 2 WITHSCORES");
+    let two = two.as_array();
+    assert_eq!(two.len(), 4);
+    assert_ne!(two[0], two[2]);
+    for pair in two.chunks(2) {
+        let expected = match pair[0].as_str().as_str() {
+            "a" => "1",
+            "b" => "2",
+            _ => "3",
+        };
+        assert_eq!(pair[1].as_str(), expected);
+    }
+    assert_eq!(c.q("ZRANDMEMBER r -7").as_array().len(), 7);
+    assert_eq!(
+        c.q("ZRANDMEMBER r x"),
+        err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(c.q("ZRANDMEMBER r 1 junk"), err("ERR syntax error"));
+    assert_eq!(c.q("ZRANDMEMBER r 1 WITHSCORES x"), err("ERR syntax error"));
+    assert_eq!(
+        c.q("ZRANDMEMBER r -9223372036854775808"),
+        err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+    );
+    assert_eq!(
+        c.q("ZRANDMEMBER r -9223372036854775807 WITHSCORES"),
+        err("ERR value is out of range")
+    );
+    c.q("HELLO 3");
+    let nested = c.q("ZRANDMEMBER r -2 WITHSCORES");
+    assert_eq!(nested.as_array().len(), 2);
+    assert_eq!(nested.as_array()[0].as_array().len(), 2);
+}
+
+/// ZSCAN: a listpack comes back whole with its stored score text.
+fn zscan(threads: usize) {
+    let (_s, mut c) = server(threads);
+    c.q("ZADD a 1 x 1.5 v -0 w 1e17 u");
+    assert_eq!(
+        c.q("ZSCAN a 0"),
+        Reply::array(vec![
+            Reply::bulk("0"),
+            Reply::bulks(["w", "0", "x", "1", "v", "1.5", "u", "100000000000000000"])
+        ])
+    );
+    assert_eq!(
+        c.q("ZSCAN a 0 MATCH *x* COUNT 1"),
+        Reply::array(vec![Reply::bulk("0"), Reply::bulks(["x", "1"])])
+    );
+    let empty_scan = Reply::array(vec![Reply::bulk("0"), empty()]);
+    assert_eq!(c.q("ZSCAN nokey 0"), empty_scan);
+    assert_eq!(c.q("ZSCAN a x"), err("ERR invalid cursor"));
+    assert_eq!(c.q("ZSCAN a 0 COUNT 0"), err("ERR syntax error"));
+    assert_eq!(
+        c.q("ZSCAN a 0 COUNT x"),
+        err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(c.q("ZSCAN a 0 TYPE zset"), err("ERR syntax error"));
+    c.q("SET s v");
+    assert_eq!(
+        c.q("ZSCAN s 0"),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
     );
 }

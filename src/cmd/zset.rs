@@ -64,6 +64,9 @@ command_table! {
     "zremrangebylex", 4, WRITE, (1, 1, 1), "@write @sortedset @slow", zremrangebylex;
     "zpopmin", -2, WRITE_FAST, (1, 1, 1), "@write @sortedset @fast", zpopmin;
     "zpopmax", -2, WRITE_FAST, (1, 1, 1), "@write @sortedset @fast", zpopmax;
+    "zmpop", -4, WRITE, (-1, 0, 1), "@write @sortedset @slow", zmpop;
+    "zrandmember", -2, R, (1, 1, 1), "@read @sortedset @slow", zrandmember;
+    "zscan", -3, R, (1, 1, 1), "@read @sortedset @slow", zscan;
     "zunion", -3, R, (-1, 0, 1), "@read @sortedset @slow", zunion;
     "zinter", -3, R, (-1, 0, 1), "@read @sortedset @slow", zinter;
     "zdiff", -3, R, (-1, 0, 1), "@read @sortedset @slow", zdiff;
@@ -934,6 +937,20 @@ fn zpopmax(ctx: &mut Ctx, argv: &Argv) {
     zpop_generic(ctx, argv, true);
 }
 
+/// Removes and returns up to `count` (> 0) lowest or highest entries.
+fn pop_from(z: &mut ZSetValue, count: i64, max: bool) -> Vec<(f64, Box<[u8]>)> {
+    let n = usize::try_from(count).unwrap_or(usize::MAX);
+    let picked: Vec<(f64, Box<[u8]>)> = if max {
+        z.iter().rev().take(n).map(|(s, m)| (s, m.into())).collect()
+    } else {
+        z.iter().take(n).map(|(s, m)| (s, m.into())).collect()
+    };
+    for (_, member) in &picked {
+        z.remove(member);
+    }
+    picked
+}
+
 /// Redis `genericZpopCommand` for one key. RESP3 nests the pairs only when
 /// a count was given.
 fn zpop_generic(ctx: &mut Ctx, argv: &Argv, max: bool) {
@@ -953,18 +970,7 @@ fn zpop_generic(ctx: &mut Ctx, argv: &Argv, max: bool) {
         Err(()) => return,
         Ok(None) => return ctx.out.array(0),
         Ok(Some(_)) if count == Some(0) => return ctx.out.array(0),
-        Ok(Some(z)) => {
-            let n = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
-            let picked: Vec<(f64, Box<[u8]>)> = if max {
-                z.iter().rev().take(n).map(|(s, m)| (s, m.into())).collect()
-            } else {
-                z.iter().take(n).map(|(s, m)| (s, m.into())).collect()
-            };
-            for (_, member) in &picked {
-                z.remove(member);
-            }
-            picked
-        }
+        Ok(Some(z)) => pop_from(z, count.unwrap_or(1), max),
     };
     removed_from(ctx, key, popped.len());
     let nested = ctx.out.resp3 && count.is_some();
@@ -1341,4 +1347,273 @@ fn store_set_op(ctx: &mut Ctx, dst: &[u8], result: Vec<(f64, Box<[u8]>)>) {
     }
     ctx.ks.set(dst, Value::ZSet(Box::new(z)), 0);
     ctx.out.int(i64::try_from(n).unwrap_or(i64::MAX));
+}
+
+// ---------------------------------------------------------------------------
+// ZMPOP
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count] (Redis
+/// `zmpopGenericCommand`): pops from the first non-empty key and replies
+/// `[key, [[member, score], ...]]` (nested in RESP2 too), or a null array.
+fn zmpop(ctx: &mut Ctx, argv: &Argv) {
+    const ERR_NUMKEYS: &str = "ERR numkeys should be greater than 0";
+    const ERR_COUNT: &str = "ERR count should be greater than 0";
+    let numkeys = match parse_i64(argv.get(1)) {
+        Some(n) if n >= 1 => n,
+        _ => return ctx.out.error(ERR_NUMKEYS),
+    };
+    let where_at = usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| n.checked_add(2))
+        .filter(|&w| w < argv.len());
+    let Some(where_at) = where_at else {
+        return ctx.out.error(ERR_SYNTAX);
+    };
+    let side = cstr(argv.get(where_at));
+    let max = if eq_ic(side, "min") {
+        false
+    } else if eq_ic(side, "max") {
+        true
+    } else {
+        return ctx.out.error(ERR_SYNTAX);
+    };
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < argv.len() {
+        let more = j + 1 < argv.len();
+        if count.is_none() && more && eq_ic(cstr(argv.get(j)), "count") {
+            match parse_i64(argv.get(j + 1)) {
+                Some(n) if n >= 1 => count = Some(n),
+                _ => return ctx.out.error(ERR_COUNT),
+            }
+            j += 2;
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+    }
+    for key in (2..where_at).map(|i| argv.get(i)) {
+        let popped = match write_zset(ctx, key) {
+            Err(()) => return,
+            Ok(None) => continue,
+            Ok(Some(z)) => pop_from(z, count.unwrap_or(1), max),
+        };
+        removed_from(ctx, key, popped.len());
+        ctx.out.array(2);
+        ctx.out.bulk(key);
+        ctx.out.array(popped.len());
+        for (score, member) in &popped {
+            ctx.out.array(2);
+            ctx.out.bulk(member);
+            ctx.out.double(*score);
+        }
+        return;
+    }
+    ctx.out.null_array();
+}
+
+// ---------------------------------------------------------------------------
+// ZRANDMEMBER
+
+/// A random index below `n` (> 0).
+fn random_below(n: usize) -> usize {
+    (super::keys::random_u64() % n as u64) as usize
+}
+
+/// ZRANDMEMBER key [count [WITHSCORES]] (Redis `zrandmemberCommand`).
+/// Which members come back is random; the forms and counts match Redis.
+fn zrandmember(ctx: &mut Ctx, argv: &Argv) {
+    if argv.len() == 2 {
+        let Ok(z) = read_zset(ctx, argv.get(1)) else {
+            return;
+        };
+        let picked = z.and_then(|z| {
+            let at = random_below(z.len().max(1));
+            z.iter().nth(at).map(|(_, m)| m.to_vec())
+        });
+        return match picked {
+            Some(member) => ctx.out.bulk(&member),
+            None => ctx.out.null(),
+        };
+    }
+    let count = match parse_i64(argv.get(2)) {
+        None => return ctx.out.error(ERR_NOT_INT),
+        Some(i64::MIN) => {
+            return ctx.out.error(
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            )
+        }
+        Some(n) => n,
+    };
+    let withscores = match argv.try_get(3) {
+        _ if argv.len() > 4 => return ctx.out.error(ERR_SYNTAX),
+        None => false,
+        Some(arg) if eq_ic(arg, "withscores") => {
+            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+                return ctx.out.error("ERR value is out of range");
+            }
+            true
+        }
+        Some(_) => return ctx.out.error(ERR_SYNTAX),
+    };
+    let Ok(z) = read_zset(ctx, argv.get(1)) else {
+        return;
+    };
+    let Some(z) = z.filter(|_| count != 0) else {
+        return ctx.out.array(0);
+    };
+    let owned: Vec<(f64, Box<[u8]>)> = z.iter().map(|(s, m)| (s, m.into())).collect();
+    let entries: Vec<(f64, &[u8])> = owned.iter().map(|(s, m)| (*s, &**m)).collect();
+    let out = &mut *ctx.out;
+    let emit = |out: &mut ReplyBuf, (score, member): (f64, &[u8])| {
+        if withscores && out.resp3 {
+            out.array(2);
+        }
+        out.bulk(member);
+        if withscores {
+            out.double(score);
+        }
+    };
+    let pairs = |n: usize| {
+        if withscores && !out.resp3 {
+            n.saturating_mul(2)
+        } else {
+            n
+        }
+    };
+    if count < 0 {
+        // With repetition: exactly |count| picks, streamed without a
+        // count-sized allocation.
+        let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        out.array(pairs(n));
+        for _ in 0..n {
+            if let Some(&entry) = entries.get(random_below(entries.len())) {
+                emit(out, entry);
+            }
+        }
+        return;
+    }
+    let n = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(entries.len());
+    // Distinct members: a partial Fisher-Yates shuffle of the indexes.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    for i in 0..n {
+        let j = i + random_below(order.len() - i);
+        order.swap(i, j);
+    }
+    out.array(pairs(n));
+    for &i in order.iter().take(n) {
+        if let Some(&entry) = entries.get(i) {
+            emit(out, entry);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ZSCAN
+
+/// db.c `parseScanCursorOrReply`: C `strtoul` of the whole argument (""
+/// is 0, a sign is allowed, leading space and overflow are not).
+fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let arg = cstr(arg);
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, arg.get(1..)?),
+        Some(b'+') => (false, arg.get(1..)?),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        return arg.is_empty().then_some(0);
+    }
+    let mut value: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// A score as a listpack stores it (util.c `d2string`): integral values
+/// within +-LLONG_MAX/2 print as integers ("100000000000000000"), others
+/// as `%.17g`.
+fn listpack_score_text(score: f64, out: &mut Vec<u8>) {
+    const HALF: f64 = (i64::MAX / 2) as f64;
+    if score.is_finite() && (-HALF..=HALF).contains(&score) && score.fract() == 0.0 {
+        out.extend_from_slice(itoa::Buffer::new().format(score as i64).as_bytes());
+    } else {
+        crate::num::fmt_g17(score, out);
+    }
+}
+
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]. Every zset is returned
+/// whole in one call with cursor 0: Redis does so for listpacks, and for
+/// skiplists it is a valid (if large) SCAN answer that needs no cursor
+/// state; elements come in score order. Differs from Redis for skiplists:
+/// Redis walks its hash table in COUNT-sized steps.
+fn zscan(ctx: &mut Ctx, argv: &Argv) {
+    let Some(cursor) = parse_cursor(argv.get(2)) else {
+        return ctx.out.error("ERR invalid cursor");
+    };
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 3;
+    let key = argv.get(1);
+    // The key is looked up before the options are parsed (db.c).
+    let exists = match read_zset(ctx, key) {
+        Err(()) => return,
+        Ok(z) => z.is_some(),
+    };
+    if !exists {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        return ctx.out.array(0);
+    }
+    while i < argv.len() {
+        let opt = argv.get(i);
+        let has_value = i + 1 < argv.len();
+        if eq_ic(opt, "count") && has_value {
+            match parse_i64(argv.get(i + 1)) {
+                None => return ctx.out.error(ERR_NOT_INT),
+                Some(n) if n < 1 => return ctx.out.error(ERR_SYNTAX),
+                Some(_) => {}
+            }
+        } else if eq_ic(opt, "match") && has_value {
+            pattern = Some(argv.get(i + 1)).filter(|p| *p != b"*");
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+        i += 2;
+    }
+    let Ok(Some(z)) = read_zset(ctx, key) else {
+        return;
+    };
+    let listpack = matches!(z, ZSetValue::Small(_));
+    // A listpack ignores the cursor (Redis returns it all); for a skiplist
+    // we never hand out a nonzero cursor, so one ends the iteration.
+    let skip_all = !listpack && cursor != 0;
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    for (score, member) in z.iter().filter(|_| !skip_all) {
+        if pattern.is_some_and(|p| !crate::glob::glob_match(p, member, false)) {
+            continue;
+        }
+        items.push(member.to_vec());
+        let mut text = Vec::new();
+        if listpack {
+            listpack_score_text(score, &mut text);
+        } else {
+            // db.c `scanCallback`: ld2string(LD_STR_AUTO), i.e. %.17Lg.
+            crate::num::fmt_g17(score, &mut text);
+        }
+        items.push(text);
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(b"0");
+    ctx.out.array(items.len());
+    for item in &items {
+        ctx.out.bulk(item);
+    }
 }
