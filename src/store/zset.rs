@@ -1,10 +1,10 @@
 //! The zset value type and its Redis encodings (t_zset.c).
 //!
 //! Two encodings, as Redis 7.0 reports them in OBJECT ENCODING:
-//! - `listpack`: one sorted `Vec` of (score, member), used while the zset has
-//!   at most `zset-max-listpack-entries` entries of at most
-//!   `zset-max-listpack-value` bytes. Lookups by member walk it, as Redis
-//!   walks its listpack.
+//! - `listpack`: one contiguous byte buffer of sorted entries ([`Compact`]),
+//!   used while the zset has at most `zset-max-listpack-entries` entries of
+//!   at most `zset-max-listpack-value` bytes. Lookups by member walk it, as
+//!   Redis walks its listpack.
 //! - `skiplist`: a `BTreeSet` ordered by (score, member) plus a member to
 //!   score map. Conversion is one-way (the command layer calls
 //!   [`ZSetValue::convert_before_insert`]). Rank queries walk the ordered set
@@ -52,16 +52,122 @@ pub struct Big {
     scores: HashMap<Box<[u8]>, f64>,
 }
 
+/// The compact (`listpack`) form: entries in order, each encoded as
+///
+/// ```text
+/// +-----------------+-------------------+--------------+
+/// | score: f64 (LE) | member length:    | member bytes |
+/// | 8 bytes         | LEB128, 1-5 bytes |              |
+/// +-----------------+-------------------+--------------+
+/// ```
+///
+/// One allocation per zset, like Redis's listpack, instead of one per member.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Compact {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+/// One decoded entry and where the next one starts.
+struct Decoded<'a> {
+    score: f64,
+    member: &'a [u8],
+    end: usize,
+}
+
+impl Compact {
+    /// Decodes the entry at `at`; `None` at the end (or, impossibly, on a
+    /// malformed buffer, which then reads as truncated).
+    fn decode(&self, at: usize) -> Option<Decoded<'_>> {
+        let score_bytes: [u8; 8] = self.buf.get(at..at + 8)?.try_into().ok()?;
+        let mut pos = at + 8;
+        let mut len = 0usize;
+        for shift in (0..35).step_by(7) {
+            let b = *self.buf.get(pos)?;
+            pos += 1;
+            len |= usize::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let member = self.buf.get(pos..pos.checked_add(len)?)?;
+        Some(Decoded {
+            score: f64::from_le_bytes(score_bytes),
+            member,
+            end: pos + len,
+        })
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (usize, Decoded<'_>)> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let d = self.decode(at)?;
+            let start = at;
+            at = d.end;
+            Some((start, d))
+        })
+    }
+
+    fn find(&self, member: &[u8]) -> Option<(usize, Decoded<'_>)> {
+        self.entries().find(|(_, d)| d.member == member)
+    }
+
+    fn encode(score: f64, member: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 5 + member.len());
+        out.extend_from_slice(&score.to_le_bytes());
+        let mut len = member.len();
+        loop {
+            let low = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                out.push(low);
+                break;
+            }
+            out.push(low | 0x80);
+        }
+        out.extend_from_slice(member);
+        out
+    }
+
+    /// Inserts a member known to be absent, in (score, member) order.
+    fn insert(&mut self, member: &[u8], score: f64) {
+        let at = self
+            .entries()
+            .find(|(_, d)| {
+                cmp_score(d.score, score).then_with(|| d.member.cmp(member)) == Ordering::Greater
+            })
+            .map_or(self.buf.len(), |(start, _)| start);
+        let encoded = Compact::encode(score, member);
+        self.buf.reserve_exact(encoded.len());
+        self.buf.splice(at..at, encoded);
+        self.len += 1;
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let (start, end, score) = self.find(member).map(|(s, d)| (s, d.end, d.score))?;
+        self.buf.drain(start..end);
+        self.len -= 1;
+        if self.buf.capacity() > self.buf.len().saturating_mul(2) {
+            self.buf.shrink_to_fit();
+        }
+        Some(score)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (f64, &[u8])> + '_ {
+        self.entries().map(|(_, d)| (d.score, d.member))
+    }
+}
+
 /// A zset value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ZSetValue {
-    Small(Vec<(f64, Box<[u8]>)>),
-    Big(Big),
+    Small(Compact),
+    Big(Box<Big>),
 }
 
 impl Default for ZSetValue {
     fn default() -> Self {
-        ZSetValue::Small(Vec::new())
+        ZSetValue::Small(Compact::default())
     }
 }
 
@@ -71,9 +177,9 @@ impl ZSetValue {
     /// too long, else `listpack`.
     pub fn for_first_member(member_len: usize, entries_max: i64, value_max: i64) -> Self {
         if entries_max == 0 || exceeds(member_len, value_max) {
-            ZSetValue::Big(Big::default())
+            ZSetValue::Big(Box::default())
         } else {
-            ZSetValue::Small(Vec::new())
+            ZSetValue::Small(Compact::default())
         }
     }
 
@@ -87,7 +193,7 @@ impl ZSetValue {
 
     pub fn len(&self) -> usize {
         match self {
-            ZSetValue::Small(v) => v.len(),
+            ZSetValue::Small(c) => c.len,
             ZSetValue::Big(b) => b.scores.len(),
         }
     }
@@ -98,7 +204,7 @@ impl ZSetValue {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSetValue::Small(v) => v.iter().find(|(_, m)| &**m == member).map(|(s, _)| *s),
+            ZSetValue::Small(c) => c.find(member).map(|(_, d)| d.score),
             ZSetValue::Big(b) => b.scores.get(member).copied(),
         }
     }
@@ -109,10 +215,11 @@ impl ZSetValue {
     /// member that triggers it is inserted into the skiplist, so it keeps a
     /// `-0` score.
     pub fn convert_before_insert(&mut self, member_len: usize, entries_max: i64, value_max: i64) {
-        if let ZSetValue::Small(v) = self {
-            if exceeds(v.len().saturating_add(1), entries_max) || exceeds(member_len, value_max) {
-                let mut big = Big::default();
-                for (score, member) in v.drain(..) {
+        if let ZSetValue::Small(c) = self {
+            if exceeds(c.len.saturating_add(1), entries_max) || exceeds(member_len, value_max) {
+                let mut big = Box::<Big>::default();
+                for (score, member) in c.iter() {
+                    let member: Box<[u8]> = member.into();
                     big.scores.insert(member.clone(), score);
                     big.order.insert(Node { score, member });
                 }
@@ -126,13 +233,9 @@ impl ZSetValue {
         debug_assert!(!score.is_nan());
         let added = self.remove(member).is_none();
         match self {
-            ZSetValue::Small(v) => {
+            ZSetValue::Small(c) => {
                 // A listpack stores the score as text: -0 reads back as 0.
-                let score = if score == 0.0 { 0.0 } else { score };
-                let at = v.partition_point(|(s, m)| {
-                    cmp_score(*s, score).then_with(|| (**m).cmp(member)) == Ordering::Less
-                });
-                v.insert(at, (score, member.into()));
+                c.insert(member, if score == 0.0 { 0.0 } else { score });
             }
             ZSetValue::Big(b) => {
                 b.scores.insert(member.into(), score);
@@ -148,10 +251,7 @@ impl ZSetValue {
     /// Removes `member`, returning its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSetValue::Small(v) => {
-                let at = v.iter().position(|(_, m)| &**m == member)?;
-                Some(v.remove(at).0)
-            }
+            ZSetValue::Small(c) => c.remove(member),
             ZSetValue::Big(b) => {
                 let (member, score) = b.scores.remove_entry(member)?;
                 b.order.remove(&Node { score, member });
@@ -163,7 +263,7 @@ impl ZSetValue {
     /// 0-based ascending rank of `member`.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match self {
-            ZSetValue::Small(v) => v.iter().position(|(_, m)| &**m == member),
+            ZSetValue::Small(c) => c.iter().position(|(_, m)| m == member),
             ZSetValue::Big(b) => {
                 let score = *b.scores.get(member)?;
                 let node = Node {
@@ -178,7 +278,8 @@ impl ZSetValue {
     /// All entries in ascending order.
     pub fn iter(&self) -> Box<dyn DoubleEndedIterator<Item = (f64, &[u8])> + '_> {
         match self {
-            ZSetValue::Small(v) => Box::new(v.iter().map(|(s, m)| (*s, &**m))),
+            // Variable-length entries walk one way: collect for `rev`.
+            ZSetValue::Small(c) => Box::new(c.iter().collect::<Vec<_>>().into_iter()),
             ZSetValue::Big(b) => Box::new(b.order.iter().map(|n| (n.score, &*n.member))),
         }
     }
@@ -187,15 +288,7 @@ impl ZSetValue {
     /// ascending order; the skiplist seeks instead of walking.
     pub fn iter_from_score(&self, min: f64) -> Box<dyn Iterator<Item = (f64, &[u8])> + '_> {
         match self {
-            ZSetValue::Small(v) => {
-                let at = v.partition_point(|(s, _)| *s < min);
-                Box::new(
-                    v.get(at..)
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|(s, m)| (*s, &**m)),
-                )
-            }
+            ZSetValue::Small(c) => Box::new(c.iter().skip_while(move |(s, _)| *s < min)),
             ZSetValue::Big(b) => {
                 let from = Node {
                     score: min,
@@ -209,16 +302,13 @@ impl ZSetValue {
     /// Entries with a score of at most `max`, in descending order.
     pub fn iter_rev_from_score(&self, max: f64) -> Box<dyn Iterator<Item = (f64, &[u8])> + '_> {
         match self {
-            ZSetValue::Small(v) => {
-                let at = v.partition_point(|(s, _)| *s <= max);
-                Box::new(
-                    v.get(..at)
-                        .unwrap_or_default()
-                        .iter()
-                        .rev()
-                        .map(|(s, m)| (*s, &**m)),
-                )
-            }
+            ZSetValue::Small(c) => Box::new(
+                c.iter()
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .skip_while(move |(s, _)| *s > max),
+            ),
             ZSetValue::Big(b) => Box::new(
                 b.order
                     .iter()
@@ -242,7 +332,7 @@ mod tests {
     #[test]
     fn both_forms_keep_order_and_ranks() {
         let mut small = ZSetValue::default();
-        let mut big = ZSetValue::Big(Big::default());
+        let mut big = ZSetValue::Big(Box::default());
         for z in [&mut small, &mut big] {
             assert!(z.insert(b"b", 2.0));
             assert!(z.insert(b"a", 2.0));
@@ -266,5 +356,21 @@ mod tests {
         small.convert_before_insert(1, 2, 64);
         assert_eq!(small.encoding(), "skiplist");
         assert_eq!(small, big);
+    }
+
+    #[test]
+    fn compact_entries_round_trip_long_members() {
+        let mut z = ZSetValue::default();
+        let long = vec![b'x'; 300];
+        z.insert(&long, 1.5);
+        z.insert(b"", -0.0);
+        z.insert(b"m", f64::INFINITY);
+        let all: Vec<_> = z.iter().map(|(s, m)| (s, m.len())).collect();
+        assert_eq!(all, vec![(0.0, 0), (1.5, 300), (f64::INFINITY, 1)]);
+        assert_eq!(z.score(&long), Some(1.5));
+        assert_eq!(z.remove(&long), Some(1.5));
+        assert_eq!(z.len(), 2);
+        assert_eq!(z.rank(b"m"), Some(1));
+        assert_eq!(z.iter_rev_from_score(1.0).count(), 1);
     }
 }
