@@ -1,12 +1,376 @@
-//! The zset value type and its Redis encodings.
+//! The zset value type and its Redis encodings (t_zset.c).
+//!
+//! Two encodings, as Redis 7.0 reports them in OBJECT ENCODING:
+//! - `listpack`: one contiguous byte buffer of sorted entries ([`Compact`]),
+//!   used while the zset has at most `zset-max-listpack-entries` entries of
+//!   at most `zset-max-listpack-value` bytes. Lookups by member walk it, as
+//!   Redis walks its listpack.
+//! - `skiplist`: a `BTreeSet` ordered by (score, member) plus a member to
+//!   score map. Conversion is one-way (the command layer calls
+//!   [`ZSetValue::convert_before_insert`]). Rank queries walk the ordered set
+//!   (O(rank)): there is no order-statistic tree yet.
+//!
+//! Invariant: entries are ordered by score (compared with `<`/`==`, so `-0`
+//! equals `0`) then member bytes, members are unique and no score is NaN.
+//! Like a listpack, the compact form stores `-0` as `0`; the skiplist keeps
+//! `-0` (ZSCORE then answers `-0`, as redis-server does).
 
-/// A zset value. Filled in with the zset commands.
+use hashbrown::HashMap;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+/// Compares two non-NaN scores as Redis does (`-0 == 0`).
+fn cmp_score(a: f64, b: f64) -> Ordering {
+    a.partial_cmp(&b).unwrap_or(Ordering::Equal)
+}
+
+/// A (score, member) pair ordered like a Redis skiplist node.
+#[derive(Clone, Debug, PartialEq)]
+struct Node {
+    score: f64,
+    member: Box<[u8]>,
+}
+
+impl Eq for Node {}
+
+impl PartialOrd for Node {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Node {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_score(self.score, other.score).then_with(|| self.member.cmp(&other.member))
+    }
+}
+
+/// The big (`skiplist`) form.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ZSetValue {}
+pub struct Big {
+    order: BTreeSet<Node>,
+    scores: HashMap<Box<[u8]>, f64>,
+}
+
+/// The compact (`listpack`) form: entries in order, each encoded as
+///
+/// ```text
+/// +-----------------+-------------------+--------------+
+/// | score: f64 (LE) | member length:    | member bytes |
+/// | 8 bytes         | LEB128, 1-5 bytes |              |
+/// +-----------------+-------------------+--------------+
+/// ```
+///
+/// One allocation per zset, like Redis's listpack, instead of one per member.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Compact {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+/// One decoded entry and where the next one starts.
+struct Decoded<'a> {
+    score: f64,
+    member: &'a [u8],
+    end: usize,
+}
+
+impl Compact {
+    /// Decodes the entry at `at`; `None` at the end (or, impossibly, on a
+    /// malformed buffer, which then reads as truncated).
+    fn decode(&self, at: usize) -> Option<Decoded<'_>> {
+        let score_bytes: [u8; 8] = self.buf.get(at..at + 8)?.try_into().ok()?;
+        let mut pos = at + 8;
+        let mut len = 0usize;
+        for shift in (0..35).step_by(7) {
+            let b = *self.buf.get(pos)?;
+            pos += 1;
+            len |= usize::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let member = self.buf.get(pos..pos.checked_add(len)?)?;
+        Some(Decoded {
+            score: f64::from_le_bytes(score_bytes),
+            member,
+            end: pos + len,
+        })
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (usize, Decoded<'_>)> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let d = self.decode(at)?;
+            let start = at;
+            at = d.end;
+            Some((start, d))
+        })
+    }
+
+    fn find(&self, member: &[u8]) -> Option<(usize, Decoded<'_>)> {
+        self.entries().find(|(_, d)| d.member == member)
+    }
+
+    fn encode(score: f64, member: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 5 + member.len());
+        out.extend_from_slice(&score.to_le_bytes());
+        let mut len = member.len();
+        loop {
+            let low = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                out.push(low);
+                break;
+            }
+            out.push(low | 0x80);
+        }
+        out.extend_from_slice(member);
+        out
+    }
+
+    /// Inserts a member known to be absent, in (score, member) order.
+    fn insert(&mut self, member: &[u8], score: f64) {
+        let at = self
+            .entries()
+            .find(|(_, d)| {
+                cmp_score(d.score, score).then_with(|| d.member.cmp(member)) == Ordering::Greater
+            })
+            .map_or(self.buf.len(), |(start, _)| start);
+        let encoded = Compact::encode(score, member);
+        self.buf.reserve_exact(encoded.len());
+        self.buf.splice(at..at, encoded);
+        self.len += 1;
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let (start, end, score) = self.find(member).map(|(s, d)| (s, d.end, d.score))?;
+        self.buf.drain(start..end);
+        self.len -= 1;
+        if self.buf.capacity() > self.buf.len().saturating_mul(2) {
+            self.buf.shrink_to_fit();
+        }
+        Some(score)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (f64, &[u8])> + '_ {
+        self.entries().map(|(_, d)| (d.score, d.member))
+    }
+}
+
+/// A zset value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ZSetValue {
+    Small(Compact),
+    Big(Box<Big>),
+}
+
+impl Default for ZSetValue {
+    fn default() -> Self {
+        ZSetValue::Small(Compact::default())
+    }
+}
 
 impl ZSetValue {
+    /// An empty zset in the encoding Redis 7.0's `zaddGenericCommand`
+    /// creates: `skiplist` if listpacks are disabled or the first member is
+    /// too long, else `listpack`.
+    pub fn for_first_member(member_len: usize, entries_max: i64, value_max: i64) -> Self {
+        if entries_max == 0 || exceeds(member_len, value_max) {
+            ZSetValue::Big(Box::default())
+        } else {
+            ZSetValue::Small(Compact::default())
+        }
+    }
+
     /// The `OBJECT ENCODING` name.
     pub fn encoding(&self) -> &'static str {
-        "listpack"
+        match self {
+            ZSetValue::Small(_) => "listpack",
+            ZSetValue::Big(_) => "skiplist",
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSetValue::Small(c) => c.len,
+            ZSetValue::Big(b) => b.scores.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSetValue::Small(c) => c.find(member).map(|(_, d)| d.score),
+            ZSetValue::Big(b) => b.scores.get(member).copied(),
+        }
+    }
+
+    /// Before adding a new member of `member_len` bytes: converts to
+    /// `skiplist` if the zset would then hold more than `entries_max`
+    /// entries or the member is longer than `value_max` (`zsetAdd`). The
+    /// member that triggers it is inserted into the skiplist, so it keeps a
+    /// `-0` score.
+    pub fn convert_before_insert(&mut self, member_len: usize, entries_max: i64, value_max: i64) {
+        if let ZSetValue::Small(c) = self {
+            if exceeds(c.len.saturating_add(1), entries_max) || exceeds(member_len, value_max) {
+                let mut big = Box::<Big>::default();
+                for (score, member) in c.iter() {
+                    let member: Box<[u8]> = member.into();
+                    big.scores.insert(member.clone(), score);
+                    big.order.insert(Node { score, member });
+                }
+                *self = ZSetValue::Big(big);
+            }
+        }
+    }
+
+    /// Sets `member`'s score, adding it if missing. Returns true if added.
+    pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
+        debug_assert!(!score.is_nan());
+        let added = self.remove(member).is_none();
+        match self {
+            ZSetValue::Small(c) => {
+                // A listpack stores the score as text: -0 reads back as 0.
+                c.insert(member, if score == 0.0 { 0.0 } else { score });
+            }
+            ZSetValue::Big(b) => {
+                b.scores.insert(member.into(), score);
+                b.order.insert(Node {
+                    score,
+                    member: member.into(),
+                });
+            }
+        }
+        added
+    }
+
+    /// Removes `member`, returning its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSetValue::Small(c) => c.remove(member),
+            ZSetValue::Big(b) => {
+                let (member, score) = b.scores.remove_entry(member)?;
+                b.order.remove(&Node { score, member });
+                Some(score)
+            }
+        }
+    }
+
+    /// 0-based ascending rank of `member`.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match self {
+            ZSetValue::Small(c) => c.iter().position(|(_, m)| m == member),
+            ZSetValue::Big(b) => {
+                let score = *b.scores.get(member)?;
+                let node = Node {
+                    score,
+                    member: member.into(),
+                };
+                Some(b.order.range(..node).count())
+            }
+        }
+    }
+
+    /// All entries in ascending order.
+    pub fn iter(&self) -> Box<dyn DoubleEndedIterator<Item = (f64, &[u8])> + '_> {
+        match self {
+            // Variable-length entries walk one way: collect for `rev`.
+            ZSetValue::Small(c) => Box::new(c.iter().collect::<Vec<_>>().into_iter()),
+            ZSetValue::Big(b) => Box::new(b.order.iter().map(|n| (n.score, &*n.member))),
+        }
+    }
+
+    /// Entries with a score of at least `min` (ignoring the member), in
+    /// ascending order; the skiplist seeks instead of walking.
+    pub fn iter_from_score(&self, min: f64) -> Box<dyn Iterator<Item = (f64, &[u8])> + '_> {
+        match self {
+            ZSetValue::Small(c) => Box::new(c.iter().skip_while(move |(s, _)| *s < min)),
+            ZSetValue::Big(b) => {
+                let from = Node {
+                    score: min,
+                    member: Box::default(),
+                };
+                Box::new(b.order.range(from..).map(|n| (n.score, &*n.member)))
+            }
+        }
+    }
+
+    /// Entries with a score of at most `max`, in descending order.
+    pub fn iter_rev_from_score(&self, max: f64) -> Box<dyn Iterator<Item = (f64, &[u8])> + '_> {
+        match self {
+            ZSetValue::Small(c) => Box::new(
+                c.iter()
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .skip_while(move |(s, _)| *s > max),
+            ),
+            ZSetValue::Big(b) => Box::new(
+                b.order
+                    .iter()
+                    .rev()
+                    .skip_while(move |n| n.score > max)
+                    .map(|n| (n.score, &*n.member)),
+            ),
+        }
+    }
+}
+
+/// Is `n` above a config limit (negative limits count as 0)?
+fn exceeds(n: usize, max: i64) -> bool {
+    u64::try_from(n).unwrap_or(u64::MAX) > u64::try_from(max).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_forms_keep_order_and_ranks() {
+        let mut small = ZSetValue::default();
+        let mut big = ZSetValue::Big(Box::default());
+        for z in [&mut small, &mut big] {
+            assert!(z.insert(b"b", 2.0));
+            assert!(z.insert(b"a", 2.0));
+            assert!(z.insert(b"c", -1.0));
+            assert!(!z.insert(b"c", 5.0));
+            let all: Vec<_> = z.iter().map(|(s, m)| (s, m.to_vec())).collect();
+            assert_eq!(
+                all,
+                vec![
+                    (2.0, b"a".to_vec()),
+                    (2.0, b"b".to_vec()),
+                    (5.0, b"c".to_vec())
+                ]
+            );
+            assert_eq!(z.rank(b"b"), Some(1));
+            assert_eq!(z.iter_from_score(2.5).count(), 1);
+            assert_eq!(z.iter_rev_from_score(2.0).count(), 2);
+            assert_eq!(z.remove(b"a"), Some(2.0));
+            assert_eq!(z.len(), 2);
+        }
+        small.convert_before_insert(1, 2, 64);
+        assert_eq!(small.encoding(), "skiplist");
+        assert_eq!(small, big);
+    }
+
+    #[test]
+    fn compact_entries_round_trip_long_members() {
+        let mut z = ZSetValue::default();
+        let long = vec![b'x'; 300];
+        z.insert(&long, 1.5);
+        z.insert(b"", -0.0);
+        z.insert(b"m", f64::INFINITY);
+        let all: Vec<_> = z.iter().map(|(s, m)| (s, m.len())).collect();
+        assert_eq!(all, vec![(0.0, 0), (1.5, 300), (f64::INFINITY, 1)]);
+        assert_eq!(z.score(&long), Some(1.5));
+        assert_eq!(z.remove(&long), Some(1.5));
+        assert_eq!(z.len(), 2);
+        assert_eq!(z.rank(b"m"), Some(1));
+        assert_eq!(z.iter_rev_from_score(1.0).count(), 1);
     }
 }
