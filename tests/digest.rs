@@ -1,7 +1,7 @@
 //! DEBUG DIGEST equals redis-server's for the same dataset, so later tests
 //! (RDB, replication) can compare whole datasets by one digest.
 //!
-//! 1. The same seeded writes (strings of every encoding, lists, hashes, sets, TTLs,
+//! 1. The same seeded writes (strings of every encoding, lists, hashes, sets, sorted sets, TTLs,
 //!    several dbs, deletes) go to redis-server and sluice-server (threads 1
 //!    and 2).
 //! 2. DEBUG DIGEST and DEBUG DIGEST-VALUE must match at several points.
@@ -31,7 +31,15 @@ fn write_batch(rng: &mut Rng, clients: &mut [&mut Client], n: usize) {
         } else {
             format!("m{}", rng.below(20))
         };
-        let cmd: Vec<String> = match rng.below(12) {
+        let zset = format!("z{}", rng.below(10));
+        let score = if rng.chance(50) {
+            rng.range(-50, 50).to_string()
+        } else {
+            format!("{}.25", rng.range(-9, 9))
+        };
+        let cmd: Vec<String> = match rng.below(14) {
+            12 => vec!["ZADD".into(), zset, score, format!("m{}", rng.below(20))],
+            13 => vec!["ZREM".into(), zset, format!("m{}", rng.below(20))],
             10 => vec!["SADD".into(), set, member],
             11 => vec!["SREM".into(), set, member],
             8 => vec!["HSET".into(), hash, format!("f{}", rng.below(5)), value],

@@ -78,8 +78,18 @@ pub fn value_digest(digest: &mut Digest, value: &Value, has_ttl: bool) {
                 }
             }
         }
-        // Sorted-set digests come with the sorted-set family.
-        Value::ZSet(_) => {}
+        // Unordered: member then score (`%.17g`, Redis 7.0) per element.
+        Value::ZSet(zset) => {
+            let mut text = Vec::new();
+            for (score, member) in zset.iter() {
+                let mut element = [0u8; 20];
+                mix(&mut element, member);
+                text.clear();
+                crate::num::fmt_g17(score, &mut text);
+                mix(&mut element, &text);
+                xor(digest, &element);
+            }
+        }
     }
     if has_ttl {
         xor(digest, b"!!expire!!");
