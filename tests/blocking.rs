@@ -83,6 +83,25 @@ fn scenario(server: &Server) -> Vec<String> {
     push(a.cmd_str(&["BLPOP", "none", "0"]));
     push(a.cmd_str(&["BLMOVE", "none", "x", "LEFT", "LEFT", "0"]));
     push(a.cmd_str(&["EXEC"]));
+    // Sorted sets: BZPOPMIN served later, BZPOPMAX at once, BZMPOP with
+    // COUNT later, and the RESP3 score form.
+    send(&mut a, &["BZPOPMIN", "zq", "0"]);
+    wait_blocked(&mut p, 1);
+    push(p.cmd_str(&["ZADD", "zq", "2", "b", "1", "a", "3", "c"]));
+    push(a.read_reply());
+    push(a.cmd_str(&["BZPOPMAX", "zq", "0"]));
+    send(
+        &mut b,
+        &["BZMPOP", "0", "2", "none", "zm", "MAX", "COUNT", "2"],
+    );
+    wait_blocked(&mut p, 1);
+    push(p.cmd_str(&["ZADD", "zm", "1.5", "x", "2.5", "y", "0", "z"]));
+    push(b.read_reply());
+    a.cmd_str(&["HELLO", "3"]); // its reply holds the client id: not compared
+    push(a.cmd_str(&["BZPOPMIN", "zq", "zm", "0"]));
+    push(a.cmd_str(&["BZPOPMIN", "none", "0.01"]));
+    a.cmd_str(&["HELLO", "2"]);
+    push(a.cmd_str(&["BZMPOP", "0", "1", "k", "UP"]));
     // Errors.
     push(a.cmd_str(&["BLPOP", "q", "-1"]));
     push(a.cmd_str(&["BLPOP", "q", "abc"]));

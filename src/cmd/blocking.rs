@@ -1,5 +1,5 @@
-//! Blocking list pops (t_list.c, blocked.c): BLPOP BRPOP BLMPOP BLMOVE
-//! BRPOPLPUSH.
+//! Blocking pops (t_list.c, t_zset.c, blocked.c): BLPOP BRPOP BLMPOP BLMOVE
+//! BRPOPLPUSH on lists, BZPOPMIN BZPOPMAX BZMPOP on sorted sets.
 //!
 //! ```text
 //!   BLPOP k1 k2 0     data?  yes -> served now, propagated as LPOP
@@ -35,6 +35,9 @@ command_table! {
     "blmpop", -5, WRITE, (-2, 0, 0), "@write @list @slow @blocking", blmpop;
     "blmove", 6, WRITE | DENYOOM, (1, 2, 1), "@write @list @slow @blocking", blmove;
     "brpoplpush", 4, WRITE | DENYOOM, (1, 2, 1), "@write @list @slow @blocking", brpoplpush;
+    "bzpopmin", -3, WRITE | FAST, (1, -2, 1), "@write @sortedset @fast @blocking", bzpopmin;
+    "bzpopmax", -3, WRITE | FAST, (1, -2, 1), "@write @sortedset @fast @blocking", bzpopmax;
+    "bzmpop", -5, WRITE, (-2, 0, 0), "@write @sortedset @slow @blocking", bzmpop;
 }
 
 /// What a blocking command waits for.
@@ -53,12 +56,18 @@ enum Spec<'a> {
         to: End,
         legacy: bool,
     },
+    /// BZPOPMIN/BZPOPMAX (`count` None) and BZMPOP (`count` Some).
+    ZPop {
+        keys: Vec<&'a [u8]>,
+        max: bool,
+        count: Option<usize>,
+    },
 }
 
 impl Spec<'_> {
     fn keys(&self) -> Vec<&[u8]> {
         match self {
-            Spec::Pop { keys, .. } => keys.clone(),
+            Spec::Pop { keys, .. } | Spec::ZPop { keys, .. } => keys.clone(),
             Spec::Move { src, .. } => vec![src],
         }
     }
@@ -66,7 +75,7 @@ impl Spec<'_> {
     /// What a timeout (or a blocking command inside MULTI) replies.
     fn reply_null(&self, out: &mut ReplyBuf) {
         match self {
-            Spec::Pop { .. } => out.null_array(),
+            Spec::Pop { .. } | Spec::ZPop { .. } => out.null_array(),
             Spec::Move { .. } => out.null(),
         }
     }
@@ -146,7 +155,20 @@ fn parse(argv: &Argv) -> Result<(Spec<'_>, &[u8]), &'static str> {
         };
         return Ok((spec, argv.get(5)));
     }
-    // BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+    if eq_ic(name, "bzpopmin") || eq_ic(name, "bzpopmax") {
+        let keys = (1..n - 1).map(|i| argv.get(i)).collect();
+        let max = eq_ic(name, "bzpopmax");
+        return Ok((
+            Spec::ZPop {
+                keys,
+                max,
+                count: None,
+            },
+            argv.get(n - 1),
+        ));
+    }
+    // BLMPOP / BZMPOP timeout numkeys key [key ...] LEFT|RIGHT|MIN|MAX [COUNT count]
+    let zset = eq_ic(name, "bzmpop");
     let numkeys = parse_i64(argv.get(2))
         .filter(|k| *k > 0)
         .ok_or("ERR numkeys should be greater than 0")?;
@@ -156,7 +178,16 @@ fn parse(argv: &Argv) -> Result<(Spec<'_>, &[u8]), &'static str> {
         .filter(|w| *w < n)
         .ok_or(ERR_SYNTAX)?;
     let keys = (3..where_at).map(|i| argv.get(i)).collect();
-    let end = parse_end(argv.get(where_at)).ok_or(ERR_SYNTAX)?;
+    let side = argv.get(where_at);
+    let (end, max) = if !zset {
+        (parse_end(side).ok_or(ERR_SYNTAX)?, false)
+    } else if eq_ic(side, "max") {
+        (End::Head, true)
+    } else if eq_ic(side, "min") {
+        (End::Head, false)
+    } else {
+        return Err(ERR_SYNTAX);
+    };
     let count = match n - where_at {
         1 => 1,
         3 if eq_ic(argv.get(where_at + 1), "count") => parse_i64(argv.get(where_at + 2))
@@ -165,14 +196,13 @@ fn parse(argv: &Argv) -> Result<(Spec<'_>, &[u8]), &'static str> {
             .ok_or("ERR count should be greater than 0")?,
         _ => return Err(ERR_SYNTAX),
     };
-    Ok((
-        Spec::Pop {
-            keys,
-            end,
-            count: Some(count),
-        },
-        argv.get(1),
-    ))
+    let count = Some(count);
+    let spec = if zset {
+        Spec::ZPop { keys, max, count }
+    } else {
+        Spec::Pop { keys, end, count }
+    };
+    Ok((spec, argv.get(1)))
 }
 
 fn end_name(end: End, upper: bool) -> &'static [u8] {
@@ -197,10 +227,88 @@ fn nonempty_list<'k>(ks: &'k mut Keys, key: &[u8]) -> Result<Option<&'k mut List
     }
 }
 
+/// Whether `key` holds something for `spec` to pop: Err on the wrong type.
+fn has_data(ks: &mut Keys, spec: &Spec, key: &[u8]) -> Result<bool, ()> {
+    match spec {
+        Spec::ZPop { .. } => match ks.lookup_write(key).map(|e| &e.value) {
+            None => Ok(false),
+            Some(Value::ZSet(z)) => Ok(!z.is_empty()),
+            Some(_) => Err(()),
+        },
+        _ => nonempty_list(ks, key).map(|l| l.is_some()),
+    }
+}
+
+/// Pops the lowest or highest members of the sorted set at `key`
+/// (t_zset.c `genericZpopCommand`), replying and recording the
+/// replication form (`ZPOPMIN key [count]`) like [`serve_key`].
+fn serve_zset(
+    ks: &mut Keys,
+    key: &[u8],
+    max: bool,
+    count: Option<usize>,
+    out: &mut ReplyBuf,
+    later: bool,
+) {
+    let db = ks.db;
+    let Some(Value::ZSet(z)) = ks.lookup_write(key).map(|e| &mut e.value) else {
+        return;
+    };
+    let n = count.unwrap_or(1).min(z.len());
+    let picked: Vec<(f64, Vec<u8>)> = if max {
+        z.iter()
+            .rev()
+            .take(n)
+            .map(|(s, m)| (s, m.to_vec()))
+            .collect()
+    } else {
+        z.iter().take(n).map(|(s, m)| (s, m.to_vec())).collect()
+    };
+    for (_, member) in &picked {
+        z.remove(member);
+    }
+    if z.is_empty() {
+        ks.db_of(key).remove(key);
+    }
+    ks.modified(key);
+    match count {
+        None => {
+            out.array(3);
+            out.bulk(key);
+            out.bulk(&picked[0].1);
+            out.double(picked[0].0);
+        }
+        Some(_) => {
+            out.array(2);
+            out.bulk(key);
+            out.array(picked.len());
+            for (score, member) in &picked {
+                out.array(2);
+                out.bulk(member);
+                out.double(*score);
+            }
+        }
+    }
+    let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    let count_text = picked.len().to_string();
+    let form: Vec<&[u8]> = match count {
+        None => vec![name, key],
+        Some(_) => vec![name, key, count_text.as_bytes()],
+    };
+    if later {
+        ks.prop.ops.push((db, Argv::from_slices(&form)));
+    } else {
+        ks.prop.rewrite = Some(Argv::from_slices(&form));
+    }
+}
+
 /// Pops from `key` for `spec` (the key holds a non-empty list), writes the
 /// reply, and records the replication form: as the command's rewrite when
 /// served at once, as an op of its own when served later.
 fn serve_key(ks: &mut Keys, fill: Fill, spec: &Spec, key: &[u8], out: &mut ReplyBuf, later: bool) {
+    if let Spec::ZPop { max, count, .. } = spec {
+        return serve_zset(ks, key, *max, *count, out, later);
+    }
     let db = ks.db;
     let (form, elems): (Vec<Vec<u8>>, Vec<Vec<u8>>) = match spec {
         Spec::Pop { end, count, .. } => {
@@ -239,12 +347,14 @@ fn serve_key(ks: &mut Keys, fill: Fill, spec: &Spec, key: &[u8], out: &mut Reply
             };
             (form, vec![elem])
         }
+        Spec::ZPop { .. } => unreachable!("sorted sets are served by serve_zset"),
     };
     if nonempty_list(ks, key).ok().flatten().is_none() {
         ks.db_of(key).remove(key);
     }
     ks.modified(key);
     match spec {
+        Spec::ZPop { .. } => unreachable!("sorted sets are served by serve_zset"),
         Spec::Pop { count: None, .. } => {
             out.array(2);
             out.bulk(key);
@@ -289,7 +399,7 @@ fn dst_wrong_type(ks: &mut Keys, spec: &Spec) -> bool {
         Spec::Move { dst, .. } => ks
             .lookup_write(dst)
             .is_some_and(|e| !matches!(e.value, Value::List(_))),
-        Spec::Pop { .. } => false,
+        Spec::Pop { .. } | Spec::ZPop { .. } => false,
     }
 }
 
@@ -304,9 +414,9 @@ fn blocking(ctx: &mut Ctx, argv: &Argv) {
     };
     let fill = Fill::from_config(ctx.srv.encoding_limits().list_max_listpack_size);
     for key in spec.keys() {
-        match nonempty_list(&mut ctx.ks, key) {
+        match has_data(&mut ctx.ks, &spec, key) {
             Err(()) => return ctx.out.error(ERR_WRONGTYPE),
-            Ok(Some(_)) => {
+            Ok(true) => {
                 // t_list.c checks the destination only when there is
                 // something to move (an empty source blocks regardless).
                 if dst_wrong_type(&mut ctx.ks, &spec) {
@@ -314,7 +424,7 @@ fn blocking(ctx: &mut Ctx, argv: &Argv) {
                 }
                 return serve_key(&mut ctx.ks, fill, &spec, key, ctx.out, false);
             }
-            Ok(None) => {}
+            Ok(false) => {}
         }
     }
     // Nothing to pop. Inside a transaction Redis does not block.
@@ -350,7 +460,7 @@ fn blocking(ctx: &mut Ctx, argv: &Argv) {
     ctx.client.blocked = Some(super::Blocked {
         waiter,
         deadline_ms: deadline,
-        null_array: matches!(spec, Spec::Pop { .. }),
+        null_array: !matches!(spec, Spec::Move { .. }),
     });
 }
 
@@ -371,6 +481,18 @@ pub fn blmove(ctx: &mut Ctx, argv: &Argv) {
 }
 
 pub fn brpoplpush(ctx: &mut Ctx, argv: &Argv) {
+    blocking(ctx, argv);
+}
+
+pub fn bzpopmin(ctx: &mut Ctx, argv: &Argv) {
+    blocking(ctx, argv);
+}
+
+pub fn bzpopmax(ctx: &mut Ctx, argv: &Argv) {
+    blocking(ctx, argv);
+}
+
+pub fn bzmpop(ctx: &mut Ctx, argv: &Argv) {
     blocking(ctx, argv);
 }
 
@@ -403,13 +525,13 @@ pub fn serve_ready(srv: &Server, ks: &mut Keys) {
             else {
                 break;
             };
-            if !matches!(nonempty_list(ks, &key), Ok(Some(_))) {
-                break;
-            }
             let Ok((spec, _)) = parse(&waiter.argv) else {
                 waiter.claim();
                 continue;
             };
+            if has_data(ks, &spec, &key) != Ok(true) {
+                break;
+            }
             let handles = srv.shard_handles();
             if let Spec::Move { dst, .. } = &spec {
                 if !ks.locked.holds(stripe_of(dst)) {

@@ -244,4 +244,10 @@ fn blocking_pops_served_at_once_replicate_as_plain_pops() {
     );
     assert_eq!(h.run(&["BRPOPLPUSH", "m", "l", "0"]), ["0:RPOPLPUSH m l"]);
     assert_eq!(h.run(&["LPUSH", "l", "y"]), ["0:LPUSH l y"]);
+    h.run(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+    assert_eq!(h.run(&["BZPOPMIN", "z", "0"]), ["0:ZPOPMIN z"]);
+    assert_eq!(
+        h.run(&["BZMPOP", "0", "1", "z", "MAX", "COUNT", "9"]),
+        ["0:ZPOPMAX z 2"]
+    );
 }
