@@ -556,6 +556,9 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
         unreachable!("zadd: the zset was just found or created");
     };
     let (mut added, mut updated, mut last, mut nan) = (0, 0, None, false);
+    if pairs.len() > 1 {
+        z.reserve(pairs.len(), pairs.iter().map(|(_, m)| m.len()).sum());
+    }
     for (score, member) in pairs {
         match zset_add(limits, z, score, member, f) {
             AddOutcome::Added(s) => {
@@ -574,6 +577,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
             }
         }
     }
+    z.shrink();
     if added + updated > 0 {
         ctx.ks.modified(key);
     }
