@@ -1,7 +1,12 @@
 //! Sorted-set commands (Redis 7.0 t_zset.c): ZADD ZINCRBY ZSCORE ZMSCORE
 //! ZCARD ZREM ZRANK ZREVRANK ZCOUNT ZLEXCOUNT, the ZRANGE family (ZRANGE
 //! ZREVRANGE ZRANGEBYSCORE ZREVRANGEBYSCORE ZRANGEBYLEX ZREVRANGEBYLEX
-//! ZRANGESTORE), ZREMRANGEBYRANK/SCORE/LEX, ZPOPMIN ZPOPMAX.
+//! ZRANGESTORE), ZREMRANGEBYRANK/SCORE/LEX, ZPOPMIN ZPOPMAX ZMPOP,
+//! ZRANDMEMBER, ZSCAN, and ZUNION ZINTER ZDIFF (+STORE) ZINTERCARD.
+//!
+//! Not yet: set (non-sorted) keys as inputs of the set operations (they
+//! answer WRONGTYPE until the set type has contents to read), and the
+//! blocking forms (BZPOPMIN, BZMPOP...).
 //!
 //! Owns: argument parsing for these commands and their effect on zset
 //! values. The value type and its encodings live in [`crate::store::zset`].
@@ -556,6 +561,9 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
         unreachable!("zadd: the zset was just found or created");
     };
     let (mut added, mut updated, mut last, mut nan) = (0, 0, None, false);
+    if pairs.len() > 1 {
+        z.reserve(pairs.len(), pairs.iter().map(|(_, m)| m.len()).sum());
+    }
     for (score, member) in pairs {
         match zset_add(limits, z, score, member, f) {
             AddOutcome::Added(s) => {
@@ -574,6 +582,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
             }
         }
     }
+    z.shrink();
     if added + updated > 0 {
         ctx.ks.modified(key);
     }
@@ -1414,9 +1423,9 @@ fn zmpop(ctx: &mut Ctx, argv: &Argv) {
 // ---------------------------------------------------------------------------
 // ZRANDMEMBER
 
-/// A random index below `n` (> 0).
+/// A random index below `n` (0 when `n` is 0).
 fn random_below(n: usize) -> usize {
-    (super::keys::random_u64() % n as u64) as usize
+    (super::keys::random_u64() % n.max(1) as u64) as usize
 }
 
 /// ZRANDMEMBER key [count [WITHSCORES]] (Redis `zrandmemberCommand`).

@@ -55,17 +55,69 @@ pub struct Big {
 /// The compact (`listpack`) form: entries in order, each encoded as
 ///
 /// ```text
-/// +-----------------+-------------------+--------------+
-/// | score: f64 (LE) | member length:    | member bytes |
-/// | 8 bytes         | LEB128, 1-5 bytes |              |
-/// +-----------------+-------------------+--------------+
+/// +------------------+-------------------+--------------+
+/// | score: 1, 3, 5   | member length:    | member bytes |
+/// | or 9 bytes       | LEB128, 1-5 bytes |              |
+/// +------------------+-------------------+--------------+
 /// ```
+///
+/// A score's first byte `t` is, like a listpack's integer encodings:
+/// `t <= SMALL_MAX`: the integer `t - SMALL_BIAS`; [`TAG_I16`] / [`TAG_I32`]:
+/// an integer in the next 2 / 4 bytes (LE); [`TAG_F64`]: an f64 in the next
+/// 8 bytes (LE). `-0` never occurs here (stored as 0, as listpacks do).
 ///
 /// One allocation per zset, like Redis's listpack, instead of one per member.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Compact {
     buf: Vec<u8>,
     len: usize,
+}
+
+const SMALL_MAX: u8 = 0xfb;
+const SMALL_BIAS: i64 = 100;
+const TAG_I16: u8 = 0xfc;
+const TAG_I32: u8 = 0xfd;
+const TAG_F64: u8 = 0xff;
+
+/// Appends the compact encoding of `score`.
+fn encode_score(score: f64, out: &mut Vec<u8>) {
+    let int = score as i64;
+    if int as f64 == score && !(score == 0.0 && score.is_sign_negative()) {
+        if let Some(t) = int
+            .checked_add(SMALL_BIAS)
+            .and_then(|t| u8::try_from(t).ok())
+        {
+            if t <= SMALL_MAX {
+                out.push(t);
+                return;
+            }
+        }
+        if let Ok(v) = i16::try_from(int) {
+            out.push(TAG_I16);
+            out.extend_from_slice(&v.to_le_bytes());
+            return;
+        }
+        if let Ok(v) = i32::try_from(int) {
+            out.push(TAG_I32);
+            out.extend_from_slice(&v.to_le_bytes());
+            return;
+        }
+    }
+    out.push(TAG_F64);
+    out.extend_from_slice(&score.to_le_bytes());
+}
+
+/// Decodes a score at `at`: the value and the bytes it took.
+fn decode_score(buf: &[u8], at: usize) -> Option<(f64, usize)> {
+    let tag = *buf.get(at)?;
+    let body = |n: usize| buf.get(at + 1..at + 1 + n);
+    match tag {
+        t if t <= SMALL_MAX => Some(((i64::from(t) - SMALL_BIAS) as f64, 1)),
+        TAG_I16 => Some((f64::from(i16::from_le_bytes(body(2)?.try_into().ok()?)), 3)),
+        TAG_I32 => Some((f64::from(i32::from_le_bytes(body(4)?.try_into().ok()?)), 5)),
+        TAG_F64 => Some((f64::from_le_bytes(body(8)?.try_into().ok()?), 9)),
+        _ => None,
+    }
 }
 
 /// One decoded entry and where the next one starts.
@@ -79,8 +131,8 @@ impl Compact {
     /// Decodes the entry at `at`; `None` at the end (or, impossibly, on a
     /// malformed buffer, which then reads as truncated).
     fn decode(&self, at: usize) -> Option<Decoded<'_>> {
-        let score_bytes: [u8; 8] = self.buf.get(at..at + 8)?.try_into().ok()?;
-        let mut pos = at + 8;
+        let (score, score_len) = decode_score(&self.buf, at)?;
+        let mut pos = at + score_len;
         let mut len = 0usize;
         for shift in (0..35).step_by(7) {
             let b = *self.buf.get(pos)?;
@@ -92,7 +144,7 @@ impl Compact {
         }
         let member = self.buf.get(pos..pos.checked_add(len)?)?;
         Some(Decoded {
-            score: f64::from_le_bytes(score_bytes),
+            score,
             member,
             end: pos + len,
         })
@@ -113,8 +165,8 @@ impl Compact {
     }
 
     fn encode(score: f64, member: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + 5 + member.len());
-        out.extend_from_slice(&score.to_le_bytes());
+        let mut out = Vec::with_capacity(9 + 5 + member.len());
+        encode_score(score, &mut out);
         let mut len = member.len();
         loop {
             let low = (len & 0x7f) as u8;
@@ -138,7 +190,9 @@ impl Compact {
             })
             .map_or(self.buf.len(), |(start, _)| start);
         let encoded = Compact::encode(score, member);
-        self.buf.reserve_exact(encoded.len());
+        if self.buf.capacity() - self.buf.len() < encoded.len() {
+            self.buf.reserve_exact(encoded.len());
+        }
         self.buf.splice(at..at, encoded);
         self.len += 1;
     }
@@ -180,6 +234,22 @@ impl ZSetValue {
             ZSetValue::Big(Box::default())
         } else {
             ZSetValue::Small(Compact::default())
+        }
+    }
+
+    /// Reserves room for `members` more members totalling `bytes` in the
+    /// compact form, so a multi-member ZADD allocates once.
+    pub fn reserve(&mut self, members: usize, bytes: usize) {
+        if let ZSetValue::Small(c) = self {
+            c.buf
+                .reserve_exact(members.saturating_mul(10).saturating_add(bytes));
+        }
+    }
+
+    /// Gives back the compact form's spare capacity.
+    pub fn shrink(&mut self) {
+        if let ZSetValue::Small(c) = self {
+            c.buf.shrink_to_fit();
         }
     }
 
@@ -372,5 +442,32 @@ mod tests {
         assert_eq!(z.len(), 2);
         assert_eq!(z.rank(b"m"), Some(1));
         assert_eq!(z.iter_rev_from_score(1.0).count(), 1);
+    }
+
+    #[test]
+    fn compact_scores_round_trip() {
+        for score in [
+            0.0,
+            1.0,
+            -100.0,
+            151.0,
+            152.0,
+            -101.0,
+            32767.0,
+            -32768.0,
+            40000.0,
+            -3e9,
+            1.5,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            2f64.powi(60),
+            2f64.powi(63),
+            -2f64.powi(63),
+        ] {
+            let mut buf = Vec::new();
+            encode_score(score, &mut buf);
+            assert_eq!(decode_score(&buf, 0), Some((score, buf.len())), "{score}");
+        }
     }
 }
