@@ -501,7 +501,10 @@ fn command_entry(ctx: &mut Ctx, cmd: &super::Command) {
     for name in names {
         ctx.out.simple(name.as_bytes());
     }
-    let (first, last, step) = if movable {
+    // Redis keeps the destination of *STORE forms in the legacy range.
+    let (first, last, step) = if movable && cmd.last_key == 1 {
+        (1, 1, 1)
+    } else if movable {
         (0, 0, 0)
     } else {
         (cmd.first_key, cmd.last_key, cmd.step)

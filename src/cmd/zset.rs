@@ -19,6 +19,7 @@
 //! - new zsets start in the encoding `zsetTypeCreate` would pick and convert
 //!   one way to `skiplist` (see [`ZSetValue::convert_before_insert`]).
 
+use super::keys::parse_cursor;
 use super::{command_table, eq_ic, Ctx, ERR_NOT_FLOAT, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
 use crate::num::{parse_f64, parse_i64};
 use crate::protocol::{Argv, ReplyBuf};
@@ -1110,9 +1111,13 @@ fn set_op_generic(ctx: &mut Ctx, argv: &Argv, dst: Option<&[u8]>, op: SetOp, car
     let mut srcs = Vec::with_capacity(setnum);
     for slot in 0..setnum {
         let key = argv.get(first + slot);
-        let z = match read_zset(ctx, key) {
-            Err(()) => return,
-            Ok(z) => z.cloned(),
+        // Plain sets count as sorted sets with every score 1 (t_zset.c
+        // `zuiInitIterator` over OBJ_SET).
+        let z = match ctx.ks.lookup_read(key).map(|e| &e.value) {
+            None => None,
+            Some(Value::ZSet(z)) => Some((**z).clone()),
+            Some(Value::Set(set)) => Some(zset_from_set(set)),
+            Some(_) => return ctx.out.error(ERR_WRONGTYPE),
         };
         srcs.push(Source {
             slot,
@@ -1518,34 +1523,19 @@ fn zrandmember(ctx: &mut Ctx, argv: &Argv) {
     }
 }
 
+/// A plain set as a sorted set with every score 1, for ZUNION and friends.
+fn zset_from_set(set: &crate::store::set::SetValue) -> ZSetValue {
+    // The big form for big sets: inserting into the compact one is O(n).
+    let entries_max = if set.len() > 128 { 0 } else { i64::MAX };
+    let mut z = ZSetValue::for_first_member(0, entries_max, i64::MAX);
+    for member in set.iter() {
+        z.insert(&member.to_vec(), 1.0);
+    }
+    z
+}
+
 // ---------------------------------------------------------------------------
 // ZSCAN
-
-/// db.c `parseScanCursorOrReply`: C `strtoul` of the whole argument (""
-/// is 0, a sign is allowed, leading space and overflow are not).
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let arg = cstr(arg);
-    let (negative, digits) = match arg.first() {
-        Some(b'-') => (true, arg.get(1..)?),
-        Some(b'+') => (false, arg.get(1..)?),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        return arg.is_empty().then_some(0);
-    }
-    let mut value: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
 
 /// A score as a listpack stores it (util.c `d2string`): integral values
 /// within +-LLONG_MAX/2 print as integers ("100000000000000000"), others
