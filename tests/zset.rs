@@ -1,27 +1,13 @@
-//! Sorted-set integration tests: exact replies of redis-server 7.0.15 (each
-//! expected reply was checked against redis-server itself). Every test runs
-//! with `--server-threads 1` and `2`; with `SLUICE_TEST_AGAINST_REDIS=1`
-//! they run against redis-server instead.
+//! Sorted-set integration tests: exact replies of redis-server 7.0.15. Every
+//! test runs against sluice-server with `--server-threads 1` and `2`, and
+//! against redis-server itself (`<test>::redis`), so the expectations are
+//! checked to be Redis's.
+#[macro_use]
 mod common;
 
-use common::{Client, Reply, Server};
+use common::{Reply, Server};
 
-macro_rules! threads_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn threads_1() {
-                super::$name(1)
-            }
-            #[test]
-            fn threads_2() {
-                super::$name(2)
-            }
-        }
-    )*};
-}
-
-threads_tests!(
+reference_tests!(
     zadd_options_and_errors,
     point_reads,
     rank_ranges,
@@ -36,7 +22,26 @@ threads_tests!(
     zmpop,
     zrandmember,
     zscan,
+    plain_sets_as_inputs,
 );
+
+/// ZUNION/ZINTER/ZDIFF take plain sets as sorted sets with score 1.
+fn plain_sets_as_inputs(server: &Server) {
+    let mut c = server.client();
+    assert_eq!(c.q("SADD s a b c"), int(3));
+    assert_eq!(c.q("ZADD z 2 a 5 d"), int(2));
+    assert_eq!(
+        c.q("ZUNION 2 s z WITHSCORES"),
+        Reply::bulks(["b", "1", "c", "1", "a", "3", "d", "5"])
+    );
+    assert_eq!(c.q("ZINTER 2 s z"), Reply::bulks(["a"]));
+    assert_eq!(c.q("ZDIFF 2 s z"), Reply::bulks(["b", "c"]));
+    assert_eq!(c.q("ZUNIONSTORE out 2 z s WEIGHTS 2 3"), int(4));
+    assert_eq!(
+        c.q("ZRANGE out 0 -1 WITHSCORES"),
+        Reply::bulks(["b", "3", "c", "3", "a", "7", "d", "10"])
+    );
+}
 
 fn err(text: &str) -> Reply {
     Reply::err(text)
@@ -50,21 +55,9 @@ fn empty() -> Reply {
     Reply::array(vec![])
 }
 
-/// Starts sluice-server, or redis-server when `SLUICE_TEST_AGAINST_REDIS`
-/// is set (to check the expected replies themselves).
-fn server(threads: usize) -> (Server, Client) {
-    let server = if std::env::var_os("SLUICE_TEST_AGAINST_REDIS").is_some() {
-        Server::redis(&[])
-    } else {
-        Server::sluice(threads, &[])
-    };
-    let client = server.client();
-    (server, client)
-}
-
 /// ZADD and ZINCRBY: flags, CH, INCR replies, the 7.0 error texts, NaN.
-fn zadd_options_and_errors(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn zadd_options_and_errors(server: &Server) {
+    let mut c = server.client();
     assert_eq!(c.q("ZADD z 1 a 2 b"), int(2));
     assert_eq!(c.q("ZADD z CH 5 b 7 f"), int(2));
     assert_eq!(c.q("ZADD z 5 b 7 f"), int(0));
@@ -122,8 +115,8 @@ fn zadd_options_and_errors(threads: usize) {
 }
 
 /// ZSCORE ZMSCORE ZCARD ZRANK ZREVRANK ZCOUNT ZLEXCOUNT.
-fn point_reads(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn point_reads(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD z 1 a 2 b 2 c 3 d");
     assert_eq!(c.q("ZCARD z"), int(4));
     assert_eq!(c.q("ZCARD nokey"), int(0));
@@ -161,8 +154,8 @@ fn point_reads(threads: usize) {
 }
 
 /// ZRANGE by rank, ZREVRANGE, and the option errors of the ZRANGE family.
-fn rank_ranges(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn rank_ranges(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD z 1 a 2 b 3 c 4 d");
     assert_eq!(c.q("ZRANGE z 0 -1"), Reply::bulks(["a", "b", "c", "d"]));
     assert_eq!(c.q("ZRANGE z -2 100"), Reply::bulks(["c", "d"]));
@@ -200,8 +193,8 @@ fn rank_ranges(threads: usize) {
 }
 
 /// Score and lex ranges: exclusive bounds, infinities, REV, LIMIT.
-fn score_and_lex_ranges(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn score_and_lex_ranges(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD z 1 a 2 b 3 c 4 d 5 e");
     assert_eq!(
         c.q("ZRANGEBYSCORE z (1 +inf WITHSCORES LIMIT 1 2"),
@@ -245,8 +238,8 @@ fn score_and_lex_ranges(threads: usize) {
 }
 
 /// ZREM and ZREMRANGEBY*: counts, errors, and the key disappears when empty.
-fn removal_deletes_empty_keys(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn removal_deletes_empty_keys(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD z 1 a 2 b 3 c 4 d 5 e");
     assert_eq!(c.q("ZREM z a nope"), int(1));
     assert_eq!(c.q("ZREM nokey a"), int(0));
@@ -274,8 +267,8 @@ fn removal_deletes_empty_keys(threads: usize) {
 }
 
 /// ZPOPMIN / ZPOPMAX: count forms and errors.
-fn pops(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn pops(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD z 1 a 2 b 3 c 4 d");
     assert_eq!(c.q("ZPOPMIN z"), Reply::bulks(["a", "1"]));
     assert_eq!(c.q("ZPOPMAX z 2"), Reply::bulks(["d", "4", "c", "3"]));
@@ -290,8 +283,8 @@ fn pops(threads: usize) {
 }
 
 /// ZRANGESTORE: replaces the destination, deletes it on an empty result.
-fn rangestore(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn rangestore(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD z 1 a 2 b 3 c");
     c.q("SET d x");
     assert_eq!(c.q("ZRANGESTORE d z 0 1"), int(2));
@@ -311,8 +304,8 @@ fn rangestore(threads: usize) {
 }
 
 /// OBJECT ENCODING: listpack up to the thresholds, skiplist after, one way.
-fn encodings(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn encodings(server: &Server) {
+    let mut c = server.client();
     assert_eq!(c.q("CONFIG SET zset-max-listpack-entries 2"), Reply::ok());
     c.q("ZADD z 1 a 2 b");
     assert_eq!(c.q("OBJECT ENCODING z"), Reply::bulk("listpack"));
@@ -348,8 +341,8 @@ fn encodings(threads: usize) {
 }
 
 /// RESP3: doubles, nested WITHSCORES pairs, ZPOPMIN flat without a count.
-fn resp3_forms(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn resp3_forms(server: &Server) {
+    let mut c = server.client();
     c.q("HELLO 3");
     c.q("ZADD z 1 a 2.5 b");
     let d = |s: &str| Reply::Double(s.into());
@@ -380,8 +373,8 @@ fn resp3_forms(threads: usize) {
 }
 
 /// Every command answers WRONGTYPE on a string key.
-fn wrong_type(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn wrong_type(server: &Server) {
+    let mut c = server.client();
     c.q("SET s x");
     let wrongtype = err("WRONGTYPE Operation against a key holding the wrong kind of value");
     for cmd in [
@@ -420,8 +413,8 @@ fn wrong_type(threads: usize) {
 
 /// ZUNION ZINTER ZDIFF (+STORE) and ZINTERCARD: weights, aggregates, the
 /// inf + -inf = 0 rule, errors in Redis's order, empty results deleting.
-fn set_operations(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn set_operations(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD a 0 x 1 y");
     c.q("ZADD b inf x 2 z 3 y");
     c.q("ZADD c -inf x 5 q");
@@ -504,8 +497,8 @@ fn set_operations(threads: usize) {
 }
 
 /// ZMPOP: the first non-empty key, nested pairs in RESP2 too, errors.
-fn zmpop(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn zmpop(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD m 1 a 2 b 3 c");
     c.q("SET s v");
     let pair = |m: &str, s: &str| Reply::bulks([m, s]);
@@ -543,8 +536,8 @@ fn zmpop(threads: usize) {
 }
 
 /// ZRANDMEMBER: random picks checked by property, errors exactly.
-fn zrandmember(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn zrandmember(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD r 1 a 2 b 3 c");
     let members = ["a", "b", "c"];
     let one = c.q("ZRANDMEMBER r").as_str();
@@ -594,8 +587,8 @@ fn zrandmember(threads: usize) {
 }
 
 /// ZSCAN: a listpack comes back whole with its stored score text.
-fn zscan(threads: usize) {
-    let (_s, mut c) = server(threads);
+fn zscan(server: &Server) {
+    let mut c = server.client();
     c.q("ZADD a 1 x 1.5 v -0 w 1e17 u");
     assert_eq!(
         c.q("ZSCAN a 0"),
