@@ -459,25 +459,11 @@ pub fn hscan(ctx: &mut Ctx, argv: &Argv) {
         }
         Ok(Some(h)) => h,
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut count: usize = 10;
-    let mut i = 3;
-    while i < argv.len() {
-        let has_value = i + 1 < argv.len();
-        let opt = argv.get(i);
-        if eq_ic(opt, "count") && has_value {
-            match parse_i64(argv.get(i + 1)) {
-                None => return ctx.out.error(ERR_NOT_INT),
-                Some(n) if n < 1 => return ctx.out.error(ERR_SYNTAX),
-                Some(n) => count = usize::try_from(n).unwrap_or(usize::MAX),
-            }
-        } else if eq_ic(opt, "match") && has_value {
-            pattern = Some(argv.get(i + 1)).filter(|p| *p != b"*");
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-        i += 2;
-    }
+    let super::keys::ScanOptions { count, pattern, .. } =
+        match super::keys::parse_scan_options(argv, 3, false) {
+            Ok(opts) => opts,
+            Err(e) => return ctx.out.error(e),
+        };
     let (found, next): (Pairs, u64) = match h {
         HashValue::Listpack(_) => (h.iter().collect(), 0),
         HashValue::Table(_) => table_batch(h, cursor, count),

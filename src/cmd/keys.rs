@@ -70,6 +70,48 @@ pub(crate) fn scan_hash(key: &[u8]) -> u32 {
     h
 }
 
+/// SCAN-family options (db.c `scanGenericCommand`): COUNT (at least 1),
+/// MATCH (`*` means none) and, for SCAN only, TYPE.
+pub(crate) struct ScanOptions<'a> {
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+    pub type_filter: Option<&'a [u8]>,
+}
+
+/// Parses SCAN-family options from `argv[start..]` (keywords compared as C
+/// strings, like Redis's strcasecmp).
+pub(crate) fn parse_scan_options(
+    argv: &Argv,
+    start: usize,
+    allow_type: bool,
+) -> Result<ScanOptions<'_>, &'static str> {
+    let mut opts = ScanOptions {
+        count: 10,
+        pattern: None,
+        type_filter: None,
+    };
+    let mut i = start;
+    while i < argv.len() {
+        let opt = super::cstr(argv.get(i));
+        let has_value = i + 1 < argv.len();
+        if eq_ic(opt, "count") && has_value {
+            match parse_i64(argv.get(i + 1)) {
+                None => return Err(ERR_NOT_INT),
+                Some(n) if n < 1 => return Err(ERR_SYNTAX),
+                Some(n) => opts.count = usize::try_from(n).unwrap_or(usize::MAX),
+            }
+        } else if eq_ic(opt, "match") && has_value {
+            opts.pattern = Some(argv.get(i + 1)).filter(|p| *p != b"*");
+        } else if allow_type && eq_ic(opt, "type") && has_value {
+            opts.type_filter = Some(argv.get(i + 1));
+        } else {
+            return Err(ERR_SYNTAX);
+        }
+        i += 2;
+    }
+    Ok(opts)
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 ///
 /// The cursor is `stripe << 32 | hash`: the next call resumes in `stripe`
@@ -81,28 +123,14 @@ pub fn scan(ctx: &mut Ctx, argv: &Argv) {
         ctx.out.error("ERR invalid cursor");
         return;
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut count: usize = 10;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < argv.len() {
-        let has_value = i + 1 < argv.len();
-        let opt = argv.get(i);
-        if eq_ic(opt, "count") && has_value {
-            match parse_i64(argv.get(i + 1)) {
-                None => return ctx.out.error(ERR_NOT_INT),
-                Some(n) if n < 1 => return ctx.out.error(ERR_SYNTAX),
-                Some(n) => count = usize::try_from(n).unwrap_or(usize::MAX),
-            }
-        } else if eq_ic(opt, "match") && has_value {
-            pattern = Some(argv.get(i + 1)).filter(|p| *p != b"*");
-        } else if eq_ic(opt, "type") && has_value {
-            type_filter = Some(argv.get(i + 1));
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-        i += 2;
-    }
+    let ScanOptions {
+        count,
+        pattern,
+        type_filter,
+    } = match parse_scan_options(argv, 2, true) {
+        Ok(opts) => opts,
+        Err(e) => return ctx.out.error(e),
+    };
     let (db, now) = (ctx.ks.db, ctx.ks.now_ms);
     let mut stripe = (cursor >> 32) as usize;
     let mut from = cursor as u32 as u64;

@@ -756,25 +756,11 @@ pub fn sscan(ctx: &mut Ctx, argv: &Argv) {
         }
         Ok(Some(set)) => set,
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < argv.len() {
-        let opt = cstr(argv.get(i));
-        let has_value = i + 1 < argv.len();
-        if eq_ic(opt, "count") && has_value {
-            match parse_i64(argv.get(i + 1)) {
-                None => return ctx.out.error(ERR_NOT_INT),
-                Some(n) if n < 1 => return ctx.out.error(ERR_SYNTAX),
-                Some(n) => count = usize::try_from(n).unwrap_or(usize::MAX),
-            }
-        } else if eq_ic(opt, "match") && has_value {
-            pattern = Some(argv.get(i + 1)).filter(|p| *p != b"*");
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-        i += 2;
-    }
+    let super::keys::ScanOptions { count, pattern, .. } =
+        match super::keys::parse_scan_options(argv, 3, false) {
+            Ok(opts) => opts,
+            Err(e) => return ctx.out.error(e),
+        };
     let (next, batch): (u64, Vec<Member>) = match set {
         SetValue::Intset(_) => (0, set.iter().collect()),
         SetValue::Hashtable(_) => {

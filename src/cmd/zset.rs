@@ -1558,8 +1558,6 @@ fn zscan(ctx: &mut Ctx, argv: &Argv) {
     let Some(cursor) = parse_cursor(argv.get(2)) else {
         return ctx.out.error("ERR invalid cursor");
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
     let key = argv.get(1);
     // The key is looked up before the options are parsed (db.c).
     let exists = match read_zset(ctx, key) {
@@ -1571,22 +1569,11 @@ fn zscan(ctx: &mut Ctx, argv: &Argv) {
         ctx.out.bulk(b"0");
         return ctx.out.array(0);
     }
-    while i < argv.len() {
-        let opt = argv.get(i);
-        let has_value = i + 1 < argv.len();
-        if eq_ic(opt, "count") && has_value {
-            match parse_i64(argv.get(i + 1)) {
-                None => return ctx.out.error(ERR_NOT_INT),
-                Some(n) if n < 1 => return ctx.out.error(ERR_SYNTAX),
-                Some(_) => {}
-            }
-        } else if eq_ic(opt, "match") && has_value {
-            pattern = Some(argv.get(i + 1)).filter(|p| *p != b"*");
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-        i += 2;
-    }
+    // COUNT is validated, but a zset is returned whole (see above).
+    let pattern = match super::keys::parse_scan_options(argv, 3, false) {
+        Ok(opts) => opts.pattern,
+        Err(e) => return ctx.out.error(e),
+    };
     let Ok(Some(z)) = read_zset(ctx, key) else {
         return;
     };
