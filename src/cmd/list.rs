@@ -275,8 +275,15 @@ pub fn lmpop(ctx: &mut Ctx, argv: &Argv) {
             Ok(Some(list)) => {
                 ctx.out.array(2);
                 ctx.out.bulk(key);
-                pop_range_reply(ctx.out, list, end, count);
+                let popped = pop_range_reply(ctx.out, list, end, count);
                 removed_from(&mut ctx.ks, key);
+                // Replicated as LPOP/RPOP key <count popped> (t_list.c).
+                let name: &[u8] = if matches!(end, End::Head) {
+                    b"LPOP"
+                } else {
+                    b"RPOP"
+                };
+                ctx.propagate_as(&[name, key, popped.to_string().as_bytes()]);
                 return;
             }
         }

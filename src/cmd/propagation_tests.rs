@@ -246,6 +246,16 @@ fn blocking_pops_served_at_once_replicate_as_plain_pops() {
     assert_eq!(h.run(&["LPUSH", "l", "y"]), ["0:LPUSH l y"]);
     h.run(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
     assert_eq!(h.run(&["BZPOPMIN", "z", "0"]), ["0:ZPOPMIN z"]);
+    h.run(&["ZADD", "y", "1", "a"]);
+    assert_eq!(
+        h.run(&["ZMPOP", "2", "none", "y", "MIN", "COUNT", "3"]),
+        ["0:ZPOPMIN y 1"]
+    );
+    h.run(&["RPUSH", "r", "1", "2", "3"]);
+    assert_eq!(
+        h.run(&["LMPOP", "1", "r", "RIGHT", "COUNT", "2"]),
+        ["0:RPOP r 2"]
+    );
     assert_eq!(
         h.run(&["BZMPOP", "0", "1", "z", "MAX", "COUNT", "9"]),
         ["0:ZPOPMAX z 2"]

@@ -1412,6 +1412,9 @@ fn zmpop(ctx: &mut Ctx, argv: &Argv) {
             Ok(Some(z)) => pop_from(z, count.unwrap_or(1), max),
         };
         removed_from(ctx, key, popped.len());
+        // Replicated as ZPOPMIN/ZPOPMAX key <count popped> (t_zset.c).
+        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        ctx.propagate_as(&[name, key, popped.len().to_string().as_bytes()]);
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.array(popped.len());
