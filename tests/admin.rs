@@ -15,7 +15,8 @@ threads_tests!(
     client_reply,
     config_rewrite,
     latencystats,
-    watch_flush_swapdb
+    watch_flush_swapdb,
+    errorstats
 );
 
 /// MONITOR shows other clients' commands, after they ran (a SELECT shows
@@ -195,4 +196,19 @@ fn watch_flush_swapdb(threads: usize) {
     assert_eq!(a.q("MULTI"), Reply::ok());
     assert_eq!(a.q("PING"), Reply::simple("QUEUED"));
     assert_eq!(a.q("EXEC"), Reply::array(vec![Reply::simple("PONG")]));
+}
+
+/// INFO errorstats counts error replies by their first word, as Redis 7
+/// (checked against redis-server: the same commands give the same lines).
+fn errorstats(threads: usize) {
+    let server = Server::sluice(threads, &[]);
+    let mut c = server.client();
+    assert_eq!(c.q("SET s v"), Reply::ok());
+    assert!(c.q("LPUSH s x").is_error());
+    assert!(c.q("FOO").is_error());
+    assert!(c.q("INCR s").is_error());
+    assert_eq!(
+        c.q("INFO errorstats").as_str(),
+        "# Errorstats\r\nerrorstat_ERR:count=2\r\nerrorstat_WRONGTYPE:count=1\r\n"
+    );
 }

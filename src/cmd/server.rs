@@ -6,6 +6,7 @@ use crate::io::sys;
 use crate::protocol::Argv;
 use crate::server::{ShardMetrics, ShutdownMode};
 use crate::store::STRIPES;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
@@ -565,7 +566,18 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
             );
         }
         "modules" => s.push_str("# Modules\r\n"),
-        "errorstats" => s.push_str("# Errorstats\r\n"),
+        "errorstats" => {
+            s.push_str("# Errorstats\r\n");
+            let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+            for m in &srv.metrics {
+                for (kind, n) in &m.lock().error_kinds {
+                    *kinds.entry(kind.clone()).or_insert(0) += n;
+                }
+            }
+            for (kind, n) in kinds {
+                let _ = write!(s, "errorstat_{kind}:count={n}\r\n");
+            }
+        }
         "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             s.push_str("# Keyspace\r\n");

@@ -173,6 +173,9 @@ impl Conn {
             &self.argv,
             found,
         );
+        if self.out.buf.get(before) == Some(&b'-') {
+            srv.count_error(shard, &self.out.buf[before..]);
+        }
         match self.client.reply_mode {
             ReplyMode::Off => self.out.buf.truncate(before),
             ReplyMode::Skip => {

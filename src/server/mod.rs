@@ -161,6 +161,8 @@ pub struct ShardMetrics {
     pub net_out: u64,
     pub error_replies: u64,
     pub evicted: u64,
+    /// Error replies by their first word (INFO errorstats).
+    pub error_kinds: BTreeMap<String, u64>,
 }
 
 /// Redis's small-collection thresholds (`hash-max-listpack-entries` and
@@ -497,6 +499,23 @@ impl Server {
         let mut m = self.metrics[shard].lock();
         m.error_replies += 1;
         cmd_stat(&mut m, cmd).rejected += 1;
+    }
+
+    /// Counts an error reply under its first word (`ERR`, `WRONGTYPE`...),
+    /// as server.c `afterErrorReply` feeds INFO errorstats.
+    pub fn count_error(&self, shard: usize, reply: &[u8]) {
+        let text = reply.strip_prefix(b"-").unwrap_or(reply);
+        let end = text
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r')
+            .unwrap_or(text.len())
+            .min(128);
+        let kind = String::from_utf8_lossy(&text[..end]).into_owned();
+        *self.metrics[shard]
+            .lock()
+            .error_kinds
+            .entry(kind)
+            .or_insert(0) += 1;
     }
 
     fn latency_tracking(&self) -> bool {
