@@ -455,7 +455,10 @@ fn zset_add(
                 z.insert(member, new);
                 AddOutcome::Updated(new)
             } else {
-                AddOutcome::Same(cur)
+                // Redis replies the computed score (t_zset.c `zsetAdd` sets
+                // *newscore before comparing): -0 + 0 answers 0 though the
+                // stored -0 stays.
+                AddOutcome::Same(new)
             }
         }
         None if f.xx => AddOutcome::Nop,
