@@ -30,7 +30,7 @@ pub use table::{all_commands, check_subcommand, lookup, Command, SubcommandError
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::{ClientMeta, Server};
 use crate::store::{stripe_of, wrap_transaction, Key, Keys, Locked};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -209,11 +209,6 @@ fn key_stripes(cmd: &Command, argv: &Argv, stripes: &mut Vec<usize>) {
     for i in cmd.key_positions(argv) {
         stripes.push(stripe_of(argv.get(i)));
     }
-}
-
-/// The outcome of a command, for stats and the connection.
-pub struct Outcome {
-    pub rejected: bool,
 }
 
 /// Runs one request from `client`: Redis's `processCommand` then `call`.
@@ -532,9 +527,4 @@ pub fn parse_db(ctx: &Ctx, arg: &[u8]) -> Result<usize, &'static str> {
 /// Case-insensitive ASCII comparison of an argument with a keyword.
 pub fn eq_ic(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())
-}
-
-/// The watched flag check used by EXEC, exposed for the multi module.
-pub fn watch_flag(client: &Client) -> bool {
-    client.watch_dirty.load(Ordering::Acquire)
 }

@@ -5,7 +5,7 @@
 //! and runs the queue while holding them, so it is atomic across stripes
 //! and shard threads.
 
-use super::{exec_queued, watch_flag, Client, Ctx, Multi, Watched};
+use super::{exec_queued, Client, Ctx, Multi, Watched};
 use crate::protocol::Argv;
 use crate::server::Server;
 use crate::store::{stripe_of, Keys, Watch};
@@ -108,7 +108,7 @@ pub fn unwatch_all(srv: &Server, client: &mut Client) {
 /// since it was watched (multi.c `isWatchedKeyExpired`). The stripes of
 /// all watched keys are held by `ks`.
 pub fn watched_keys_changed(client: &Client, ks: &mut Keys) -> bool {
-    if watch_flag(client) {
+    if client.watch_dirty.load(Ordering::Acquire) {
         return true;
     }
     let now = ks.now_ms;

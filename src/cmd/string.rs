@@ -48,19 +48,9 @@ const ERR_STRING_ALLOC: &str = "ERR Insufficient memory, failed allocating the s
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Replied;
 
-/// Calls `f` with the bytes of a string value (an `int` formatted without
-/// allocating); `None` for other types.
-fn with_bytes<R>(value: &Value, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-    if let Value::Int(n) = value {
-        let mut digits = itoa::Buffer::new();
-        return Some(f(digits.format(*n).as_bytes()));
-    }
-    value.string_bytes().map(|bytes| f(&bytes))
-}
-
 /// Replies with a string value as a bulk string.
 fn reply_value(out: &mut ReplyBuf, value: &Value) {
-    if with_bytes(value, |bytes| out.bulk(bytes)).is_none() {
+    if value.with_string_bytes(|bytes| out.bulk(bytes)).is_none() {
         out.error(ERR_WRONGTYPE);
     }
 }
@@ -532,7 +522,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], incr: i64) {
         Some(entry) => {
             let current = match &entry.value {
                 Value::Int(n) => Some(*n),
-                other => with_bytes(other, parse_i64).flatten(),
+                other => other.with_string_bytes(parse_i64).flatten(),
             };
             match current.map(|n| n.checked_add(incr)) {
                 None => Err(ERR_NOT_INT),
@@ -590,7 +580,10 @@ pub fn incrbyfloat(ctx: &mut Ctx, argv: &Argv) {
     let incr = argv.get(2);
     let result = match ctx.ks.lookup_write(key) {
         Some(entry) if !entry.value.is_string() => Err(ERR_WRONGTYPE.to_string()),
-        Some(entry) => match with_bytes(&entry.value, |current| add_long_double(current, incr)) {
+        Some(entry) => match entry
+            .value
+            .with_string_bytes(|current| add_long_double(current, incr))
+        {
             Some(Ok(new)) => {
                 entry.value = Value::string_no_int(&new);
                 Ok((new, true))
@@ -708,7 +701,7 @@ pub fn getrange(ctx: &mut Ctx, argv: &Argv) {
         return;
     };
     let out = &mut *ctx.out;
-    let replied = with_bytes(&entry.value, |bytes| {
+    let replied = entry.value.with_string_bytes(|bytes| {
         let range =
             getrange_bounds(start, end, bytes.len()).and_then(|(from, to)| bytes.get(from..to));
         out.bulk(range.unwrap_or_default());
@@ -851,7 +844,7 @@ fn lcs_operand_len(ctx: &mut Ctx, key: &[u8]) -> Option<usize> {
 fn lcs_operand(ctx: &mut Ctx, key: &[u8]) -> Vec<u8> {
     ctx.ks
         .peek(key)
-        .and_then(|entry| with_bytes(&entry.value, <[u8]>::to_vec))
+        .and_then(|entry| entry.value.with_string_bytes(<[u8]>::to_vec))
         .unwrap_or_default()
 }
 

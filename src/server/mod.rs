@@ -254,8 +254,6 @@ pub struct Server {
     pub lastsave_s: AtomicU64,
     pub threads: usize,
     pub tcp_port: u16,
-    /// Active-expire work done (keys), for INFO stats.
-    pub expire_cycles: AtomicU64,
     /// Cached `latency-tracking`, read on every command without the config lock.
     pub latency_tracking: AtomicBool,
     /// Cached encoding thresholds, read by collection writes without the
@@ -311,7 +309,6 @@ impl Server {
             lastsave_s: AtomicU64::new(unix_ms() / 1000),
             threads,
             tcp_port,
-            expire_cycles: AtomicU64::new(0),
             latency_tracking,
             encoding,
             eviction,

@@ -411,10 +411,6 @@ impl<'a> Locked<'a> {
         }
     }
 
-    pub fn keyspace(&self) -> &'a Keyspace {
-        self.keyspace
-    }
-
     /// The held stripe `index`. Panics when it is not held: the command
     /// table's key positions are wrong, a programmer error.
     pub fn stripe(&mut self, index: usize) -> &mut Stripe {
@@ -450,10 +446,6 @@ impl<'a> Locked<'a> {
             "walking stripes while holding some"
         );
         f(&mut self.keyspace.lock(index))
-    }
-
-    pub fn holds_all(&self) -> bool {
-        self.all
     }
 
     /// True when stripe `index` is held (a served BLMOVE may only touch a
@@ -672,12 +664,6 @@ impl<'a> Keys<'a> {
         } else {
             None
         }
-    }
-
-    /// True if `key` exists and is live, touching nothing (EXISTS-like
-    /// checks inside other commands).
-    pub fn exists(&mut self, key: &[u8]) -> bool {
-        self.live(key).is_some()
     }
 
     /// Sets `key` to `value` with absolute expiry `expire_ms` (0 = none),

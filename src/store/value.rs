@@ -74,15 +74,13 @@ impl Value {
         matches!(self, Value::Int(_) | Value::Emb(_) | Value::Raw(_))
     }
 
-    /// The bytes of a string value (an `int` is formatted), or `None` for
-    /// other types.
-    pub fn string_bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+    /// Calls `f` with the bytes of a string value (an `int` formatted on
+    /// the stack, no allocation), or returns `None` for other types.
+    pub fn with_string_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         match self {
-            Value::Int(n) => Some(std::borrow::Cow::Owned(
-                itoa::Buffer::new().format(*n).as_bytes().to_vec(),
-            )),
-            Value::Emb(b) => Some(std::borrow::Cow::Borrowed(b)),
-            Value::Raw(b) => Some(std::borrow::Cow::Borrowed(b)),
+            Value::Int(n) => Some(f(itoa::Buffer::new().format(*n).as_bytes())),
+            Value::Emb(b) => Some(f(b)),
+            Value::Raw(b) => Some(f(b)),
             _ => None,
         }
     }
