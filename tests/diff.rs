@@ -32,7 +32,7 @@
 //! never depend on which millisecond a server ran a command.
 mod common;
 
-use common::{encode_command, escape, require_bin, Client, Reply, Rng, Server};
+use common::{encode_command, escape, Client, Reply, Rng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Commands per run (a step may send several).
@@ -57,13 +57,15 @@ fn diff_threads_2() {
 }
 
 fn run_diff(threads: usize) {
-    if require_bin("redis-server").is_none() {
+    let Some(common::DiffRun {
+        mut rng,
+        seed,
+        redis,
+        sluice,
+    }) = common::diff_run(threads)
+    else {
         return;
-    }
-    let mut rng = Rng::from_env();
-    let seed = rng.seed();
-    let redis = Server::redis(&[]);
-    let sluice = Server::sluice(threads, &[]);
+    };
     let mut pair = Pair {
         redis: redis.client(),
         sluice: sluice.client(),

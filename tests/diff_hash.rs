@@ -22,7 +22,7 @@
 //! 4. At the end compare every key's type, encoding and contents.
 mod common;
 
-use common::{require_bin, Client, Reply, Rng, Server};
+use common::{Client, Reply, Rng};
 use std::collections::{BTreeMap, BTreeSet};
 
 const STEPS: usize = 2000;
@@ -40,13 +40,15 @@ fn diff_hash_threads_2() {
 }
 
 fn run(threads: usize) {
-    if require_bin("redis-server").is_none() {
+    let Some(common::DiffRun {
+        mut rng,
+        seed,
+        redis,
+        sluice,
+    }) = common::diff_run(threads)
+    else {
         return;
-    }
-    let mut rng = Rng::from_env();
-    let seed = rng.seed();
-    let redis = Server::redis(&[]);
-    let sluice = Server::sluice(threads, &[]);
+    };
     let mut p = Pair {
         r: redis.client(),
         s: sluice.client(),

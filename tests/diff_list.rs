@@ -20,7 +20,7 @@
 //! 4. At the end compare every key's TYPE, OBJECT ENCODING and contents.
 mod common;
 
-use common::{encode_command, escape, require_bin, Client, Rng, Server};
+use common::{encode_command, escape, Client, Rng};
 use std::collections::VecDeque;
 
 /// Commands per run.
@@ -40,13 +40,15 @@ fn diff_list_threads_2() {
 }
 
 fn run_diff(threads: usize) {
-    if require_bin("redis-server").is_none() {
+    let Some(common::DiffRun {
+        mut rng,
+        seed,
+        redis,
+        sluice,
+    }) = common::diff_run(threads)
+    else {
         return;
-    }
-    let mut rng = Rng::from_env();
-    let seed = rng.seed();
-    let redis = Server::redis(&[]);
-    let sluice = Server::sluice(threads, &[]);
+    };
     let mut pair = Pair {
         redis: redis.client(),
         sluice: sluice.client(),

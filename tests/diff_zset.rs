@@ -17,7 +17,7 @@
 //! different (unspecified) answers, so that is not a contract to test.
 mod common;
 
-use common::{escape, require_bin, Client, Reply, Rng, Server};
+use common::{escape, Client, Reply, Rng};
 
 /// Commands per run.
 const STEPS: usize = 2000;
@@ -39,13 +39,15 @@ fn diff_zset_threads_2() {
 }
 
 fn run_diff(threads: usize) {
-    if require_bin("redis-server").is_none() {
+    let Some(common::DiffRun {
+        mut rng,
+        seed,
+        redis,
+        sluice,
+    }) = common::diff_run(threads)
+    else {
         return;
-    }
-    let mut rng = Rng::from_env();
-    let seed = rng.seed();
-    let redis = Server::redis(&[]);
-    let sluice = Server::sluice(threads, &[]);
+    };
     let (mut r, mut s) = (redis.client(), sluice.client());
     let setup: [&[&str]; 3] = [
         &["CONFIG", "SET", "zset-max-listpack-entries", "6"],

@@ -126,6 +126,31 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// What every differential test starts from: a real redis-server, a
+/// sluice-server with `threads` shard threads, and a seeded RNG (seed
+/// printed). `None` when redis-server is missing (a skip outside CI, a
+/// failure under CI; see [`require_bin`]).
+pub struct DiffRun {
+    pub rng: Rng,
+    pub seed: u64,
+    pub redis: Server,
+    pub sluice: Server,
+}
+
+pub fn diff_run(threads: usize) -> Option<DiffRun> {
+    require_bin("redis-server")?;
+    let rng = Rng::from_env();
+    let seed = rng.seed();
+    let redis = Server::redis(&[]);
+    let sluice = Server::sluice(threads, &[]);
+    Some(DiffRun {
+        rng,
+        seed,
+        redis,
+        sluice,
+    })
+}
+
 /// Polls `cond` every [`POLL_INTERVAL`] until it returns true; panics with
 /// `what` if it is still false after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
