@@ -228,6 +228,9 @@ pub struct Config {
     pub zset_max_listpack_value: i64,
     pub list_max_listpack_size: i64,
     pub list_compress_depth: i64,
+    /// Stream listpack node limits (`stream-node-max-bytes`, `-entries`).
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: i64,
     /// `daemonize`: only `no` is accepted; sluice stays in the foreground.
     pub daemonize: bool,
     /// `appendonly`: only `no` until AOF exists (a `yes` that silently did
@@ -294,6 +297,8 @@ impl Config {
             zset_max_listpack_value: 0,
             list_max_listpack_size: 0,
             list_compress_depth: 0,
+            stream_node_max_bytes: 0,
+            stream_node_max_entries: 0,
             daemonize: false,
             appendonly: false,
             save: Vec::new(),
@@ -737,6 +742,30 @@ pub static DIRECTIVES: &[Directive] = &[
             set: |c, v| c.list_compress_depth = v,
             min: 0,
             max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "stream-node-max-bytes",
+        alias: None,
+        default: "4096",
+        flags: 0,
+        kind: Kind::Memory {
+            get: |c| c.stream_node_max_bytes,
+            set: |c, v| c.stream_node_max_bytes = v,
+            min: 0,
+            max: i64::MAX as u64,
+        },
+    },
+    Directive {
+        name: "stream-node-max-entries",
+        alias: None,
+        default: "100",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.stream_node_max_entries,
+            set: |c, v| c.stream_node_max_entries = v,
+            min: 0,
+            max: i64::MAX,
         },
     },
     Directive {

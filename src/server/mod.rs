@@ -176,6 +176,8 @@ pub struct EncodingLimits {
     pub zset_max_listpack_value: i64,
     pub list_max_listpack_size: i64,
     pub list_compress_depth: i64,
+    pub stream_node_max_bytes: i64,
+    pub stream_node_max_entries: i64,
 }
 
 impl EncodingLimits {
@@ -188,10 +190,12 @@ impl EncodingLimits {
             zset_max_listpack_value: c.zset_max_listpack_value,
             list_max_listpack_size: c.list_max_listpack_size,
             list_compress_depth: c.list_compress_depth,
+            stream_node_max_bytes: i64::try_from(c.stream_node_max_bytes).unwrap_or(i64::MAX),
+            stream_node_max_entries: c.stream_node_max_entries,
         }
     }
 
-    fn to_array(self) -> [i64; 7] {
+    fn to_array(self) -> [i64; 9] {
         [
             self.hash_max_listpack_entries,
             self.hash_max_listpack_value,
@@ -200,10 +204,12 @@ impl EncodingLimits {
             self.zset_max_listpack_value,
             self.list_max_listpack_size,
             self.list_compress_depth,
+            self.stream_node_max_bytes,
+            self.stream_node_max_entries,
         ]
     }
 
-    fn from_array(a: [i64; 7]) -> EncodingLimits {
+    fn from_array(a: [i64; 9]) -> EncodingLimits {
         EncodingLimits {
             hash_max_listpack_entries: a[0],
             hash_max_listpack_value: a[1],
@@ -212,6 +218,8 @@ impl EncodingLimits {
             zset_max_listpack_value: a[4],
             list_max_listpack_size: a[5],
             list_compress_depth: a[6],
+            stream_node_max_bytes: a[7],
+            stream_node_max_entries: a[8],
         }
     }
 }
@@ -258,7 +266,7 @@ pub struct Server {
     pub latency_tracking: AtomicBool,
     /// Cached encoding thresholds, read by collection writes without the
     /// config lock; refreshed by [`Server::refresh_cached_config`].
-    encoding: [AtomicI64; 7],
+    encoding: [AtomicI64; 9],
     /// Cached eviction settings: maxmemory, policy index, samples,
     /// tenacity, lfu-log-factor, lfu-decay-time.
     eviction: [AtomicU64; 6],

@@ -41,6 +41,7 @@ fn type_code(value: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -89,6 +90,19 @@ pub fn value_digest(digest: &mut Digest, value: &Value, has_ttl: bool) {
                 mix(&mut element, &text);
                 xor(digest, &element);
             }
+        }
+        // Ordered: each entry's `ms.seq`, then its fields and values.
+        Value::Stream(stream) => {
+            let (lo, hi) = (super::stream::StreamId::MIN, super::stream::StreamId::MAX);
+            stream.range(lo, hi, false, |id, fields| {
+                let text = format!("{}.{}", id.ms, id.seq);
+                mix(digest, text.as_bytes());
+                for (field, value) in fields {
+                    field.with_bytes(|b| mix(digest, b));
+                    value.with_bytes(|b| mix(digest, b));
+                }
+                true
+            });
         }
     }
     if has_ttl {

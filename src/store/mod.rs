@@ -16,7 +16,9 @@
 pub mod digest;
 pub mod hash;
 pub mod list;
+pub mod listpack;
 pub mod set;
+pub mod stream;
 mod value;
 pub mod zset;
 

@@ -11,6 +11,7 @@ pub const EMBSTR_MAX: usize = 44;
 use super::hash::HashValue;
 use super::list::ListValue;
 use super::set::SetValue;
+use super::stream::Stream;
 use super::zset::ZSetValue;
 
 /// A key's value. Collections are boxed so every `Entry` stays small.
@@ -23,6 +24,7 @@ pub enum Value {
     List(Box<ListValue>),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -54,6 +56,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -67,6 +70,7 @@ impl Value {
             Value::List(v) => v.encoding(),
             Value::Set(v) => v.encoding(),
             Value::ZSet(v) => v.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
