@@ -431,19 +431,29 @@ fn blocking(ctx: &mut Ctx, argv: &Argv) {
     if ctx.client.in_exec {
         return spec.reply_null(ctx.out);
     }
+    let keys = spec.keys();
+    let null_array = !matches!(spec, Spec::Move { .. });
+    block_on(ctx, &keys, argv.clone(), deadline, null_array);
+}
+
+/// Blocks the client on `keys` until a write serves it or `deadline_ms`
+/// (absolute unix ms, 0 = forever) passes; `argv` is what serving it reads
+/// (with any `$` already resolved). A timeout replies a null array when
+/// `null_array`, else a null bulk.
+pub fn block_on(ctx: &mut Ctx, keys: &[&[u8]], argv: Argv, deadline_ms: u64, null_array: bool) {
     let waiter = Arc::new(Waiter {
         client_id: ctx.client.id,
         shard: ctx.client.meta.shard,
         db: ctx.ks.db,
         resp3: ctx.client.resp3,
-        argv: argv.clone(),
+        argv,
         claimed: AtomicBool::new(false),
     });
-    for key in spec.keys() {
+    for key in keys {
         let db = ctx.ks.db;
         let on = BlockedOn {
             db,
-            key: key.into(),
+            key: (*key).into(),
             waiter: Arc::clone(&waiter),
         };
         let stripe = ctx.ks.locked.stripe_for(key);
@@ -459,8 +469,8 @@ fn blocking(ctx: &mut Ctx, argv: &Argv) {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     ctx.client.blocked = Some(super::Blocked {
         waiter,
-        deadline_ms: deadline,
-        null_array: !matches!(spec, Spec::Move { .. }),
+        deadline_ms,
+        null_array,
     });
 }
 
@@ -512,6 +522,7 @@ pub fn serve_ready(srv: &Server, ks: &mut Keys) {
         let (db, key) = ks.ready[i].clone();
         i += 1;
         ks.db = db;
+        super::stream::serve_waiters(srv, ks, db, &key);
         loop {
             let stripe = ks.locked.stripe_for(&key);
             stripe
@@ -520,7 +531,9 @@ pub fn serve_ready(srv: &Server, ks: &mut Keys) {
             let Some(waiter) = stripe
                 .blocked
                 .iter()
-                .find(|b| b.db == db && b.key == key)
+                .find(|b| {
+                    b.db == db && b.key == key && !super::stream::is_stream_waiter(&b.waiter.argv)
+                })
                 .map(|b| Arc::clone(&b.waiter))
             else {
                 break;

@@ -17,6 +17,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
 mod table;
 pub mod zset;

@@ -49,6 +49,9 @@ impl Command {
     /// the handler reports the error.
     pub fn key_positions(&self, argv: &Argv) -> KeyPositions {
         let argc = argv.len();
+        if self.first_key == KEYS_AFTER_STREAMS {
+            return KeyPositions::List(streams_keys(argv).into_iter());
+        }
         if self.first_key < 0 {
             let at = self.first_key.unsigned_abs() as usize;
             let count = argv
@@ -115,6 +118,37 @@ impl Command {
     }
 }
 
+/// `first_key` of XREAD and XREADGROUP: the keys follow `STREAMS`.
+pub const KEYS_AFTER_STREAMS: i32 = i32::MIN;
+
+/// Key positions of XREAD/XREADGROUP (db.c `xreadGetKeys`): the first half
+/// of the arguments after `STREAMS`, found by skipping the options; none
+/// on a syntax error (the handler reports it).
+fn streams_keys(argv: &Argv) -> Vec<usize> {
+    let mut i = 1;
+    let mut streams = None;
+    while i < argv.len() {
+        let arg = argv.get(i);
+        if arg.eq_ignore_ascii_case(b"block") || arg.eq_ignore_ascii_case(b"count") {
+            i += 1;
+        } else if arg.eq_ignore_ascii_case(b"group") {
+            i += 2;
+        } else if arg.eq_ignore_ascii_case(b"streams") {
+            streams = Some(i);
+            break;
+        } else if !arg.eq_ignore_ascii_case(b"noack") {
+            break;
+        }
+        i += 1;
+    }
+    let Some(at) = streams else { return Vec::new() };
+    let rest = argv.len() - at - 1;
+    if rest == 0 || rest % 2 != 0 {
+        return Vec::new();
+    }
+    (at + 1..at + 1 + rest / 2).collect()
+}
+
 /// Iterator over a command's key positions (see [`Command::key_positions`]).
 pub enum KeyPositions {
     Range(std::iter::StepBy<std::ops::Range<usize>>),
@@ -154,6 +188,7 @@ static FAMILIES: &[&[Command]] = &[
     super::list::TABLE,
     super::set::TABLE,
     super::zset::TABLE,
+    super::stream::TABLE,
 ];
 
 /// All commands, indexed by [`Command::id`].
@@ -285,6 +320,21 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     (
         "pubsub",
         &[("channels", -2), ("numsub", -2), ("numpat", 2), ("help", 2)],
+    ),
+    (
+        "xgroup",
+        &[
+            ("create", -5),
+            ("createconsumer", 5),
+            ("delconsumer", 5),
+            ("destroy", 4),
+            ("setid", -5),
+            ("help", 2),
+        ],
+    ),
+    (
+        "xinfo",
+        &[("consumers", 4), ("groups", 3), ("stream", -3), ("help", 2)],
     ),
     (
         "command",

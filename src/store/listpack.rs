@@ -388,7 +388,18 @@ mod tests {
             assert_eq!(int_entry_bytes(v), bytes.len());
         }
         let mut lp = Listpack::new();
-        let values = [0, 127, 128, -4096, 4095, 32767, -32769, 1 << 40, i64::MIN, i64::MAX];
+        let values = [
+            0,
+            127,
+            128,
+            -4096,
+            4095,
+            32767,
+            -32769,
+            1 << 40,
+            i64::MIN,
+            i64::MAX,
+        ];
         for v in values {
             lp.append_int(v);
         }
@@ -424,7 +435,11 @@ mod tests {
         }
         assert_eq!(
             lp.total_bytes(),
-            6 + 1 + [&b"hello"[..], b"123", b"-0", &mid, &long].iter().map(|s| str_entry_bytes(s)).sum::<usize>()
+            6 + 1
+                + [&b"hello"[..], b"123", b"-0", &mid, &long]
+                    .iter()
+                    .map(|s| str_entry_bytes(s))
+                    .sum::<usize>()
         );
     }
 

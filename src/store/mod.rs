@@ -698,6 +698,14 @@ impl<'a> Keys<'a> {
         self.modified_in(db, key);
     }
 
+    /// Wakes clients blocked on `key` without touching watchers
+    /// (blocked.c `signalKeyAsReady` alone, as XGROUP DESTROY does).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        let db = self.db;
+        let stripe = self.locked.stripe_for(key);
+        note_ready(stripe, &mut self.ready, db, key);
+    }
+
     /// Like [`Keys::modified`] for a key in another database (MOVE, COPY DB).
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.dirty += 1;

@@ -514,7 +514,9 @@ impl Stream {
             .next_back()
             .map_or(start, |(k, _)| *k);
         let nodes = self.nodes.range(from..=end);
-        let visit = |master: &StreamId, lp: &'a Listpack, f: &mut dyn FnMut(StreamId, &Fields<'a>) -> bool| {
+        let visit = |master: &StreamId,
+                     lp: &'a Listpack,
+                     f: &mut dyn FnMut(StreamId, &Fields<'a>) -> bool| {
             walk_node(*master, lp, true, |slot, fields| {
                 if slot.flags & FLAG_DELETED != 0 || slot.id < start {
                     return true;
@@ -553,7 +555,12 @@ impl Stream {
     pub fn get(&self, id: StreamId) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = None;
         self.range(id, id, false, |_, fields| {
-            out = Some(fields.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect());
+            out = Some(
+                fields
+                    .iter()
+                    .map(|(f, v)| (f.to_vec(), v.to_vec()))
+                    .collect(),
+            );
             false
         });
         out
@@ -562,6 +569,16 @@ impl Stream {
     pub fn exists(&self, id: StreamId) -> bool {
         let mut found = false;
         self.range(id, id, false, |_, _| {
+            found = true;
+            false
+        });
+        found
+    }
+
+    /// Whether a live entry has an ID `>= start`.
+    pub fn exists_from(&self, start: StreamId) -> bool {
+        let mut found = false;
+        self.range(start, StreamId::MAX, false, |_, _| {
             found = true;
             false
         });
@@ -854,7 +871,10 @@ pub fn master_entry_bytes(fields: &[&[u8]]) -> usize {
     listpack::int_entry_bytes(1)
         + listpack::int_entry_bytes(0)
         + listpack::int_entry_bytes(fields.len() as i64)
-        + fields.iter().map(|f| listpack::str_entry_bytes(f)).sum::<usize>()
+        + fields
+            .iter()
+            .map(|f| listpack::str_entry_bytes(f))
+            .sum::<usize>()
         + listpack::int_entry_bytes(0)
 }
 
@@ -863,8 +883,13 @@ mod tests {
     use super::*;
 
     fn add(s: &mut Stream, ms: u64, seq: u64, pairs: &[&[u8]]) -> StreamId {
-        s.append(pairs, Some((StreamId::new(ms, seq), true)), 0, NodeLimits::default())
-            .unwrap()
+        s.append(
+            pairs,
+            Some((StreamId::new(ms, seq), true)),
+            0,
+            NodeLimits::default(),
+        )
+        .unwrap()
     }
 
     fn ids(s: &Stream, rev: bool) -> Vec<StreamId> {
@@ -895,7 +920,10 @@ mod tests {
                       2 0 0 1 x 5 \
                       2 0 1 2 y 5 \
                       0 1 -1 1 c z 6";
-        assert_eq!(vals.join(" "), expect.split_whitespace().collect::<Vec<_>>().join(" "));
+        assert_eq!(
+            vals.join(" "),
+            expect.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
         assert_eq!(listpack::validate(bytes), Ok(vals.len()));
     }
 
