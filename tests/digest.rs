@@ -1,7 +1,7 @@
 //! DEBUG DIGEST equals redis-server's for the same dataset, so later tests
 //! (RDB, replication) can compare whole datasets by one digest.
 //!
-//! 1. The same seeded writes (strings of every encoding, lists, hashes, sets, sorted sets, TTLs,
+//! 1. The same seeded writes (strings of every encoding, lists, hashes, sets, sorted sets, streams, TTLs,
 //!    several dbs, deletes) go to redis-server and sluice-server (threads 1
 //!    and 2).
 //! 2. DEBUG DIGEST and DEBUG DIGEST-VALUE must match at several points.
@@ -37,7 +37,22 @@ fn write_batch(rng: &mut Rng, clients: &mut [&mut Client], n: usize) {
         } else {
             format!("{}.25", rng.range(-9, 9))
         };
-        let cmd: Vec<String> = match rng.below(14) {
+        let stream = format!("x{}", rng.below(5));
+        let cmd: Vec<String> = match rng.below(17) {
+            14 => vec![
+                "XADD".into(),
+                stream,
+                format!("{}-*", rng.below(50)),
+                format!("f{}", rng.below(3)),
+                value,
+            ],
+            15 => vec!["XDEL".into(), stream, format!("{}-0", rng.below(50))],
+            16 => vec![
+                "XTRIM".into(),
+                stream,
+                "MAXLEN".into(),
+                rng.below(10).to_string(),
+            ],
             12 => vec!["ZADD".into(), zset, score, format!("m{}", rng.below(20))],
             13 => vec!["ZREM".into(), zset, format!("m{}", rng.below(20))],
             10 => vec!["SADD".into(), set, member],

@@ -261,3 +261,163 @@ fn blocking_pops_served_at_once_replicate_as_plain_pops() {
         ["0:ZPOPMAX z 2"]
     );
 }
+
+/// Replaces the number after `TIME ` (a delivery time: now) with `T`,
+/// checking it is within a second of now.
+fn mask_time(op: &str) -> String {
+    let Some(at) = op.find(" TIME ") else {
+        return op.to_string();
+    };
+    let rest = &op[at + 6..];
+    let end = rest.find(' ').unwrap_or(rest.len());
+    let ms: i64 = rest[..end].parse().unwrap();
+    let now = crate::server::unix_ms() as i64;
+    assert!((ms - now).abs() < 1000, "{op}: TIME is not now");
+    format!("{} TIME T{}", &op[..at], &rest[end..])
+}
+
+fn masked(ops: Vec<String>) -> Vec<String> {
+    ops.iter().map(|op| mask_time(op)).collect()
+}
+
+#[test]
+fn xadd_replicates_the_generated_id_and_exact_trims() {
+    let mut h = Harness::new();
+    let ops = h.run(&["XADD", "s", "*", "f", "v"]);
+    let id = ops[0]
+        .strip_prefix("0:XADD s ")
+        .and_then(|r| r.strip_suffix(" f v"))
+        .unwrap_or_else(|| panic!("{ops:?}"));
+    let (ms, seq) = id.split_once('-').unwrap();
+    absolute(&format!("{ms} "), "", 0);
+    assert_eq!(seq, "0");
+    assert_eq!(h.run(&["XADD", "t", "5-*", "f", "v"]), ["0:XADD t 5-0 f v"]);
+    assert_eq!(h.run(&["xadd", "t", "5-7", "f", "v"]), ["0:xadd t 5-7 f v"]);
+    assert_eq!(
+        h.run(&["XADD", "t", "MAXLEN", "~", "1", "6-1", "f", "v"]),
+        ["0:XADD t MAXLEN = 3 6-1 f v"],
+        "`~` is rewritten even when it trims nothing (seen in Redis's AOF)"
+    );
+    for i in 1..=250 {
+        h.run(&["XADD", "big", &format!("{i}-1"), "f", "v"]);
+    }
+    // `~` removes whole nodes (100 entries): replicated as the exact result.
+    assert_eq!(
+        h.run(&["XADD", "big", "MAXLEN", "~", "120", "251-1", "f", "v"]),
+        ["0:XADD big MAXLEN = 151 251-1 f v"]
+    );
+    assert_eq!(
+        h.run(&["XTRIM", "big", "MINID", "~", "240"]),
+        ["0:XTRIM big MINID = 201-1"]
+    );
+    assert_eq!(
+        h.run(&["XTRIM", "big", "MAXLEN", "~", "40"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        h.run(&["XTRIM", "big", "MAXLEN", "40"]),
+        ["0:XTRIM big MAXLEN 40"]
+    );
+    assert_eq!(
+        h.run(&["XDEL", "big", "1-1", "250-1"]),
+        ["0:XDEL big 1-1 250-1"]
+    );
+    assert_eq!(h.run(&["XDEL", "big", "1-1"]), Vec::<String>::new());
+    assert_eq!(
+        h.run(&["XADD", "none", "NOMKSTREAM", "*", "f", "v"]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn group_reads_replicate_as_xclaim() {
+    let mut h = Harness::new();
+    h.run(&["XADD", "s", "1-0", "f", "v"]);
+    h.run(&["XADD", "s", "2-0", "f", "v"]);
+    assert_eq!(
+        h.run(&["XGROUP", "CREATE", "s", "g", "0"]),
+        ["0:XGROUP CREATE s g 0"]
+    );
+    assert_eq!(
+        masked(h.run(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">"
+        ])),
+        ["0:XCLAIM s g c 0 1-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 1-0"]
+    );
+    assert_eq!(
+        masked(h.run(&["XREADGROUP", "GROUP", "g", "d", "STREAMS", "s", "0"])),
+        Vec::<String>::new(),
+        "history reads replicate nothing"
+    );
+    h.run(&["XADD", "s", "3-0", "f", "v"]);
+    assert_eq!(
+        masked(h.run(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"])),
+        [
+            "0:MULTI",
+            "0:XCLAIM s g c 0 2-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 2-0",
+            "0:XCLAIM s g c 0 3-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 3-0",
+            "0:EXEC"
+        ]
+    );
+    h.run(&["XADD", "s", "4-0", "f", "v"]);
+    assert_eq!(
+        h.run(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "new",
+            "NOACK",
+            "STREAMS",
+            "s",
+            ">"
+        ]),
+        [
+            "0:MULTI",
+            "0:XGROUP CREATECONSUMER s g new",
+            "0:XGROUP SETID s g 4-0 ENTRIESREAD 4",
+            "0:EXEC"
+        ]
+    );
+    assert_eq!(
+        masked(h.run(&["XCLAIM", "s", "g", "other", "0", "1", "RETRYCOUNT", "5"])),
+        ["0:XCLAIM s g other 0 1 TIME T RETRYCOUNT 5 FORCE JUSTID LASTID 4-0"]
+    );
+    assert_eq!(
+        masked(h.run(&["XCLAIM", "s", "g", "c", "0", "1-0", "LASTID", "9-0", "JUSTID"])),
+        ["0:XCLAIM s g c 0 1-0 TIME T RETRYCOUNT 5 FORCE JUSTID LASTID 9-0"]
+    );
+    h.run(&["XDEL", "s", "3-0"]);
+    assert_eq!(
+        masked(h.run(&["XAUTOCLAIM", "s", "g", "z", "0", "0", "COUNT", "2"])),
+        [
+            "0:MULTI",
+            "0:XCLAIM s g z 0 1-0 TIME T RETRYCOUNT 6 FORCE JUSTID LASTID 9-0",
+            "0:XCLAIM s g z 0 2-0 TIME T RETRYCOUNT 2 FORCE JUSTID LASTID 9-0",
+            "0:EXEC"
+        ]
+    );
+    assert_eq!(
+        masked(h.run(&["XAUTOCLAIM", "s", "g", "z", "0", "3-0"])),
+        ["0:XCLAIM s g c 0 3-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 9-0"],
+        "a deleted entry's claim replicates with its old owner, to drop it"
+    );
+    assert_eq!(
+        h.run(&["XACK", "s", "g", "1-0", "2-0"]),
+        ["0:XACK s g 1-0 2-0"]
+    );
+    assert_eq!(h.run(&["XACK", "s", "g", "1-0"]), Vec::<String>::new());
+    assert_eq!(h.run(&["XREAD", "STREAMS", "s", "0"]), Vec::<String>::new());
+    assert_eq!(h.run(&["XSETID", "s", "10-0"]), ["0:XSETID s 10-0"]);
+    assert_eq!(
+        h.run(&["XGROUP", "DESTROY", "s", "g"]),
+        ["0:XGROUP DESTROY s g"]
+    );
+}
