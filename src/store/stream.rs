@@ -671,14 +671,13 @@ impl Stream {
     /// Returns the number of entries removed.
     pub fn trim(&mut self, how: Trim, approx: bool, limit: i64) -> i64 {
         let mut deleted: i64 = 0;
-        let masters: Vec<StreamId> = self.nodes.keys().copied().collect();
-        for master in masters {
+        // Each pass removes the head node or marks entries in it and stops.
+        while let Some((&master, lp)) = self.nodes.first_key_value() {
             if let Trim::MaxLen(maxlen) = how {
                 if self.length <= maxlen {
                     break;
                 }
             }
-            let lp = self.nodes.get(&master).expect("node");
             let first = lp.first().expect("master entry");
             let entries = lp.get_int(first);
             if limit != 0 && deleted + entries > limit {
