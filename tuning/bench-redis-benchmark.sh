@@ -5,7 +5,10 @@
 #   N=<requests per test>   default 1000000 (pipelined) and N/4 unpipelined
 #   THREADS=<n>             sluice server-threads, default: nproc
 #   OUT=<file>              also write the markdown report there
-#   TESTS=<list>            redis-benchmark tests, default set,get,incr,mset
+#   TESTS=<list>            redis-benchmark tests, default set,get,incr,mset;
+#                           `xadd` is the telemetry path: XADD to one stream
+#                           capped by MAXLEN ~ 1000000, random sensor ids and
+#                           a 100-byte value per entry
 #
 # 1. Builds sluice-server in release mode once.
 # 2. Starts redis-server and sluice-server on probed loopback ports with the
@@ -100,8 +103,14 @@ bench() {
     echo "redis-benchmark $1 -P $4 -n $5 -t $6 ..." >&2
     local before after
     before=$(cpu_ticks "$3")
-    redis-benchmark -h 127.0.0.1 -p "$2" -c 50 -P "$4" -d 100 -r 1000000 \
-        -t "$6" -n "$5" --csv >"$workdir/one.csv"
+    if [[ $6 == xadd ]]; then
+        redis-benchmark -h 127.0.0.1 -p "$2" -c 50 -P "$4" -r 1000000 -n "$5" --csv \
+            XADD telemetry MAXLEN '~' 1000000 '*' sensor __rand_int__ value "$(printf 'v%.0s' {1..100})" |
+            sed 's/^"XADD[^"]*"/"XADD"/' >"$workdir/one.csv"
+    else
+        redis-benchmark -h 127.0.0.1 -p "$2" -c 50 -P "$4" -d 100 -r 1000000 \
+            -t "$6" -n "$5" --csv >"$workdir/one.csv"
+    fi
     after=$(cpu_ticks "$3")
     awk -F'","' -v name="$1" -v p="$4" -v ticks=$((after - before)) -v tick_us="$TICK_US" -v n="$5" '
         NR == 1 { next }
