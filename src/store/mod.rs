@@ -18,6 +18,7 @@ pub mod hash;
 pub mod list;
 pub mod listpack;
 pub mod set;
+pub mod snapshot;
 pub mod stream;
 mod value;
 pub mod zset;
@@ -28,7 +29,7 @@ use crate::protocol::Argv;
 use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Number of lock stripes. A power of two that divides Redis Cluster's 16384
@@ -265,6 +266,8 @@ pub struct Stripe {
     /// Clients blocked on keys of this stripe, oldest first (blocked.c
     /// keeps the same FIFO per key).
     pub blocked: Vec<BlockedOn>,
+    /// The last snapshot epoch that saved this stripe (see `snapshot`).
+    pub saved_epoch: u64,
 }
 
 /// A client blocked by a command (BLPOP ...), shared by every key it waits
@@ -324,6 +327,11 @@ impl Stripe {
 pub struct Keyspace {
     stripes: Box<[Mutex<Stripe>]>,
     databases: usize,
+    /// The running snapshot, if any (`snapshot.rs`); `snapshot_active` is
+    /// its lock-free flag for [`Keyspace::lock`].
+    snapshot: Mutex<Option<Arc<snapshot::Snapshot>>>,
+    snapshot_active: AtomicBool,
+    snapshot_epoch: AtomicU64,
 }
 
 impl Keyspace {
@@ -335,18 +343,31 @@ impl Keyspace {
                     dbs: (0..databases).map(|_| Db::default()).collect(),
                     watchers: Vec::new(),
                     blocked: Vec::new(),
+                    saved_epoch: 0,
                 })
             })
             .collect();
-        Keyspace { stripes, databases }
+        Keyspace {
+            stripes,
+            databases,
+            snapshot: Mutex::new(None),
+            snapshot_active: AtomicBool::new(false),
+            snapshot_epoch: AtomicU64::new(0),
+        }
     }
 
     pub fn databases(&self) -> usize {
         self.databases
     }
 
+    /// Locks a stripe. While a snapshot runs, the first lock of each stripe
+    /// saves it into the snapshot before the caller can change it.
     pub fn lock(&self, stripe: usize) -> MutexGuard<'_, Stripe> {
-        self.stripes[stripe].lock()
+        let mut guard = self.stripes[stripe].lock();
+        if self.snapshot_active.load(Ordering::Acquire) {
+            self.save_stripe(stripe, &mut guard);
+        }
+        guard
     }
 }
 
