@@ -155,7 +155,8 @@ mod tests {
         while counter(&ks.lock(stripe_of(b"a0")), b"a0") < 5 {
             std::thread::yield_now();
         }
-        let image: Arc<Mutex<Vec<(Vec<u8>, i64)>>> = Arc::default();
+        type Image = Arc<Mutex<Vec<(Vec<u8>, i64)>>>;
+        let image: Image = Arc::default();
         let sink = Arc::clone(&image);
         let snap = ks
             .begin_snapshot(Box::new(move |_, stripe: &Stripe| {
