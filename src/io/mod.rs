@@ -4,3 +4,4 @@
 pub mod alloc;
 pub mod bufring;
 pub mod sys;
+pub mod filewriter;
