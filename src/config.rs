@@ -237,6 +237,9 @@ pub struct Config {
     /// not persist would lose data). Present so tools that read it
     /// (redis-benchmark's CONFIG GET) find it.
     pub appendonly: bool,
+    /// RDB writing: LZF for strings over 20 bytes, the CRC64 trailer.
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
     /// `save`: snapshot points; empty disables automatic snapshots.
     pub save: Vec<SavePoint>,
     /// `enable-protected-configs`, immutable.
@@ -301,6 +304,8 @@ impl Config {
             stream_node_max_entries: 0,
             daemonize: false,
             appendonly: false,
+            rdbcompression: false,
+            rdbchecksum: false,
             save: Vec::new(),
             enable_protected_configs: ProtectedAction::No,
             enable_debug_command: ProtectedAction::No,
@@ -518,6 +523,28 @@ pub static DIRECTIVES: &[Directive] = &[
             set: |c, v| c.tcp_keepalive = u32::try_from(v).unwrap_or(0),
             min: 0,
             max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "rdbcompression",
+        alias: None,
+        default: "yes",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.rdbcompression,
+            set: |c, v| c.rdbcompression = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "rdbchecksum",
+        alias: None,
+        default: "yes",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Bool {
+            get: |c| c.rdbchecksum,
+            set: |c, v| c.rdbchecksum = v,
+            check: None,
         },
     },
     Directive {
