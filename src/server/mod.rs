@@ -463,6 +463,11 @@ impl Server {
         self.shards.get().map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Changes since startup, summed over shards (`server.dirty`).
+    pub fn total_dirty(&self) -> u64 {
+        self.metrics.iter().map(|m| m.lock().dirty).sum()
+    }
+
     /// Records one executed command.
     #[allow(clippy::too_many_arguments)]
     pub fn record_call(
