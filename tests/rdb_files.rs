@@ -337,3 +337,38 @@ fn redis_assets_load_or_are_rejected() {
     }
     assert!(seen >= 8);
 }
+
+#[test]
+fn check_rdb_binary_reports_summary_and_errors() {
+    let bin = env!("CARGO_BIN_EXE_sluice-check-rdb");
+    let good = testdata("redis-7.0.15-alltypes.rdb");
+    if !good.exists() {
+        return eprintln!("skipping: {} missing", good.display());
+    }
+    let out = std::process::Command::new(bin).arg(&good).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("RDB version 10"), "{text}");
+    assert!(text.contains("AUX FIELD redis-ver = '7.0.15'"), "{text}");
+    assert!(text.contains("Checksum OK"), "{text}");
+    assert!(text.contains("[info] 26 keys read"), "{text}");
+    assert!(text.contains("[info] 2 expires"), "{text}");
+    assert!(text.contains("db 0: 23 keys (hash=3 list=3 set=4 stream=2 string=8 zset=3)"), "{text}");
+
+    let bad = testdata("redis-assets/corrupt_empty_keys.rdb");
+    let out = std::process::Command::new(bin).arg(&bad).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("[offset 99] empty set"), "{text}");
+
+    let mut damaged = std::fs::read(&good).unwrap();
+    let n = damaged.len();
+    damaged[n - 3] ^= 1;
+    let path = std::env::temp_dir().join(format!("sluice-check-{}.rdb", std::process::id()));
+    std::fs::write(&path, &damaged).unwrap();
+    let out = std::process::Command::new(bin).arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("checksum"), "{text}");
+    let _ = std::fs::remove_file(&path);
+}

@@ -118,8 +118,8 @@ impl<'a> Rd<'a> {
     fn take(&mut self, n: u64) -> R<&'a [u8]> {
         let have = (self.buf.len() - self.pos) as u64;
         if n > have {
-            if let Some(end) = self.end {
-                let left = end.saturating_sub(self.abs(self.pos));
+            let left = self.end.map(|end| end.saturating_sub(self.abs(self.pos)));
+            if let Some(left) = left.filter(|&left| n > left) {
                 return self.bad_at(
                     self.pos,
                     if left == have {
