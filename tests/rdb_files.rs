@@ -107,9 +107,13 @@ impl P<'_> {
                                 b'n' => out.push('\n'),
                                 b't' => out.push('\t'),
                                 b'u' => {
-                                    let h = std::str::from_utf8(&self.s[self.i..self.i + 4]).unwrap();
+                                    let h =
+                                        std::str::from_utf8(&self.s[self.i..self.i + 4]).unwrap();
                                     self.i += 4;
-                                    out.push(char::from_u32(u32::from_str_radix(h, 16).unwrap()).unwrap());
+                                    out.push(
+                                        char::from_u32(u32::from_str_radix(h, 16).unwrap())
+                                            .unwrap(),
+                                    );
                                 }
                                 other => out.push(other as char),
                             }
@@ -135,7 +139,12 @@ impl P<'_> {
                 while self.i < self.s.len() && b"+-0123456789.eE".contains(&self.s[self.i]) {
                     self.i += 1;
                 }
-                J::Num(std::str::from_utf8(&self.s[st..self.i]).unwrap().parse().unwrap())
+                J::Num(
+                    std::str::from_utf8(&self.s[st..self.i])
+                        .unwrap()
+                        .parse()
+                        .unwrap(),
+                )
             }
         }
     }
@@ -231,7 +240,9 @@ fn check_entry(e: &LoadedEntry, want: &J) {
         }
         Value::Stream(st) => {
             let J::Obj(m) = v else { panic!() };
-            let J::Arr(entries) = &m["entries"] else { panic!() };
+            let J::Arr(entries) = &m["entries"] else {
+                panic!()
+            };
             let mut got = Vec::new();
             st.range(StreamId::MIN, StreamId::MAX, false, |id, fields| {
                 let flat: Vec<Vec<u8>> = fields
@@ -251,7 +262,9 @@ fn check_entry(e: &LoadedEntry, want: &J) {
                 .collect();
             assert_eq!(got, want, "{name}");
             assert_eq!(st.length as usize, want.len(), "{name}");
-            let J::Arr(groups) = &m["groups"] else { panic!() };
+            let J::Arr(groups) = &m["groups"] else {
+                panic!()
+            };
             assert_eq!(st.group_count(), groups.len(), "{name}");
             for g in groups {
                 let J::Obj(g) = g else { panic!() };
@@ -285,7 +298,10 @@ fn check_alltypes(file: &str, version: u16) {
             _ => {}
         }
     }
-    assert!(aux.iter().any(|k| k == "redis-ver" || k == "valkey-ver"), "{aux:?}");
+    assert!(
+        aux.iter().any(|k| k == "redis-ver" || k == "valkey-ver"),
+        "{aux:?}"
+    );
     let mut n = 0;
     for (db, entries) in &dbs {
         let J::Obj(entries) = entries else { panic!() };
@@ -353,7 +369,10 @@ fn check_rdb_binary_reports_summary_and_errors() {
     assert!(text.contains("Checksum OK"), "{text}");
     assert!(text.contains("[info] 26 keys read"), "{text}");
     assert!(text.contains("[info] 2 expires"), "{text}");
-    assert!(text.contains("db 0: 23 keys (hash=3 list=3 set=4 stream=2 string=8 zset=3)"), "{text}");
+    assert!(
+        text.contains("db 0: 23 keys (hash=3 list=3 set=4 stream=2 string=8 zset=3)"),
+        "{text}"
+    );
 
     let bad = testdata("redis-assets/corrupt_empty_keys.rdb");
     let out = std::process::Command::new(bin).arg(&bad).output().unwrap();

@@ -50,7 +50,8 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
             1 => b[at] = rng.next_u64() as u8,
             2 => b.truncate(at),
             3 => {
-                let v = [0x00, 0x3f, 0x40, 0x7f, 0x80, 0x81, 0xc0, 0xc3, 0xff][below(rng, 9) as usize];
+                let v =
+                    [0x00, 0x3f, 0x40, 0x7f, 0x80, 0x81, 0xc0, 0xc3, 0xff][below(rng, 9) as usize];
                 b[at] = v;
             }
             4 => {

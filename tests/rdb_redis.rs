@@ -70,7 +70,10 @@ fn redis_check_rdb_accepts_encoder_output() {
             Duration::from_secs(60),
         );
         assert!(status.success() && out.contains("RDB looks OK"), "{out}");
-        assert!(out.contains(&format!("{} keys read", entries.len())), "{out}");
+        assert!(
+            out.contains(&format!("{} keys read", entries.len())),
+            "{out}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -88,7 +91,11 @@ fn redis_server_loads_encoder_output_with_the_same_digest() {
         let server = redis_with(&dir);
         let mut c = server.client();
         let got = bulk(c.cmd_str(&["DEBUG", "DIGEST"]));
-        assert_eq!(String::from_utf8(got).unwrap(), digest(&entries), "round {i}");
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            digest(&entries),
+            "round {i}"
+        );
         drop(c);
         drop(server);
         let _ = std::fs::remove_dir_all(&dir);

@@ -59,7 +59,12 @@ fn random_datasets_round_trip_through_chunked_decoding() {
             .collect();
         assert_eq!(got.len(), entries.len(), "round {round}");
         for (g, w) in got.iter().zip(&entries) {
-            assert_eq!(g, w, "round {round} key {}", String::from_utf8_lossy(&w.key));
+            assert_eq!(
+                g,
+                w,
+                "round {round} key {}",
+                String::from_utf8_lossy(&w.key)
+            );
             assert_eq!(g.value.encoding(), w.value.encoding());
         }
         match items.last() {
@@ -71,7 +76,10 @@ fn random_datasets_round_trip_through_chunked_decoding() {
             other => panic!("last item {other:?}"),
         }
         // Whole-buffer decoding agrees with chunked decoding.
-        assert_eq!(sluice::rdb::decode_all(&bytes, Limits::default()).unwrap(), items);
+        assert_eq!(
+            sluice::rdb::decode_all(&bytes, Limits::default()).unwrap(),
+            items
+        );
     }
 }
 
@@ -108,7 +116,10 @@ fn dump_payloads_round_trip_and_are_checked() {
         },
     );
     assert_eq!(restore_payload(&p), Err(RestoreError::VersionOrChecksum));
-    assert_eq!(restore_payload(b"short"), Err(RestoreError::VersionOrChecksum));
+    assert_eq!(
+        restore_payload(b"short"),
+        Err(RestoreError::VersionOrChecksum)
+    );
 }
 
 #[test]

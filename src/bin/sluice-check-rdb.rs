@@ -133,7 +133,11 @@ fn main() {
         };
     let keys: u64 = dbs.values().map(|d| d.keys).sum();
     if trailing > 0 {
-        fail(decoder.offset(), &format!("{trailing} bytes after EOF"), keys);
+        fail(
+            decoder.offset(),
+            &format!("{trailing} bytes after EOF"),
+            keys,
+        );
     }
     if end.is_none() {
         fail(decoder.offset(), "no EOF opcode", keys);

@@ -70,15 +70,25 @@ pub struct LoadedEntry {
 /// What the decoder yields, in file order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
-    Aux { key: Vec<u8>, value: Vec<u8> },
+    Aux {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
     SelectDb(u64),
-    ResizeDb { keys: u64, expires: u64 },
+    ResizeDb {
+        keys: u64,
+        expires: u64,
+    },
     Entry(LoadedEntry),
     /// A FUNCTION2 (or 7.0-rc FUNCTION) record: sluice has no functions,
     /// so the library is skipped; the caller should log a warning.
-    FunctionSkipped { code_len: usize },
+    FunctionSkipped {
+        code_len: usize,
+    },
     /// The EOF opcode (and checksum): nothing follows.
-    End { checksum: Checksum },
+    End {
+        checksum: Checksum,
+    },
 }
 
 /// Why a parse attempt stopped.
@@ -219,7 +229,9 @@ impl<'a> Rd<'a> {
             }
             _ => return self.bad_at(at, format!("unknown string encoding {n}")),
         };
-        Ok(Cow::Owned(itoa::Buffer::new().format(v).as_bytes().to_vec()))
+        Ok(Cow::Owned(
+            itoa::Buffer::new().format(v).as_bytes().to_vec(),
+        ))
     }
 
     fn id(&mut self) -> R<StreamId> {
@@ -236,7 +248,10 @@ impl<'a> Rd<'a> {
             255 => Ok(f64::NEG_INFINITY),
             _ => {
                 let s = self.take(u64::from(n))?;
-                match std::str::from_utf8(s).ok().and_then(|t| t.parse::<f64>().ok()) {
+                match std::str::from_utf8(s)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok())
+                {
                     Some(v) => Ok(v),
                     None => self.bad_at(at, "invalid double"),
                 }
@@ -401,7 +416,9 @@ impl<'a> Rd<'a> {
                                 e.with_bytes(|s| b.push(s));
                             }
                         }
-                        c => return self.bad_at(node_at, format!("unknown quicklist container {c}")),
+                        c => {
+                            return self.bad_at(node_at, format!("unknown quicklist container {c}"))
+                        }
                     }
                 }
                 b.finish(self, at)
@@ -904,7 +921,8 @@ impl Decoder {
             let parsed = if self.state == State::Header {
                 rd.header().map(|v| (None, Some(v)))
             } else {
-                rd.item(self.db).map(|(item, crc)| (Some((item, crc)), None))
+                rd.item(self.db)
+                    .map(|(item, crc)| (Some((item, crc)), None))
             };
             let used = rd.pos;
             match parsed {

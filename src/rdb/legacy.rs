@@ -107,7 +107,10 @@ pub fn ziplist_entries(buf: &[u8]) -> Result<Vec<LpVal<'_>>, &'static str> {
         if prevlen != prev_size {
             return Err("ziplist prevlen mismatch");
         }
-        let enc = *buf.get(pos).filter(|_| pos < end).ok_or("ziplist entry out of range")?;
+        let enc = *buf
+            .get(pos)
+            .filter(|_| pos < end)
+            .ok_or("ziplist entry out of range")?;
         let need = |n: usize| -> Result<&[u8], &'static str> {
             buf.get(pos + 1..pos + 1 + n)
                 .filter(|_| pos + 1 + n <= end)
@@ -186,8 +189,11 @@ pub fn ziplist_entries(buf: &[u8]) -> Result<Vec<LpVal<'_>>, &'static str> {
     Ok(out)
 }
 
+/// A field and its value, borrowed from a blob.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// Field/value pairs of a zipmap (`zipmapValidateIntegrity`).
-pub fn zipmap_pairs(buf: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+pub fn zipmap_pairs(buf: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
     let zmlen = *buf.first().ok_or("zipmap empty")?;
     let mut pos = 1;
     let read_len = |pos: &mut usize| -> Result<Option<usize>, &'static str> {
@@ -204,10 +210,7 @@ pub fn zipmap_pairs(buf: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
         }
     };
     let mut out = Vec::new();
-    loop {
-        let Some(klen) = read_len(&mut pos)? else {
-            break;
-        };
+    while let Some(klen) = read_len(&mut pos)? {
         let key = buf
             .get(pos..pos.saturating_add(klen))
             .ok_or("zipmap key out of range")?;
@@ -363,7 +366,12 @@ mod tests {
         zl.push(0xFF);
         assert_eq!(
             ziplist_entries(&zl).unwrap(),
-            vec![LpVal::Str(b"ab"), LpVal::Int(7), LpVal::Int(-2), LpVal::Int(300)]
+            vec![
+                LpVal::Str(b"ab"),
+                LpVal::Int(7),
+                LpVal::Int(-2),
+                LpVal::Int(300)
+            ]
         );
         let mut bad = zl.clone();
         bad[10 + 4] = 9; // second entry's prevlen

@@ -188,7 +188,10 @@ mod tests {
         // A back-reference before the start.
         assert!(decompress(&[0x20, 0x05], 10).is_err());
         // Overlapping copy: "a" then copy 9 from 1 back.
-        assert_eq!(decompress(&[0x00, b'a', 0xE0, 0x00, 0x00], 10).unwrap(), vec![b'a'; 10]);
+        assert_eq!(
+            decompress(&[0x00, b'a', 0xE0, 0x00, 0x00], 10).unwrap(),
+            vec![b'a'; 10]
+        );
         assert!(compress(&[1, 2, 3, 4, 5, 6, 7, 8], 4).is_none());
     }
 }

@@ -161,7 +161,10 @@ pub mod crc64 {
             assert_eq!(d.finalize(), 0xE9C6D914C4B8D9CA);
             // check-rdb's empty file vector (reference doc, section 8).
             let body = b"REDIS0010\xff";
-            assert_eq!(super::checksum(body).to_le_bytes(), [0xa9, 0xfd, 0x37, 0xfe, 0x89, 0xa7, 0x7e, 0xeb]);
+            assert_eq!(
+                super::checksum(body).to_le_bytes(),
+                [0xa9, 0xfd, 0x37, 0xfe, 0x89, 0xa7, 0x7e, 0xeb]
+            );
         }
     }
 }

@@ -96,13 +96,19 @@ pub fn zset(rng: &mut Rng) -> Value {
     let first = bytes(rng, 20);
     let mut z = ZSetValue::for_first_member(first.len(), 128, 64);
     for i in 0..n {
-        let m = if i == 0 { first.clone() } else { bytes(rng, 80) };
+        let m = if i == 0 {
+            first.clone()
+        } else {
+            bytes(rng, 80)
+        };
         let score = match below(rng, 6) {
             0 => f64::INFINITY,
             1 => f64::NEG_INFINITY,
             2 => below(rng, 1000) as f64 - 500.0,
             3 => (rng.next_u64() as i64) as f64,
-            _ => f64::from_bits(rng.next_u64() & !(0x7ffu64 << 52) | (0x3ffu64 + below(rng, 60) - 30) << 52),
+            _ => f64::from_bits(
+                rng.next_u64() & !(0x7ffu64 << 52) | (0x3ffu64 + below(rng, 60) - 30) << 52,
+            ),
         };
         if z.score(&m).is_some() {
             continue;
@@ -122,13 +128,18 @@ pub fn stream(rng: &mut Rng) -> Value {
         let nf = 1 + below(rng, 3) as usize;
         let same = below(rng, 3) != 0;
         let mut pairs: Vec<Vec<u8>> = Vec::new();
-        for f in 0..nf {
-            pairs.push(if same { fields[f].clone() } else { bytes(rng, 10) });
+        for field in &fields[..nf] {
+            pairs.push(if same { field.clone() } else { bytes(rng, 10) });
             pairs.push(bytes(rng, 30));
         }
         let refs: Vec<&[u8]> = pairs.iter().map(|p| p.as_slice()).collect();
         let id = StreamId::new(1000 + i * below(rng, 3), below(rng, 5));
-        if let Ok(id) = s.append(&refs, Some((id, below(rng, 2) == 0)), 0, NodeLimits::default()) {
+        if let Ok(id) = s.append(
+            &refs,
+            Some((id, below(rng, 2) == 0)),
+            0,
+            NodeLimits::default(),
+        ) {
             ids.push(id);
         }
     }
@@ -148,7 +159,11 @@ pub fn stream(rng: &mut Rng) -> Value {
         for c in 0..below(rng, 3) {
             let cname = format!("c{c}").into_bytes();
             grp.create_consumer(&cname, 1_700_000_000_000 + c as i64);
-            let mine: Vec<StreamId> = ids.iter().copied().filter(|_| rng.next_u64() % 10 == 0).collect();
+            let mine: Vec<StreamId> = ids
+                .iter()
+                .copied()
+                .filter(|_| rng.next_u64() % 10 == 0)
+                .collect();
             for id in &mine {
                 grp.pel.entry(*id).or_insert(sluice::store::stream::Nack {
                     delivery_time: 1_700_000_000_123,
@@ -206,7 +221,10 @@ pub fn write_rdb(entries: &[LoadedEntry], opts: EncodeOptions) -> Vec<u8> {
     while i < entries.len() {
         let db = entries[i].db;
         let j = i + entries[i..].iter().take_while(|x| x.db == db).count();
-        let expires = entries[i..j].iter().filter(|x| x.expire_ms.is_some()).count();
+        let expires = entries[i..j]
+            .iter()
+            .filter(|x| x.expire_ms.is_some())
+            .count();
         e.select_db(&mut out, db);
         e.resize_db(&mut out, (j - i) as u64, expires as u64);
         for x in &entries[i..j] {
