@@ -767,11 +767,10 @@ impl ZSetB {
         let z = self
             .zset
             .get_or_insert_with(|| ZSetValue::for_first_member(m.len(), e, v));
-        if z.score(m).is_some() {
+        z.convert_before_insert(m.len(), e, v);
+        if !z.insert(m, score) {
             return rd.bad_at(at, "duplicate zset member");
         }
-        z.convert_before_insert(m.len(), e, v);
-        z.insert(m, score);
         Ok(())
     }
     fn finish(self, rd: &Rd, at: usize) -> R<Value> {
