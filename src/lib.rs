@@ -38,6 +38,7 @@
 //! - [`protocol`]: RESP2/3 request parser and reply encoder (sans-IO).
 //! - [`config`]: typed config, redis.conf grammar, CONFIG GET/SET/REWRITE.
 //! - [`store`]: keyspace stripes, values, expiry. No IO.
+//! - [`rdb`]: the RDB format: encoder, incremental decoder, DUMP payloads (sans-IO).
 //! - [`cmd`]: the command table and one file per command family.
 //! - [`server`]: shard threads, the io_uring event loop, connections.
 //! - [`io`]: io_uring helpers (buffer rings); most `unsafe` lives here.
@@ -52,5 +53,6 @@ pub mod io;
 pub mod log;
 pub mod num;
 pub mod protocol;
+pub mod rdb;
 pub mod server;
 pub mod store;

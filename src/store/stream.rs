@@ -327,6 +327,16 @@ impl Stream {
         self.nodes.iter().map(|(id, lp)| (*id, lp.as_bytes()))
     }
 
+    /// Adds a node read from an RDB file (whose listpack the caller has
+    /// validated as a stream node); false if a node has that master ID.
+    pub fn insert_node(&mut self, master: StreamId, lp: Listpack) -> bool {
+        if self.nodes.contains_key(&master) {
+            return false;
+        }
+        self.nodes.insert(master, lp);
+        true
+    }
+
     /// Nodes of Redis's radix tree holding the node keys
     /// (`rax->numnodes`): the nodes of the compressed trie of the 16-byte
     /// big-endian master IDs, counted as rax builds it.

@@ -1,0 +1,1079 @@
+//! RDB reader: versions 1..=12, every type Redis 7.0 loads plus 7.2's
+//! SET_LISTPACK and STREAM_LISTPACKS_3, and the legacy zipmap / ziplist /
+//! intset / quicklist-v1 forms.
+//!
+//! # Incremental design
+//!
+//! Resumable item parser: [`Decoder::feed`] appends bytes to a buffer and
+//! [`Decoder::next_item`] tries to parse one whole [`Item`] (an AUX field,
+//! a SELECTDB, one key with its value, EOF...) from the unconsumed bytes.
+//! If the item is incomplete the attempt is thrown away and `Ok(None)` is
+//! returned ("need more"); the next attempt starts over from the item's
+//! first byte. To keep that linear for big items, a failed attempt records
+//! the least buffer length that can succeed (exact when a string length
+//! is known) and at least half as many bytes again as the attempt saw, and
+//! no new attempt is made before that. So each byte is scanned O(1) times
+//! amortized. Consumed bytes are dropped once they are half the buffer.
+//! Because of that back-off, a caller that knows the input has ended must
+//! say so with [`Decoder::finish_input`] (or give the total length up
+//! front with [`Decoder::with_total_len`]): pending items are then parsed
+//! and truncation becomes an error.
+//!
+//! Memory: the decoder never allocates more than the input justifies:
+//! nothing is reserved from a declared element count (collections grow as
+//! their elements are actually read, each taking at least one input byte),
+//! and an LZF string's declared length is capped at 88 times its
+//! compressed length (LZF's largest expansion) before the output buffer
+//! is allocated.
+
+use super::legacy::{self, intset_members, listpack_entries, validate_stream_node};
+use super::{crc64, lzf, opcodes, types, Error, Limits, RDB_VERSION_MAX};
+use super::{QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN};
+use crate::store::hash::{HashLimits, HashValue};
+use crate::store::list::{End, Fill, ListValue};
+use crate::store::listpack::LpVal;
+use crate::store::set::{intset_max_entries, SetValue};
+use crate::store::stream::{Consumer, Group, Nack, Stream, StreamId};
+use crate::store::zset::ZSetValue;
+use crate::store::Value;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The error text Redis's RESTORE gives for a bad version or checksum.
+pub const DUMP_PAYLOAD_ERROR: &str = "ERR DUMP payload version or checksum are wrong";
+/// The error text Redis's RESTORE gives for a payload it cannot decode.
+pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
+
+/// How the trailing checksum was treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checksum {
+    /// Present and equal to the computed CRC64.
+    Verified(u64),
+    /// Written as 0 (`rdbchecksum no`) or absent (versions before 5).
+    Skipped,
+}
+
+/// One key read from the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedEntry {
+    pub db: u64,
+    pub key: Vec<u8>,
+    pub value: Value,
+    /// Absolute unix ms; may be in the past (the caller decides).
+    pub expire_ms: Option<u64>,
+    /// `IDLE` seconds (LRU).
+    pub idle: Option<u64>,
+    /// `FREQ` counter (LFU).
+    pub freq: Option<u8>,
+}
+
+/// What the decoder yields, in file order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Aux {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    SelectDb(u64),
+    ResizeDb {
+        keys: u64,
+        expires: u64,
+    },
+    Entry(LoadedEntry),
+    /// A FUNCTION2 (or 7.0-rc FUNCTION) record: sluice has no functions,
+    /// so the library is skipped; the caller should log a warning.
+    FunctionSkipped {
+        code_len: usize,
+    },
+    /// The EOF opcode (and checksum): nothing follows.
+    End {
+        checksum: Checksum,
+    },
+}
+
+/// Why a parse attempt stopped.
+enum Fail {
+    /// Incomplete: the buffer must hold at least this many bytes (from
+    /// the item's start) before another attempt can succeed.
+    More(usize),
+    Bad(Error),
+}
+
+type R<T> = Result<T, Fail>;
+
+/// A cursor over one parse attempt.
+struct Rd<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    /// Absolute offset of `buf[0]`.
+    base: u64,
+    /// Absolute end of the input, if known (then short reads are errors).
+    end: Option<u64>,
+    limits: Limits,
+    version: u16,
+}
+
+impl<'a> Rd<'a> {
+    fn abs(&self, at: usize) -> u64 {
+        self.base + at as u64
+    }
+
+    fn bad_at<T>(&self, at: usize, reason: impl Into<String>) -> R<T> {
+        Err(Fail::Bad(Error {
+            offset: self.abs(at),
+            reason: reason.into(),
+        }))
+    }
+
+    fn take(&mut self, n: u64) -> R<&'a [u8]> {
+        let have = (self.buf.len() - self.pos) as u64;
+        if n > have {
+            let left = self.end.map(|end| end.saturating_sub(self.abs(self.pos)));
+            if let Some(left) = left.filter(|&left| n > left) {
+                return self.bad_at(
+                    self.pos,
+                    if left == have {
+                        format!("unexpected end of input: {n} bytes needed, {left} left")
+                    } else {
+                        format!("length {n} exceeds the remaining input ({left} bytes)")
+                    },
+                );
+            }
+            let need = usize::try_from(self.pos as u64 + n).unwrap_or(usize::MAX);
+            return Err(Fail::More(need));
+        }
+        let s = &self.buf[self.pos..self.pos + n as usize];
+        self.pos += n as usize;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> R<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> R<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N as u64)?);
+        Ok(a)
+    }
+
+    /// A length, or an encoded-string marker: (value, is_encoded).
+    fn raw_len(&mut self) -> R<(u64, bool)> {
+        let at = self.pos;
+        let b = self.byte()?;
+        match b >> 6 {
+            0 => Ok((u64::from(b & 0x3F), false)),
+            1 => Ok(((u64::from(b & 0x3F) << 8) | u64::from(self.byte()?), false)),
+            3 => Ok((u64::from(b & 0x3F), true)),
+            _ => match b {
+                0x80 => Ok((u64::from(u32::from_be_bytes(self.array()?)), false)),
+                0x81 => Ok((u64::from_be_bytes(self.array()?), false)),
+                _ => self.bad_at(at, format!("unknown length encoding {b:#04x}")),
+            },
+        }
+    }
+
+    fn len(&mut self) -> R<u64> {
+        let at = self.pos;
+        match self.raw_len()? {
+            (n, false) => Ok(n),
+            _ => self.bad_at(at, "encoded string where a length was expected"),
+        }
+    }
+
+    /// A collection length, checked against the remaining input when its
+    /// end is known (each element takes at least `min_each` bytes).
+    fn count(&mut self, what: &str, min_each: u64) -> R<u64> {
+        let at = self.pos;
+        let n = self.len()?;
+        if let Some(end) = self.end {
+            let left = end.saturating_sub(self.abs(self.pos));
+            if n.saturating_mul(min_each) > left {
+                return self.bad_at(
+                    at,
+                    format!("{what} length {n} exceeds the remaining input ({left} bytes)"),
+                );
+            }
+        }
+        Ok(n)
+    }
+
+    /// A string in any of its encodings (plain, int, LZF).
+    fn string(&mut self) -> R<Cow<'a, [u8]>> {
+        let at = self.pos;
+        let (n, encoded) = self.raw_len()?;
+        if !encoded {
+            return Ok(Cow::Borrowed(self.take(n)?));
+        }
+        let v: i64 = match n {
+            0 => i64::from(self.byte()? as i8),
+            1 => i64::from(i16::from_le_bytes(self.array()?)),
+            2 => i64::from(i32::from_le_bytes(self.array()?)),
+            3 => {
+                let clen = self.len()?;
+                let ulen = self.len()?;
+                if clen == 0 || ulen == 0 {
+                    return self.bad_at(at, "LZF string with a zero length");
+                }
+                if ulen > clen.saturating_mul(lzf::MAX_EXPANSION) {
+                    return self.bad_at(
+                        at,
+                        format!("LZF string of {clen} bytes cannot expand to {ulen}"),
+                    );
+                }
+                let data = self.take(clen)?;
+                return match lzf::decompress(data, ulen as usize) {
+                    Ok(out) => Ok(Cow::Owned(out)),
+                    Err(e) => self.bad_at(at, format!("invalid LZF string: {e}")),
+                };
+            }
+            _ => return self.bad_at(at, format!("unknown string encoding {n}")),
+        };
+        Ok(Cow::Owned(
+            itoa::Buffer::new().format(v).as_bytes().to_vec(),
+        ))
+    }
+
+    fn id(&mut self) -> R<StreamId> {
+        Ok(StreamId::new(self.len()?, self.len()?))
+    }
+
+    /// Type 3's ASCII double: u8 length (253 NaN, 254 +inf, 255 -inf).
+    fn ascii_double(&mut self) -> R<f64> {
+        let at = self.pos;
+        let n = self.byte()?;
+        match n {
+            253 => Ok(f64::NAN),
+            254 => Ok(f64::INFINITY),
+            255 => Ok(f64::NEG_INFINITY),
+            _ => {
+                let s = self.take(u64::from(n))?;
+                match std::str::from_utf8(s)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok())
+                {
+                    Some(v) => Ok(v),
+                    None => self.bad_at(at, "invalid double"),
+                }
+            }
+        }
+    }
+
+    // ---- values ------------------------------------------------------
+
+    fn value(&mut self, t: u8) -> R<Value> {
+        let at = self.pos;
+        match t {
+            types::STRING => Ok(Value::string(&self.string()?)),
+            types::LIST => {
+                let n = self.count("list", 1)?;
+                let mut b = ListB::new(&self.limits);
+                for _ in 0..n {
+                    let s = self.string()?;
+                    b.push(&s);
+                }
+                b.finish(self, at)
+            }
+            types::SET => {
+                let n = self.count("set", 1)?;
+                let mut b = SetB::new(&self.limits);
+                for _ in 0..n {
+                    let m_at = self.pos;
+                    let s = self.string()?;
+                    b.add(LpVal::Str(&s), self, m_at)?;
+                }
+                b.finish(self, at)
+            }
+            types::ZSET | types::ZSET_2 => {
+                let n = self.count("zset", if t == types::ZSET { 2 } else { 9 })?;
+                let mut b = ZSetB::new(&self.limits);
+                for _ in 0..n {
+                    let m_at = self.pos;
+                    let m = self.string()?;
+                    let score = if t == types::ZSET {
+                        self.ascii_double()?
+                    } else {
+                        f64::from_le_bytes(self.array()?)
+                    };
+                    b.add(&m, score, self, m_at)?;
+                }
+                b.finish(self, at)
+            }
+            types::HASH => {
+                let n = self.count("hash", 2)?;
+                let mut b = HashB::new(&self.limits);
+                for _ in 0..n {
+                    let f_at = self.pos;
+                    let f = self.string()?;
+                    let v = self.string()?;
+                    b.set(&f, &v, self, f_at)?;
+                }
+                b.finish(self, at)
+            }
+            types::HASH_ZIPMAP => {
+                let blob = self.string()?;
+                let pairs = legacy::zipmap_pairs(&blob).or_else(|e| self.bad_at(at, e))?;
+                let mut b = HashB::new(&self.limits);
+                for (f, v) in pairs {
+                    b.set(f, v, self, at)?;
+                }
+                b.finish(self, at)
+            }
+            types::LIST_ZIPLIST => {
+                let blob = self.string()?;
+                let elems = legacy::ziplist_entries(&blob).or_else(|e| self.bad_at(at, e))?;
+                let mut b = ListB::new(&self.limits);
+                for e in elems {
+                    e.with_bytes(|s| b.push(s));
+                }
+                b.finish(self, at)
+            }
+            types::SET_INTSET => {
+                let blob = self.string()?;
+                let members = intset_members(&blob).or_else(|e| self.bad_at(at, e))?;
+                let mut b = SetB::new(&self.limits);
+                for m in members {
+                    b.add(LpVal::Int(m), self, at)?;
+                }
+                b.finish(self, at)
+            }
+            types::SET_LISTPACK => {
+                let blob = self.string()?;
+                let elems = listpack_entries(&blob).or_else(|e| self.bad_at(at, e))?;
+                let mut b = SetB::new(&self.limits);
+                for e in elems {
+                    b.add(e, self, at)?;
+                }
+                b.finish(self, at)
+            }
+            types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
+                let blob = self.string()?;
+                let elems = if t == types::ZSET_ZIPLIST {
+                    legacy::ziplist_entries(&blob)
+                } else {
+                    listpack_entries(&blob)
+                }
+                .or_else(|e| self.bad_at(at, e))?;
+                if elems.len() % 2 != 0 {
+                    return self.bad_at(at, "zset listpack with an odd element count");
+                }
+                let mut b = ZSetB::new(&self.limits);
+                for pair in elems.chunks_exact(2) {
+                    let score = match pair[1] {
+                        LpVal::Int(v) => v as f64,
+                        LpVal::Str(s) => match crate::num::parse_f64(s) {
+                            Some(v) => v,
+                            None => return self.bad_at(at, "zset listpack with a bad score"),
+                        },
+                    };
+                    let m = pair[0].to_vec();
+                    b.add(&m, score, self, at)?;
+                }
+                b.finish(self, at)
+            }
+            types::HASH_ZIPLIST | types::HASH_LISTPACK => {
+                let blob = self.string()?;
+                let elems = if t == types::HASH_ZIPLIST {
+                    legacy::ziplist_entries(&blob)
+                } else {
+                    listpack_entries(&blob)
+                }
+                .or_else(|e| self.bad_at(at, e))?;
+                if elems.len() % 2 != 0 {
+                    return self.bad_at(at, "hash listpack with an odd element count");
+                }
+                let mut b = HashB::new(&self.limits);
+                for pair in elems.chunks_exact(2) {
+                    let (f, v) = (pair[0].to_vec(), pair[1].to_vec());
+                    b.set(&f, &v, self, at)?;
+                }
+                b.finish(self, at)
+            }
+            types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
+                let n = self.count("quicklist", 2)?;
+                let mut b = ListB::new(&self.limits);
+                for _ in 0..n {
+                    let node_at = self.pos;
+                    let container = if t == types::LIST_QUICKLIST_2 {
+                        self.len()?
+                    } else {
+                        QUICKLIST_NODE_PACKED
+                    };
+                    let blob = self.string()?;
+                    match container {
+                        QUICKLIST_NODE_PLAIN => b.push(&blob),
+                        QUICKLIST_NODE_PACKED => {
+                            let elems = if t == types::LIST_QUICKLIST {
+                                legacy::ziplist_entries(&blob)
+                            } else {
+                                listpack_entries(&blob)
+                            }
+                            .or_else(|e| self.bad_at(node_at, e))?;
+                            if elems.is_empty() {
+                                return self.bad_at(node_at, "empty quicklist node");
+                            }
+                            for e in elems {
+                                e.with_bytes(|s| b.push(s));
+                            }
+                        }
+                        c => {
+                            return self.bad_at(node_at, format!("unknown quicklist container {c}"))
+                        }
+                    }
+                }
+                b.finish(self, at)
+            }
+            types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
+                self.stream(t)
+            }
+            types::MODULE_PRE_GA | types::MODULE_2 => {
+                self.bad_at(at - 1, "module value types are not supported")
+            }
+            types::HASH_METADATA_PRE_GA
+            | types::HASH_LISTPACK_EX_PRE_GA
+            | types::HASH_METADATA
+            | types::HASH_LISTPACK_EX => self.bad_at(
+                at - 1,
+                format!("hash with field expiration (type {t}, Redis 7.4) is not supported"),
+            ),
+            _ => self.bad_at(at - 1, format!("unknown value type {t}")),
+        }
+    }
+
+    fn stream(&mut self, t: u8) -> R<Value> {
+        let mut s = Stream::new();
+        let nodes = self.count("stream node", 2)?;
+        for _ in 0..nodes {
+            let at = self.pos;
+            let key = self.string()?;
+            let Ok(key) = <[u8; 16]>::try_from(&*key) else {
+                return self.bad_at(at, "stream node key is not the size of a stream ID");
+            };
+            let lp_at = self.pos;
+            let blob = self.string()?.into_owned();
+            {
+                let elems = listpack_entries(&blob).or_else(|e| self.bad_at(lp_at, e))?;
+                if elems.is_empty() {
+                    return self.bad_at(lp_at, "empty listpack inside stream");
+                }
+                validate_stream_node(&elems).or_else(|e| self.bad_at(lp_at, e))?;
+            }
+            let lp = legacy::listpack_owned(blob).or_else(|e| self.bad_at(lp_at, e))?;
+            if !s.insert_node(StreamId::decode(&key), lp) {
+                return self.bad_at(at, "stream listpack re-added with an existing key");
+            }
+        }
+        s.length = self.len()?;
+        s.last_id = self.id()?;
+        if t == types::STREAM_LISTPACKS {
+            s.entries_added = s.length;
+            s.first_id = s.edge_id(true).unwrap_or(StreamId::MIN);
+        } else {
+            s.first_id = self.id()?;
+            s.max_deleted_entry_id = self.id()?;
+            s.entries_added = self.len()?;
+        }
+        if s.length > 0 && s.node_count() == 0 {
+            return self.bad_at(self.pos, "stream length inconsistent with its nodes");
+        }
+        let ngroups = self.count("stream group", 4)?;
+        let mut groups: BTreeMap<Vec<u8>, Group> = BTreeMap::new();
+        for _ in 0..ngroups {
+            let at = self.pos;
+            let name = self.string()?.into_owned();
+            let last_id = self.id()?;
+            let entries_read = if t == types::STREAM_LISTPACKS {
+                s.estimate_distance(last_id)
+            } else {
+                self.len()? as i64
+            };
+            if groups.contains_key(&name) {
+                return self.bad_at(at, "duplicated consumer group name");
+            }
+            let mut g = Group::new(last_id, entries_read);
+            let npel = self.count("stream PEL", 25)?;
+            for _ in 0..npel {
+                let at = self.pos;
+                let id = StreamId::decode(&self.array::<16>()?);
+                let delivery_time = i64::from_le_bytes(self.array()?);
+                let delivery_count = self.len()?;
+                let nack = Nack {
+                    delivery_time,
+                    delivery_count,
+                    consumer: Vec::new(),
+                };
+                if g.pel.insert(id, nack).is_some() {
+                    return self.bad_at(at, "duplicated global PEL entry");
+                }
+            }
+            let nconsumers = self.count("stream consumer", 10)?;
+            let mut owned: BTreeSet<StreamId> = BTreeSet::new();
+            for _ in 0..nconsumers {
+                let at = self.pos;
+                let cname = self.string()?.into_owned();
+                if g.consumers.contains_key(&cname) {
+                    return self.bad_at(at, "duplicate stream consumer");
+                }
+                let seen_time = i64::from_le_bytes(self.array()?);
+                if t == types::STREAM_LISTPACKS_3 {
+                    let _active_time = i64::from_le_bytes(self.array::<8>()?);
+                }
+                let n = self.count("consumer PEL", 16)?;
+                let mut pel = BTreeSet::new();
+                for _ in 0..n {
+                    let at = self.pos;
+                    let id = StreamId::decode(&self.array::<16>()?);
+                    let Some(nack) = g.pel.get_mut(&id) else {
+                        return self.bad_at(at, "consumer entry not found in group global PEL");
+                    };
+                    if !owned.insert(id) {
+                        return self.bad_at(at, "PEL entry owned by two consumers");
+                    }
+                    nack.consumer = cname.clone();
+                    pel.insert(id);
+                }
+                g.consumers.insert(cname, Consumer { seen_time, pel });
+            }
+            if owned.len() != g.pel.len() {
+                return self.bad_at(at, "stream group PEL entry without a consumer");
+            }
+            groups.insert(name, g);
+        }
+        if !groups.is_empty() {
+            s.groups = Some(Box::new(groups));
+        }
+        Ok(Value::Stream(Box::new(s)))
+    }
+
+    // ---- items -------------------------------------------------------
+
+    fn header(&mut self) -> R<u16> {
+        let magic = self.take(9)?;
+        if &magic[..5] != b"REDIS" {
+            return self.bad_at(0, "not an RDB file (no REDIS magic)");
+        }
+        let digits = &magic[5..];
+        let version = std::str::from_utf8(digits)
+            .ok()
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u16>().ok());
+        match version {
+            Some(v) if (1..=RDB_VERSION_MAX).contains(&v) => Ok(v),
+            _ => self.bad_at(
+                5,
+                format!(
+                    "can't handle RDB format version {}",
+                    String::from_utf8_lossy(digits)
+                ),
+            ),
+        }
+    }
+
+    /// One item. For `End`, the 8 checksum bytes are consumed but the
+    /// caller checks them (they are not part of the CRC).
+    fn item(&mut self, db: u64) -> R<(Item, Option<u64>)> {
+        let mut expire_ms = None;
+        let mut idle = None;
+        let mut freq = None;
+        loop {
+            let at = self.pos;
+            let op = self.byte()?;
+            let pending = expire_ms.is_some() || idle.is_some() || freq.is_some();
+            let item = match op {
+                opcodes::EXPIRETIME_MS => {
+                    expire_ms = Some(u64::from_le_bytes(self.array()?));
+                    continue;
+                }
+                opcodes::EXPIRETIME => {
+                    let s = i32::from_le_bytes(self.array()?);
+                    expire_ms = Some((i64::from(s) * 1000) as u64);
+                    continue;
+                }
+                opcodes::IDLE => {
+                    idle = Some(self.len()?);
+                    continue;
+                }
+                opcodes::FREQ => {
+                    freq = Some(self.byte()?);
+                    continue;
+                }
+                opcodes::SLOT_INFO => {
+                    for _ in 0..3 {
+                        self.len()?;
+                    }
+                    continue;
+                }
+                _ if pending && op >= opcodes::SLOT_INFO => {
+                    return self.bad_at(at, format!("key metadata followed by opcode {op:#04x}"));
+                }
+                opcodes::AUX => {
+                    let key = self.string()?.into_owned();
+                    let value = self.string()?.into_owned();
+                    Item::Aux { key, value }
+                }
+                opcodes::SELECTDB => Item::SelectDb(self.len()?),
+                opcodes::RESIZEDB => Item::ResizeDb {
+                    keys: self.len()?,
+                    expires: self.len()?,
+                },
+                opcodes::MODULE_AUX => {
+                    return self.bad_at(at, "module auxiliary data is not supported")
+                }
+                opcodes::FUNCTION2 => Item::FunctionSkipped {
+                    code_len: self.string()?.len(),
+                },
+                opcodes::FUNCTION_PRE_GA => {
+                    self.string()?;
+                    self.string()?;
+                    if self.len()? != 0 {
+                        self.string()?;
+                    }
+                    Item::FunctionSkipped {
+                        code_len: self.string()?.len(),
+                    }
+                }
+                opcodes::EOF => {
+                    if self.version >= 5 {
+                        let stored = u64::from_le_bytes(self.array()?);
+                        return Ok((
+                            Item::End {
+                                checksum: Checksum::Skipped,
+                            },
+                            Some(stored),
+                        ));
+                    }
+                    Item::End {
+                        checksum: Checksum::Skipped,
+                    }
+                }
+                t => {
+                    let key = self.string()?.into_owned();
+                    let value = self.value(t)?;
+                    Item::Entry(LoadedEntry {
+                        db,
+                        key,
+                        value,
+                        expire_ms,
+                        idle,
+                        freq,
+                    })
+                }
+            };
+            return Ok((item, None));
+        }
+    }
+}
+
+// ---- value builders: sluice's encodings by sluice's thresholds ----------
+
+struct ListB {
+    list: ListValue,
+    fill: Fill,
+}
+
+impl ListB {
+    fn new(l: &Limits) -> ListB {
+        ListB {
+            list: ListValue::new(),
+            fill: Fill::from_config(l.list_max_listpack_size),
+        }
+    }
+    fn push(&mut self, s: &[u8]) {
+        self.list.push(s, End::Tail, self.fill);
+    }
+    fn finish(self, rd: &Rd, at: usize) -> R<Value> {
+        if self.list.is_empty() {
+            return rd.bad_at(at, "empty list");
+        }
+        Ok(Value::List(Box::new(self.list)))
+    }
+}
+
+struct SetB {
+    set: SetValue,
+    max: usize,
+}
+
+impl SetB {
+    fn new(l: &Limits) -> SetB {
+        SetB {
+            set: SetValue::empty_intset(),
+            max: intset_max_entries(l.set_max_intset_entries),
+        }
+    }
+    fn add(&mut self, m: LpVal<'_>, rd: &Rd, at: usize) -> R<()> {
+        let added = match m {
+            LpVal::Int(n) => self.set.add_int(n, self.max),
+            LpVal::Str(s) => self.set.add(s, self.max),
+        };
+        if !added {
+            return rd.bad_at(at, "duplicate set member");
+        }
+        Ok(())
+    }
+    fn finish(self, rd: &Rd, at: usize) -> R<Value> {
+        if self.set.is_empty() {
+            return rd.bad_at(at, "empty set");
+        }
+        Ok(Value::Set(Box::new(self.set)))
+    }
+}
+
+struct HashB {
+    hash: HashValue,
+    limits: HashLimits,
+}
+
+impl HashB {
+    fn new(l: &Limits) -> HashB {
+        HashB {
+            hash: HashValue::default(),
+            limits: HashLimits::new(l.hash_max_listpack_entries, l.hash_max_listpack_value),
+        }
+    }
+    fn set(&mut self, f: &[u8], v: &[u8], rd: &Rd, at: usize) -> R<()> {
+        if !self.hash.set(f, v, self.limits) {
+            return rd.bad_at(at, "duplicate hash field");
+        }
+        Ok(())
+    }
+    fn finish(self, rd: &Rd, at: usize) -> R<Value> {
+        if self.hash.is_empty() {
+            return rd.bad_at(at, "empty hash");
+        }
+        Ok(Value::Hash(Box::new(self.hash)))
+    }
+}
+
+struct ZSetB {
+    zset: Option<ZSetValue>,
+    entries_max: i64,
+    value_max: i64,
+}
+
+impl ZSetB {
+    fn new(l: &Limits) -> ZSetB {
+        ZSetB {
+            zset: None,
+            entries_max: l.zset_max_listpack_entries,
+            value_max: l.zset_max_listpack_value,
+        }
+    }
+    fn add(&mut self, m: &[u8], score: f64, rd: &Rd, at: usize) -> R<()> {
+        if score.is_nan() {
+            return rd.bad_at(at, "zset score is NaN");
+        }
+        let (e, v) = (self.entries_max, self.value_max);
+        let z = self
+            .zset
+            .get_or_insert_with(|| ZSetValue::for_first_member(m.len(), e, v));
+        z.convert_before_insert(m.len(), e, v);
+        if !z.insert(m, score) {
+            return rd.bad_at(at, "duplicate zset member");
+        }
+        Ok(())
+    }
+    fn finish(self, rd: &Rd, at: usize) -> R<Value> {
+        match self.zset {
+            Some(mut z) if !z.is_empty() => {
+                z.shrink();
+                Ok(Value::ZSet(Box::new(z)))
+            }
+            _ => rd.bad_at(at, "empty zset"),
+        }
+    }
+}
+
+// ---- the incremental decoder -------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Header,
+    Body,
+    Done,
+}
+
+/// An incremental RDB reader (see the module docs for the design).
+pub struct Decoder {
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`.
+    start: usize,
+    /// Absolute offset of `buf[start]`.
+    consumed: u64,
+    /// Don't attempt a parse before this many unconsumed bytes.
+    retry_at: usize,
+    total: Option<u64>,
+    input_done: bool,
+    state: State,
+    version: u16,
+    db: u64,
+    limits: Limits,
+    crc: crc64::Running,
+    failed: Option<Error>,
+}
+
+impl Decoder {
+    pub fn new(limits: Limits) -> Decoder {
+        Decoder {
+            buf: Vec::new(),
+            start: 0,
+            consumed: 0,
+            retry_at: 0,
+            total: None,
+            input_done: false,
+            state: State::Header,
+            version: 0,
+            db: 0,
+            limits,
+            crc: crc64::running(),
+            failed: None,
+        }
+    }
+
+    /// A decoder told the input's total length (a file size, a `$<len>`
+    /// bulk): lengths beyond it fail at once, and reaching it ends input.
+    pub fn with_total_len(limits: Limits, total: u64) -> Decoder {
+        let mut d = Decoder::new(limits);
+        d.total = Some(total);
+        d
+    }
+
+    /// Appends input bytes. After `End`, they are kept as [`Self::trailing`].
+    pub fn feed(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// No more input will come: pending items are parsed now and a
+    /// truncated item is an error.
+    pub fn finish_input(&mut self) {
+        self.input_done = true;
+    }
+
+    /// The RDB version, once the header has been read.
+    pub fn version(&self) -> Option<u16> {
+        (self.state != State::Header).then_some(self.version)
+    }
+
+    /// Bytes consumed so far (the offset of the next item).
+    pub fn offset(&self) -> u64 {
+        self.consumed
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Bytes fed after the EOF item.
+    pub fn trailing(&self) -> &[u8] {
+        if self.state == State::Done {
+            &self.buf[self.start..]
+        } else {
+            &[]
+        }
+    }
+
+    fn known_end(&self) -> Option<u64> {
+        let avail = (self.buf.len() - self.start) as u64;
+        if self.input_done {
+            Some(self.consumed + avail)
+        } else {
+            self.total
+        }
+    }
+
+    /// The next item, `Ok(None)` if more input is needed (or after `End`).
+    /// After an error every call returns the same error.
+    pub fn next_item(&mut self) -> Result<Option<Item>, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let r = self.step();
+        if let Err(e) = &r {
+            self.failed = Some(e.clone());
+        }
+        r
+    }
+
+    fn step(&mut self) -> Result<Option<Item>, Error> {
+        loop {
+            if self.state == State::Done {
+                return Ok(None);
+            }
+            let avail = self.buf.len() - self.start;
+            let end = self.known_end();
+            let at_end = end.is_some_and(|e| self.consumed + avail as u64 >= e);
+            if !at_end && avail < self.retry_at {
+                return Ok(None);
+            }
+            let mut rd = Rd {
+                buf: &self.buf[self.start..],
+                pos: 0,
+                base: self.consumed,
+                end: if at_end {
+                    Some(self.consumed + avail as u64)
+                } else {
+                    end
+                },
+                limits: self.limits,
+                version: self.version,
+            };
+            let parsed = if self.state == State::Header {
+                rd.header().map(|v| (None, Some(v)))
+            } else {
+                rd.item(self.db)
+                    .map(|(item, crc)| (Some((item, crc)), None))
+            };
+            let used = rd.pos;
+            match parsed {
+                Err(Fail::More(need)) => {
+                    self.retry_at = need.max(avail + (avail / 2).max(512));
+                    return Ok(None);
+                }
+                Err(Fail::Bad(e)) => return Err(e),
+                Ok((item, version)) => {
+                    self.retry_at = 0;
+                    let bytes = &self.buf[self.start..self.start + used];
+                    let item = match item {
+                        None => {
+                            self.crc.update(bytes);
+                            self.version = version.unwrap_or(0);
+                            self.state = State::Body;
+                            None
+                        }
+                        Some((Item::End { .. }, Some(stored))) => {
+                            self.crc.update(&bytes[..used - 8]);
+                            let computed = self.crc.clone().finalize();
+                            let checksum = if stored == 0 {
+                                Checksum::Skipped
+                            } else if stored == computed {
+                                Checksum::Verified(stored)
+                            } else {
+                                return Err(Error {
+                                    offset: self.consumed + used as u64 - 8,
+                                    reason: format!(
+                                        "wrong RDB checksum: expected {stored:#018x}, got {computed:#018x}"
+                                    ),
+                                });
+                            };
+                            Some(Item::End { checksum })
+                        }
+                        Some((item, _)) => {
+                            self.crc.update(bytes);
+                            Some(item)
+                        }
+                    };
+                    self.start += used;
+                    self.consumed += used as u64;
+                    if self.start > 0 && self.start * 2 >= self.buf.len() {
+                        self.buf.drain(..self.start);
+                        self.start = 0;
+                    }
+                    match &item {
+                        Some(Item::SelectDb(db)) => self.db = *db,
+                        Some(Item::End { .. }) => self.state = State::Done,
+                        _ => {}
+                    }
+                    if let Some(item) = item {
+                        return Ok(Some(item));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Decodes a whole RDB held in memory: every item through `End`.
+pub fn decode_all(bytes: &[u8], limits: Limits) -> Result<Vec<Item>, Error> {
+    let mut d = Decoder::with_total_len(limits, bytes.len() as u64);
+    d.feed(bytes);
+    d.finish_input();
+    let mut items = Vec::new();
+    while let Some(item) = d.next_item()? {
+        items.push(item);
+    }
+    if !d.is_done() {
+        return Err(Error {
+            offset: d.offset(),
+            reason: "unexpected end of input before EOF".into(),
+        });
+    }
+    Ok(items)
+}
+
+/// Why RESTORE refuses a payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreError {
+    /// Footer version newer than ours, or CRC mismatch.
+    VersionOrChecksum,
+    /// The value does not decode.
+    BadData(Error),
+}
+
+impl RestoreError {
+    /// The error reply Redis gives.
+    pub fn redis_message(&self) -> &'static str {
+        match self {
+            RestoreError::VersionOrChecksum => DUMP_PAYLOAD_ERROR,
+            RestoreError::BadData(_) => BAD_DATA_FORMAT,
+        }
+    }
+}
+
+impl std::fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreError::VersionOrChecksum => f.write_str(DUMP_PAYLOAD_ERROR),
+            RestoreError::BadData(e) => write!(f, "{BAD_DATA_FORMAT} ({e})"),
+        }
+    }
+}
+
+impl std::error::Error for RestoreError {}
+
+/// Decodes a DUMP payload (value, 2-byte version, CRC64), with Redis's
+/// default encoding thresholds.
+pub fn restore_payload(payload: &[u8]) -> Result<Value, RestoreError> {
+    restore_payload_with(payload, Limits::default())
+}
+
+/// [`restore_payload`] converting by the given thresholds.
+pub fn restore_payload_with(payload: &[u8], limits: Limits) -> Result<Value, RestoreError> {
+    // cluster.c verifyDumpPayload.
+    if payload.len() < 10 {
+        return Err(RestoreError::VersionOrChecksum);
+    }
+    let footer = payload.len() - 10;
+    let version = u16::from_le_bytes([payload[footer], payload[footer + 1]]);
+    if version > RDB_VERSION_MAX {
+        return Err(RestoreError::VersionOrChecksum);
+    }
+    let crc = crc64::checksum(&payload[..payload.len() - 8]);
+    if crc.to_le_bytes() != payload[payload.len() - 8..] {
+        return Err(RestoreError::VersionOrChecksum);
+    }
+    let body = &payload[..footer];
+    let mut rd = Rd {
+        buf: body,
+        pos: 0,
+        base: 0,
+        end: Some(body.len() as u64),
+        limits,
+        version,
+    };
+    let value = (|| {
+        let t = rd.byte()?;
+        let v = rd.value(t)?;
+        if rd.pos != body.len() {
+            return rd.bad_at(rd.pos, "trailing bytes after the value");
+        }
+        Ok(v)
+    })();
+    match value {
+        Ok(v) => Ok(v),
+        Err(Fail::Bad(e)) => Err(RestoreError::BadData(e)),
+        Err(Fail::More(_)) => Err(RestoreError::BadData(Error {
+            offset: body.len() as u64,
+            reason: "truncated value".into(),
+        })),
+    }
+}
