@@ -115,7 +115,17 @@ pub fn shutdown(ctx: &mut Ctx, argv: &Argv) {
             return ctx.out.error(ERR_SYNTAX);
         }
     }
-    ctx.srv.request_shutdown(mode);
+    // rdb.c `prepareForShutdown`: save first (SAVE, or the default with
+    // save points configured); a failed save cancels the shutdown.
+    let save_points = !ctx.srv.config.read().save.is_empty();
+    if mode == ShutdownMode::Save || (mode == ShutdownMode::Default && save_points) {
+        crate::notice!("Saving the final RDB snapshot before exiting.");
+        if crate::server::persist::save(ctx.srv).is_err() {
+            crate::warning!("Error trying to save the DB, can't exit.");
+            return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        }
+    }
+    ctx.srv.request_shutdown(ShutdownMode::NoSave);
     ctx.client.close_after_reply = true;
 }
 
@@ -486,20 +496,40 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
         }
         "persistence" => {
             let t = totals(ctx);
+            let p = &srv.persist;
+            let running = p.in_progress.load(Ordering::Acquire);
+            let started = p.current_start_s.load(Ordering::Acquire);
+            let now_s = crate::server::unix_ms() / 1000;
+            let current = if running && started > 0 {
+                now_s.saturating_sub(started) as i64
+            } else {
+                -1
+            };
+            let loaded = p.last_load_keys_loaded.load(Ordering::Acquire);
+            let expired = p.last_load_keys_expired.load(Ordering::Acquire);
             let _ = write!(
                 s,
                 "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
-                 current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
-                 current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\n\
-                 rdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n\
-                 rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\n\
-                 rdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\n\
+                 current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:{}\r\n\
+                 current_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
+                 rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\n\
+                 rdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\n\
+                 rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\n\
                  aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n\
                  aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n\
                  aof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n\
                  module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-                t.dirty,
+                if running { p.keys_processed.load(Ordering::Relaxed) } else { 0 },
+                if running { p.keys_total.load(Ordering::Relaxed) } else { 0 },
+                t.dirty.saturating_sub(p.dirty_at_save.load(Ordering::Acquire)),
+                u8::from(running),
                 srv.lastsave_s.load(Ordering::Relaxed),
+                if p.last_ok.load(Ordering::Acquire) { "ok" } else { "err" },
+                p.last_bgsave_time_sec.load(Ordering::Acquire),
+                current,
+                p.saves.load(Ordering::Acquire),
+                expired,
+                loaded,
             );
         }
         "stats" => {

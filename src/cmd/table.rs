@@ -189,6 +189,7 @@ static FAMILIES: &[&[Command]] = &[
     super::set::TABLE,
     super::zset::TABLE,
     super::stream::TABLE,
+    super::persist::TABLE,
 ];
 
 /// All commands, indexed by [`Command::id`].

@@ -3,5 +3,6 @@
 
 pub mod alloc;
 pub mod bufring;
-pub mod sys;
 pub mod filewriter;
+pub mod mmap;
+pub mod sys;

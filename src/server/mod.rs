@@ -8,6 +8,7 @@
 
 pub mod conn;
 mod evict;
+pub mod persist;
 pub mod pubsub;
 pub mod shard;
 
@@ -260,6 +261,10 @@ pub struct Server {
     pub shutdown: Mutex<Option<ShutdownMode>>,
     pub shutting_down: AtomicBool,
     pub lastsave_s: AtomicU64,
+    /// RDB save state (`persist.rs`).
+    pub persist: persist::Persist,
+    /// This server's own `Arc`, for threads a command starts (BGSAVE).
+    me: OnceLock<std::sync::Weak<Server>>,
     pub threads: usize,
     pub tcp_port: u16,
     /// Cached `latency-tracking`, read on every command without the config lock.
@@ -315,6 +320,8 @@ impl Server {
             shutdown: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             lastsave_s: AtomicU64::new(unix_ms() / 1000),
+            persist: persist::Persist::default(),
+            me: OnceLock::new(),
             threads,
             tcp_port,
             latency_tracking,
@@ -455,12 +462,58 @@ impl Server {
     }
 
     /// Seconds since start, Redis's LRU clock resolution.
+    /// The LRU clock: unix seconds, so an idle time set by RESTORE IDLETIME
+    /// or loaded from an RDB may exceed the server's uptime.
     pub fn lru_clock(&self) -> u32 {
-        u32::try_from(self.start.elapsed().as_secs()).unwrap_or(u32::MAX)
+        u32::try_from(unix_ms() / 1000).unwrap_or(u32::MAX)
     }
 
     pub fn shard_handles(&self) -> &[ShardHandle] {
         self.shards.get().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Records the `Arc` this server lives in (see [`Server::arc`]).
+    pub fn set_arc(self: &std::sync::Arc<Self>) {
+        let _ = self.me.set(std::sync::Arc::downgrade(self));
+    }
+
+    /// This server's `Arc`. Panics if [`Server::set_arc`] was not called
+    /// (a server not started by `start`).
+    pub fn arc(&self) -> std::sync::Arc<Server> {
+        self.me
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .expect("server started without set_arc")
+    }
+
+    /// RDB writer settings from the config.
+    pub fn rdb_encode_options(&self) -> crate::rdb::EncodeOptions {
+        let c = self.config.read();
+        crate::rdb::EncodeOptions {
+            compress: c.rdbcompression,
+            checksum: c.rdbchecksum,
+            ..Default::default()
+        }
+    }
+
+    /// The thresholds loaded values are converted by.
+    pub fn rdb_limits(&self) -> crate::rdb::Limits {
+        crate::rdb::Limits::from(&self.encoding_limits())
+    }
+
+    /// The AUX fields Redis 7.0 writes, in its order (rdb.c
+    /// `rdbSaveInfoAuxFields`); the replication fields come with replication.
+    pub fn rdb_aux_fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("redis-ver", crate::cmd::conn::REDIS_VERSION.to_string()),
+            ("redis-bits", "64".to_string()),
+            ("ctime", (unix_ms() / 1000).to_string()),
+            (
+                "used-mem",
+                crate::io::alloc::used_bytes().unwrap_or(0).to_string(),
+            ),
+            ("aof-base", "0".to_string()),
+        ]
     }
 
     /// Changes since startup, summed over shards (`server.dirty`).

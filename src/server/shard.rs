@@ -104,6 +104,8 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     let listeners = bind_listeners(&config, threads)?;
     sys::block_signals();
     let srv = Arc::new(Server::new(config, config_file, threads));
+    srv.set_arc();
+    super::persist::load(&srv).map_err(StartError::Other)?;
     let mut handles = Vec::with_capacity(threads);
     let mut receivers = Vec::with_capacity(threads);
     for _ in 0..threads {
@@ -151,12 +153,25 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     }
     let port = srv.tcp_port;
     crate::notice!("Ready to accept connections tcp (port {port}, {threads} shard threads)");
-    let sig = sys::wait_signal();
-    let requested = srv.shutdown.lock().take();
-    match requested {
-        Some(mode) => crate::warning!("User requested shutdown... ({mode:?})"),
-        None if sig == libc::SIGINT => crate::warning!("Received SIGINT scheduling shutdown..."),
-        None => crate::warning!("Received SIGTERM scheduling shutdown..."),
+    loop {
+        let sig = sys::wait_signal();
+        let requested = srv.shutdown.lock().take();
+        match requested {
+            Some(mode) => crate::warning!("User requested shutdown... ({mode:?})"),
+            None if sig == libc::SIGINT => {
+                crate::warning!("Received SIGINT scheduling shutdown...")
+            }
+            None => crate::warning!("Received SIGTERM scheduling shutdown..."),
+        }
+        // A signal saves when save points exist (SHUTDOWN saved already).
+        if requested.is_some() || srv.config.read().save.is_empty() {
+            break;
+        }
+        crate::notice!("Saving the final RDB snapshot before exiting.");
+        match super::persist::save(&srv) {
+            Ok(_) => break,
+            Err(_) => crate::warning!("Error trying to save the DB, can't exit."),
+        }
     }
     srv.shutting_down.store(true, Ordering::Release);
     for handle in srv.shard_handles() {
@@ -882,6 +897,7 @@ impl Shard {
         self.close_idle_clients();
         if self.id == 0 {
             self.sample_ops();
+            super::persist::cron(&self.srv);
         }
     }
 

@@ -121,7 +121,7 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in unix ms; 0 means none.
     pub expire_ms: u64,
-    /// LRU clock (seconds since server start) of the last access, for
+    /// LRU clock (unix seconds) of the last access, for
     /// OBJECT IDLETIME.
     pub access_s: u32,
     /// LFU counter (logarithmic, evict.c `LFULogIncr`) and the minute

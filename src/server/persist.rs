@@ -1,0 +1,520 @@
+//! RDB persistence: SAVE, BGSAVE, save points, SHUTDOWN SAVE, INFO
+//! persistence (Redis 7.0 rdb.c `rdbSave`, `rdbSaveBackground`,
+//! `bgsaveCommand`, server.c `serverCron` save points).
+//!
+//! ```text
+//!   save()   temp-<pid>-<n>.rdb in `dir`
+//!              header + AUX fields                (this thread)
+//!              begin_snapshot: the cut
+//!              every stripe -> RDB bytes -> chunks  (driver, or any command
+//!                                                  touching a stripe first)
+//!              chunks -> FileWriter (io_uring, 1 MiB writes) + CRC64
+//!              EOF + CRC, fdatasync, rename over `dbfilename`
+//!   failure  the temp file is removed; the old file stays as it was
+//! ```
+//!
+//! The image is the dataset at the cut (`store::snapshot`); nothing forks.
+//! Chunks from stripes saved by commands are queued without blocking them;
+//! the driver waits while more than [`MAX_BUFFERED`] bytes are queued, so
+//! memory overhead stays near that bound unless writers outrun the disk.
+
+use super::Server;
+use crate::rdb::encode::{EncodeOptions, Encoder, KeyMeta};
+use crate::rdb::{crc64, opcodes};
+use crate::store::Stripe;
+use parking_lot::Mutex;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Queued snapshot bytes above which the driver waits for the writer.
+const MAX_BUFFERED: usize = 64 << 20;
+
+/// Persistence state shown by INFO persistence and LASTSAVE.
+pub struct Persist {
+    pub in_progress: AtomicBool,
+    pub last_ok: AtomicBool,
+    /// Duration of the last background save in seconds, -1 before any.
+    pub last_bgsave_time_sec: AtomicI64,
+    /// Unix seconds the running save started (0 when none).
+    pub current_start_s: AtomicU64,
+    pub saves: AtomicU64,
+    /// Server dirty count when the last successful save started.
+    pub dirty_at_save: AtomicU64,
+    /// Unix seconds of the last save attempt (for the 5 s retry delay after
+    /// a failed background save, as server.c `CONFIG_BGSAVE_RETRY_DELAY`).
+    pub last_try_s: AtomicU64,
+    /// Keys written by the running save and keys at its start (INFO
+    /// current_save_keys_processed / _total).
+    pub keys_processed: AtomicUsize,
+    pub keys_total: AtomicUsize,
+    /// Keys loaded and dropped as expired by the last load at startup.
+    pub last_load_keys_loaded: AtomicU64,
+    pub last_load_keys_expired: AtomicU64,
+    /// The error of the last failed save, for logs.
+    pub last_error: Mutex<String>,
+    counter: AtomicU64,
+}
+
+impl Default for Persist {
+    fn default() -> Self {
+        Persist {
+            in_progress: AtomicBool::new(false),
+            last_ok: AtomicBool::new(true),
+            last_bgsave_time_sec: AtomicI64::new(-1),
+            current_start_s: AtomicU64::new(0),
+            saves: AtomicU64::new(0),
+            dirty_at_save: AtomicU64::new(0),
+            last_try_s: AtomicU64::new(0),
+            keys_processed: AtomicUsize::new(0),
+            keys_total: AtomicUsize::new(0),
+            last_load_keys_loaded: AtomicU64::new(0),
+            last_load_keys_expired: AtomicU64::new(0),
+            last_error: Mutex::new(String::new()),
+            counter: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Why a save did not start or did not finish.
+#[derive(Debug)]
+pub enum SaveError {
+    InProgress,
+    Failed(String),
+}
+
+/// The RDB file's path: `dbfilename` inside `dir` (the process chdirs to
+/// `dir` at startup, as Redis does, so a relative name is enough).
+pub fn rdb_path(srv: &Server) -> PathBuf {
+    let config = srv.config.read();
+    PathBuf::from(&config.dbfilename)
+}
+
+/// Encodes one stripe: for each non-empty database, SELECTDB then its keys.
+/// The CRC is the file writer's (stripes arrive in any order), so the
+/// encoder here keeps none.
+fn encode_stripe(out: &mut Vec<u8>, stripe: &Stripe, opts: EncodeOptions) -> usize {
+    let mut enc = Encoder::new(EncodeOptions {
+        checksum: false,
+        ..opts
+    });
+    let mut keys = 0;
+    for (db, part) in stripe.dbs.iter().enumerate() {
+        if part.map.is_empty() {
+            continue;
+        }
+        enc.select_db(out, db as u64);
+        for (key, entry) in &part.map {
+            let meta = KeyMeta {
+                expire_ms: (entry.expire_ms != 0).then_some(entry.expire_ms),
+                idle: None,
+                freq: None,
+            };
+            enc.entry(out, key, &entry.value, meta);
+            keys += 1;
+        }
+    }
+    keys
+}
+
+/// Saves the dataset to `dbfilename` (SAVE, SHUTDOWN, BGSAVE's thread).
+/// Returns the file's size.
+pub fn save(srv: &Server) -> Result<u64, SaveError> {
+    if srv
+        .persist
+        .in_progress
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return Err(SaveError::InProgress);
+    }
+    let start = Instant::now();
+    let start_s = super::unix_ms() / 1000;
+    srv.persist
+        .current_start_s
+        .store(start_s, Ordering::Release);
+    srv.persist.last_try_s.store(start_s, Ordering::Release);
+    srv.persist.keys_processed.store(0, Ordering::Release);
+    let dirty_before = srv.total_dirty();
+    let result = save_to_file(srv);
+    let ok = result.is_ok();
+    srv.persist.last_ok.store(ok, Ordering::Release);
+    srv.persist
+        .last_bgsave_time_sec
+        .store(start.elapsed().as_secs() as i64, Ordering::Release);
+    srv.persist.current_start_s.store(0, Ordering::Release);
+    srv.persist.saves.fetch_add(1, Ordering::AcqRel);
+    match &result {
+        Ok(_) => {
+            srv.persist
+                .dirty_at_save
+                .store(dirty_before, Ordering::Release);
+            srv.lastsave_s
+                .store(super::unix_ms() / 1000, Ordering::Release);
+            crate::notice!("DB saved on disk");
+        }
+        Err(e) => {
+            crate::warning!("Failed saving the DB: {e}");
+            *srv.persist.last_error.lock() = e.clone();
+        }
+    }
+    srv.persist.in_progress.store(false, Ordering::Release);
+    result.map_err(SaveError::Failed)
+}
+
+/// Starts a background save on its own thread.
+pub fn bgsave(srv: &Arc<Server>) -> Result<(), SaveError> {
+    if srv.persist.in_progress.load(Ordering::Acquire) {
+        return Err(SaveError::InProgress);
+    }
+    let srv = Arc::clone(srv);
+    std::thread::Builder::new()
+        .name("bgsave".into())
+        .spawn(move || {
+            crate::notice!("Background saving started");
+            match save(&srv) {
+                Ok(_) => crate::notice!("Background saving terminated with success"),
+                Err(SaveError::InProgress) => {}
+                Err(SaveError::Failed(_)) => crate::warning!("Background saving error"),
+            }
+        })
+        .map_err(|e| SaveError::Failed(format!("spawning the save thread: {e}")))?;
+    Ok(())
+}
+
+fn save_to_file(srv: &Server) -> Result<u64, String> {
+    let final_path = rdb_path(srv);
+    let n = srv.persist.counter.fetch_add(1, Ordering::AcqRel);
+    let temp = PathBuf::from(format!("temp-{}-{n}.rdb", std::process::id()));
+    let result = write_rdb(srv, &temp).and_then(|size| {
+        std::fs::rename(&temp, &final_path)
+            .map(|_| size)
+            .map_err(|e| format!("Error moving temp DB file {} on the final destination {} (in server root dir {}): {e}",
+                temp.display(), final_path.display(), cwd()))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn cwd() -> String {
+    std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Writes a complete RDB image of the dataset to `path`.
+fn write_rdb(srv: &Server, path: &std::path::Path) -> Result<u64, String> {
+    let mut file = crate::io::filewriter::FileWriter::create(path).map_err(|e| {
+        format!(
+            "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
+            path.display(),
+            cwd()
+        )
+    })?;
+    let opts = srv.rdb_encode_options();
+    let mut crc = crc64::running();
+    let mut head = Vec::new();
+    let mut enc = Encoder::new(EncodeOptions {
+        checksum: false,
+        ..opts
+    });
+    enc.header(&mut head);
+    for (key, value) in srv.rdb_aux_fields() {
+        enc.aux(&mut head, key.as_bytes(), value.as_bytes());
+    }
+    crc.update(&head);
+    file.write(&head)
+        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+
+    // Stripes arrive as chunks from the driver and from commands that
+    // touch a stripe first; they go to the file in arrival order (each
+    // starts with its own SELECTDB, so order does not matter to loaders).
+    let (tx, rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let buffered = Arc::new(AtomicUsize::new(0));
+    let keys = Arc::new(AtomicUsize::new(0));
+    let sink_buffered = Arc::clone(&buffered);
+    let sink_keys = Arc::clone(&keys);
+    let sink_opts = opts;
+    let snap = srv
+        .keyspace
+        .begin_snapshot(Box::new(move |_, stripe: &Stripe| {
+            let mut out = Vec::new();
+            let n = encode_stripe(&mut out, stripe, sink_opts);
+            sink_keys.fetch_add(n, Ordering::Relaxed);
+            if !out.is_empty() {
+                sink_buffered.fetch_add(out.len(), Ordering::AcqRel);
+                let _ = tx.send(out);
+            }
+        }))
+        .map_err(|_| "another snapshot is running".to_string())?;
+
+    let mut write_error = None;
+    let mut drain =
+        |file: &mut crate::io::filewriter::FileWriter, crc: &mut crc64::Running, wait: bool| loop {
+            let chunk = if wait {
+                match rx.recv_timeout(std::time::Duration::from_millis(1)) {
+                    Ok(c) => c,
+                    Err(_) => return,
+                }
+            } else {
+                match rx.try_recv() {
+                    Ok(c) => c,
+                    Err(_) => return,
+                }
+            };
+            buffered.fetch_sub(chunk.len(), Ordering::AcqRel);
+            crc.update(&chunk);
+            if write_error.is_none() {
+                if let Err(e) = file.write(&chunk) {
+                    write_error = Some(e);
+                }
+            }
+            if !wait {
+                continue;
+            }
+            if buffered.load(Ordering::Acquire) < MAX_BUFFERED {
+                return;
+            }
+        };
+    srv.keyspace.drive_snapshot(&snap, || {
+        srv.persist
+            .keys_processed
+            .store(keys.load(Ordering::Relaxed), Ordering::Relaxed);
+        drain(&mut file, &mut crc, false);
+        while buffered.load(Ordering::Acquire) > MAX_BUFFERED {
+            drain(&mut file, &mut crc, true);
+        }
+    });
+    debug_assert_eq!(snap.remaining(), 0);
+    drain(&mut file, &mut crc, false);
+    if let Some(e) = write_error {
+        return Err(format!("Write error saving DB on disk: {e}"));
+    }
+    let mut tail = vec![opcodes::EOF];
+    crc.update(&tail);
+    let sum = if opts.checksum { crc.finalize() } else { 0 };
+    tail.extend_from_slice(&sum.to_le_bytes());
+    file.write(&tail)
+        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+    let size = file
+        .finish()
+        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+    Ok(size)
+}
+
+/// server.c `serverCron`: a background save when a save point is reached
+/// (`save <seconds> <changes>`), not sooner than 5 s after a failed one.
+pub fn cron(srv: &Arc<Server>) {
+    if srv.persist.in_progress.load(Ordering::Acquire) || srv.keyspace.snapshot_running() {
+        return;
+    }
+    let points = srv.config.read().save.clone();
+    if points.is_empty() {
+        return;
+    }
+    let now_s = super::unix_ms() / 1000;
+    let changes = srv
+        .total_dirty()
+        .saturating_sub(srv.persist.dirty_at_save.load(Ordering::Acquire));
+    let since = now_s.saturating_sub(srv.lastsave_s.load(Ordering::Acquire));
+    let retry_ok = srv.persist.last_ok.load(Ordering::Acquire)
+        || now_s.saturating_sub(srv.persist.last_try_s.load(Ordering::Acquire)) > 5;
+    for point in &points {
+        let (seconds, min_changes) = (point.seconds, point.changes);
+        if changes >= min_changes && since >= seconds && retry_ok {
+            crate::notice!("{min_changes} changes in {seconds} seconds. Saving...");
+            let _ = bgsave(srv);
+            return;
+        }
+    }
+}
+
+/// Entries per batch handed to a loader thread.
+const LOAD_BATCH: usize = 1024;
+
+/// Loads `dbfilename` at startup (rdb.c `rdbLoad`): the file is mapped,
+/// decoded in one thread, and the entries go in batches to `threads`
+/// loader threads, each owning the stripes `i % threads`, so all cores
+/// insert in parallel. Expired keys are dropped (this server is a master).
+/// A damaged file is an error with the byte offset and the reason; nothing
+/// is kept from it.
+pub fn load(srv: &Server) -> Result<(), String> {
+    let path = rdb_path(srv);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "Fatal error loading the DB {}: {e}. Exiting.",
+                path.display()
+            ))
+        }
+    };
+    let started = Instant::now();
+    let map = crate::io::mmap::map_sequential(&file).map_err(|e| {
+        format!(
+            "Fatal error loading the DB {}: {e}. Exiting.",
+            path.display()
+        )
+    })?;
+    let result = load_bytes(srv, &map);
+    match result {
+        Ok((loaded, expired)) => {
+            srv.persist
+                .last_load_keys_loaded
+                .store(loaded, Ordering::Release);
+            srv.persist
+                .last_load_keys_expired
+                .store(expired, Ordering::Release);
+            crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+            crate::notice!(
+                "DB loaded from disk: {:.3} seconds",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            // Leave an empty dataset behind, never a partial one.
+            for index in 0..crate::store::STRIPES {
+                for db in &mut srv.keyspace.lock(index).dbs {
+                    *db = Default::default();
+                }
+            }
+            Err(format!(
+                "Failed loading the RDB file {} {e}. Exiting.",
+                path.display()
+            ))
+        }
+    }
+}
+
+/// Decodes `bytes` into the keyspace: (keys loaded, keys expired).
+fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Error> {
+    use crate::rdb::decode::{Decoder, Item, LoadedEntry};
+    let databases = srv.keyspace.databases() as u64;
+    let workers = srv.threads.max(1);
+    let now = super::unix_ms();
+    let clock = srv.lru_clock();
+    let mut decoder = Decoder::with_total_len(srv.rdb_limits(), bytes.len() as u64);
+    let failure: Mutex<Option<crate::rdb::Error>> = Mutex::new(None);
+    let (loaded, expired) = std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = crossbeam_channel::bounded::<Vec<(usize, LoadedEntry)>>(4);
+            senders.push(tx);
+            let failure = &failure;
+            scope.spawn(move || {
+                for batch in rx {
+                    for (stripe, e) in batch {
+                        let mut entry = crate::store::Entry::new(e.value, e.expire_ms.unwrap_or(0));
+                        if let Some(idle) = e.idle {
+                            entry.access_s =
+                                clock.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX));
+                        } else {
+                            entry.access_s = clock;
+                        }
+                        if let Some(freq) = e.freq {
+                            entry.freq = freq;
+                        }
+                        let db = e.db as usize;
+                        let mut guard = srv.keyspace.lock(stripe);
+                        if guard.dbs[db].insert(&e.key, entry).is_some() {
+                            failure.lock().get_or_insert(crate::rdb::Error {
+                                offset: 0,
+                                reason: format!(
+                                    "Duplicated key '{}' found in RDB file",
+                                    String::from_utf8_lossy(&e.key)
+                                ),
+                            });
+                        }
+                    }
+                }
+            });
+        }
+        let mut batches: Vec<Vec<(usize, LoadedEntry)>> =
+            (0..workers).map(|_| Vec::new()).collect();
+        let (mut loaded, mut expired) = (0u64, 0u64);
+        let mut fed = 0usize;
+        let result: Result<(), crate::rdb::Error> = (|| loop {
+            match decoder.next_item()? {
+                Some(Item::Entry(e)) => {
+                    if e.db >= databases {
+                        return Err(crate::rdb::Error {
+                            offset: decoder.offset(),
+                            reason: format!(
+                                "Data file was created with a server configured to handle more than {databases} databases"
+                            ),
+                        });
+                    }
+                    if e.expire_ms.is_some_and(|t| t <= now) {
+                        expired += 1;
+                        continue;
+                    }
+                    loaded += 1;
+                    let stripe = crate::store::stripe_of(&e.key);
+                    let w = stripe % workers;
+                    batches[w].push((stripe, e));
+                    if batches[w].len() >= LOAD_BATCH {
+                        let full = std::mem::take(&mut batches[w]);
+                        let _ = senders[w].send(full);
+                    }
+                }
+                Some(Item::Aux { key, value }) => {
+                    let (k, v) = (String::from_utf8_lossy(&key), String::from_utf8_lossy(&value));
+                    match k.as_ref() {
+                        "redis-ver" | "valkey-ver" => crate::notice!("Loading RDB produced by version {v}"),
+                        "ctime" => {
+                            if let Ok(t) = v.parse::<u64>() {
+                                crate::notice!("RDB age {} seconds", (now / 1000).saturating_sub(t));
+                            }
+                        }
+                        "used-mem" => {
+                            if let Ok(m) = v.parse::<u64>() {
+                                crate::notice!("RDB memory usage when created {:.2} Mb", m as f64 / 1048576.0);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Some(Item::FunctionSkipped { code_len }) => crate::warning!(
+                    "Skipping a function library ({code_len} bytes) in the RDB file: sluice has no functions"
+                ),
+                Some(Item::End { .. }) => return Ok(()),
+                Some(_) => {}
+                None => {
+                    if fed < bytes.len() {
+                        let end = (fed + (16 << 20)).min(bytes.len());
+                        decoder.feed(&bytes[fed..end]);
+                        fed = end;
+                        if fed == bytes.len() {
+                            decoder.finish_input();
+                        }
+                    } else {
+                        decoder.finish_input();
+                        return Err(crate::rdb::Error {
+                            offset: decoder.offset(),
+                            reason: "unexpected end of file".into(),
+                        });
+                    }
+                }
+            }
+        })();
+        for (w, batch) in batches.into_iter().enumerate() {
+            if !batch.is_empty() {
+                let _ = senders[w].send(batch);
+            }
+        }
+        drop(senders);
+        if let Err(e) = result {
+            failure.lock().get_or_insert(e);
+        }
+        (loaded, expired)
+    });
+    match failure.into_inner() {
+        Some(e) => Err(e),
+        None => Ok((loaded, expired)),
+    }
+}

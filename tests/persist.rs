@@ -1,0 +1,464 @@
+//! RDB persistence against the real thing.
+//!
+//! - sluice SAVE -> redis-check-rdb accepts the file -> redis-server loads
+//!   it with the same DEBUG DIGEST; and the reverse (redis-server SAVE ->
+//!   sluice loads it), with every type, big and small encodings, expiries
+//!   and several databases.
+//! - BGSAVE while writers run MULTI/EXEC transactions that each add 1 to an
+//!   `a` counter and an `b` counter in different stripes: the image, read
+//!   back by redis-server (an independent reader), has sum(a) == sum(b), and
+//!   a count between the counts before and after the save. A save that was
+//!   not one cut would split transactions.
+//! - Restart: sluice loads its own file; corrupt and truncated files stop
+//!   startup with the byte offset and the reason.
+//! - DUMP payloads cross both ways; RESTORE's options and errors match.
+//! - INFO persistence, LASTSAVE, save points, SHUTDOWN SAVE/NOSAVE.
+#[macro_use]
+mod common;
+
+use common::{require_bin, run_to_exit, wait_until, Client, Reply, Rng, Server};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
+
+/// A directory for RDB files shared by servers started one after another.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p =
+            std::env::temp_dir().join(format!("sluice-persist-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn args<'a>(dir: &'a TempDir, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["--dir", dir.path(), "--dbfilename", "dump.rdb"];
+    v.extend_from_slice(DEBUG_ON);
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Fills a dataset with every type in both encodings, TTLs and 3 dbs.
+fn fill(c: &mut Client, rng: &mut Rng) {
+    for db in ["0", "3", "15"] {
+        c.cmd_str(&["SELECT", db]);
+        for i in 0..40 {
+            let k = |p: &str| format!("{p}{i}");
+            c.cmd_str(&["SET", &k("int"), &rng.range(-100_000, 100_000).to_string()]);
+            c.cmd_str(&["SET", &k("str"), &"s".repeat(rng.below(80) as usize)]);
+            c.cmd_str(&["SET", &k("long"), &"xyz".repeat(50 + i)]);
+            for j in 0..(if i % 4 == 0 { 300 } else { 5 }) {
+                c.cmd_str(&["RPUSH", &k("list"), &format!("e{j}")]);
+                c.cmd_str(&["HSET", &k("hash"), &format!("f{j}"), &j.to_string()]);
+                c.cmd_str(&["SADD", &k("iset"), &(j * 7 - 50).to_string()]);
+                c.cmd_str(&["SADD", &k("sset"), &format!("m{j}")]);
+                c.cmd_str(&[
+                    "ZADD",
+                    &k("zset"),
+                    &format!("{}.5", j % 13),
+                    &format!("z{j}"),
+                ]);
+            }
+            c.cmd_str(&["ZADD", &k("zset"), "inf", "top", "-inf", "bottom"]);
+            for j in 0..(if i % 8 == 0 { 250 } else { 3 }) {
+                c.cmd_str(&[
+                    "XADD",
+                    &k("stream"),
+                    &format!("{}-{}", j + 1, j % 3),
+                    "f",
+                    "v",
+                    "n",
+                    &j.to_string(),
+                ]);
+            }
+            if i % 8 == 0 {
+                c.cmd_str(&["XDEL", &k("stream"), "5-1", "6-2"]);
+                c.cmd_str(&["XGROUP", "CREATE", &k("stream"), "g", "0"]);
+                c.cmd_str(&[
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "alice",
+                    "COUNT",
+                    "3",
+                    "STREAMS",
+                    &k("stream"),
+                    ">",
+                ]);
+                c.cmd_str(&["XGROUP", "CREATECONSUMER", &k("stream"), "g", "bob"]);
+            }
+            if i % 5 == 0 {
+                c.cmd_str(&["PEXPIREAT", &k("str"), "4102444800000"]);
+                c.cmd_str(&["PEXPIREAT", &k("hash"), "4102444800000"]);
+            }
+        }
+    }
+    c.cmd_str(&["SELECT", "0"]);
+}
+
+fn digest(c: &mut Client) -> String {
+    c.cmd_str(&["DEBUG", "DIGEST"]).as_str()
+}
+
+fn dbsize(c: &mut Client, db: &str) -> i64 {
+    c.cmd_str(&["SELECT", db]);
+    let n = c.cmd_str(&["DBSIZE"]).as_int();
+    c.cmd_str(&["SELECT", "0"]);
+    n
+}
+
+#[test]
+fn sluice_files_pass_check_rdb_and_load_into_redis() {
+    let Some(_) = require_bin("redis-server") else {
+        return;
+    };
+    let Some(_) = require_bin("redis-check-rdb") else {
+        return;
+    };
+    let dir = TempDir::new("s2r");
+    let mut rng = Rng::from_env();
+    eprintln!("seed={}", rng.seed());
+    let want = {
+        let s = Server::sluice(2, &args(&dir, &[]));
+        let mut c = s.client();
+        fill(&mut c, &mut rng);
+        assert_eq!(c.cmd_str(&["SAVE"]), Reply::ok());
+        digest(&mut c)
+    };
+    let (status, out) = run_to_exit(
+        "redis-check-rdb",
+        &[dir.file("dump.rdb").to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert!(
+        status.success(),
+        "redis-check-rdb rejected sluice's file:\n{out}"
+    );
+    let r = Server::redis(&args(&dir, &[]));
+    let mut c = r.client();
+    assert_eq!(
+        digest(&mut c),
+        want,
+        "redis-server loaded a different dataset"
+    );
+    assert_eq!(dbsize(&mut c, "15"), 9 * 40);
+}
+
+#[test]
+fn redis_files_load_into_sluice() {
+    let Some(_) = require_bin("redis-server") else {
+        return;
+    };
+    let dir = TempDir::new("r2s");
+    let mut rng = Rng::from_env();
+    eprintln!("seed={}", rng.seed());
+    let want = {
+        let r = Server::redis(&args(&dir, &[]));
+        let mut c = r.client();
+        fill(&mut c, &mut rng);
+        assert_eq!(c.cmd_str(&["SAVE"]), Reply::ok());
+        digest(&mut c)
+    };
+    for threads in [1, 2] {
+        let s = Server::sluice(threads, &args(&dir, &[]));
+        let mut c = s.client();
+        assert_eq!(
+            digest(&mut c),
+            want,
+            "sluice (threads {threads}) loaded a different dataset"
+        );
+        assert_eq!(
+            c.cmd_str(&["XINFO", "GROUPS", "stream0"]).as_array().len(),
+            1
+        );
+        let log = s.log();
+        assert!(log.contains("DB loaded from disk"), "{log}");
+    }
+}
+
+#[test]
+fn sluice_reloads_its_own_file_after_restart() {
+    let dir = TempDir::new("self");
+    let mut rng = Rng::from_env();
+    eprintln!("seed={}", rng.seed());
+    let want = {
+        let s = Server::sluice(2, &args(&dir, &[]));
+        let mut c = s.client();
+        fill(&mut c, &mut rng);
+        assert_eq!(
+            c.cmd_str(&["BGSAVE"]),
+            Reply::simple("Background saving started")
+        );
+        wait_until("BGSAVE to finish", Duration::from_secs(30), || {
+            c.cmd_str(&["INFO", "persistence"])
+                .as_str()
+                .contains("rdb_bgsave_in_progress:0")
+        });
+        digest(&mut c)
+    };
+    let s = Server::sluice(1, &args(&dir, &[]));
+    let mut c = s.client();
+    assert_eq!(digest(&mut c), want);
+    assert!(c.cmd_str(&["TTL", "str0"]).as_int() > 1_000_000);
+}
+
+/// Each writer transaction increments one `a` and one `b` counter; a
+/// consistent image has equal sums.
+#[test]
+fn bgsave_image_is_one_cut_under_writes() {
+    let Some(_) = require_bin("redis-server") else {
+        return;
+    };
+    let dir = TempDir::new("cut");
+    let s = Server::sluice(2, &args(&dir, &[]));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let port = s.port;
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                let mut i: u64 = w;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let a = format!("a{}", i % 200);
+                    let b = format!("b{}", (i * 7) % 200);
+                    c.cmd_str(&["MULTI"]);
+                    c.cmd_str(&["INCR", &a]);
+                    c.cmd_str(&["SET", &format!("pad{}", i % 5000), &"p".repeat(200)]);
+                    c.cmd_str(&["INCR", &b]);
+                    let r = c.cmd_str(&["EXEC"]);
+                    assert_eq!(r.as_array().len(), 3);
+                    i += 3;
+                }
+            })
+        })
+        .collect();
+    let mut c = s.client();
+    wait_until("writers to write", Duration::from_secs(10), || {
+        c.cmd_str(&["DBSIZE"]).as_int() > 300
+    });
+    let sum = |c: &mut Client, prefix: &str| -> i64 {
+        (0..200)
+            .map(|i| {
+                let r = c.cmd_str(&["GET", &format!("{prefix}{i}")]);
+                match r {
+                    Reply::Bulk(Some(b)) => String::from_utf8(b).unwrap().parse::<i64>().unwrap(),
+                    _ => 0,
+                }
+            })
+            .sum()
+    };
+    let before = sum(&mut c, "a");
+    assert_eq!(
+        c.cmd_str(&["BGSAVE"]),
+        Reply::simple("Background saving started")
+    );
+    wait_until("BGSAVE to finish", Duration::from_secs(60), || {
+        c.cmd_str(&["INFO", "persistence"])
+            .as_str()
+            .contains("rdb_bgsave_in_progress:0")
+    });
+    let after = sum(&mut c, "a");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(c
+        .cmd_str(&["INFO", "persistence"])
+        .as_str()
+        .contains("rdb_last_bgsave_status:ok"));
+    drop(s);
+    let r = Server::redis(&args(&dir, &[]));
+    let mut rc = r.client();
+    let (a, b) = (sum(&mut rc, "a"), sum(&mut rc, "b"));
+    assert_eq!(a, b, "the saved image splits transactions (a={a}, b={b})");
+    assert!(
+        a >= before && a <= after,
+        "image count {a} outside [{before}, {after}]"
+    );
+}
+
+#[test]
+fn damaged_files_stop_startup_with_offset_and_reason() {
+    let dir = TempDir::new("bad");
+    {
+        let s = Server::sluice(1, &args(&dir, &[]));
+        let mut c = s.client();
+        for i in 0..100 {
+            c.cmd_str(&["RPUSH", "l", &format!("element-{i}")]);
+        }
+        assert_eq!(c.cmd_str(&["SAVE"]), Reply::ok());
+    }
+    let good = std::fs::read(dir.file("dump.rdb")).unwrap();
+    let bin = common::sluice_bin();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("bad checksum", {
+            let mut b = good.clone();
+            let n = b.len();
+            b[n - 1] ^= 0xff;
+            b
+        }),
+        ("bad signature", {
+            let mut b = good.clone();
+            b[0] = b'X';
+            b
+        }),
+        ("unknown type", {
+            let mut b = good.clone();
+            // The first key's type byte follows SELECTDB (FE 00) and
+            // RESIZEDB, after the last AUX field.
+            let aux = b.windows(8).position(|w| w == b"aof-base").unwrap();
+            let at = aux + b[aux..].windows(2).position(|w| w == [0xFE, 0x00]).unwrap();
+            let ty = at + 2 + if b[at + 2] == 0xFB { 3 } else { 0 };
+            b[ty] = 0x42;
+            b
+        }),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(dir.file("dump.rdb"), &bytes).unwrap();
+        let (status, out) = run_to_exit(
+            bin,
+            &[
+                "--port",
+                "0",
+                "--dir",
+                dir.path(),
+                "--dbfilename",
+                "dump.rdb",
+            ],
+            Duration::from_secs(30),
+        );
+        assert!(!status.success(), "{what}: sluice started anyway:\n{out}");
+        assert!(out.contains("offset"), "{what}: no offset in:\n{out}");
+        assert!(!out.contains("panicked"), "{what}: panic:\n{out}");
+    }
+}
+
+#[test]
+fn dump_payloads_cross_both_ways() {
+    let Some(_) = require_bin("redis-server") else {
+        return;
+    };
+    let dir = TempDir::new("dump");
+    let r = Server::redis(&args(&dir, &[]));
+    let s = Server::sluice(2, &args(&dir, &[]));
+    let (mut rc, mut sc) = (r.client(), s.client());
+    let seed = Rng::from_env().seed();
+    eprintln!("seed={seed}");
+    fill(&mut rc, &mut Rng::new(seed));
+    fill(&mut sc, &mut Rng::new(seed));
+    let keys = rc.cmd_str(&["KEYS", "*"]);
+    for key in keys.as_array() {
+        let key = key.as_str();
+        // DIGEST-VALUE counts a TTL; the copies are restored without one.
+        rc.cmd_str(&["PERSIST", &key]);
+        sc.cmd_str(&["PERSIST", &key]);
+        let from_redis = rc.cmd_str(&["DUMP", &key]);
+        let from_sluice = sc.cmd_str(&["DUMP", &key]);
+        let want = rc.cmd_str(&["DEBUG", "DIGEST-VALUE", &key]);
+        for (c, payload, who) in [
+            (&mut sc, &from_redis, "sluice"),
+            (&mut rc, &from_sluice, "redis"),
+        ] {
+            let p = payload.as_bytes().to_vec();
+            let r = c.cmd(&[b"RESTORE", format!("copy:{key}").as_bytes(), b"0", &p]);
+            assert_eq!(r, Reply::ok(), "{who} RESTORE of {key}");
+            let got = c.cmd_str(&["DEBUG", "DIGEST-VALUE", &format!("copy:{key}")]);
+            assert_eq!(got, want, "{who}: {key} restored differently");
+            c.cmd_str(&["DEL", &format!("copy:{key}")]);
+        }
+    }
+    // Options and errors, compared with redis.
+    let payload = rc.cmd_str(&["DUMP", "str1"]).as_bytes().to_vec();
+    let mut outs = Vec::new();
+    for c in [&mut rc, &mut sc] {
+        let mut run = |args: &[&[u8]]| format!("{:?}", c.cmd(args));
+        let out = vec![
+            run(&[b"RESTORE", b"str1", b"0", &payload]),
+            run(&[b"RESTORE", b"n1", b"-1", &payload]),
+            run(&[b"RESTORE", b"n1", b"0", b"garbage"]),
+            run(&[b"RESTORE", b"n1", b"0", &payload, b"IDLETIME", b"-1"]),
+            run(&[b"RESTORE", b"n1", b"0", &payload, b"FREQ", b"256"]),
+            run(&[b"RESTORE", b"n1", b"0", &payload, b"BOGUS"]),
+            run(&[b"RESTORE", b"n1", b"5000", &payload]),
+            run(&[b"PTTL", b"n1"]).replace(|ch: char| ch.is_ascii_digit(), "9"),
+            run(&[b"RESTORE", b"n1", b"1", &payload, b"REPLACE", b"ABSTTL"]),
+            run(&[b"EXISTS", b"n1"]),
+            run(&[b"RESTORE", b"n2", b"0", &payload, b"IDLETIME", b"1000"]),
+            run(&[b"OBJECT", b"IDLETIME", b"n2"]),
+            run(&[b"DUMP", b"nokey"]),
+        ];
+        outs.push(out);
+    }
+    assert_eq!(
+        outs[1], outs[0],
+        "RESTORE options and errors differ from redis"
+    );
+}
+
+#[test]
+fn info_persistence_lastsave_and_save_points() {
+    let dir = TempDir::new("info");
+    let s = Server::sluice(2, &args(&dir, &["--save", "1 1"]));
+    let mut c = s.client();
+    let info = c.cmd_str(&["INFO", "persistence"]).as_str();
+    assert!(info.contains("rdb_bgsave_in_progress:0"), "{info}");
+    let last = c.cmd_str(&["LASTSAVE"]).as_int();
+    c.cmd_str(&["SET", "k", "v"]);
+    wait_until("a save point to fire", Duration::from_secs(20), || {
+        c.cmd_str(&["LASTSAVE"]).as_int() > last
+            && c.cmd_str(&["INFO", "persistence"])
+                .as_str()
+                .contains("rdb_changes_since_last_save:0")
+    });
+    assert!(dir.file("dump.rdb").exists());
+    assert_eq!(c.cmd_str(&["BGSAVE", "x"]), Reply::err("ERR syntax error"));
+    assert!(c
+        .cmd_str(&["INFO", "persistence"])
+        .as_str()
+        .contains("rdb_last_bgsave_status:ok"));
+}
+
+#[test]
+fn shutdown_save_and_nosave() {
+    let dir = TempDir::new("shut");
+    let s = Server::sluice(1, &args(&dir, &["--save", ""]));
+    let mut c = s.client();
+    c.cmd_str(&["SET", "k", "v"]);
+    c.send(&[b"SHUTDOWN", b"SAVE"]);
+    wait_until("the file", Duration::from_secs(20), || {
+        dir.file("dump.rdb").exists()
+    });
+    drop(s);
+    let s = Server::sluice(1, &args(&dir, &["--save", ""]));
+    let mut c = s.client();
+    assert_eq!(c.cmd_str(&["GET", "k"]), Reply::bulk("v"));
+    c.cmd_str(&["SET", "k", "changed"]);
+    c.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    let _ = c.try_read_reply();
+    drop(s);
+    let s = Server::sluice(1, &args(&dir, &["--save", ""]));
+    assert_eq!(s.client().cmd_str(&["GET", "k"]), Reply::bulk("v"));
+}
