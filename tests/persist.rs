@@ -462,3 +462,38 @@ fn shutdown_save_and_nosave() {
     let s = Server::sluice(1, &args(&dir, &["--save", ""]));
     assert_eq!(s.client().cmd_str(&["GET", "k"]), Reply::bulk("v"));
 }
+
+/// SAVE and BGSAVE inside MULTI: the transaction holds every stripe, so
+/// SAVE writes from them (and sees the transaction's own writes); BGSAVE
+/// replies "scheduled" and runs once the transaction is done.
+#[test]
+fn saves_inside_transactions() {
+    let dir = TempDir::new("multi");
+    {
+        let s = Server::sluice(2, &args(&dir, &["--save", ""]));
+        let mut c = s.client();
+        c.cmd_str(&["MULTI"]);
+        c.cmd_str(&["SET", "k", "v"]);
+        c.cmd_str(&["SAVE"]);
+        c.cmd_str(&["BGSAVE"]);
+        c.cmd_str(&["SET", "after", "x"]);
+        let r = c.cmd_str(&["EXEC"]);
+        assert_eq!(
+            r.as_array(),
+            &[
+                Reply::ok(),
+                Reply::ok(),
+                Reply::simple("Background saving scheduled"),
+                Reply::ok()
+            ]
+        );
+        wait_until("the background save", Duration::from_secs(20), || {
+            let info = c.cmd_str(&["INFO", "persistence"]).as_str();
+            info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_saves:2")
+        });
+    }
+    let s = Server::sluice(1, &args(&dir, &["--save", ""]));
+    let mut c = s.client();
+    assert_eq!(c.cmd_str(&["GET", "k"]), Reply::bulk("v"));
+    assert_eq!(c.cmd_str(&["GET", "after"]), Reply::bulk("x"));
+}

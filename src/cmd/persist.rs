@@ -3,7 +3,7 @@
 //! `restoreCommand`). The work is in `crate::server::persist` and
 //! `crate::rdb`.
 
-use super::flags::{ADMIN, DENYOOM, NOSCRIPT, READONLY, WRITE};
+use super::flags::{ADMIN, DENYOOM, NOSCRIPT, READONLY, WALKS, WRITE};
 use super::{command_table, eq_ic, Ctx, ERR_NOT_INT, ERR_SYNTAX};
 use crate::num::parse_i64;
 use crate::protocol::Argv;
@@ -12,16 +12,23 @@ use crate::store::Value;
 
 command_table! {
     pub static TABLE;
-    "save", 1, ADMIN | NOSCRIPT, (0, 0, 0), "@admin @slow @dangerous", save;
+    "save", 1, ADMIN | NOSCRIPT | WALKS, (0, 0, 0), "@admin @slow @dangerous", save;
     "bgsave", -1, ADMIN | NOSCRIPT, (0, 0, 0), "@admin @slow @dangerous", bgsave;
     "dump", 2, READONLY, (1, 1, 1), "@keyspace @read @slow", dump;
     "restore", -4, WRITE | DENYOOM, (1, 1, 1), "@keyspace @write @slow @dangerous", restore;
 }
 
 /// SAVE: a synchronous save (only this client waits; other clients and
-/// shards keep running, and the image is still one point in time).
+/// shards keep running, and the image is still one point in time). Inside
+/// EXEC the transaction holds every stripe and the file is written from
+/// them.
 pub fn save(ctx: &mut Ctx, _argv: &Argv) {
-    match persist::save(ctx.srv) {
+    let result = if ctx.client.in_exec {
+        persist::save_held(ctx.srv, &mut ctx.ks.locked)
+    } else {
+        persist::save(ctx.srv)
+    };
+    match result {
         Ok(_) => ctx.out.ok(),
         Err(SaveError::InProgress) => ctx.out.error("ERR Background save already in progress"),
         Err(SaveError::Failed(_)) => ctx.out.error("ERR"),
@@ -42,6 +49,8 @@ pub fn bgsave(ctx: &mut Ctx, argv: &Argv) {
         return ctx.out.error("ERR Background save already in progress");
     }
     match persist::bgsave(&ctx.srv.arc()) {
+        // Inside EXEC the save waits for the transaction's stripes.
+        Ok(()) if ctx.client.in_exec => ctx.out.simple(b"Background saving scheduled"),
         Ok(()) => ctx.out.simple(b"Background saving started"),
         Err(SaveError::InProgress) => ctx.out.error("ERR Background save already in progress"),
         Err(SaveError::Failed(_)) => ctx.out.error("ERR"),

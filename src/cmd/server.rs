@@ -120,7 +120,12 @@ pub fn shutdown(ctx: &mut Ctx, argv: &Argv) {
     let save_points = !ctx.srv.config.read().save.is_empty();
     if mode == ShutdownMode::Save || (mode == ShutdownMode::Default && save_points) {
         crate::notice!("Saving the final RDB snapshot before exiting.");
-        if crate::server::persist::save(ctx.srv).is_err() {
+        let saved = if ctx.client.in_exec {
+            crate::server::persist::save_held(ctx.srv, &mut ctx.ks.locked)
+        } else {
+            crate::server::persist::save(ctx.srv)
+        };
+        if saved.is_err() {
             crate::warning!("Error trying to save the DB, can't exit.");
             return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
         }

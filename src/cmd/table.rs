@@ -222,7 +222,7 @@ command_table! {
     "flushall", -1, WRITE | ALL_STRIPES, (0, 0, 0), "@keyspace @write @slow @dangerous", server::flushall;
     "swapdb", 3, WRITE | FAST | ALL_STRIPES, (0, 0, 0), "@keyspace @write @fast @dangerous", server::swapdb;
     "time", 1, LOADING | STALE | FAST, (0, 0, 0), "@fast", server::time;
-    "shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::shutdown;
+    "shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | WALKS, (0, 0, 0), "@admin @slow @dangerous", server::shutdown;
     "debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | WALKS, (0, 0, 0), "@admin @slow @dangerous", server::debug;
     "monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::monitor;
     "lastsave", 1, LOADING | STALE | FAST, (0, 0, 0), "@admin @fast @dangerous", server::lastsave;

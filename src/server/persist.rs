@@ -121,6 +121,16 @@ fn encode_stripe(out: &mut Vec<u8>, stripe: &Stripe, opts: EncodeOptions) -> usi
 /// Saves the dataset to `dbfilename` (SAVE, SHUTDOWN, BGSAVE's thread).
 /// Returns the file's size.
 pub fn save(srv: &Server) -> Result<u64, SaveError> {
+    save_from(srv, None)
+}
+
+/// SAVE inside EXEC: the transaction holds every stripe (SAVE walks), so
+/// the image is written straight from them; nothing can change meanwhile.
+pub fn save_held(srv: &Server, held: &mut crate::store::Locked) -> Result<u64, SaveError> {
+    save_from(srv, Some(held))
+}
+
+fn save_from(srv: &Server, held: Option<&mut crate::store::Locked>) -> Result<u64, SaveError> {
     if srv
         .persist
         .in_progress
@@ -137,7 +147,7 @@ pub fn save(srv: &Server) -> Result<u64, SaveError> {
     srv.persist.last_try_s.store(start_s, Ordering::Release);
     srv.persist.keys_processed.store(0, Ordering::Release);
     let dirty_before = srv.total_dirty();
-    let result = save_to_file(srv);
+    let result = save_to_file(srv, held);
     let ok = result.is_ok();
     srv.persist.last_ok.store(ok, Ordering::Release);
     srv.persist
@@ -183,11 +193,11 @@ pub fn bgsave(srv: &Arc<Server>) -> Result<(), SaveError> {
     Ok(())
 }
 
-fn save_to_file(srv: &Server) -> Result<u64, String> {
+fn save_to_file(srv: &Server, held: Option<&mut crate::store::Locked>) -> Result<u64, String> {
     let final_path = rdb_path(srv);
     let n = srv.persist.counter.fetch_add(1, Ordering::AcqRel);
     let temp = PathBuf::from(format!("temp-{}-{n}.rdb", std::process::id()));
-    let result = write_rdb(srv, &temp).and_then(|size| {
+    let result = write_rdb(srv, &temp, held).and_then(|size| {
         std::fs::rename(&temp, &final_path)
             .map(|_| size)
             .map_err(|e| format!("Error moving temp DB file {} on the final destination {} (in server root dir {}): {e}",
@@ -206,7 +216,11 @@ fn cwd() -> String {
 }
 
 /// Writes a complete RDB image of the dataset to `path`.
-fn write_rdb(srv: &Server, path: &std::path::Path) -> Result<u64, String> {
+fn write_rdb(
+    srv: &Server,
+    path: &std::path::Path,
+    held: Option<&mut crate::store::Locked>,
+) -> Result<u64, String> {
     let mut file = crate::io::filewriter::FileWriter::create(path).map_err(|e| {
         format!(
             "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
@@ -229,6 +243,39 @@ fn write_rdb(srv: &Server, path: &std::path::Path) -> Result<u64, String> {
     file.write(&head)
         .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
 
+    if let Some(locked) = held {
+        let mut out = Vec::new();
+        for index in 0..crate::store::STRIPES {
+            out.clear();
+            let n = locked.with_stripe(index, |stripe| encode_stripe(&mut out, stripe, opts));
+            srv.persist.keys_processed.fetch_add(n, Ordering::Relaxed);
+            crc.update(&out);
+            file.write(&out)
+                .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+        }
+    } else {
+        stream_snapshot(srv, &mut file, &mut crc, opts)?;
+    }
+    let mut tail = vec![opcodes::EOF];
+    crc.update(&tail);
+    let sum = if opts.checksum { crc.finalize() } else { 0 };
+    tail.extend_from_slice(&sum.to_le_bytes());
+    file.write(&tail)
+        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+    let size = file
+        .finish()
+        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+    Ok(size)
+}
+
+/// Writes every stripe through the snapshot engine: the cut, then stripes
+/// as the driver or commands save them.
+fn stream_snapshot(
+    srv: &Server,
+    file: &mut crate::io::filewriter::FileWriter,
+    crc: &mut crc64::Running,
+    opts: EncodeOptions,
+) -> Result<(), String> {
     // Stripes arrive as chunks from the driver and from commands that
     // touch a stripe first; they go to the file in arrival order (each
     // starts with its own SELECTDB, so order does not matter to loaders).
@@ -283,26 +330,17 @@ fn write_rdb(srv: &Server, path: &std::path::Path) -> Result<u64, String> {
         srv.persist
             .keys_processed
             .store(keys.load(Ordering::Relaxed), Ordering::Relaxed);
-        drain(&mut file, &mut crc, false);
+        drain(file, crc, false);
         while buffered.load(Ordering::Acquire) > MAX_BUFFERED {
-            drain(&mut file, &mut crc, true);
+            drain(file, crc, true);
         }
     });
     debug_assert_eq!(snap.remaining(), 0);
-    drain(&mut file, &mut crc, false);
+    drain(file, crc, false);
     if let Some(e) = write_error {
         return Err(format!("Write error saving DB on disk: {e}"));
     }
-    let mut tail = vec![opcodes::EOF];
-    crc.update(&tail);
-    let sum = if opts.checksum { crc.finalize() } else { 0 };
-    tail.extend_from_slice(&sum.to_le_bytes());
-    file.write(&tail)
-        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
-    let size = file
-        .finish()
-        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
-    Ok(size)
+    Ok(())
 }
 
 /// server.c `serverCron`: a background save when a save point is reached
