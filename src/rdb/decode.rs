@@ -725,9 +725,12 @@ impl SetB {
     }
 }
 
+/// A field and value as read: borrowed from the input when possible.
+type CowPair<'b> = (Cow<'b, [u8]>, Cow<'b, [u8]>);
+
 /// Collects pairs, then builds the hash in one go (no lookup per field).
 struct HashB<'b> {
-    pairs: Vec<(Cow<'b, [u8]>, Cow<'b, [u8]>)>,
+    pairs: Vec<CowPair<'b>>,
     limits: HashLimits,
 }
 
