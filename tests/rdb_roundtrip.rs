@@ -138,3 +138,180 @@ fn decoder_reports_truncation_offsets() {
     assert!(e.reason.contains("checksum"), "{e}");
     assert_eq!(e.offset, (n - 8) as u64);
 }
+
+/// Hand-made files: opcodes and types the encoder never writes.
+#[test]
+fn crafted_opcodes_and_rejected_types() {
+    use sluice::rdb::encode::{write_len, write_string};
+    use sluice::rdb::{decode_all, LoadedEntry};
+    let file = |version: &str, body: &[u8], crc: bool| {
+        let mut out = format!("REDIS{version}").into_bytes();
+        out.extend_from_slice(body);
+        out.push(0xFF);
+        if crc {
+            let c = sluice::rdb::crc64::checksum(&out);
+            out.extend_from_slice(&c.to_le_bytes());
+        }
+        out
+    };
+    // FUNCTION2 skipped, SLOT_INFO ignored, EXPIRETIME (seconds), IDLE and
+    // FREQ, all in one version-12 file.
+    let mut body = vec![0xF5];
+    write_string(
+        &mut body,
+        b"#!lua name=lib\nredis.register_function('f', function() end)",
+        false,
+    );
+    body.extend_from_slice(&[0xF4, 1, 2, 3, 0xFE, 2]);
+    body.push(0xFD);
+    body.extend_from_slice(&2_000_000_000i32.to_le_bytes());
+    body.extend_from_slice(&[0xF8, 0x40, 0x64, 0]);
+    write_string(&mut body, b"k", false);
+    write_string(&mut body, b"v", false);
+    body.extend_from_slice(&[0xF9, 7, 0]);
+    write_string(&mut body, b"k2", false);
+    write_string(&mut body, b"123", false);
+    let items = decode_all(&file("0012", &body, true), Limits::default()).unwrap();
+    assert!(
+        matches!(items[0], Item::FunctionSkipped { code_len: 59 }),
+        "{items:?}"
+    );
+    assert_eq!(items[1], Item::SelectDb(2));
+    let Item::Entry(LoadedEntry {
+        db,
+        expire_ms,
+        idle,
+        ..
+    }) = &items[2]
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (*db, *expire_ms, *idle),
+        (2, Some(2_000_000_000_000), Some(100))
+    );
+    let Item::Entry(e) = &items[3] else { panic!() };
+    assert_eq!(
+        (e.freq, &e.value),
+        (Some(7), &sluice::store::Value::Int(123))
+    );
+    assert!(matches!(
+        items[4],
+        Item::End {
+            checksum: Checksum::Verified(_)
+        }
+    ));
+
+    // Version 4: no checksum after EOF.
+    let items = decode_all(&file("0004", &[], false), Limits::default()).unwrap();
+    assert_eq!(
+        items,
+        vec![Item::End {
+            checksum: Checksum::Skipped
+        }]
+    );
+    // A zero checksum is "not computed".
+    let mut zero = file("0010", &[], false);
+    zero.extend_from_slice(&[0; 8]);
+    assert!(decode_all(&zero, Limits::default()).is_ok());
+
+    let reject = |bytes: Vec<u8>, want: &str| {
+        let e = decode_all(&bytes, Limits::default()).unwrap_err();
+        assert!(e.reason.contains(want), "{want}: {e}");
+    };
+    reject(
+        file("0013", &[], true),
+        "can't handle RDB format version 0013",
+    );
+    reject(file("00a1", &[], true), "can't handle RDB format version");
+    reject(b"RADIS0010\xff".to_vec(), "not an RDB file");
+    for (t, want) in [
+        (7u8, "module value types"),
+        (6, "module value types"),
+        (8, "unknown value type 8"),
+        (24, "field expiration"),
+        (25, "field expiration"),
+        (26, "unknown value type 26"),
+    ] {
+        let mut body = vec![t];
+        write_string(&mut body, b"key", false);
+        body.extend_from_slice(&[0; 16]);
+        reject(file("0011", &body, true), want);
+    }
+    let mut body = vec![0xF7];
+    write_len(&mut body, 1);
+    reject(file("0010", &body, true), "module auxiliary data");
+    // Duplicates and empty collections, as check-rdb rejects them.
+    let mut body = vec![2];
+    write_string(&mut body, b"s", false);
+    write_len(&mut body, 2);
+    write_string(&mut body, b"m", false);
+    write_string(&mut body, b"m", false);
+    reject(file("0010", &body, true), "duplicate set member");
+    let mut body = vec![4];
+    write_string(&mut body, b"h", false);
+    write_len(&mut body, 0);
+    reject(file("0010", &body, true), "empty hash");
+    let mut body = vec![5];
+    write_string(&mut body, b"z", false);
+    write_len(&mut body, 1);
+    write_string(&mut body, b"m", false);
+    body.extend_from_slice(&f64::NAN.to_le_bytes());
+    reject(file("0010", &body, true), "NaN");
+    // A length far beyond the input is refused before any allocation.
+    let mut body = vec![0];
+    write_string(&mut body, b"k", false);
+    body.extend_from_slice(&[0x81, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    reject(
+        file("0010", &body, true),
+        "9223372036854775807 bytes needed",
+    );
+    let mut body = vec![0];
+    write_string(&mut body, b"k", false);
+    body.extend_from_slice(&[0xC3, 0x01, 0x80, 0x10, 0, 0, 0, 0]);
+    reject(file("0010", &body, true), "cannot expand");
+}
+
+/// A big item fed a few bytes at a time decodes without quadratic rescans
+/// (the back-off rule); this would take minutes if every chunk restarted
+/// the item's parse.
+#[test]
+fn big_item_in_tiny_chunks_is_linear() {
+    let mut l = sluice::store::list::ListValue::new();
+    for i in 0..200_000 {
+        l.push(
+            format!("element-{i}").as_bytes(),
+            sluice::store::list::End::Tail,
+            sluice::store::list::Fill::default(),
+        );
+    }
+    let entries = vec![sluice::rdb::LoadedEntry {
+        db: 0,
+        key: b"big".to_vec(),
+        value: sluice::store::Value::List(Box::new(l)),
+        expire_ms: None,
+        idle: None,
+        freq: None,
+    }];
+    let bytes = write_rdb(&entries, EncodeOptions::default());
+    let start = std::time::Instant::now();
+    let mut d = Decoder::new(Limits::default());
+    let mut got = 0;
+    for chunk in bytes.chunks(64) {
+        d.feed(chunk);
+        while let Some(item) = d.next_item().unwrap() {
+            got += usize::from(matches!(item, Item::Entry(_)));
+        }
+    }
+    d.finish_input();
+    while let Some(item) = d.next_item().unwrap() {
+        got += usize::from(matches!(item, Item::Entry(_)));
+    }
+    assert_eq!(got, 1);
+    assert!(d.is_done());
+    println!(
+        "{} bytes in 64-byte chunks: {:?}",
+        bytes.len(),
+        start.elapsed()
+    );
+}

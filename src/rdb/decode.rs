@@ -36,6 +36,7 @@ use crate::store::set::{intset_max_entries, SetValue};
 use crate::store::stream::{Consumer, Group, Nack, Stream, StreamId};
 use crate::store::zset::ZSetValue;
 use crate::store::Value;
+use hashbrown::HashSet;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -295,7 +296,7 @@ impl<'a> Rd<'a> {
                     } else {
                         f64::from_le_bytes(self.array()?)
                     };
-                    b.add(&m, score, self, m_at)?;
+                    b.add(m, score, self, m_at)?;
                 }
                 b.finish(self, at)
             }
@@ -303,10 +304,9 @@ impl<'a> Rd<'a> {
                 let n = self.count("hash", 2)?;
                 let mut b = HashB::new(&self.limits);
                 for _ in 0..n {
-                    let f_at = self.pos;
                     let f = self.string()?;
                     let v = self.string()?;
-                    b.set(&f, &v, self, f_at)?;
+                    b.set(f, v);
                 }
                 b.finish(self, at)
             }
@@ -315,7 +315,7 @@ impl<'a> Rd<'a> {
                 let pairs = legacy::zipmap_pairs(&blob).or_else(|e| self.bad_at(at, e))?;
                 let mut b = HashB::new(&self.limits);
                 for (f, v) in pairs {
-                    b.set(f, v, self, at)?;
+                    b.set(Cow::Borrowed(f), Cow::Borrowed(v));
                 }
                 b.finish(self, at)
             }
@@ -366,8 +366,7 @@ impl<'a> Rd<'a> {
                             None => return self.bad_at(at, "zset listpack with a bad score"),
                         },
                     };
-                    let m = pair[0].to_vec();
-                    b.add(&m, score, self, at)?;
+                    b.add(lp_bytes(pair[0]), score, self, at)?;
                 }
                 b.finish(self, at)
             }
@@ -384,8 +383,7 @@ impl<'a> Rd<'a> {
                 }
                 let mut b = HashB::new(&self.limits);
                 for pair in elems.chunks_exact(2) {
-                    let (f, v) = (pair[0].to_vec(), pair[1].to_vec());
-                    b.set(&f, &v, self, at)?;
+                    b.set(lp_bytes(pair[0]), lp_bytes(pair[1]));
                 }
                 b.finish(self, at)
             }
@@ -666,6 +664,14 @@ impl<'a> Rd<'a> {
 
 // ---- value builders: sluice's encodings by sluice's thresholds ----------
 
+/// A listpack element's bytes: borrowed for strings, formatted for ints.
+fn lp_bytes(v: LpVal<'_>) -> Cow<'_, [u8]> {
+    match v {
+        LpVal::Str(s) => Cow::Borrowed(s),
+        LpVal::Int(n) => Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()),
+    }
+}
+
 struct ListB {
     list: ListValue,
     fill: Fill,
@@ -719,68 +725,77 @@ impl SetB {
     }
 }
 
-struct HashB {
-    hash: HashValue,
+/// A field and value as read: borrowed from the input when possible.
+type CowPair<'b> = (Cow<'b, [u8]>, Cow<'b, [u8]>);
+
+/// Collects pairs, then builds the hash in one go (no lookup per field).
+struct HashB<'b> {
+    pairs: Vec<CowPair<'b>>,
     limits: HashLimits,
 }
 
-impl HashB {
-    fn new(l: &Limits) -> HashB {
+impl<'b> HashB<'b> {
+    fn new(l: &Limits) -> HashB<'b> {
         HashB {
-            hash: HashValue::default(),
+            pairs: Vec::new(),
             limits: HashLimits::new(l.hash_max_listpack_entries, l.hash_max_listpack_value),
         }
     }
-    fn set(&mut self, f: &[u8], v: &[u8], rd: &Rd, at: usize) -> R<()> {
-        if !self.hash.set(f, v, self.limits) {
-            return rd.bad_at(at, "duplicate hash field");
-        }
-        Ok(())
+    fn set(&mut self, f: Cow<'b, [u8]>, v: Cow<'b, [u8]>) {
+        self.pairs.push((f, v));
     }
     fn finish(self, rd: &Rd, at: usize) -> R<Value> {
-        if self.hash.is_empty() {
+        if self.pairs.is_empty() {
             return rd.bad_at(at, "empty hash");
         }
-        Ok(Value::Hash(Box::new(self.hash)))
+        let mut seen = HashSet::with_capacity(self.pairs.len());
+        if !self.pairs.iter().all(|(f, _)| seen.insert(&**f)) {
+            return rd.bad_at(at, "duplicate hash field");
+        }
+        drop(seen);
+        Ok(Value::Hash(Box::new(HashValue::from_distinct_pairs(
+            &self.pairs,
+            self.limits,
+        ))))
     }
 }
 
-struct ZSetB {
-    zset: Option<ZSetValue>,
+/// Collects entries, then builds the zset in one go.
+struct ZSetB<'b> {
+    entries: Vec<(f64, Cow<'b, [u8]>)>,
     entries_max: i64,
     value_max: i64,
 }
 
-impl ZSetB {
-    fn new(l: &Limits) -> ZSetB {
+impl<'b> ZSetB<'b> {
+    fn new(l: &Limits) -> ZSetB<'b> {
         ZSetB {
-            zset: None,
+            entries: Vec::new(),
             entries_max: l.zset_max_listpack_entries,
             value_max: l.zset_max_listpack_value,
         }
     }
-    fn add(&mut self, m: &[u8], score: f64, rd: &Rd, at: usize) -> R<()> {
+    fn add(&mut self, m: Cow<'b, [u8]>, score: f64, rd: &Rd, at: usize) -> R<()> {
         if score.is_nan() {
             return rd.bad_at(at, "zset score is NaN");
         }
-        let (e, v) = (self.entries_max, self.value_max);
-        let z = self
-            .zset
-            .get_or_insert_with(|| ZSetValue::for_first_member(m.len(), e, v));
-        z.convert_before_insert(m.len(), e, v);
-        if !z.insert(m, score) {
-            return rd.bad_at(at, "duplicate zset member");
-        }
+        self.entries.push((score, m));
         Ok(())
     }
     fn finish(self, rd: &Rd, at: usize) -> R<Value> {
-        match self.zset {
-            Some(mut z) if !z.is_empty() => {
-                z.shrink();
-                Ok(Value::ZSet(Box::new(z)))
-            }
-            _ => rd.bad_at(at, "empty zset"),
+        if self.entries.is_empty() {
+            return rd.bad_at(at, "empty zset");
         }
+        let mut seen = HashSet::with_capacity(self.entries.len());
+        if !self.entries.iter().all(|(_, m)| seen.insert(&**m)) {
+            return rd.bad_at(at, "duplicate zset member");
+        }
+        drop(seen);
+        Ok(Value::ZSet(Box::new(ZSetValue::from_distinct(
+            self.entries,
+            self.entries_max,
+            self.value_max,
+        ))))
     }
 }
 

@@ -73,9 +73,9 @@ pub fn decompress(input: &[u8], ulen: usize) -> Result<Vec<u8>, &'static str> {
     Ok(out)
 }
 
-fn hash(b: &[u8]) -> usize {
+fn hash(b: &[u8], log: u32) -> usize {
     let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-    (v.wrapping_mul(2654435761) >> (32 - HASH_LOG)) as usize
+    (v.wrapping_mul(2654435761) >> (32 - log)) as usize
 }
 
 /// Compresses `input`; `None` when the result would exceed `max_out`
@@ -87,7 +87,10 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         return None;
     }
     let mut out = Vec::with_capacity(max_out.min(n + n / 32 + 2));
-    let mut table = vec![0u32; 1 << HASH_LOG];
+    // A table sized to the input: most RDB strings are short, and
+    // zeroing 64 KiB for each would dominate.
+    let log = n.next_power_of_two().trailing_zeros().clamp(6, HASH_LOG);
+    let mut table = vec![0u32; 1 << log];
     let mut lit_start = 0;
     let mut ip = 0;
     let flush = |out: &mut Vec<u8>, from: usize, to: usize| {
@@ -100,7 +103,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         }
     };
     while ip + 2 < n {
-        let h = hash(&input[ip..]);
+        let h = hash(&input[ip..], log);
         let cand = table[h] as usize;
         table[h] = (ip + 1) as u32;
         if cand > 0 {
@@ -128,7 +131,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
                 let end = ip + len;
                 for p in end.saturating_sub(2).max(ip + 1)..end {
                     if p + 2 < n {
-                        table[hash(&input[p..])] = (p + 1) as u32;
+                        table[hash(&input[p..], log)] = (p + 1) as u32;
                     }
                 }
                 ip = end;

@@ -262,6 +262,41 @@ impl HashValue {
         inserted
     }
 
+    /// Builds a hash from pairs whose fields the caller knows are distinct
+    /// (an RDB load), in the encoding a series of [`HashValue::set`] would
+    /// reach, without a lookup per pair.
+    pub fn from_distinct_pairs<F: AsRef<[u8]>, V: AsRef<[u8]>>(
+        pairs: &[(F, V)],
+        limits: HashLimits,
+    ) -> HashValue {
+        let small = pairs.len() <= limits.entries_max
+            && pairs.len() < u32::MAX as usize
+            && pairs.iter().all(|(f, v)| {
+                f.as_ref().len() <= limits.value_max && v.as_ref().len() <= limits.value_max
+            });
+        if small {
+            let mut lp = Listpack::default();
+            let bytes: usize = pairs
+                .iter()
+                .map(|(f, v)| {
+                    let (f, v) = (f.as_ref().len(), v.as_ref().len());
+                    varint_len(f) + f + varint_len(v) + v
+                })
+                .sum();
+            lp.buf.reserve_exact(HEADER + bytes);
+            for (f, v) in pairs {
+                lp.push(f.as_ref(), v.as_ref());
+            }
+            HashValue::Listpack(lp)
+        } else {
+            let mut table = Table::with_capacity(pairs.len());
+            for (f, v) in pairs {
+                table.insert(f.as_ref().into(), v.as_ref().into());
+            }
+            HashValue::Table(Box::new(table))
+        }
+    }
+
     /// Removes `field`; true if it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {

@@ -318,6 +318,43 @@ impl ZSetValue {
         added
     }
 
+    /// Builds a zset from entries whose members the caller knows are
+    /// distinct and whose scores are not NaN (an RDB load), in the
+    /// encoding a series of [`ZSetValue::insert`] with these limits would
+    /// reach, without a lookup per entry.
+    pub fn from_distinct<M: AsRef<[u8]>>(
+        mut entries: Vec<(f64, M)>,
+        entries_max: i64,
+        value_max: i64,
+    ) -> ZSetValue {
+        let small = !exceeds(entries.len(), entries_max)
+            && entries
+                .iter()
+                .all(|(_, m)| !exceeds(m.as_ref().len(), value_max));
+        if small {
+            entries
+                .sort_by(|a, b| cmp_score(a.0, b.0).then_with(|| a.1.as_ref().cmp(b.1.as_ref())));
+            let mut c = Compact::default();
+            for (score, member) in &entries {
+                let score = if *score == 0.0 { 0.0 } else { *score };
+                c.buf
+                    .extend_from_slice(&Compact::encode(score, member.as_ref()));
+            }
+            c.len = entries.len();
+            c.buf.shrink_to_fit();
+            ZSetValue::Small(c)
+        } else {
+            let mut big = Box::<Big>::default();
+            big.scores.reserve(entries.len());
+            for (score, member) in entries {
+                let member: Box<[u8]> = member.as_ref().into();
+                big.scores.insert(member.clone(), score);
+                big.order.insert(Node { score, member });
+            }
+            ZSetValue::Big(big)
+        }
+    }
+
     /// Removes `member`, returning its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match self {
