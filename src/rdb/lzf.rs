@@ -78,19 +78,32 @@ fn hash(b: &[u8], log: u32) -> usize {
     (v.wrapping_mul(2654435761) >> (32 - log)) as usize
 }
 
+thread_local! {
+    /// The match table, reused across calls (no allocation per string).
+    /// An entry is only a candidate, accepted when it lies before the
+    /// current position and its bytes match.
+    static TABLE: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0; 1 << HASH_LOG]);
+}
+
 /// Compresses `input`; `None` when the result would exceed `max_out`
 /// bytes (Redis calls `lzf_compress` with `len - 4` so compression must
-/// save at least 4 bytes).
+/// save at least 4 bytes). Gives up as soon as the pending literals alone
+/// would overflow `max_out`, so incompressible values cost little.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    TABLE.with(|t| compress_with(input, max_out, &mut t.borrow_mut()))
+}
+
+fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<u8>> {
     let n = input.len();
     if n == 0 {
         return None;
     }
     let mut out = Vec::with_capacity(max_out.min(n + n / 32 + 2));
-    // A table sized to the input: most RDB strings are short, and
-    // zeroing 64 KiB for each would dominate.
-    let log = n.next_power_of_two().trailing_zeros().clamp(6, HASH_LOG);
-    let mut table = vec![0u32; 1 << log];
+    let log = (n.next_power_of_two().trailing_zeros() + 3).clamp(9, HASH_LOG);
+    // Cleared per call (only the part this input's hash size uses): stale
+    // candidates would be checked byte by byte, and mispredicted.
+    let table = &mut table[..1 << log];
+    table.fill(0);
     let mut lit_start = 0;
     let mut ip = 0;
     let flush = |out: &mut Vec<u8>, from: usize, to: usize| {
@@ -102,11 +115,21 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             from += run;
         }
     };
+    // Literals may run up to here before the output cannot fit any more
+    // (each run of 32 costs one control byte): recomputed after output.
+    let lit_limit = |out_len: usize, lit_start: usize| {
+        lit_start + (max_out.saturating_sub(out_len) * MAX_LIT) / (MAX_LIT + 1)
+    };
+    let mut limit = lit_limit(0, 0);
+    let shift = 32 - log;
+    // The 3-byte window at `ip`, rolled one byte at a time.
+    let mut v = (u32::from(input[0]) << 8) | u32::from(*input.get(1).unwrap_or(&0));
     while ip + 2 < n {
-        let h = hash(&input[ip..], log);
+        v = ((v << 8) | u32::from(input[ip + 2])) & 0xFF_FFFF;
+        let h = (v.wrapping_mul(2654435761) >> shift) as usize;
         let cand = table[h] as usize;
         table[h] = (ip + 1) as u32;
-        if cand > 0 {
+        if cand > 0 && cand <= ip {
             let r = cand - 1;
             let off = ip - r - 1;
             if off < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
@@ -136,16 +159,21 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
                 }
                 ip = end;
                 lit_start = ip;
+                limit = lit_limit(out.len(), lit_start);
+                if ip + 2 < n {
+                    v = (u32::from(input[ip]) << 8) | u32::from(input[ip + 1]);
+                }
                 continue;
             }
         }
         ip += 1;
+        if ip > limit {
+            return None;
+        }
         if ip - lit_start >= MAX_LIT * 64 {
             flush(&mut out, lit_start, ip);
             lit_start = ip;
-            if out.len() > max_out {
-                return None;
-            }
+            limit = lit_limit(out.len(), lit_start);
         }
     }
     flush(&mut out, lit_start, n);

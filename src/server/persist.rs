@@ -298,45 +298,43 @@ fn stream_snapshot(
         }))
         .map_err(|_| "another snapshot is running".to_string())?;
 
+    // Drivers (one per shard thread) save stripes taken from a shared
+    // counter, pausing while the writer is behind; this thread writes.
+    let next = AtomicUsize::new(0);
+    let drivers = srv.threads.clamp(1, 8);
     let mut write_error = None;
-    let mut drain =
-        |file: &mut crate::io::filewriter::FileWriter, crc: &mut crc64::Running, wait: bool| loop {
-            let chunk = if wait {
-                match rx.recv_timeout(std::time::Duration::from_millis(1)) {
-                    Ok(c) => c,
-                    Err(_) => return,
+    std::thread::scope(|scope| {
+        for _ in 0..drivers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::AcqRel);
+                if index >= crate::store::STRIPES {
+                    break;
                 }
-            } else {
-                match rx.try_recv() {
-                    Ok(c) => c,
-                    Err(_) => return,
+                while buffered.load(Ordering::Acquire) > MAX_BUFFERED {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
                 }
+                drop(srv.keyspace.lock(index));
+            });
+        }
+        loop {
+            let chunk = match rx.recv_timeout(std::time::Duration::from_millis(1)) {
+                Ok(chunk) => chunk,
+                // Every stripe sends its chunk before counting itself saved.
+                Err(_) if snap.remaining() == 0 && rx.is_empty() => break,
+                Err(_) => continue,
             };
             buffered.fetch_sub(chunk.len(), Ordering::AcqRel);
+            srv.persist
+                .keys_processed
+                .store(keys.load(Ordering::Relaxed), Ordering::Relaxed);
             crc.update(&chunk);
             if write_error.is_none() {
                 if let Err(e) = file.write(&chunk) {
                     write_error = Some(e);
                 }
             }
-            if !wait {
-                continue;
-            }
-            if buffered.load(Ordering::Acquire) < MAX_BUFFERED {
-                return;
-            }
-        };
-    srv.keyspace.drive_snapshot(&snap, || {
-        srv.persist
-            .keys_processed
-            .store(keys.load(Ordering::Relaxed), Ordering::Relaxed);
-        drain(file, crc, false);
-        while buffered.load(Ordering::Acquire) > MAX_BUFFERED {
-            drain(file, crc, true);
         }
     });
-    debug_assert_eq!(snap.remaining(), 0);
-    drain(file, crc, false);
     if let Some(e) = write_error {
         return Err(format!("Write error saving DB on disk: {e}"));
     }
