@@ -824,6 +824,8 @@ pub struct Decoder {
     db: u64,
     limits: Limits,
     crc: crc64::Running,
+    /// False when the caller checks the CRC itself (in parallel).
+    check_crc: bool,
     failed: Option<Error>,
 }
 
@@ -841,6 +843,7 @@ impl Decoder {
             db: 0,
             limits,
             crc: crc64::running(),
+            check_crc: true,
             failed: None,
         }
     }
@@ -854,6 +857,13 @@ impl Decoder {
     }
 
     /// Appends input bytes. After `End`, they are kept as [`Self::trailing`].
+    /// Leaves the trailing CRC64 to the caller (who may compute it on
+    /// another core over the whole input): `End` then reports `Skipped`.
+    pub fn without_checksum(mut self) -> Decoder {
+        self.check_crc = false;
+        self
+    }
+
     pub fn feed(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
     }
@@ -950,10 +960,17 @@ impl Decoder {
                     let bytes = &self.buf[self.start..self.start + used];
                     let item = match item {
                         None => {
-                            self.crc.update(bytes);
+                            if self.check_crc {
+                                self.crc.update(bytes);
+                            }
                             self.version = version.unwrap_or(0);
                             self.state = State::Body;
                             None
+                        }
+                        Some((Item::End { .. }, Some(_))) if !self.check_crc => {
+                            Some(Item::End {
+                                checksum: Checksum::Skipped,
+                            })
                         }
                         Some((Item::End { .. }, Some(stored))) => {
                             self.crc.update(&bytes[..used - 8]);
@@ -973,7 +990,9 @@ impl Decoder {
                             Some(Item::End { checksum })
                         }
                         Some((item, _)) => {
-                            self.crc.update(bytes);
+                            if self.check_crc {
+                                self.crc.update(bytes);
+                            }
                             Some(item)
                         }
                     };

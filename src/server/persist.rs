@@ -434,9 +434,13 @@ fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Erro
     let workers = srv.threads.max(1);
     let now = super::unix_ms();
     let clock = srv.lru_clock();
-    let mut decoder = Decoder::with_total_len(srv.rdb_limits(), bytes.len() as u64);
+    // The CRC64 runs on its own core while this thread decodes.
+    let mut decoder = Decoder::with_total_len(srv.rdb_limits(), bytes.len() as u64).without_checksum();
     let failure: Mutex<Option<crate::rdb::Error>> = Mutex::new(None);
     let (loaded, expired) = std::thread::scope(|scope| {
+        let crc = scope.spawn(|| {
+            (bytes.len() >= 8).then(|| crate::rdb::crc64::checksum(&bytes[..bytes.len() - 8]))
+        });
         let mut senders = Vec::with_capacity(workers);
         for _ in 0..workers {
             let (tx, rx) = crossbeam_channel::bounded::<Vec<(usize, LoadedEntry)>>(4);
@@ -544,6 +548,22 @@ fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Erro
             }
         }
         drop(senders);
+        // Files of version 5+ end in the CRC64 of everything before it; 0
+        // means it was not computed (`rdbchecksum no`).
+        let result = result.and_then(|()| {
+            let computed = crc.join().unwrap_or(None).unwrap_or(0);
+            let tail = &bytes[bytes.len().saturating_sub(8)..];
+            let stored = u64::from_le_bytes(tail.try_into().unwrap_or([0; 8]));
+            if decoder.version().is_some_and(|v| v >= 5) && stored != 0 && stored != computed {
+                return Err(crate::rdb::Error {
+                    offset: bytes.len().saturating_sub(8) as u64,
+                    reason: format!(
+                        "wrong RDB checksum: expected {stored:#018x}, got {computed:#018x}"
+                    ),
+                });
+            }
+            Ok(())
+        });
         if let Err(e) = result {
             failure.lock().get_or_insert(e);
         }
