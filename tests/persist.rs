@@ -497,3 +497,55 @@ fn saves_inside_transactions() {
     assert_eq!(c.cmd_str(&["GET", "k"]), Reply::bulk("v"));
     assert_eq!(c.cmd_str(&["GET", "after"]), Reply::bulk("x"));
 }
+
+/// A full disk fails the save with a clear error and leaves the previous
+/// file as it was (needs root for a small tmpfs; skipped, saying why, when
+/// the mount is refused).
+#[test]
+fn a_full_disk_fails_the_save_and_keeps_the_old_file() {
+    let dir = TempDir::new("enospc");
+    let mount = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir.path()])
+        .status();
+    if !mount.is_ok_and(|s| s.success()) {
+        eprintln!("skipping: cannot mount a tmpfs (needs root)");
+        return;
+    }
+    struct Unmount<'a>(&'a str);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.path());
+    let s = Server::sluice(1, &args(&dir, &["--save", ""]));
+    let mut c = s.client();
+    c.cmd_str(&["SET", "small", "v"]);
+    assert_eq!(c.cmd_str(&["SAVE"]), Reply::ok());
+    let before = std::fs::read(dir.file("dump.rdb")).unwrap();
+    // 2 MB of incompressible values cannot fit in 1 MB.
+    let mut rng = Rng::new(7);
+    for i in 0..2000 {
+        let v: String = (0..1000)
+            .map(|_| (b'a' + rng.below(26) as u8) as char)
+            .collect();
+        c.cmd_str(&["SET", &format!("big{i}"), &v]);
+    }
+    assert_eq!(c.cmd_str(&["SAVE"]), Reply::err("ERR"));
+    assert_eq!(
+        std::fs::read(dir.file("dump.rdb")).unwrap(),
+        before,
+        "old file changed"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("temp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    let info = c.cmd_str(&["INFO", "persistence"]).as_str();
+    assert!(info.contains("rdb_last_bgsave_status:err"), "{info}");
+    assert!(s.log().contains("No space left on device"), "{}", s.log());
+    drop(s);
+}

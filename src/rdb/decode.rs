@@ -967,11 +967,9 @@ impl Decoder {
                             self.state = State::Body;
                             None
                         }
-                        Some((Item::End { .. }, Some(_))) if !self.check_crc => {
-                            Some(Item::End {
-                                checksum: Checksum::Skipped,
-                            })
-                        }
+                        Some((Item::End { .. }, Some(_))) if !self.check_crc => Some(Item::End {
+                            checksum: Checksum::Skipped,
+                        }),
                         Some((Item::End { .. }, Some(stored))) => {
                             self.crc.update(&bytes[..used - 8]);
                             let computed = self.crc.clone().finalize();

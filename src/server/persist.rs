@@ -435,7 +435,8 @@ fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Erro
     let now = super::unix_ms();
     let clock = srv.lru_clock();
     // The CRC64 runs on its own core while this thread decodes.
-    let mut decoder = Decoder::with_total_len(srv.rdb_limits(), bytes.len() as u64).without_checksum();
+    let mut decoder =
+        Decoder::with_total_len(srv.rdb_limits(), bytes.len() as u64).without_checksum();
     let failure: Mutex<Option<crate::rdb::Error>> = Mutex::new(None);
     let (loaded, expired) = std::thread::scope(|scope| {
         let crc = scope.spawn(|| {
