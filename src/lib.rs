@@ -54,5 +54,6 @@ pub mod log;
 pub mod num;
 pub mod protocol;
 pub mod rdb;
+pub mod repl;
 pub mod server;
 pub mod store;
