@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 fn testdata(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata")
+        .join("tests/fixtures")
         .join(name)
 }
 

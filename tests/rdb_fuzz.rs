@@ -1,5 +1,5 @@
 //! Fuzz-style: random mutations and truncations of valid RDB files (ours
-//! and the real ones in ../shared/testdata) through the decoder and
+//! and the real ones in tests/fixtures) through the decoder and
 //! restore_payload. Nothing may panic, and a counting allocator checks
 //! that no decode allocates more than a small multiple of its input.
 //! Seeded (printed; rerun with SLUICE_SEED=<n>).
@@ -89,7 +89,7 @@ fn mutated_inputs_never_panic_or_balloon() {
         let entries = dataset(&mut rng, 8);
         corpus.push(write_rdb(&entries, EncodeOptions::default()));
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     for name in [
         "redis-7.0.15-alltypes.rdb",
         "valkey-8.0.1-alltypes.rdb",
