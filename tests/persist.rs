@@ -549,3 +549,19 @@ fn a_full_disk_fails_the_save_and_keeps_the_old_file() {
     assert!(s.log().contains("No space left on device"), "{}", s.log());
     drop(s);
 }
+
+/// With save points, FLUSHALL rewrites the file at once (as Redis's
+/// `flushAllDataAndResetRDB`), so a restart does not bring the data back.
+#[test]
+fn flushall_with_save_points_resets_the_file() {
+    let dir = TempDir::new("flush");
+    {
+        let s = Server::sluice(2, &args(&dir, &["--save", "3600 1"]));
+        let mut c = s.client();
+        c.cmd_str(&["SET", "k", "v"]);
+        assert_eq!(c.cmd_str(&["SAVE"]), Reply::ok());
+        c.cmd_str(&["FLUSHALL"]);
+    }
+    let s = Server::sluice(1, &args(&dir, &["--save", "3600 1"]));
+    assert_eq!(s.client().cmd_str(&["DBSIZE"]), Reply::Int(0));
+}

@@ -54,6 +54,22 @@ pub fn flushall(ctx: &mut Ctx, argv: &Argv) {
     }
     let n = ctx.srv.keyspace.databases();
     flush_dbs(ctx, 0..n);
+    // db.c `flushAllDataAndResetRDB`: with save points, the RDB file is
+    // rewritten (empty) at once, and a save in progress, whose image
+    // predates the flush, is cancelled and taken again.
+    if !ctx.srv.config.read().save.is_empty() {
+        let persist = &ctx.srv.persist;
+        if persist
+            .in_progress
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            persist
+                .cancel
+                .store(true, std::sync::atomic::Ordering::Release);
+        } else {
+            let _ = crate::server::persist::save_held(ctx.srv, &mut ctx.ks.locked);
+        }
+    }
     ctx.force_propagation();
     ctx.out.ok();
 }

@@ -52,6 +52,9 @@ pub struct Persist {
     /// Keys loaded and dropped as expired by the last load at startup.
     pub last_load_keys_loaded: AtomicU64,
     pub last_load_keys_expired: AtomicU64,
+    /// Set by FLUSHALL while a save runs: its image is stale; it is
+    /// discarded and the save taken again.
+    pub cancel: AtomicBool,
     /// The error of the last failed save, for logs.
     pub last_error: Mutex<String>,
     counter: AtomicU64,
@@ -71,6 +74,7 @@ impl Default for Persist {
             keys_total: AtomicUsize::new(0),
             last_load_keys_loaded: AtomicU64::new(0),
             last_load_keys_expired: AtomicU64::new(0),
+            cancel: AtomicBool::new(false),
             last_error: Mutex::new(String::new()),
             counter: AtomicU64::new(0),
         }
@@ -147,7 +151,15 @@ fn save_from(srv: &Server, held: Option<&mut crate::store::Locked>) -> Result<u6
     srv.persist.last_try_s.store(start_s, Ordering::Release);
     srv.persist.keys_processed.store(0, Ordering::Release);
     let dirty_before = srv.total_dirty();
-    let result = save_to_file(srv, held);
+    let mut held = held;
+    let result = loop {
+        srv.persist.cancel.store(false, Ordering::Release);
+        let result = save_to_file(srv, held.as_deref_mut());
+        if !srv.persist.cancel.swap(false, Ordering::AcqRel) {
+            break result;
+        }
+        crate::notice!("The dataset was flushed during the save: saving again");
+    };
     let ok = result.is_ok();
     srv.persist.last_ok.store(ok, Ordering::Release);
     srv.persist
