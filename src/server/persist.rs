@@ -317,15 +317,18 @@ fn stream_snapshot(
     let mut write_error = None;
     std::thread::scope(|scope| {
         for _ in 0..drivers {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, Ordering::AcqRel);
-                if index >= crate::store::STRIPES {
-                    break;
+            scope.spawn(|| {
+                crate::io::sys::lower_thread_priority();
+                loop {
+                    let index = next.fetch_add(1, Ordering::AcqRel);
+                    if index >= crate::store::STRIPES {
+                        break;
+                    }
+                    while buffered.load(Ordering::Acquire) > MAX_BUFFERED {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    drop(srv.keyspace.lock(index));
                 }
-                while buffered.load(Ordering::Acquire) > MAX_BUFFERED {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-                drop(srv.keyspace.lock(index));
             });
         }
         loop {
