@@ -17,6 +17,9 @@ const MAX_REF: usize = 264;
 /// Longest literal run.
 const MAX_LIT: usize = 32;
 const HASH_LOG: u32 = 14;
+/// Input bytes scanned without any match before a long input is deemed
+/// incompressible.
+const GIVE_UP_AT: usize = 32;
 
 /// Most bytes one input byte of LZF can expand to (a 3-byte back-reference
 /// yields 264 bytes), used to bound a declared length by the input.
@@ -168,6 +171,13 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<
         }
         ip += 1;
         if ip > limit {
+            return None;
+        }
+        // No repeat at all in the first bytes of a long input: almost
+        // surely incompressible (random, already compressed), so stop here
+        // instead of hashing every byte. Rarely costs a compressible tail;
+        // the file stays valid either way.
+        if ip == GIVE_UP_AT && lit_start == 0 && n >= 2 * GIVE_UP_AT {
             return None;
         }
         if ip - lit_start >= MAX_LIT * 64 {

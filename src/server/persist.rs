@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Queued snapshot bytes above which the driver waits for the writer.
-const MAX_BUFFERED: usize = 64 << 20;
+const MAX_BUFFERED: usize = 16 << 20;
 
 /// Persistence state shown by INFO persistence and LASTSAVE.
 pub struct Persist {
