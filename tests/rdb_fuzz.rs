@@ -110,6 +110,22 @@ fn mutated_inputs_never_panic_or_balloon() {
         bounded(input.len(), "decode_all", || {
             let _ = decode_all(&input, Limits::default());
         });
+        // The parallel loader's path: skip-scan into segments, decode each.
+        bounded(input.len(), "segments", || {
+            if let Ok(Some((version, segments, _))) =
+                sluice::rdb::decode::split_body(&input, 1 + i % 300)
+            {
+                for seg in segments {
+                    let _ = sluice::rdb::decode::decode_segment(
+                        &input,
+                        seg,
+                        version,
+                        Limits::default(),
+                        |_| {},
+                    );
+                }
+            }
+        });
         // The incremental path without a known length, in odd chunks.
         if i % 10 == 0 {
             bounded(input.len(), "chunked", || {

@@ -1109,3 +1109,241 @@ pub fn restore_payload_with(payload: &[u8], limits: Limits) -> Result<Value, Res
         })),
     }
 }
+
+/// What [`Rd::skip_item`] found.
+enum Skipped {
+    /// An entry or opcode skipped; `Some(db)` for SELECTDB.
+    Item(Option<u64>),
+    Aux(Vec<u8>, Vec<u8>),
+    /// The EOF opcode (not consumed).
+    End,
+    /// Something only the full decoder handles (a stream, a module type,
+    /// an unknown opcode): the caller falls back to it.
+    Cannot,
+}
+
+impl Rd<'_> {
+    fn skip_string(&mut self) -> R<()> {
+        let at = self.pos;
+        let (n, encoded) = self.raw_len()?;
+        if !encoded {
+            self.take(n)?;
+            return Ok(());
+        }
+        match n {
+            0 => self.take(1).map(|_| ()),
+            1 => self.take(2).map(|_| ()),
+            2 => self.take(4).map(|_| ()),
+            3 => {
+                let clen = self.len()?;
+                self.len()?;
+                self.take(clen).map(|_| ())
+            }
+            _ => self.bad_at(at, format!("unknown string encoding {n}")),
+        }
+    }
+
+    /// Moves past one item without building it (no allocation).
+    fn skip_item(&mut self) -> R<Skipped> {
+        loop {
+            let op = self.byte()?;
+            match op {
+                opcodes::EXPIRETIME_MS => {
+                    self.take(8)?;
+                }
+                opcodes::EXPIRETIME => {
+                    self.take(4)?;
+                }
+                opcodes::IDLE => {
+                    self.len()?;
+                }
+                opcodes::FREQ => {
+                    self.take(1)?;
+                }
+                opcodes::AUX => {
+                    let k = self.string()?.into_owned();
+                    let v = self.string()?.into_owned();
+                    return Ok(Skipped::Aux(k, v));
+                }
+                opcodes::SELECTDB => return Ok(Skipped::Item(Some(self.len()?))),
+                opcodes::RESIZEDB => {
+                    self.len()?;
+                    self.len()?;
+                    return Ok(Skipped::Item(None));
+                }
+                opcodes::EOF => {
+                    self.pos -= 1;
+                    return Ok(Skipped::End);
+                }
+                t => {
+                    self.skip_string()?; // the key
+                    let strings = |rd: &mut Self, n: u64, per: u64| -> R<()> {
+                        for _ in 0..n.saturating_mul(per) {
+                            rd.skip_string()?;
+                        }
+                        Ok(())
+                    };
+                    match t {
+                        types::STRING | 9..=13 | 16 | 17 | 20 => self.skip_string()?,
+                        types::LIST | types::SET | 14 => {
+                            let n = self.count("collection", 1)?;
+                            strings(self, n, 1)?;
+                        }
+                        types::HASH => {
+                            let n = self.count("hash", 2)?;
+                            strings(self, n, 2)?;
+                        }
+                        types::ZSET_2 => {
+                            let n = self.count("zset", 9)?;
+                            for _ in 0..n {
+                                self.skip_string()?;
+                                self.take(8)?;
+                            }
+                        }
+                        types::ZSET => {
+                            let n = self.count("zset", 2)?;
+                            for _ in 0..n {
+                                self.skip_string()?;
+                                let len = self.byte()?;
+                                if len < 253 {
+                                    self.take(u64::from(len))?;
+                                }
+                            }
+                        }
+                        18 => {
+                            let n = self.count("quicklist", 2)?;
+                            for _ in 0..n {
+                                self.len()?;
+                                self.skip_string()?;
+                            }
+                        }
+                        _ => return Ok(Skipped::Cannot),
+                    }
+                    return Ok(Skipped::Item(None));
+                }
+            }
+        }
+    }
+}
+
+/// A run of whole items that decodes on its own: `bytes[start..end]`,
+/// starting in database `db`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub start: usize,
+    pub end: usize,
+    pub db: u64,
+}
+
+/// The body of a complete file cut into segments of about `target` bytes
+/// at item boundaries, found by skipping items without decoding them, so
+/// several threads can decode at once ([`decode_segment`]). Also returns
+/// the AUX fields and the version. `Ok(None)` when an item can only be
+/// walked by the full decoder (streams, modules): decode sequentially then.
+#[allow(clippy::type_complexity)]
+pub fn split_body(
+    bytes: &[u8],
+    target: usize,
+) -> Result<Option<(u16, Vec<Segment>, Vec<(Vec<u8>, Vec<u8>)>)>, Error> {
+    let mut rd = Rd {
+        buf: bytes,
+        pos: 0,
+        base: 0,
+        end: Some(bytes.len() as u64),
+        limits: Limits::default(),
+        version: 0,
+    };
+    let version = match rd.header() {
+        Ok(v) => v,
+        Err(Fail::Bad(e)) => return Err(e),
+        Err(Fail::More(_)) => {
+            return Err(Error {
+                offset: 0,
+                reason: "truncated header".into(),
+            })
+        }
+    };
+    rd.version = version;
+    let mut segments = Vec::new();
+    let mut aux = Vec::new();
+    let mut db = 0;
+    let mut seg_start = rd.pos;
+    let mut seg_db = 0;
+    loop {
+        let at = rd.pos;
+        if at - seg_start >= target {
+            segments.push(Segment {
+                start: seg_start,
+                end: at,
+                db: seg_db,
+            });
+            seg_start = at;
+            seg_db = db;
+        }
+        match rd.skip_item() {
+            Ok(Skipped::Item(Some(d))) => db = d,
+            Ok(Skipped::Item(None)) => {}
+            Ok(Skipped::Aux(k, v)) => aux.push((k, v)),
+            Ok(Skipped::End) => break,
+            Ok(Skipped::Cannot) => return Ok(None),
+            Err(Fail::Bad(e)) => return Err(e),
+            Err(Fail::More(_)) => {
+                return Err(Error {
+                    offset: at as u64,
+                    reason: "unexpected end of file".into(),
+                })
+            }
+        }
+    }
+    if rd.pos > seg_start {
+        segments.push(Segment {
+            start: seg_start,
+            end: rd.pos,
+            db: seg_db,
+        });
+    }
+    // The EOF opcode and, from version 5, the 8-byte checksum end the file.
+    let tail = if version >= 5 { 9 } else { 1 };
+    if bytes.len() - rd.pos < tail {
+        return Err(Error {
+            offset: rd.pos as u64,
+            reason: "unexpected end of file".into(),
+        });
+    }
+    Ok(Some((version, segments, aux)))
+}
+
+/// Decodes the entries of one [`Segment`] of `bytes` (see [`split_body`]),
+/// calling `f` for each; offsets in errors are file offsets.
+pub fn decode_segment(
+    bytes: &[u8],
+    seg: Segment,
+    version: u16,
+    limits: Limits,
+    mut f: impl FnMut(LoadedEntry),
+) -> Result<(), Error> {
+    let mut rd = Rd {
+        buf: &bytes[seg.start..seg.end],
+        pos: 0,
+        base: seg.start as u64,
+        end: Some(seg.end as u64),
+        limits,
+        version,
+    };
+    let mut db = seg.db;
+    while rd.pos < rd.buf.len() {
+        match rd.item(db) {
+            Ok((Item::Entry(e), _)) => f(e),
+            Ok((Item::SelectDb(d), _)) => db = d,
+            Ok(_) => {}
+            Err(Fail::Bad(e)) => return Err(e),
+            Err(Fail::More(_)) => {
+                return Err(Error {
+                    offset: rd.abs(rd.pos),
+                    reason: "unexpected end of file".into(),
+                })
+            }
+        }
+    }
+    Ok(())
+}

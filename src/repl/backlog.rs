@@ -132,7 +132,10 @@ impl Backlog {
         {
             spins += 1;
             #[cfg(loom)]
-            loom::thread::yield_now();
+            {
+                let _ = spins;
+                loom::thread::yield_now();
+            }
             #[cfg(not(loom))]
             if spins < 64 {
                 std::hint::spin_loop();

@@ -442,8 +442,155 @@ pub fn load(srv: &Server) -> Result<(), String> {
     }
 }
 
-/// Decodes `bytes` into the keyspace: (keys loaded, keys expired).
+/// Logs the AUX fields Redis logs when loading.
+fn log_aux(key: &[u8], value: &[u8], now_ms: u64) {
+    let (k, v) = (String::from_utf8_lossy(key), String::from_utf8_lossy(value));
+    match k.as_ref() {
+        "redis-ver" | "valkey-ver" => crate::notice!("Loading RDB produced by version {v}"),
+        "ctime" => {
+            if let Ok(t) = v.parse::<u64>() {
+                crate::notice!("RDB age {} seconds", (now_ms / 1000).saturating_sub(t));
+            }
+        }
+        "used-mem" => {
+            if let Ok(m) = v.parse::<u64>() {
+                crate::notice!(
+                    "RDB memory usage when created {:.2} Mb",
+                    m as f64 / 1048576.0
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Bytes per segment decoded by one thread in a parallel load.
+const LOAD_SEGMENT: usize = 4 << 20;
+
+/// Decodes `bytes` into the keyspace: (keys loaded, keys expired). Files
+/// whose items can all be skipped without decoding (every type but
+/// streams) are cut into segments that all threads decode at once; others
+/// are decoded by one thread feeding the inserting threads.
 fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Error> {
+    match crate::rdb::decode::split_body(bytes, LOAD_SEGMENT)? {
+        Some((version, segments, aux)) => {
+            let now = super::unix_ms();
+            for (k, v) in &aux {
+                log_aux(k, v, now);
+            }
+            load_segments(srv, bytes, version, &segments)
+        }
+        None => load_sequential(srv, bytes),
+    }
+}
+
+/// One thread per shard (at least two) decodes segments and inserts them;
+/// another checks the CRC64.
+fn load_segments(
+    srv: &Server,
+    bytes: &[u8],
+    version: u16,
+    segments: &[crate::rdb::decode::Segment],
+) -> Result<(u64, u64), crate::rdb::Error> {
+    let databases = srv.keyspace.databases() as u64;
+    let now = super::unix_ms();
+    let clock = srv.lru_clock();
+    let limits = srv.rdb_limits();
+    let next = AtomicUsize::new(0);
+    let loaded = AtomicU64::new(0);
+    let expired = AtomicU64::new(0);
+    let failure: Mutex<Option<crate::rdb::Error>> = Mutex::new(None);
+    let crc_ok = std::thread::scope(|scope| {
+        let crc = scope.spawn(|| check_crc(bytes, version));
+        for _ in 0..srv.threads.max(2) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::AcqRel);
+                let Some(&seg) = segments.get(i) else { break };
+                if failure.lock().is_some() {
+                    break;
+                }
+                let result = crate::rdb::decode::decode_segment(bytes, seg, version, limits, |e| {
+                    if e.db >= databases {
+                        failure.lock().get_or_insert(crate::rdb::Error {
+                            offset: seg.start as u64,
+                            reason: format!(
+                                "Data file was created with a server configured to handle more than {databases} databases"
+                            ),
+                        });
+                        return;
+                    }
+                    if e.expire_ms.is_some_and(|t| t <= now) {
+                        expired.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    if let Err(dup) = insert_loaded(srv, e, clock) {
+                        failure.lock().get_or_insert(dup);
+                    }
+                    loaded.fetch_add(1, Ordering::Relaxed);
+                });
+                if let Err(e) = result {
+                    failure.lock().get_or_insert(e);
+                }
+            });
+        }
+        crc.join().unwrap_or(Ok(()))
+    });
+    if let Err(e) = crc_ok {
+        failure.lock().get_or_insert(e);
+    }
+    match failure.into_inner() {
+        Some(e) => Err(e),
+        None => Ok((loaded.into_inner(), expired.into_inner())),
+    }
+}
+
+/// The trailing CRC64 (version 5+, 0 = not computed) against the bytes.
+fn check_crc(bytes: &[u8], version: u16) -> Result<(), crate::rdb::Error> {
+    if version < 5 || bytes.len() < 8 {
+        return Ok(());
+    }
+    let split = bytes.len() - 8;
+    let stored = u64::from_le_bytes(bytes[split..].try_into().unwrap_or([0; 8]));
+    let computed = crate::rdb::crc64::checksum(&bytes[..split]);
+    if stored != 0 && stored != computed {
+        return Err(crate::rdb::Error {
+            offset: split as u64,
+            reason: format!("wrong RDB checksum: expected {stored:#018x}, got {computed:#018x}"),
+        });
+    }
+    Ok(())
+}
+
+/// Inserts one loaded key; a key already present is an error.
+fn insert_loaded(
+    srv: &Server,
+    e: crate::rdb::decode::LoadedEntry,
+    clock: u32,
+) -> Result<(), crate::rdb::Error> {
+    let mut entry = crate::store::Entry::new(e.value, e.expire_ms.unwrap_or(0));
+    entry.access_s = match e.idle {
+        Some(idle) => clock.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX)),
+        None => clock,
+    };
+    if let Some(freq) = e.freq {
+        entry.freq = freq;
+    }
+    let stripe = crate::store::stripe_of(&e.key);
+    let mut guard = srv.keyspace.lock(stripe);
+    if guard.dbs[e.db as usize].insert(&e.key, entry).is_some() {
+        return Err(crate::rdb::Error {
+            offset: 0,
+            reason: format!(
+                "Duplicated key '{}' found in RDB file",
+                String::from_utf8_lossy(&e.key)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Decodes `bytes` into the keyspace: (keys loaded, keys expired).
+fn load_sequential(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Error> {
     use crate::rdb::decode::{Decoder, Item, LoadedEntry};
     let databases = srv.keyspace.databases() as u64;
     let workers = srv.threads.max(1);
@@ -464,27 +611,9 @@ fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Erro
             let failure = &failure;
             scope.spawn(move || {
                 for batch in rx {
-                    for (stripe, e) in batch {
-                        let mut entry = crate::store::Entry::new(e.value, e.expire_ms.unwrap_or(0));
-                        if let Some(idle) = e.idle {
-                            entry.access_s =
-                                clock.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX));
-                        } else {
-                            entry.access_s = clock;
-                        }
-                        if let Some(freq) = e.freq {
-                            entry.freq = freq;
-                        }
-                        let db = e.db as usize;
-                        let mut guard = srv.keyspace.lock(stripe);
-                        if guard.dbs[db].insert(&e.key, entry).is_some() {
-                            failure.lock().get_or_insert(crate::rdb::Error {
-                                offset: 0,
-                                reason: format!(
-                                    "Duplicated key '{}' found in RDB file",
-                                    String::from_utf8_lossy(&e.key)
-                                ),
-                            });
+                    for (_, e) in batch {
+                        if let Err(dup) = insert_loaded(srv, e, clock) {
+                            failure.lock().get_or_insert(dup);
                         }
                     }
                 }
@@ -518,23 +647,7 @@ fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Erro
                         let _ = senders[w].send(full);
                     }
                 }
-                Some(Item::Aux { key, value }) => {
-                    let (k, v) = (String::from_utf8_lossy(&key), String::from_utf8_lossy(&value));
-                    match k.as_ref() {
-                        "redis-ver" | "valkey-ver" => crate::notice!("Loading RDB produced by version {v}"),
-                        "ctime" => {
-                            if let Ok(t) = v.parse::<u64>() {
-                                crate::notice!("RDB age {} seconds", (now / 1000).saturating_sub(t));
-                            }
-                        }
-                        "used-mem" => {
-                            if let Ok(m) = v.parse::<u64>() {
-                                crate::notice!("RDB memory usage when created {:.2} Mb", m as f64 / 1048576.0);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+                Some(Item::Aux { key, value }) => log_aux(&key, &value, now),
                 Some(Item::FunctionSkipped { code_len }) => crate::warning!(
                     "Skipping a function library ({code_len} bytes) in the RDB file: sluice has no functions"
                 ),
