@@ -517,14 +517,18 @@ fn saves_inside_transactions() {
         c.cmd_str(&["SET", "k", "v"]);
         c.cmd_str(&["SAVE"]);
         c.cmd_str(&["BGSAVE"]);
+        c.cmd_str(&["BGSAVE"]);
         c.cmd_str(&["SET", "after", "x"]);
         let r = c.cmd_str(&["EXEC"]);
+        // The first BGSAVE is marked running before it replies, so the
+        // second is refused (its thread waits for the transaction).
         assert_eq!(
             r.as_array(),
             &[
                 Reply::ok(),
                 Reply::ok(),
                 Reply::simple("Background saving scheduled"),
+                Reply::err("ERR Background save already in progress"),
                 Reply::ok()
             ]
         );

@@ -135,14 +135,22 @@ pub fn save_held(srv: &Server, held: &mut crate::store::Locked) -> Result<u64, S
 }
 
 fn save_from(srv: &Server, held: Option<&mut crate::store::Locked>) -> Result<u64, SaveError> {
-    if srv
-        .persist
-        .in_progress
-        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
+    if !claim(srv) {
         return Err(SaveError::InProgress);
     }
+    run_claimed(srv, held)
+}
+
+/// Marks a save as running; false if one already is.
+fn claim(srv: &Server) -> bool {
+    srv.persist
+        .in_progress
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+/// A save whose `in_progress` flag the caller set.
+fn run_claimed(srv: &Server, held: Option<&mut crate::store::Locked>) -> Result<u64, SaveError> {
     let start = Instant::now();
     let start_s = super::unix_ms() / 1000;
     srv.persist
@@ -186,22 +194,27 @@ fn save_from(srv: &Server, held: Option<&mut crate::store::Locked>) -> Result<u6
 }
 
 /// Starts a background save on its own thread.
+/// The save is marked running before this returns, so INFO shows it at
+/// once and a second BGSAVE is refused.
 pub fn bgsave(srv: &Arc<Server>) -> Result<(), SaveError> {
-    if srv.persist.in_progress.load(Ordering::Acquire) {
+    if !claim(srv) {
         return Err(SaveError::InProgress);
     }
-    let srv = Arc::clone(srv);
+    let thread = Arc::clone(srv);
     std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
             crate::notice!("Background saving started");
-            match save(&srv) {
+            match run_claimed(&thread, None) {
                 Ok(_) => crate::notice!("Background saving terminated with success"),
                 Err(SaveError::InProgress) => {}
                 Err(SaveError::Failed(_)) => crate::warning!("Background saving error"),
             }
         })
-        .map_err(|e| SaveError::Failed(format!("spawning the save thread: {e}")))?;
+        .map_err(|e| {
+            srv.persist.in_progress.store(false, Ordering::Release);
+            SaveError::Failed(format!("spawning the save thread: {e}"))
+        })?;
     Ok(())
 }
 
