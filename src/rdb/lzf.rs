@@ -102,7 +102,7 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<
         return None;
     }
     let mut out = Vec::with_capacity(max_out.min(n + n / 32 + 2));
-    let log = (n.next_power_of_two().trailing_zeros() + 3).clamp(9, HASH_LOG);
+    let log = (n.next_power_of_two().trailing_zeros() + 1).clamp(8, HASH_LOG);
     // Cleared per call (only the part this input's hash size uses): stale
     // candidates would be checked byte by byte, and mispredicted.
     let table = &mut table[..1 << log];
