@@ -505,16 +505,14 @@ fn load_segments(
     version: u16,
     segments: &[crate::rdb::decode::Segment],
 ) -> Result<(u64, u64), crate::rdb::Error> {
-    let databases = srv.keyspace.databases() as u64;
-    let now = super::unix_ms();
-    let clock = srv.lru_clock();
+    let admit = Admit::new(srv);
     let limits = srv.rdb_limits();
     let next = AtomicUsize::new(0);
     let loaded = AtomicU64::new(0);
     let expired = AtomicU64::new(0);
     let failure: Mutex<Option<crate::rdb::Error>> = Mutex::new(None);
     let crc_ok = std::thread::scope(|scope| {
-        let crc = scope.spawn(|| check_crc(bytes, version));
+        let crc = scope.spawn(|| trailing_crc(bytes));
         for _ in 0..srv.threads.max(2) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::AcqRel);
@@ -523,20 +521,18 @@ fn load_segments(
                     break;
                 }
                 let result = crate::rdb::decode::decode_segment(bytes, seg, version, limits, |e| {
-                    if e.db >= databases {
-                        failure.lock().get_or_insert(crate::rdb::Error {
-                            offset: seg.start as u64,
-                            reason: format!(
-                                "Data file was created with a server configured to handle more than {databases} databases"
-                            ),
-                        });
-                        return;
+                    match admit.check(&e, seg.start as u64) {
+                        Err(e) => {
+                            failure.lock().get_or_insert(e);
+                            return;
+                        }
+                        Ok(false) => {
+                            expired.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                        Ok(true) => {}
                     }
-                    if e.expire_ms.is_some_and(|t| t <= now) {
-                        expired.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                    if let Err(dup) = insert_loaded(srv, e, clock) {
+                    if let Err(dup) = insert_loaded(srv, e, admit.clock) {
                         failure.lock().get_or_insert(dup);
                     }
                     loaded.fetch_add(1, Ordering::Relaxed);
@@ -546,7 +542,7 @@ fn load_segments(
                 }
             });
         }
-        crc.join().unwrap_or(Ok(()))
+        verify_crc(bytes, version, crc.join().unwrap_or(None))
     });
     if let Err(e) = crc_ok {
         failure.lock().get_or_insert(e);
@@ -557,14 +553,20 @@ fn load_segments(
     }
 }
 
-/// The trailing CRC64 (version 5+, 0 = not computed) against the bytes.
-fn check_crc(bytes: &[u8], version: u16) -> Result<(), crate::rdb::Error> {
-    if version < 5 || bytes.len() < 8 {
+/// The CRC64 of everything before the 8-byte trailer (computed on its own
+/// core while decoding runs), if the file is long enough to have one.
+fn trailing_crc(bytes: &[u8]) -> Option<u64> {
+    (bytes.len() >= 8).then(|| crate::rdb::crc64::checksum(&bytes[..bytes.len() - 8]))
+}
+
+/// Files of version 5+ end in the CRC64 of everything before it; a stored
+/// 0 means it was not computed (`rdbchecksum no`).
+fn verify_crc(bytes: &[u8], version: u16, computed: Option<u64>) -> Result<(), crate::rdb::Error> {
+    let Some(computed) = computed.filter(|_| version >= 5) else {
         return Ok(());
-    }
+    };
     let split = bytes.len() - 8;
     let stored = u64::from_le_bytes(bytes[split..].try_into().unwrap_or([0; 8]));
-    let computed = crate::rdb::crc64::checksum(&bytes[..split]);
     if stored != 0 && stored != computed {
         return Err(crate::rdb::Error {
             offset: split as u64,
@@ -572,6 +574,43 @@ fn check_crc(bytes: &[u8], version: u16) -> Result<(), crate::rdb::Error> {
         });
     }
     Ok(())
+}
+
+/// What a loaded entry must pass (db in range) and what drops it (already
+/// expired: this server is a master), with the clock for its LRU time.
+#[derive(Clone, Copy)]
+struct Admit {
+    databases: u64,
+    now: u64,
+    clock: u32,
+}
+
+impl Admit {
+    fn new(srv: &Server) -> Admit {
+        Admit {
+            databases: srv.keyspace.databases() as u64,
+            now: super::unix_ms(),
+            clock: srv.lru_clock(),
+        }
+    }
+
+    /// `Ok(false)` for an expired entry; `offset` names where a bad db was.
+    fn check(
+        &self,
+        e: &crate::rdb::decode::LoadedEntry,
+        offset: u64,
+    ) -> Result<bool, crate::rdb::Error> {
+        if e.db >= self.databases {
+            return Err(crate::rdb::Error {
+                offset,
+                reason: format!(
+                    "Data file was created with a server configured to handle more than {} databases",
+                    self.databases
+                ),
+            });
+        }
+        Ok(!e.expire_ms.is_some_and(|t| t <= self.now))
+    }
 }
 
 /// Inserts one loaded key; a key already present is an error.
@@ -602,65 +641,45 @@ fn insert_loaded(
     Ok(())
 }
 
-/// Decodes `bytes` into the keyspace: (keys loaded, keys expired).
+/// One decoding thread for files the skip-scanner cannot cut (streams):
+/// it hands batches to the inserting threads while another checks the CRC.
 fn load_sequential(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Error> {
     use crate::rdb::decode::{Decoder, Item, LoadedEntry};
-    let databases = srv.keyspace.databases() as u64;
-    let workers = srv.threads.max(1);
-    let now = super::unix_ms();
-    let clock = srv.lru_clock();
+    let admit = Admit::new(srv);
     // The CRC64 runs on its own core while this thread decodes.
     let mut decoder =
         Decoder::with_total_len(srv.rdb_limits(), bytes.len() as u64).without_checksum();
     let failure: Mutex<Option<crate::rdb::Error>> = Mutex::new(None);
     let (loaded, expired) = std::thread::scope(|scope| {
-        let crc = scope.spawn(|| {
-            (bytes.len() >= 8).then(|| crate::rdb::crc64::checksum(&bytes[..bytes.len() - 8]))
-        });
-        let mut senders = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            let (tx, rx) = crossbeam_channel::bounded::<Vec<(usize, LoadedEntry)>>(4);
-            senders.push(tx);
-            let failure = &failure;
+        let crc = scope.spawn(|| trailing_crc(bytes));
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<LoadedEntry>>(4);
+        for _ in 0..srv.threads.max(1) {
+            let (rx, failure) = (rx.clone(), &failure);
             scope.spawn(move || {
-                for batch in rx {
-                    for (_, e) in batch {
-                        if let Err(dup) = insert_loaded(srv, e, clock) {
-                            failure.lock().get_or_insert(dup);
-                        }
+                for e in rx.into_iter().flatten() {
+                    if let Err(dup) = insert_loaded(srv, e, admit.clock) {
+                        failure.lock().get_or_insert(dup);
                     }
                 }
             });
         }
-        let mut batches: Vec<Vec<(usize, LoadedEntry)>> =
-            (0..workers).map(|_| Vec::new()).collect();
+        let mut batch = Vec::with_capacity(LOAD_BATCH);
         let (mut loaded, mut expired) = (0u64, 0u64);
         let mut fed = 0usize;
         let result: Result<(), crate::rdb::Error> = (|| loop {
             match decoder.next_item()? {
                 Some(Item::Entry(e)) => {
-                    if e.db >= databases {
-                        return Err(crate::rdb::Error {
-                            offset: decoder.offset(),
-                            reason: format!(
-                                "Data file was created with a server configured to handle more than {databases} databases"
-                            ),
-                        });
-                    }
-                    if e.expire_ms.is_some_and(|t| t <= now) {
+                    if !admit.check(&e, decoder.offset())? {
                         expired += 1;
                         continue;
                     }
                     loaded += 1;
-                    let stripe = crate::store::stripe_of(&e.key);
-                    let w = stripe % workers;
-                    batches[w].push((stripe, e));
-                    if batches[w].len() >= LOAD_BATCH {
-                        let full = std::mem::take(&mut batches[w]);
-                        let _ = senders[w].send(full);
+                    batch.push(e);
+                    if batch.len() >= LOAD_BATCH {
+                        let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
                     }
                 }
-                Some(Item::Aux { key, value }) => log_aux(&key, &value, now),
+                Some(Item::Aux { key, value }) => log_aux(&key, &value, admit.now),
                 Some(Item::FunctionSkipped { code_len }) => crate::warning!(
                     "Skipping a function library ({code_len} bytes) in the RDB file: sluice has no functions"
                 ),
@@ -684,27 +703,16 @@ fn load_sequential(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb:
                 }
             }
         })();
-        for (w, batch) in batches.into_iter().enumerate() {
-            if !batch.is_empty() {
-                let _ = senders[w].send(batch);
-            }
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
         }
-        drop(senders);
-        // Files of version 5+ end in the CRC64 of everything before it; 0
-        // means it was not computed (`rdbchecksum no`).
+        drop(tx);
         let result = result.and_then(|()| {
-            let computed = crc.join().unwrap_or(None).unwrap_or(0);
-            let tail = &bytes[bytes.len().saturating_sub(8)..];
-            let stored = u64::from_le_bytes(tail.try_into().unwrap_or([0; 8]));
-            if decoder.version().is_some_and(|v| v >= 5) && stored != 0 && stored != computed {
-                return Err(crate::rdb::Error {
-                    offset: bytes.len().saturating_sub(8) as u64,
-                    reason: format!(
-                        "wrong RDB checksum: expected {stored:#018x}, got {computed:#018x}"
-                    ),
-                });
-            }
-            Ok(())
+            verify_crc(
+                bytes,
+                decoder.version().unwrap_or(0),
+                crc.join().unwrap_or(None),
+            )
         });
         if let Err(e) = result {
             failure.lock().get_or_insert(e);
