@@ -609,7 +609,7 @@ impl Admit {
                 ),
             });
         }
-        Ok(!e.expire_ms.is_some_and(|t| t <= self.now))
+        Ok(e.expire_ms.is_none_or(|t| t > self.now))
     }
 }
 
