@@ -1420,6 +1420,108 @@ fn claim_int(arg: &[u8], msg: &str) -> Result<i64, String> {
     parse_i64(arg).ok_or_else(|| format!("ERR {msg}"))
 }
 
+/// The part XCLAIM and XAUTOCLAIM share (t_stream.c): moving pending
+/// entries to one consumer, dropping entries that no longer exist, the
+/// reply entries, the XCLAIM forms to replicate and the change count.
+struct Claim<'a> {
+    key: &'a [u8],
+    group: &'a [u8],
+    consumer: &'a [u8],
+    now: i64,
+    /// New delivery time of claimed entries.
+    delivery: i64,
+    /// RETRYCOUNT, else +1 per claim unless JUSTID.
+    retrycount: Option<u64>,
+    justid: bool,
+    consumer_ready: bool,
+    body: ReplyBuf,
+    claimed: usize,
+    ops: Vec<Argv>,
+    dirty: u64,
+}
+
+impl<'a> Claim<'a> {
+    fn new(
+        ctx: &Ctx,
+        key: &'a [u8],
+        group: &'a [u8],
+        consumer: &'a [u8],
+        justid: bool,
+    ) -> Claim<'a> {
+        let now = ctx.ks.now_ms as i64;
+        Claim {
+            key,
+            group,
+            consumer,
+            now,
+            delivery: now,
+            retrycount: None,
+            justid,
+            consumer_ready: false,
+            body: ReplyBuf::new(ctx.out.resp3),
+            claimed: 0,
+            ops: Vec::new(),
+            dirty: 0,
+        }
+    }
+
+    /// Drops the pending entry `id` whose stream entry is gone, replicated
+    /// as an XCLAIM with its old owner (which deletes it on replicas).
+    /// True if there was one.
+    fn drop_missing(&mut self, g: &mut Group, id: StreamId, id_arg: &[u8]) -> bool {
+        let Some(nack) = g.pel.get(&id) else {
+            return false;
+        };
+        self.ops
+            .push(xclaim_form(self.key, self.group, id_arg, nack, g.last_id));
+        self.dirty += 1;
+        g.ack(id);
+        true
+    }
+
+    /// Gives pending entry `id` (it exists in the stream) to the consumer,
+    /// created on first use, and replies it.
+    fn take(&mut self, s: &mut Stream, id: StreamId, id_arg: &[u8]) {
+        let g = s.group_mut(self.group).expect("group checked");
+        if !self.consumer_ready {
+            if touch_consumer(g, self.consumer, self.now) {
+                self.dirty += 1;
+            }
+            self.consumer_ready = true;
+        }
+        g.assign(id, self.consumer);
+        let nack = g.pel.get_mut(&id).expect("nack");
+        nack.delivery_time = self.delivery;
+        match self.retrycount {
+            Some(n) => nack.delivery_count = n,
+            None if !self.justid => nack.delivery_count += 1,
+            None => {}
+        }
+        self.ops
+            .push(xclaim_form(self.key, self.group, id_arg, nack, g.last_id));
+        self.dirty += 1;
+        if self.justid {
+            id_bulk(&mut self.body, id);
+        } else {
+            raw_range(&mut self.body, s, id, id, 1, false);
+        }
+        self.claimed += 1;
+    }
+
+    /// Counts the changes and queues the replication forms in place of the
+    /// command itself.
+    fn finish(self, ctx: &mut Ctx) -> (usize, ReplyBuf) {
+        ctx.ks.dirty += self.dirty;
+        let db = ctx.ks.db;
+        ctx.ks
+            .prop
+            .ops
+            .extend(self.ops.into_iter().map(|op| (db, op)));
+        ctx.ks.prop.prevent = true;
+        (self.claimed, self.body)
+    }
+}
+
 /// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME ms]
 /// [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]
 pub fn xclaim(ctx: &mut Ctx, argv: &Argv) {
@@ -1487,6 +1589,16 @@ pub fn xclaim(ctx: &mut Ctx, argv: &Argv) {
         }
         j += 1;
     }
+    if delivery != -1 {
+        if delivery < 0 || delivery > now {
+            delivery = now;
+        }
+    } else {
+        delivery = now;
+    }
+    let mut claim = Claim::new(ctx, key, group_name, argv.get(3), justid);
+    claim.delivery = delivery;
+    claim.retrycount = u64::try_from(retrycount).ok();
     let Ok(Some(s)) = read(&mut ctx.ks, key) else {
         return;
     };
@@ -1498,28 +1610,12 @@ pub fn xclaim(ctx: &mut Ctx, argv: &Argv) {
             propagate_last_id = true;
         }
     }
-    if delivery != -1 {
-        if delivery < 0 || delivery > now {
-            delivery = now;
-        }
-    } else {
-        delivery = now;
-    }
-    let consumer = argv.get(3);
-    let mut consumer_ready = false;
-    let mut body = ReplyBuf::new(ctx.out.resp3);
-    let mut n = 0;
-    let mut ops = Vec::new();
-    let mut dirty = 0;
     for (id, at) in ids {
         let exists = s.exists(id);
         let g = s.group_mut(group_name).expect("group checked");
         if !exists {
-            if let Some(nack) = g.pel.get(&id) {
-                ops.push(xclaim_form(key, group_name, argv.get(at), nack, g.last_id));
+            if claim.drop_missing(g, id, argv.get(at)) {
                 propagate_last_id = false;
-                dirty += 1;
-                g.ack(id);
             }
             continue;
         }
@@ -1537,43 +1633,17 @@ pub fn xclaim(ctx: &mut Ctx, argv: &Argv) {
         if !nack.consumer.is_empty() && min_idle != 0 && now - nack.delivery_time < min_idle {
             continue;
         }
-        if !consumer_ready {
-            if touch_consumer(g, consumer, now) {
-                dirty += 1;
-            }
-            consumer_ready = true;
-        }
-        g.assign(id, consumer);
-        let nack = g.pel.get_mut(&id).expect("nack");
-        nack.delivery_time = delivery;
-        if retrycount >= 0 {
-            nack.delivery_count = retrycount as u64;
-        } else if !justid {
-            nack.delivery_count += 1;
-        }
-        ops.push(xclaim_form(key, group_name, argv.get(at), nack, g.last_id));
+        claim.take(s, id, argv.get(at));
         propagate_last_id = false;
-        dirty += 1;
-        if justid {
-            id_bulk(&mut body, id);
-        } else {
-            raw_range(&mut body, s, id, id, 1, false);
-        }
-        n += 1;
     }
     if propagate_last_id {
         let g = s.group(group_name).expect("group checked");
-        ops.push(setid_form(key, group_name, g));
-        dirty += 1;
+        claim.ops.push(setid_form(key, group_name, g));
+        claim.dirty += 1;
     }
+    let (n, body) = claim.finish(ctx);
     ctx.out.array(n);
     ctx.out.raw(&body.buf);
-    ctx.ks.dirty += dirty;
-    for op in ops {
-        let db = ctx.ks.db;
-        ctx.ks.prop.ops.push((db, op));
-    }
-    ctx.ks.prop.prevent = true;
 }
 
 /// XAUTOCLAIM key group consumer min-idle-time start [COUNT n] [JUSTID]
@@ -1621,19 +1691,14 @@ pub fn xautoclaim(ctx: &mut Ctx, argv: &Argv) {
             .out
             .error("ERR Insufficient memory, failed allocating transient memory, COUNT too high.");
     }
-    let now = ctx.ks.now_ms as i64;
-    let consumer = argv.get(3);
+    let mut claim = Claim::new(ctx, key, group_name, argv.get(3), justid);
+    let now = claim.now;
     let Ok(Some(s)) = read(&mut ctx.ks, key) else {
         return;
     };
     let mut attempts = count.saturating_mul(10);
     let mut cursor = Some(start);
-    let mut consumer_ready = false;
-    let mut body = ReplyBuf::new(ctx.out.resp3);
-    let mut n = 0;
     let mut deleted = Vec::new();
-    let mut ops = Vec::new();
-    let mut dirty = 0;
     while attempts > 0 && count > 0 {
         attempts -= 1;
         let Some(from) = cursor else { break };
@@ -1648,51 +1713,15 @@ pub fn xautoclaim(ctx: &mut Ctx, argv: &Argv) {
         let exists = s.exists(id);
         let g = s.group_mut(group_name).expect("group checked");
         if !exists {
-            if let Some(nack) = g.pel.get(&id) {
-                ops.push(xclaim_form(
-                    key,
-                    group_name,
-                    &id.to_bytes(),
-                    nack,
-                    g.last_id,
-                ));
-            }
-            dirty += 1;
-            g.ack(id);
+            claim.drop_missing(g, id, &id.to_bytes());
             deleted.push(id);
             count -= 1;
             continue;
         }
-        let nack = &g.pel[&id];
-        if min_idle != 0 && now - nack.delivery_time < min_idle {
+        if min_idle != 0 && now - g.pel[&id].delivery_time < min_idle {
             continue;
         }
-        if !consumer_ready {
-            if touch_consumer(g, consumer, now) {
-                dirty += 1;
-            }
-            consumer_ready = true;
-        }
-        g.assign(id, consumer);
-        let nack = g.pel.get_mut(&id).expect("nack");
-        nack.delivery_time = now;
-        if !justid {
-            nack.delivery_count += 1;
-        }
-        ops.push(xclaim_form(
-            key,
-            group_name,
-            &id.to_bytes(),
-            nack,
-            g.last_id,
-        ));
-        dirty += 1;
-        if justid {
-            id_bulk(&mut body, id);
-        } else {
-            raw_range(&mut body, s, id, id, 1, false);
-        }
-        n += 1;
+        claim.take(s, id, &id.to_bytes());
         count -= 1;
     }
     let next = cursor
@@ -1704,6 +1733,7 @@ pub fn xautoclaim(ctx: &mut Ctx, argv: &Argv) {
                 .map(|(id, _)| *id)
         })
         .unwrap_or(StreamId::MIN);
+    let (n, body) = claim.finish(ctx);
     ctx.out.array(3);
     id_bulk(ctx.out, next);
     ctx.out.array(n);
@@ -1712,12 +1742,6 @@ pub fn xautoclaim(ctx: &mut Ctx, argv: &Argv) {
     for id in deleted {
         id_bulk(ctx.out, id);
     }
-    ctx.ks.dirty += dirty;
-    for op in ops {
-        let db = ctx.ks.db;
-        ctx.ks.prop.ops.push((db, op));
-    }
-    ctx.ks.prop.prevent = true;
 }
 
 // ---------------------------------------------------------------------------
