@@ -9,40 +9,16 @@
 //! held back until the client is served, and argument errors.
 mod common;
 
-use common::{require_bin, wait_until, Client, Server};
-use std::time::Duration;
-
-/// Sends `args` without reading the reply (the client blocks).
-fn send(c: &mut Client, args: &[&str]) {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    c.send(&args);
-}
-
-/// Waits until the server reports `n` blocked clients.
-fn wait_blocked(probe: &mut Client, n: usize) {
-    wait_until(
-        &format!("{n} blocked clients"),
-        Duration::from_secs(10),
-        || {
-            let blocked = probe
-                .q("CLIENT LIST")
-                .as_str()
-                .lines()
-                .filter(|l| l.contains(" flags=b "))
-                .count();
-            blocked >= n
-        },
-    );
-}
+use common::{require_bin, wait_blocked, Server};
 
 fn scenario(server: &Server) -> Vec<String> {
     let (mut a, mut b, mut p) = (server.client(), server.client(), server.client());
     let mut log = Vec::new();
     let mut push = |r: common::Reply| log.push(format!("{r:?}"));
     // Two waiters on one key, served oldest first after one LPUSH of two.
-    send(&mut a, &["BLPOP", "q", "other", "0"]);
+    a.send_str(&["BLPOP", "q", "other", "0"]);
     wait_blocked(&mut p, 1);
-    send(&mut b, &["BRPOP", "q", "0"]);
+    b.send_str(&["BRPOP", "q", "0"]);
     wait_blocked(&mut p, 2);
     push(p.cmd_str(&["LPUSH", "q", "x", "y"]));
     push(a.read_reply());
@@ -55,19 +31,19 @@ fn scenario(server: &Server) -> Vec<String> {
     push(a.cmd_str(&["BRPOP", "q", "0"]));
     push(a.cmd_str(&["BLMPOP", "0", "2", "nothing", "q", "LEFT", "COUNT", "5"]));
     // Moves served later.
-    send(&mut a, &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]);
+    a.send_str(&["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]);
     wait_blocked(&mut p, 1);
     push(p.cmd_str(&["RPUSH", "src", "m1", "m2"]));
     push(a.read_reply());
     push(p.cmd_str(&["LRANGE", "dst", "0", "-1"]));
     push(p.cmd_str(&["LRANGE", "src", "0", "-1"]));
-    send(&mut b, &["BRPOPLPUSH", "empty", "dst", "0"]);
+    b.send_str(&["BRPOPLPUSH", "empty", "dst", "0"]);
     wait_blocked(&mut p, 1);
     push(p.cmd_str(&["LPUSH", "empty", "e"]));
     push(b.read_reply());
     push(p.cmd_str(&["LRANGE", "dst", "0", "-1"]));
     // BLMPOP served later with COUNT.
-    send(&mut a, &["BLMPOP", "0", "1", "mp", "RIGHT", "COUNT", "2"]);
+    a.send_str(&["BLMPOP", "0", "1", "mp", "RIGHT", "COUNT", "2"]);
     wait_blocked(&mut p, 1);
     push(p.cmd_str(&["RPUSH", "mp", "a", "b", "c"]));
     push(a.read_reply());
@@ -85,15 +61,12 @@ fn scenario(server: &Server) -> Vec<String> {
     push(a.cmd_str(&["EXEC"]));
     // Sorted sets: BZPOPMIN served later, BZPOPMAX at once, BZMPOP with
     // COUNT later, and the RESP3 score form.
-    send(&mut a, &["BZPOPMIN", "zq", "0"]);
+    a.send_str(&["BZPOPMIN", "zq", "0"]);
     wait_blocked(&mut p, 1);
     push(p.cmd_str(&["ZADD", "zq", "2", "b", "1", "a", "3", "c"]));
     push(a.read_reply());
     push(a.cmd_str(&["BZPOPMAX", "zq", "0"]));
-    send(
-        &mut b,
-        &["BZMPOP", "0", "2", "none", "zm", "MAX", "COUNT", "2"],
-    );
+    b.send_str(&["BZMPOP", "0", "2", "none", "zm", "MAX", "COUNT", "2"]);
     wait_blocked(&mut p, 1);
     push(p.cmd_str(&["ZADD", "zm", "1.5", "x", "2.5", "y", "0", "z"]));
     push(b.read_reply());

@@ -11,30 +11,7 @@
 //! pipelined commands held back until the client is served.
 mod common;
 
-use common::{require_bin, wait_until, Client, Reply, Server};
-use std::time::Duration;
-
-fn send(c: &mut Client, args: &[&str]) {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    c.send(&args);
-}
-
-fn blocked_count(probe: &mut Client) -> usize {
-    probe
-        .q("CLIENT LIST")
-        .as_str()
-        .lines()
-        .filter(|l| l.contains(" flags=b "))
-        .count()
-}
-
-fn wait_blocked(probe: &mut Client, n: usize) {
-    wait_until(
-        &format!("{n} blocked clients"),
-        Duration::from_secs(10),
-        || blocked_count(probe) >= n,
-    );
-}
+use common::{require_bin, wait_blocked, Reply, Server};
 
 fn scenario(server: &Server) -> Vec<String> {
     let (mut a, mut b, mut p) = (server.client(), server.client(), server.client());
@@ -42,14 +19,11 @@ fn scenario(server: &Server) -> Vec<String> {
     let mut push = |r: Reply| log.push(format!("{r:?}"));
 
     // Two XREAD waiters, both served by one XADD.
-    send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    a.send_str(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
     wait_blocked(&mut p, 1);
-    send(
-        &mut b,
-        &[
-            "XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", "other", "s", "0", "0",
-        ],
-    );
+    b.send_str(&[
+        "XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", "other", "s", "0", "0",
+    ]);
     wait_blocked(&mut p, 2);
     push(p.cmd_str(&["XADD", "s", "1-1", "f", "v"]));
     push(a.read_reply());
@@ -57,14 +31,14 @@ fn scenario(server: &Server) -> Vec<String> {
 
     // `$` means "after the last ID when I blocked": XDEL, XSETID and writes
     // to other keys wake nobody; the next XADD does.
-    send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    a.send_str(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
     wait_blocked(&mut p, 1);
     push(p.cmd_str(&["XDEL", "s", "1-1"]));
     push(p.cmd_str(&["XSETID", "s", "5-0"]));
     push(p.cmd_str(&["XADD", "other", "1-0", "x", "y"]));
     push(p.cmd_str(&["PING"]));
     assert_eq!(
-        blocked_count(&mut p),
+        common::blocked_count(&mut p),
         1,
         "XDEL/XSETID/another key woke the reader"
     );
@@ -76,35 +50,29 @@ fn scenario(server: &Server) -> Vec<String> {
 
     // Consumer group: two waiters on `>`, one entry each, oldest first.
     push(p.cmd_str(&["XGROUP", "CREATE", "s", "g", "$"]));
-    send(
-        &mut a,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "alice",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    a.send_str(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
     wait_blocked(&mut p, 1);
-    send(
-        &mut b,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "bob",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    b.send_str(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "bob",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
     wait_blocked(&mut p, 2);
     push(p.cmd_str(&["XADD", "s", "7-0", "f", "one"]));
     push(a.read_reply());
@@ -116,23 +84,20 @@ fn scenario(server: &Server) -> Vec<String> {
 
     // Several entries in one transaction serve a waiter after EXEC, COUNT
     // honoured; NOACK leaves no pending entries.
-    send(
-        &mut a,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "carol",
-            "COUNT",
-            "2",
-            "NOACK",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    a.send_str(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "carol",
+        "COUNT",
+        "2",
+        "NOACK",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
     wait_blocked(&mut p, 1);
     push(p.cmd_str(&["MULTI"]));
     push(p.cmd_str(&["XADD", "s", "9-0", "f", "a"]));
@@ -145,20 +110,17 @@ fn scenario(server: &Server) -> Vec<String> {
 
     // A destroyed group answers its waiters with NOGROUP.
     push(p.cmd_str(&["XGROUP", "CREATE", "s", "g2", "$"]));
-    send(
-        &mut b,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g2",
-            "dave",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    b.send_str(&[
+        "XREADGROUP",
+        "GROUP",
+        "g2",
+        "dave",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
     wait_blocked(&mut p, 1);
     push(p.cmd_str(&["XGROUP", "DESTROY", "s", "g2"]));
     push(b.read_reply());

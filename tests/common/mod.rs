@@ -151,6 +151,25 @@ pub fn diff_run(threads: usize) -> Option<DiffRun> {
     })
 }
 
+/// Clients CLIENT LIST shows blocked (`flags=b`).
+pub fn blocked_count(probe: &mut Client) -> usize {
+    probe
+        .q("CLIENT LIST")
+        .as_str()
+        .lines()
+        .filter(|l| l.contains(" flags=b "))
+        .count()
+}
+
+/// Waits (bounded) until the server reports `n` blocked clients.
+pub fn wait_blocked(probe: &mut Client, n: usize) {
+    wait_until(
+        &format!("{n} blocked clients"),
+        Duration::from_secs(10),
+        || blocked_count(probe) >= n,
+    );
+}
+
 /// Polls `cond` every [`POLL_INTERVAL`] until it returns true; panics with
 /// `what` if it is still false after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
@@ -775,6 +794,13 @@ impl Client {
     pub fn cmd(&mut self, args: &[&[u8]]) -> Reply {
         self.send(args);
         self.read_reply()
+    }
+
+    /// Sends string arguments without reading the reply (a client that
+    /// blocks).
+    pub fn send_str(&mut self, args: &[&str]) {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send(&args);
     }
 
     /// [`Client::cmd`] with string arguments.
