@@ -129,6 +129,19 @@ fn fill_with(c: &mut Client, rng: &mut Rng, streams: bool) {
     c.cmd_str(&["SELECT", "0"]);
 }
 
+/// BGSAVE, then a bounded wait for it to finish.
+fn bgsave_and_wait(c: &mut Client) {
+    assert_eq!(
+        c.cmd_str(&["BGSAVE"]),
+        Reply::simple("Background saving started")
+    );
+    wait_until("BGSAVE to finish", Duration::from_secs(60), || {
+        c.cmd_str(&["INFO", "persistence"])
+            .as_str()
+            .contains("rdb_bgsave_in_progress:0")
+    });
+}
+
 fn digest(c: &mut Client) -> String {
     c.cmd_str(&["DEBUG", "DIGEST"]).as_str()
 }
@@ -247,15 +260,7 @@ fn sluice_reloads_its_own_file_after_restart() {
         let s = Server::sluice(2, &args(&dir, &[]));
         let mut c = s.client();
         fill(&mut c, &mut rng);
-        assert_eq!(
-            c.cmd_str(&["BGSAVE"]),
-            Reply::simple("Background saving started")
-        );
-        wait_until("BGSAVE to finish", Duration::from_secs(30), || {
-            c.cmd_str(&["INFO", "persistence"])
-                .as_str()
-                .contains("rdb_bgsave_in_progress:0")
-        });
+        bgsave_and_wait(&mut c);
         digest(&mut c)
     };
     let s = Server::sluice(1, &args(&dir, &[]));
@@ -311,15 +316,7 @@ fn bgsave_image_is_one_cut_under_writes() {
             .sum()
     };
     let before = sum(&mut c, "a");
-    assert_eq!(
-        c.cmd_str(&["BGSAVE"]),
-        Reply::simple("Background saving started")
-    );
-    wait_until("BGSAVE to finish", Duration::from_secs(60), || {
-        c.cmd_str(&["INFO", "persistence"])
-            .as_str()
-            .contains("rdb_bgsave_in_progress:0")
-    });
+    bgsave_and_wait(&mut c);
     let after = sum(&mut c, "a");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for w in writers {
