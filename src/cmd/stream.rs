@@ -395,8 +395,7 @@ pub fn xadd(ctx: &mut Ctx, argv: &Argv) {
         Ok(None) if args.no_mkstream => return ctx.out.null(),
         Ok(None) => {
             // dbAdd: no change counted until the entry is in.
-            ctx.ks.set(key, Value::Stream(Box::default()), 0);
-            ctx.ks.dirty -= 1;
+            ctx.ks.add(key, Value::Stream(Box::default()), 0);
         }
     }
     let pairs: Vec<&[u8]> = (field_pos..argv.len()).map(|i| argv.get(i)).collect();
@@ -1215,8 +1214,7 @@ pub fn xgroup(ctx: &mut Ctx, argv: &Argv) {
             }
         };
         if !exists {
-            ctx.ks.set(key, Value::Stream(Box::default()), 0);
-            ctx.ks.dirty -= 1;
+            ctx.ks.add(key, Value::Stream(Box::default()), 0);
         }
         let Ok(Some(s)) = write(&mut ctx.ks, key) else {
             return;

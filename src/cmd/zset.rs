@@ -557,8 +557,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
         );
         // Redis `dbAdd`: the key exists from here on (it always gains an
         // element below, since XX was handled above).
-        ctx.ks.set(key, Value::ZSet(Box::new(z)), 0);
-        ctx.ks.dirty -= 1;
+        ctx.ks.add(key, Value::ZSet(Box::new(z)), 0);
     }
     let limits = ctx.srv.encoding_limits();
     let Some(Value::ZSet(z)) = ctx.ks.lookup_write(key).map(|e| &mut e.value) else {

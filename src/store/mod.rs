@@ -692,6 +692,14 @@ impl<'a> Keys<'a> {
     /// Sets `key` to `value` with absolute expiry `expire_ms` (0 = none),
     /// replacing any old value, then signals the change.
     pub fn set(&mut self, key: &[u8], value: Value, expire_ms: u64) {
+        self.add(key, value, expire_ms);
+        self.dirty += 1;
+    }
+
+    /// [`Keys::set`] without counting a change (db.c `dbAdd`: a command
+    /// that creates an empty value first, as XADD and XGROUP CREATE
+    /// MKSTREAM do, counts its own change once it is done).
+    pub fn add(&mut self, key: &[u8], value: Value, expire_ms: u64) {
         let mut entry = Entry::new(value, expire_ms);
         entry.access_s = self.lru_clock;
         entry.freq_minutes = lfu_minutes(self.now_ms);
@@ -700,7 +708,6 @@ impl<'a> Keys<'a> {
         stripe.dbs[db].insert(key, entry);
         stripe.touch_watched(db, key);
         note_ready(stripe, &mut self.ready, db, key);
-        self.dirty += 1;
     }
 
     /// Deletes a live `key`; true if it existed. Signals the change.
