@@ -323,27 +323,22 @@ fn stream_snapshot(
         }))
         .map_err(|_| "another snapshot is running".to_string())?;
 
-    // Drivers (one per shard thread) save stripes taken from a shared
-    // counter, pausing while the writer is behind; this thread writes.
-    let next = AtomicUsize::new(0);
-    let drivers = srv.threads.clamp(1, 8);
+    // Drivers (one per shard thread, at low priority) save the stripes,
+    // pausing while the writer is behind; this thread writes.
     let mut write_error = None;
     std::thread::scope(|scope| {
-        for _ in 0..drivers {
-            scope.spawn(|| {
-                crate::io::sys::lower_thread_priority();
-                loop {
-                    let index = next.fetch_add(1, Ordering::AcqRel);
-                    if index >= crate::store::STRIPES {
-                        break;
-                    }
+        scope.spawn(|| {
+            srv.keyspace.drive_snapshot(
+                &snap,
+                srv.threads.clamp(1, 8),
+                crate::io::sys::lower_thread_priority,
+                || {
                     while buffered.load(Ordering::Acquire) > MAX_BUFFERED {
                         std::thread::sleep(std::time::Duration::from_millis(1));
                     }
-                    drop(srv.keyspace.lock(index));
-                }
-            });
-        }
+                },
+            )
+        });
         loop {
             let chunk = match rx.recv_timeout(std::time::Duration::from_millis(1)) {
                 Ok(chunk) => chunk,

@@ -68,14 +68,34 @@ impl Keyspace {
         Ok(snap)
     }
 
-    /// Saves every stripe not saved yet, one at a time; `between` runs after
-    /// each stripe (the caller's backpressure: it may wait for the writer).
-    /// Returns when the image is complete.
-    pub fn drive_snapshot(&self, snap: &Snapshot, mut between: impl FnMut()) {
-        for index in 0..STRIPES {
-            drop(self.lock(index));
-            between();
-        }
+    /// Saves every stripe not saved yet, with `drivers` threads taking
+    /// stripes from a shared counter. Each driver runs `start` once (the
+    /// caller may lower its priority) and `before_each` before each stripe
+    /// (the caller's backpressure: it may wait for the writer). Returns
+    /// when the image is complete.
+    pub fn drive_snapshot(
+        &self,
+        snap: &Snapshot,
+        drivers: usize,
+        start: impl Fn() + Sync,
+        before_each: impl Fn() + Sync,
+    ) {
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..drivers.max(1) {
+                scope.spawn(|| {
+                    start();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::AcqRel);
+                        if index >= STRIPES {
+                            break;
+                        }
+                        before_each();
+                        drop(self.lock(index));
+                    }
+                });
+            }
+        });
         debug_assert_eq!(snap.remaining(), 0);
     }
 
@@ -169,7 +189,7 @@ mod tests {
             }))
             .unwrap();
         assert_eq!(ks.begin_snapshot(Box::new(|_, _| {})).err(), Some(Busy));
-        ks.drive_snapshot(&snap, std::thread::yield_now);
+        ks.drive_snapshot(&snap, 2, || {}, std::thread::yield_now);
         assert!(!ks.snapshot_running());
         stop.store(true, Ordering::Relaxed);
         let total: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
@@ -188,6 +208,6 @@ mod tests {
         );
         // A second snapshot starts after the first finished.
         let snap = ks.begin_snapshot(Box::new(|_, _| {})).unwrap();
-        ks.drive_snapshot(&snap, || {});
+        ks.drive_snapshot(&snap, 1, || {}, || {});
     }
 }
