@@ -40,14 +40,6 @@ pub fn bgsave(ctx: &mut Ctx, argv: &Argv) {
     if argv.len() > 1 && !(argv.len() == 2 && eq_ic(argv.get(1), "schedule")) {
         return ctx.out.error(ERR_SYNTAX);
     }
-    if ctx
-        .srv
-        .persist
-        .in_progress
-        .load(std::sync::atomic::Ordering::Acquire)
-    {
-        return ctx.out.error("ERR Background save already in progress");
-    }
     match persist::bgsave(&ctx.srv.arc()) {
         // Inside EXEC the save waits for the transaction's stripes.
         Ok(()) if ctx.client.in_exec => ctx.out.simple(b"Background saving scheduled"),
