@@ -93,43 +93,9 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The encoding thresholds loaded values are converted by (sluice's, which
-/// are Redis's config directives). `Default` is Redis 7.0's defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub hash_max_listpack_entries: i64,
-    pub hash_max_listpack_value: i64,
-    pub set_max_intset_entries: i64,
-    pub zset_max_listpack_entries: i64,
-    pub zset_max_listpack_value: i64,
-    pub list_max_listpack_size: i64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            hash_max_listpack_entries: 128,
-            hash_max_listpack_value: 64,
-            set_max_intset_entries: 512,
-            zset_max_listpack_entries: 128,
-            zset_max_listpack_value: 64,
-            list_max_listpack_size: -2,
-        }
-    }
-}
-
-impl From<&crate::server::EncodingLimits> for Limits {
-    fn from(l: &crate::server::EncodingLimits) -> Limits {
-        Limits {
-            hash_max_listpack_entries: l.hash_max_listpack_entries,
-            hash_max_listpack_value: l.hash_max_listpack_value,
-            set_max_intset_entries: l.set_max_intset_entries,
-            zset_max_listpack_entries: l.zset_max_listpack_entries,
-            zset_max_listpack_value: l.zset_max_listpack_value,
-            list_max_listpack_size: l.list_max_listpack_size,
-        }
-    }
-}
+/// The encoding thresholds loaded values are converted by: the server's
+/// own (`hash-max-listpack-entries` and friends). `Default` is Redis 7.0's.
+pub use crate::server::EncodingLimits as Limits;
 
 /// CRC-64/Jones as Redis's crc64.c (reflected, init 0, xorout 0).
 pub mod crc64 {

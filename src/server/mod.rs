@@ -181,6 +181,23 @@ pub struct EncodingLimits {
     pub stream_node_max_entries: i64,
 }
 
+/// Redis 7.0's defaults (what an RDB file is decoded by outside a server).
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
+        }
+    }
+}
+
 impl EncodingLimits {
     pub fn from_config(c: &Config) -> EncodingLimits {
         EncodingLimits {
@@ -498,7 +515,7 @@ impl Server {
 
     /// The thresholds loaded values are converted by.
     pub fn rdb_limits(&self) -> crate::rdb::Limits {
-        crate::rdb::Limits::from(&self.encoding_limits())
+        self.encoding_limits()
     }
 
     /// The AUX fields Redis 7.0 writes, in its order (rdb.c
@@ -677,4 +694,21 @@ pub fn random_hex40() -> String {
         }
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The RDB decoder's default thresholds are the directives' defaults.
+    #[test]
+    fn encoding_limits_default_matches_the_config_defaults() {
+        let Ok(crate::config::Invocation::Run(loaded)) = crate::config::load_from_args(&[]) else {
+            panic!("the embedded defaults load");
+        };
+        assert_eq!(
+            EncodingLimits::from_config(&loaded.config),
+            EncodingLimits::default()
+        );
+    }
 }
