@@ -156,6 +156,14 @@ fn parse_strict_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, &'static st
     parse_id_full(arg, missing_seq, true, false).map(|(id, _)| id)
 }
 
+/// Arguments `from..` as strict IDs, all or nothing (XDEL, XACK parse
+/// every ID before touching anything).
+fn parse_ids(argv: &Argv, from: usize) -> Result<Vec<StreamId>, &'static str> {
+    (from..argv.len())
+        .map(|j| parse_strict_id(argv.get(j), 0))
+        .collect()
+}
+
 /// A range bound (`streamParseIntervalIDOrReply`): `(` makes it exclusive,
 /// which is then applied (`start` + 1 or `end` - 1).
 fn parse_bound(arg: &[u8], start: bool) -> Result<StreamId, &'static str> {
@@ -535,13 +543,10 @@ pub fn xdel(ctx: &mut Ctx, argv: &Argv) {
         Ok(None) => return ctx.out.int(0),
         Ok(Some(_)) => {}
     }
-    let mut ids = Vec::with_capacity(argv.len() - 2);
-    for j in 2..argv.len() {
-        match parse_strict_id(argv.get(j), 0) {
-            Ok(id) => ids.push(id),
-            Err(e) => return ctx.out.error(e),
-        }
-    }
+    let ids = match parse_ids(argv, 2) {
+        Ok(ids) => ids,
+        Err(e) => return ctx.out.error(e),
+    };
     let Ok(Some(s)) = write(&mut ctx.ks, key) else {
         return;
     };
@@ -1293,13 +1298,10 @@ pub fn xack(ctx: &mut Ctx, argv: &Argv) {
     if !has_group {
         return ctx.out.int(0);
     }
-    let mut ids = Vec::with_capacity(argv.len() - 3);
-    for j in 3..argv.len() {
-        match parse_strict_id(argv.get(j), 0) {
-            Ok(id) => ids.push(id),
-            Err(e) => return ctx.out.error(e),
-        }
-    }
+    let ids = match parse_ids(argv, 3) {
+        Ok(ids) => ids,
+        Err(e) => return ctx.out.error(e),
+    };
     let Ok(Some(s)) = read(&mut ctx.ks, key) else {
         return;
     };
