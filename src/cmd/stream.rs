@@ -1882,6 +1882,8 @@ fn xinfo_stream(out: &mut ReplyBuf, argv: &Argv, s: &Stream) {
     reply_range(out, s, StreamId::MIN, StreamId::MAX, limit, false);
     out.bulk(b"groups");
     out.array(s.group_count());
+    // COUNT 0 shows every pending entry.
+    let shown_max = if limit == 0 { usize::MAX } else { limit };
     for (name, g) in s.groups() {
         out.map(7);
         out.bulk(b"name");
@@ -1895,7 +1897,7 @@ fn xinfo_stream(out: &mut ReplyBuf, argv: &Argv, s: &Stream) {
         let shown: Vec<_> = g
             .pel
             .iter()
-            .take(if limit == 0 { usize::MAX } else { limit })
+            .take(shown_max)
             .collect();
         out.array(shown.len());
         for (id, nack) in shown {
@@ -1919,7 +1921,7 @@ fn xinfo_stream(out: &mut ReplyBuf, argv: &Argv, s: &Stream) {
             let shown: Vec<_> = c
                 .pel
                 .iter()
-                .take(if limit == 0 { usize::MAX } else { limit })
+                .take(shown_max)
                 .collect();
             out.array(shown.len());
             for id in shown {
