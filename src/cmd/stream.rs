@@ -1894,11 +1894,7 @@ fn xinfo_stream(out: &mut ReplyBuf, argv: &Argv, s: &Stream) {
         out.bulk(b"pel-count");
         out.int(g.pel.len() as i64);
         out.bulk(b"pending");
-        let shown: Vec<_> = g
-            .pel
-            .iter()
-            .take(shown_max)
-            .collect();
+        let shown: Vec<_> = g.pel.iter().take(shown_max).collect();
         out.array(shown.len());
         for (id, nack) in shown {
             out.array(4);
@@ -1918,11 +1914,7 @@ fn xinfo_stream(out: &mut ReplyBuf, argv: &Argv, s: &Stream) {
             out.bulk(b"pel-count");
             out.int(c.pel.len() as i64);
             out.bulk(b"pending");
-            let shown: Vec<_> = c
-                .pel
-                .iter()
-                .take(shown_max)
-                .collect();
+            let shown: Vec<_> = c.pel.iter().take(shown_max).collect();
             out.array(shown.len());
             for id in shown {
                 let nack = &g.pel[id];
