@@ -48,7 +48,7 @@ pub fn keys(ctx: &mut Ctx, argv: &Argv) {
         ctx.ks.locked.with_stripe(stripe, |s| {
             for (key, entry) in &s.dbs[db].map {
                 if !entry.is_expired(now) && (all || glob_match(pattern, key, false)) {
-                    found.push(key.clone());
+                    found.push(key.into());
                 }
             }
         });
@@ -144,7 +144,7 @@ pub fn scan(ctx: &mut Ctx, argv: &Argv) {
                 .keys()
                 .map(|k| (scan_hash(k), k))
                 .filter(|(h, _)| u64::from(*h) >= from)
-                .map(|(h, k)| (h, k.clone()))
+                .map(|(h, k)| (h, Key::from(k)))
                 .collect()
         });
         batch.sort_unstable_by_key(|(h, _)| *h);
@@ -277,7 +277,7 @@ pub fn randomkey(ctx: &mut Ctx, _argv: &Argv) {
             map.iter()
                 .filter(|(_, e)| !e.is_expired(now))
                 .nth(nth)
-                .map(|(k, _)| k.clone())
+                .map(|(k, _)| Key::from(k))
         });
         if let Some(key) = picked {
             return ctx.out.bulk(&key);

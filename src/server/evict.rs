@@ -53,7 +53,7 @@ pub fn pick_victim(srv: &Server, policy: MaxmemoryPolicy, samples: usize) -> Opt
             | MaxmemoryPolicy::NoEviction => 0,
         };
         if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
-            best = Some((score, db, key.clone()));
+            best = Some((score, db, key.into()));
         }
         if best.is_some() && samples == 1 {
             break;

@@ -20,17 +20,19 @@ pub mod listpack;
 pub mod set;
 pub mod snapshot;
 pub mod stream;
+mod table;
 mod value;
 pub mod zset;
 
+pub use table::KeyTable;
 pub use value::{Entry, LfuParams, Value, LFU_INIT_VAL};
 
 use crate::protocol::Argv;
-use hashbrown::hash_map::EntryRef;
-use hashbrown::HashMap;
+use hashbrown::DefaultHashBuilder;
 use parking_lot::{Mutex, MutexGuard};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Number of lock stripes. A power of two that divides Redis Cluster's 16384
 /// slots, so a stripe is a fixed set of slots.
@@ -155,10 +157,19 @@ fn crc16(data: &[u8]) -> u16 {
     })
 }
 
+/// The hash of key or member bytes for every hash table in the store; one
+/// hasher, seeded randomly once per process.
+pub fn hash_of(bytes: &[u8]) -> u64 {
+    static HASHER: OnceLock<DefaultHashBuilder> = OnceLock::new();
+    HASHER
+        .get_or_init(DefaultHashBuilder::default)
+        .hash_one(bytes)
+}
+
 /// One database's share of a stripe.
 #[derive(Default)]
 pub struct Db {
-    pub map: HashMap<Key, Entry>,
+    pub map: KeyTable,
     /// How many entries in `map` have an expiry (`db0:expires=` in INFO).
     pub expires: usize,
 }
@@ -167,13 +178,7 @@ impl Db {
     /// Inserts or replaces `key`, keeping `expires` exact. Returns the old entry.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         let has_ttl = entry.expire_ms != 0;
-        let old = match self.map.get_mut(key) {
-            Some(slot) => Some(std::mem::replace(slot, entry)),
-            None => {
-                self.map.insert(key.into(), entry);
-                None
-            }
-        };
+        let old = self.map.insert(key, entry);
         if old.as_ref().is_some_and(|e| e.expire_ms != 0) {
             self.expires -= 1;
         }
@@ -206,14 +211,13 @@ impl Db {
 
     /// Finds `key`, removing it first if it has expired (one hash probe).
     pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Lookup<'_> {
-        match self.map.entry_ref(key) {
-            EntryRef::Occupied(o) if o.get().is_expired(now_ms) => {
-                o.remove();
+        match self.map.find_live(key, |e| e.is_expired(now_ms)) {
+            table::Found::Removed(_) => {
                 self.expires -= 1;
                 Lookup::Expired
             }
-            EntryRef::Occupied(o) => Lookup::Live(o.into_mut()),
-            EntryRef::Vacant(_) => Lookup::Missing,
+            table::Found::Live(entry) => Lookup::Live(entry),
+            table::Found::Missing => Lookup::Missing,
         }
     }
 
@@ -227,7 +231,7 @@ impl Db {
         self.map.retain(|key, entry| {
             let due = entry.expire_ms != 0 && entry.expire_ms <= now_ms;
             if due {
-                expired.push(key.clone());
+                expired.push(key.into());
             }
             !due
         });

@@ -14,10 +14,9 @@
 //!
 //! Key invariant: an `Intset` holds distinct members in ascending order.
 
+use super::hash_of;
 use crate::num::parse_i64;
-use hashbrown::{DefaultHashBuilder, HashTable};
-use std::hash::BuildHasher;
-use std::sync::OnceLock;
+use hashbrown::HashTable;
 
 /// Redis caps the intset size at 1G entries whatever the config says
 /// (t_set.c `setTypeAdd`).
@@ -232,14 +231,6 @@ impl<'a> Iterator for Iter<'a> {
 pub struct Table {
     members: Vec<Box<[u8]>>,
     index: HashTable<usize>,
-}
-
-/// One hasher for every table, seeded randomly once per process.
-fn hash_of(member: &[u8]) -> u64 {
-    static HASHER: OnceLock<DefaultHashBuilder> = OnceLock::new();
-    HASHER
-        .get_or_init(DefaultHashBuilder::default)
-        .hash_one(member)
 }
 
 impl PartialEq for Table {
