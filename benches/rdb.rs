@@ -54,7 +54,7 @@ fn dataset() -> Vec<(Vec<u8>, Value)> {
                         HashLimits::new(128, 64),
                     );
                 }
-                Value::Hash(Box::new(h))
+                Value::Hash(h)
             }
             4 => {
                 let mut s = SetValue::empty_intset();
@@ -71,7 +71,7 @@ fn dataset() -> Vec<(Vec<u8>, Value)> {
                     z.convert_before_insert(m.len(), 128, 64);
                     z.insert(m.as_bytes(), (rnd() % 10_000) as f64 / 7.0);
                 }
-                Value::ZSet(Box::new(z))
+                Value::ZSet(z)
             }
         };
         out.push((key, v));

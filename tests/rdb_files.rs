@@ -193,7 +193,7 @@ fn check_entry(e: &LoadedEntry, want: &J) {
     assert_eq!(e.expire_ms, exp, "{name}");
     let v = &w["value"];
     match &e.value {
-        Value::Int(_) | Value::Emb(_) | Value::Raw(_) => {
+        Value::Int(_) | Value::Inline(_) | Value::Emb(_) | Value::Raw(_) => {
             let got = e.value.with_string_bytes(|b| b.to_vec()).unwrap();
             assert_eq!(got, b64(s(v)), "{name}");
         }

@@ -93,7 +93,7 @@ fn with_hash_or_create<R>(
             let mut h = HashValue::default();
             let (changed, r) = f(&mut h, limits);
             if changed && !h.is_empty() {
-                ctx.ks.set(key, Value::Hash(Box::new(h)), 0);
+                ctx.ks.set(key, Value::Hash(h), 0);
             }
             Ok(r)
         }

@@ -557,16 +557,13 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
         );
         // Redis `dbAdd`: the key exists from here on (it always gains an
         // element below, since XX was handled above).
-        ctx.ks.add(key, Value::ZSet(Box::new(z)), 0);
+        ctx.ks.add(key, Value::ZSet(z), 0);
     }
     let limits = ctx.srv.encoding_limits();
     let Some(Value::ZSet(z)) = ctx.ks.lookup_write(key).map(|e| &mut e.value) else {
         unreachable!("zadd: the zset was just found or created");
     };
     let (mut added, mut updated, mut last, mut nan) = (0, 0, None, false);
-    if pairs.len() > 1 {
-        z.reserve(pairs.len(), pairs.iter().map(|(_, m)| m.len()).sum());
-    }
     for (score, member) in pairs {
         match zset_add(limits, z, score, member, f) {
             AddOutcome::Added(s) => {
@@ -585,7 +582,6 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
             }
         }
     }
-    z.shrink();
     if added + updated > 0 {
         ctx.ks.modified(key);
     }
@@ -905,7 +901,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, Box<[u8]>)>) {
             );
             z.insert(&member, score);
         }
-        ctx.ks.set(dst, Value::ZSet(Box::new(z)), 0);
+        ctx.ks.set(dst, Value::ZSet(z), 0);
     }
     ctx.out.int(i64::try_from(n).unwrap_or(i64::MAX));
 }
@@ -1117,7 +1113,7 @@ fn set_op_generic(ctx: &mut Ctx, argv: &Argv, dst: Option<&[u8]>, op: SetOp, car
         // `zuiInitIterator` over OBJ_SET).
         let z = match ctx.ks.lookup_read(key).map(|e| &e.value) {
             None => None,
-            Some(Value::ZSet(z)) => Some((**z).clone()),
+            Some(Value::ZSet(z)) => Some(z.clone()),
             Some(Value::Set(set)) => Some(zset_from_set(set)),
             Some(_) => return ctx.out.error(ERR_WRONGTYPE),
         };
@@ -1361,7 +1357,7 @@ fn store_set_op(ctx: &mut Ctx, dst: &[u8], result: Vec<(f64, Box<[u8]>)>) {
     for (score, member) in result {
         z.insert(&member, score);
     }
-    ctx.ks.set(dst, Value::ZSet(Box::new(z)), 0);
+    ctx.ks.set(dst, Value::ZSet(z), 0);
     ctx.out.int(i64::try_from(n).unwrap_or(i64::MAX));
 }
 

@@ -753,10 +753,10 @@ impl<'b> HashB<'b> {
             return rd.bad_at(at, "duplicate hash field");
         }
         drop(seen);
-        Ok(Value::Hash(Box::new(HashValue::from_distinct_pairs(
+        Ok(Value::Hash(HashValue::from_distinct_pairs(
             &self.pairs,
             self.limits,
-        ))))
+        )))
     }
 }
 
@@ -791,11 +791,11 @@ impl<'b> ZSetB<'b> {
             return rd.bad_at(at, "duplicate zset member");
         }
         drop(seen);
-        Ok(Value::ZSet(Box::new(ZSetValue::from_distinct(
+        Ok(Value::ZSet(ZSetValue::from_distinct(
             self.entries,
             self.entries_max,
             self.value_max,
-        ))))
+        )))
     }
 }
 

@@ -210,17 +210,17 @@ fn write_int_string(out: &mut Vec<u8>, v: i64) {
 /// The type byte Redis 7.0 writes for `value` (`rdbSaveObjectType`).
 pub fn value_type(value: &Value) -> u8 {
     match value {
-        Value::Int(_) | Value::Emb(_) | Value::Raw(_) => types::STRING,
+        Value::Int(_) | Value::Inline(_) | Value::Emb(_) | Value::Raw(_) => types::STRING,
         Value::List(_) => types::LIST_QUICKLIST_2,
         Value::Set(s) => match **s {
             SetValue::Intset(_) => types::SET_INTSET,
             SetValue::Hashtable(_) => types::SET,
         },
-        Value::ZSet(z) => match **z {
+        Value::ZSet(z) => match *z {
             ZSetValue::Small(_) => types::ZSET_LISTPACK,
             ZSetValue::Big(_) => types::ZSET_2,
         },
-        Value::Hash(h) => match **h {
+        Value::Hash(h) => match *h {
             HashValue::Listpack(_) => types::HASH_LISTPACK,
             HashValue::Table(_) => types::HASH,
         },
@@ -232,6 +232,7 @@ pub fn value_type(value: &Value) -> u8 {
 pub fn write_value(out: &mut Vec<u8>, value: &Value, compress: bool) {
     match value {
         Value::Int(n) => write_int_string(out, *n),
+        Value::Inline(b) => write_string(out, b.as_bytes(), compress),
         Value::Emb(b) => write_string(out, b, compress),
         Value::Raw(b) => write_string(out, b, compress),
         Value::List(l) => write_list(out, l, compress),

@@ -23,7 +23,10 @@ use hashbrown::HashMap;
 /// empty listpack has no buffer at all (no header either).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Listpack {
-    buf: Vec<u8>,
+    /// Exactly sized, as Redis reallocs a listpack per change: a small
+    /// hash carries no growth slack (the memory target), and a boxed slice
+    /// keeps [`HashValue`] at 16 bytes so `Value` holds it unboxed.
+    buf: Box<[u8]>,
 }
 
 /// Bytes of the pair count in front of a non-empty listpack.
@@ -62,20 +65,34 @@ struct Slot {
     value: std::ops::Range<usize>,
 }
 
+fn read_count(buf: &[u8]) -> u32 {
+    match buf.first_chunk::<HEADER>() {
+        Some(header) => u32::from_le_bytes(*header),
+        None => 0,
+    }
+}
+
+/// Appends a pair to a listpack buffer (room reserved by the caller),
+/// writing the header first into an empty one.
+fn push_pair(buf: &mut Vec<u8>, field: &[u8], value: &[u8]) {
+    let count = read_count(buf) + 1;
+    if buf.is_empty() {
+        buf.extend_from_slice(&[0; HEADER]);
+    }
+    buf[..HEADER].copy_from_slice(&count.to_le_bytes());
+    put_varint(buf, field.len());
+    buf.extend_from_slice(field);
+    put_varint(buf, value.len());
+    buf.extend_from_slice(value);
+}
+
+fn pair_len(field: usize, value: usize) -> usize {
+    varint_len(field) + field + varint_len(value) + value
+}
+
 impl Listpack {
     fn count(&self) -> u32 {
-        match self.buf.first_chunk::<HEADER>() {
-            Some(header) => u32::from_le_bytes(*header),
-            None => 0,
-        }
-    }
-
-    fn set_count(&mut self, count: u32) {
-        if self.buf.is_empty() {
-            self.buf.reserve_exact(HEADER);
-            self.buf.extend_from_slice(&[0; HEADER]);
-        }
-        self.buf[..HEADER].copy_from_slice(&count.to_le_bytes());
+        read_count(&self.buf)
     }
 
     fn iter(&self) -> ListpackIter<'_> {
@@ -103,18 +120,11 @@ impl Listpack {
     }
 
     fn push(&mut self, field: &[u8], value: &[u8]) {
-        // Exact growth, as Redis reallocs a listpack per insert: a small
-        // hash must not carry doubling slack (the memory target).
-        let header = if self.buf.is_empty() { HEADER } else { 0 };
-        self.buf.reserve_exact(
-            header + varint_len(field.len()) + field.len() + varint_len(value.len()) + value.len(),
-        );
-        let count = self.count();
-        self.set_count(count + 1);
-        put_varint(&mut self.buf, field.len());
-        self.buf.extend_from_slice(field);
-        put_varint(&mut self.buf, value.len());
-        self.buf.extend_from_slice(value);
+        super::edit_exact(&mut self.buf, |buf| {
+            let header = if buf.is_empty() { HEADER } else { 0 };
+            buf.reserve_exact(header + pair_len(field.len(), value.len()));
+            push_pair(buf, field, value);
+        });
     }
 }
 
@@ -147,12 +157,12 @@ pub type Table = HashMap<Box<[u8]>, Box<[u8]>>;
 #[derive(Clone, Debug, PartialEq)]
 pub enum HashValue {
     Listpack(Listpack),
-    /// Boxed so that a small hash's `HashValue` (itself boxed in `Value`)
-    /// is one 24-byte allocation.
+    /// Boxed so that `HashValue` is 16 bytes and `Value` holds it unboxed:
+    /// a small hash is one allocation, its listpack.
     Table(Box<Table>),
 }
 
-const _: () = assert!(std::mem::size_of::<HashValue>() == 24);
+const _: () = assert!(std::mem::size_of::<HashValue>() == 16);
 
 impl Default for HashValue {
     fn default() -> Self {
@@ -243,10 +253,10 @@ impl HashValue {
                     put_varint(&mut encoded, value.len());
                     encoded.extend_from_slice(value);
                     let old_len = slot.value.end - vlen_start;
-                    // Exact sizes both ways, as Redis's realloc in lpReplace.
-                    lp.buf.reserve_exact(encoded.len().saturating_sub(old_len));
-                    lp.buf.splice(vlen_start..slot.value.end, encoded);
-                    lp.buf.shrink_to_fit();
+                    super::edit_exact(&mut lp.buf, |buf| {
+                        buf.reserve_exact(encoded.len().saturating_sub(old_len));
+                        buf.splice(vlen_start..slot.value.end, encoded);
+                    });
                     false
                 }
                 None => {
@@ -275,19 +285,17 @@ impl HashValue {
                 f.as_ref().len() <= limits.value_max && v.as_ref().len() <= limits.value_max
             });
         if small {
-            let mut lp = Listpack::default();
             let bytes: usize = pairs
                 .iter()
-                .map(|(f, v)| {
-                    let (f, v) = (f.as_ref().len(), v.as_ref().len());
-                    varint_len(f) + f + varint_len(v) + v
-                })
+                .map(|(f, v)| pair_len(f.as_ref().len(), v.as_ref().len()))
                 .sum();
-            lp.buf.reserve_exact(HEADER + bytes);
+            let mut buf = Vec::with_capacity(HEADER + bytes);
             for (f, v) in pairs {
-                lp.push(f.as_ref(), v.as_ref());
+                push_pair(&mut buf, f.as_ref(), v.as_ref());
             }
-            HashValue::Listpack(lp)
+            HashValue::Listpack(Listpack {
+                buf: buf.into_boxed_slice(),
+            })
         } else {
             let mut table = Table::with_capacity(pairs.len());
             for (f, v) in pairs {
@@ -302,14 +310,14 @@ impl HashValue {
         match self {
             HashValue::Listpack(lp) => match lp.find(field) {
                 Some(slot) => {
-                    lp.buf.drain(slot.start..slot.value.end);
                     let count = lp.count() - 1;
-                    lp.set_count(count);
-                    if count == 0 {
-                        lp.buf = Vec::new();
-                    } else {
-                        lp.buf.shrink_to_fit();
-                    }
+                    super::edit_exact(&mut lp.buf, |buf| {
+                        buf.drain(slot.start..slot.value.end);
+                        buf[..HEADER].copy_from_slice(&count.to_le_bytes());
+                        if count == 0 {
+                            buf.clear();
+                        }
+                    });
                     true
                 }
                 None => false,

@@ -166,6 +166,16 @@ pub fn hash_of(bytes: &[u8]) -> u64 {
         .hash_one(bytes)
 }
 
+/// Edits an exactly sized buffer as a `Vec`, then makes it exact again
+/// (a realloc only when its length changed), as Redis reallocs a listpack
+/// on every change.
+pub(crate) fn edit_exact<R>(buf: &mut Box<[u8]>, edit: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut vec = std::mem::take(buf).into_vec();
+    let result = edit(&mut vec);
+    *buf = vec.into_boxed_slice();
+    result
+}
+
 /// One database's share of a stripe.
 #[derive(Default)]
 pub struct Db {

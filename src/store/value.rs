@@ -14,18 +14,57 @@ use super::set::SetValue;
 use super::stream::Stream;
 use super::zset::ZSetValue;
 
-/// A key's value. Collections are boxed so every `Entry` stays small.
+/// Longest string stored in a [`Value::Inline`]; with a length byte it is
+/// the 16 bytes `Value` can hold beside its tag without growing.
+pub const INLINE_MAX: usize = 15;
+
+/// The bytes of a [`Value::Inline`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Inline {
+    len: u8,
+    bytes: [u8; INLINE_MAX],
+}
+
+impl Inline {
+    fn new(bytes: &[u8]) -> Inline {
+        let mut inline = Inline {
+            len: bytes.len() as u8,
+            bytes: [0; INLINE_MAX],
+        };
+        inline.bytes[..bytes.len()].copy_from_slice(bytes);
+        inline
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for Inline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+/// A key's value, 24 bytes. Collections are boxed (a hash's or zset's
+/// 16-byte value needs no box) so every `Entry` stays small.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Int(i64),
+    /// An `embstr` of at most [`INLINE_MAX`] bytes, stored in the value
+    /// itself (no allocation, as Redis's embstr shares the robj's).
+    Inline(Inline),
     Emb(Box<[u8]>),
     Raw(Vec<u8>),
-    Hash(Box<HashValue>),
+    Hash(HashValue),
     List(Box<ListValue>),
     Set(Box<SetValue>),
-    ZSet(Box<ZSetValue>),
+    ZSet(ZSetValue),
     Stream(Box<Stream>),
 }
+
+const _: () = assert!(std::mem::size_of::<Value>() == 24);
+const _: () = assert!(std::mem::size_of::<Entry>() == 40);
 
 impl Value {
     /// A string value encoded as Redis's `tryObjectEncoding` would: an
@@ -41,7 +80,9 @@ impl Value {
 
     /// A string that stays a string (object.c `createStringObject`).
     pub fn string_no_int(bytes: &[u8]) -> Value {
-        if bytes.len() <= EMBSTR_MAX {
+        if bytes.len() <= INLINE_MAX {
+            Value::Inline(Inline::new(bytes))
+        } else if bytes.len() <= EMBSTR_MAX {
             Value::Emb(bytes.into())
         } else {
             Value::Raw(bytes.to_vec())
@@ -51,7 +92,7 @@ impl Value {
     /// The `TYPE` name.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Int(_) | Value::Emb(_) | Value::Raw(_) => "string",
+            Value::Int(_) | Value::Inline(_) | Value::Emb(_) | Value::Raw(_) => "string",
             Value::Hash(_) => "hash",
             Value::List(_) => "list",
             Value::Set(_) => "set",
@@ -64,7 +105,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
-            Value::Emb(_) => "embstr",
+            Value::Inline(_) | Value::Emb(_) => "embstr",
             Value::Raw(_) => "raw",
             Value::Hash(v) => v.encoding(),
             Value::List(v) => v.encoding(),
@@ -75,7 +116,10 @@ impl Value {
     }
 
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Emb(_) | Value::Raw(_))
+        matches!(
+            self,
+            Value::Int(_) | Value::Inline(_) | Value::Emb(_) | Value::Raw(_)
+        )
     }
 
     /// Calls `f` with the bytes of a string value (an `int` formatted on
@@ -83,6 +127,7 @@ impl Value {
     pub fn with_string_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         match self {
             Value::Int(n) => Some(f(itoa::Buffer::new().format(*n).as_bytes())),
+            Value::Inline(b) => Some(f(b.as_bytes())),
             Value::Emb(b) => Some(f(b)),
             Value::Raw(b) => Some(f(b)),
             _ => None,
@@ -93,6 +138,7 @@ impl Value {
     pub fn string_len(&self) -> Option<usize> {
         match self {
             Value::Int(n) => Some(itoa::Buffer::new().format(*n).len()),
+            Value::Inline(b) => Some(b.as_bytes().len()),
             Value::Emb(b) => Some(b.len()),
             Value::Raw(b) => Some(b.len()),
             _ => None,
@@ -105,6 +151,7 @@ impl Value {
         match self {
             Value::Raw(_) => {}
             Value::Int(n) => *self = Value::Raw(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
+            Value::Inline(b) => *self = Value::Raw(b.as_bytes().to_vec()),
             Value::Emb(b) => *self = Value::Raw(b.to_vec()),
             _ => return None,
         }

@@ -66,12 +66,20 @@ pub struct Big {
 /// an integer in the next 2 / 4 bytes (LE); [`TAG_F64`]: an f64 in the next
 /// 8 bytes (LE). `-0` never occurs here (stored as 0, as listpacks do).
 ///
-/// One allocation per zset, like Redis's listpack, instead of one per member.
+/// after a `u32` LE entry count (absent, with the whole buffer, when
+/// empty). One exactly sized allocation per zset, like Redis's listpack,
+/// and a boxed slice keeps [`ZSetValue`] at 16 bytes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Compact {
-    buf: Vec<u8>,
-    len: usize,
+    buf: Box<[u8]>,
 }
+
+/// Bytes of the entry count in front of a non-empty [`Compact`].
+const HEADER: usize = 4;
+
+/// Most entries a [`Compact`] holds whatever `zset-max-listpack-entries`
+/// says: its count is a u32.
+const MAX_COMPACT: i64 = u32::MAX as i64;
 
 const SMALL_MAX: u8 = 0xfb;
 const SMALL_BIAS: i64 = 100;
@@ -150,8 +158,32 @@ impl Compact {
         })
     }
 
+    fn len(&self) -> usize {
+        match self.buf.first_chunk::<HEADER>() {
+            Some(header) => u32::from_le_bytes(*header) as usize,
+            None => 0,
+        }
+    }
+
+    /// Edits the buffer, then stores `len` in the header (or frees the
+    /// buffer when 0).
+    fn edit(&mut self, len: usize, edit: impl FnOnce(&mut Vec<u8>)) {
+        super::edit_exact(&mut self.buf, |buf| {
+            if buf.is_empty() {
+                buf.extend_from_slice(&[0; HEADER]);
+            }
+            edit(buf);
+            // Callers convert to a skiplist past MAX_COMPACT entries.
+            let len = u32::try_from(len).expect("listpack zset too long");
+            buf[..HEADER].copy_from_slice(&len.to_le_bytes());
+            if len == 0 {
+                buf.clear();
+            }
+        })
+    }
+
     fn entries(&self) -> impl Iterator<Item = (usize, Decoded<'_>)> + '_ {
-        let mut at = 0;
+        let mut at = HEADER;
         std::iter::from_fn(move || {
             let d = self.decode(at)?;
             let start = at;
@@ -188,22 +220,19 @@ impl Compact {
             .find(|(_, d)| {
                 cmp_score(d.score, score).then_with(|| d.member.cmp(member)) == Ordering::Greater
             })
-            .map_or(self.buf.len(), |(start, _)| start);
+            .map_or(self.buf.len().max(HEADER), |(start, _)| start);
         let encoded = Compact::encode(score, member);
-        if self.buf.capacity() - self.buf.len() < encoded.len() {
-            self.buf.reserve_exact(encoded.len());
-        }
-        self.buf.splice(at..at, encoded);
-        self.len += 1;
+        self.edit(self.len() + 1, |buf| {
+            buf.reserve_exact(encoded.len());
+            buf.splice(at..at, encoded);
+        });
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (start, end, score) = self.find(member).map(|(s, d)| (s, d.end, d.score))?;
-        self.buf.drain(start..end);
-        self.len -= 1;
-        if self.buf.capacity() > self.buf.len().saturating_mul(2) {
-            self.buf.shrink_to_fit();
-        }
+        self.edit(self.len() - 1, |buf| {
+            buf.drain(start..end);
+        });
         Some(score)
     }
 
@@ -218,6 +247,8 @@ pub enum ZSetValue {
     Small(Compact),
     Big(Box<Big>),
 }
+
+const _: () = assert!(std::mem::size_of::<ZSetValue>() == 16);
 
 impl Default for ZSetValue {
     fn default() -> Self {
@@ -237,22 +268,6 @@ impl ZSetValue {
         }
     }
 
-    /// Reserves room for `members` more members totalling `bytes` in the
-    /// compact form, so a multi-member ZADD allocates once.
-    pub fn reserve(&mut self, members: usize, bytes: usize) {
-        if let ZSetValue::Small(c) = self {
-            c.buf
-                .reserve_exact(members.saturating_mul(10).saturating_add(bytes));
-        }
-    }
-
-    /// Gives back the compact form's spare capacity.
-    pub fn shrink(&mut self) {
-        if let ZSetValue::Small(c) = self {
-            c.buf.shrink_to_fit();
-        }
-    }
-
     /// The `OBJECT ENCODING` name.
     pub fn encoding(&self) -> &'static str {
         match self {
@@ -263,7 +278,7 @@ impl ZSetValue {
 
     pub fn len(&self) -> usize {
         match self {
-            ZSetValue::Small(c) => c.len,
+            ZSetValue::Small(c) => c.len(),
             ZSetValue::Big(b) => b.scores.len(),
         }
     }
@@ -286,7 +301,9 @@ impl ZSetValue {
     /// `-0` score.
     pub fn convert_before_insert(&mut self, member_len: usize, entries_max: i64, value_max: i64) {
         if let ZSetValue::Small(c) = self {
-            if exceeds(c.len.saturating_add(1), entries_max) || exceeds(member_len, value_max) {
+            if exceeds(c.len().saturating_add(1), entries_max.min(MAX_COMPACT))
+                || exceeds(member_len, value_max)
+            {
                 let mut big = Box::<Big>::default();
                 for (score, member) in c.iter() {
                     let member: Box<[u8]> = member.into();
@@ -327,7 +344,7 @@ impl ZSetValue {
         entries_max: i64,
         value_max: i64,
     ) -> ZSetValue {
-        let small = !exceeds(entries.len(), entries_max)
+        let small = !exceeds(entries.len(), entries_max.min(MAX_COMPACT))
             && entries
                 .iter()
                 .all(|(_, m)| !exceeds(m.as_ref().len(), value_max));
@@ -335,13 +352,12 @@ impl ZSetValue {
             entries
                 .sort_by(|a, b| cmp_score(a.0, b.0).then_with(|| a.1.as_ref().cmp(b.1.as_ref())));
             let mut c = Compact::default();
-            for (score, member) in &entries {
-                let score = if *score == 0.0 { 0.0 } else { *score };
-                c.buf
-                    .extend_from_slice(&Compact::encode(score, member.as_ref()));
-            }
-            c.len = entries.len();
-            c.buf.shrink_to_fit();
+            c.edit(entries.len(), |buf| {
+                for (score, member) in &entries {
+                    let score = if *score == 0.0 { 0.0 } else { *score };
+                    buf.extend_from_slice(&Compact::encode(score, member.as_ref()));
+                }
+            });
             ZSetValue::Small(c)
         } else {
             let mut big = Box::<Big>::default();

@@ -87,7 +87,7 @@ pub fn hash(rng: &mut Rng) -> Value {
         let v = bytes(rng, if long { 200 } else { 60 });
         h.set(&f, &v, limits);
     }
-    Value::Hash(Box::new(h))
+    Value::Hash(h)
 }
 
 pub fn zset(rng: &mut Rng) -> Value {
@@ -116,7 +116,7 @@ pub fn zset(rng: &mut Rng) -> Value {
         z.convert_before_insert(m.len(), 128, 64);
         z.insert(&m, score);
     }
-    Value::ZSet(Box::new(z))
+    Value::ZSet(z)
 }
 
 pub fn stream(rng: &mut Rng) -> Value {
