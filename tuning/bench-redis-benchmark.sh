@@ -5,6 +5,9 @@
 #   N=<requests per test>   default 1000000 (pipelined) and N/4 unpipelined
 #   THREADS=<n>             sluice server-threads, default: nproc
 #   OUT=<file>              also write the markdown report there
+#   ROUNDS=<n>              runs of each test per server, default 3: the
+#                           table gives medians and the range of the
+#                           per-round ratios (one run swings +-15% here)
 #   TESTS=<list>            redis-benchmark tests, default set,get,incr,mset;
 #                           `xadd` is the telemetry path: XADD to one stream
 #                           capped by MAXLEN ~ 1000000, random sensor ids and
@@ -30,6 +33,7 @@ TESTS=${TESTS:-set,get,incr,mset}
 N_P1=${N_P1:-$((N / 4))}
 THREADS=${THREADS:-$(nproc)}
 OUT=${OUT:-}
+ROUNDS=${ROUNDS:-3}
 for tool in redis-server redis-benchmark redis-cli; do
     command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
 done
@@ -122,10 +126,18 @@ results="$workdir/results.csv"
 for p in 16 1; do
     n=$N
     [[ $p == 1 ]] && n=$N_P1
-    # Alternate the servers test by test so drift on a noisy host hits both.
+    # Alternate the servers test by test, and which goes first round by
+    # round, so drift on a noisy host hits both.
     for test in ${TESTS//,/ }; do
-        bench redis "$redis_port" "${pids[0]}" "$p" "$n" "$test" >>"$results"
-        bench sluice "$sluice_port" "${pids[1]}" "$p" "$n" "$test" >>"$results"
+        for round in $(seq "$ROUNDS"); do
+            if ((round % 2)); then
+                bench redis "$redis_port" "${pids[0]}" "$p" "$n" "$test" >>"$results"
+                bench sluice "$sluice_port" "${pids[1]}" "$p" "$n" "$test" >>"$results"
+            else
+                bench sluice "$sluice_port" "${pids[1]}" "$p" "$n" "$test" >>"$results"
+                bench redis "$redis_port" "${pids[0]}" "$p" "$n" "$test" >>"$results"
+            fi
+        done
     done
 done
 
@@ -133,20 +145,36 @@ report() {
     echo "### redis-benchmark: redis-server vs sluice-server"
     echo
     echo "\`redis-benchmark -c 50 -P <P> -d 100 -r 1000000 -t $TESTS -n <N> --csv\`" \
-        "(N=$N at -P 16, N=$N_P1 at -P 1); sluice server-threads $THREADS."
+        "(N=$N at -P 16, N=$N_P1 at -P 1); sluice server-threads $THREADS;" \
+        "medians of $ROUNDS alternating rounds, with the range of the per-round ratios."
     echo
-    echo "| test | -P | redis rps | sluice rps | sluice/redis | redis p50 ms | sluice p50 ms | redis p99 ms | sluice p99 ms | redis CPU us/req | sluice CPU us/req |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| test | -P | redis rps | sluice rps | sluice/redis | ratio range | redis p50 ms | sluice p50 ms | redis p99 ms | sluice p99 ms | redis CPU us/req | sluice CPU us/req |"
+    echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
     awk -F, '
+        function median(name, k, col,    i, j, t, m, v) {
+            m = cnt[name, k]
+            for (i = 1; i <= m; i++) v[i] = val[name, k, col, i]
+            for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+            return v[int((m + 1) / 2)]
+        }
         { key = $3 SUBSEP $2; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
-          rps[$1, key] = $4; p50[$1, key] = $5; p99[$1, key] = $6; cpu[$1, key] = $7 }
+          c = ++cnt[$1, key]
+          val[$1, key, "rps", c] = $4; val[$1, key, "p50", c] = $5
+          val[$1, key, "p99", c] = $6; val[$1, key, "cpu", c] = $7 }
         END {
             for (i = 1; i <= n; i++) {
                 k = order[i]; split(k, kp, SUBSEP)
-                r = rps["redis", k]; s = rps["sluice", k]
+                lo = ""; hi = ""
+                for (j = 1; j <= cnt["redis", k] && j <= cnt["sluice", k]; j++) {
+                    q = val["sluice", k, "rps", j] / val["redis", k, "rps", j]
+                    if (lo == "" || q < lo) lo = q
+                    if (hi == "" || q > hi) hi = q
+                }
+                r = median("redis", k, "rps"); s = median("sluice", k, "rps")
                 ratio = (r > 0) ? sprintf("%.2f", s / r) : "n/a"
-                printf "| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", kp[1], kp[2], r, s, ratio,
-                    p50["redis", k], p50["sluice", k], p99["redis", k], p99["sluice", k], cpu["redis", k], cpu["sluice", k]
+                printf "| %s | %s | %.0f | %.0f | %s | %.2f-%.2f | %s | %s | %s | %s | %s | %s |\n", kp[1], kp[2], r, s, ratio, lo, hi,
+                    median("redis", k, "p50"), median("sluice", k, "p50"), median("redis", k, "p99"), median("sluice", k, "p99"),
+                    median("redis", k, "cpu"), median("sluice", k, "cpu")
             }
         }' "$results"
     echo

@@ -329,7 +329,11 @@ pub fn call(
     } else {
         Locked::none(&srv.keyspace)
     };
-    let mut ks = Keys::new(locked, client.db, srv.now_ms(), srv.lru_clock());
+    // One clock read per command (`started`): the LRU clock is the same
+    // time in seconds.
+    let now_ms = crate::server::unix_ms_at(started);
+    let lru_clock = crate::server::lru_clock_at(now_ms);
+    let mut ks = Keys::new(locked, client.db, now_ms, lru_clock);
     ks.lfu = srv.lfu_params();
     ks.prop.enabled = srv.propagation_enabled();
     let mut ctx = Ctx {

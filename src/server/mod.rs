@@ -478,11 +478,10 @@ impl Server {
         unix_ms()
     }
 
-    /// Seconds since start, Redis's LRU clock resolution.
     /// The LRU clock: unix seconds, so an idle time set by RESTORE IDLETIME
     /// or loaded from an RDB may exceed the server's uptime.
     pub fn lru_clock(&self) -> u32 {
-        u32::try_from(unix_ms() / 1000).unwrap_or(u32::MAX)
+        lru_clock_at(unix_ms())
     }
 
     pub fn shard_handles(&self) -> &[ShardHandle] {
@@ -633,6 +632,38 @@ fn cmd_stat<'m>(m: &'m mut ShardMetrics, cmd: &'static Command) -> &'m mut CmdSt
 /// 1 ns to 100 s with 2 significant digits, as Redis's latency histograms.
 pub fn new_latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000_000, 2).expect("static histogram bounds are valid")
+}
+
+/// The LRU clock (unix seconds) at `now_ms`.
+pub fn lru_clock_at(now_ms: u64) -> u32 {
+    u32::try_from(now_ms / 1000).unwrap_or(u32::MAX)
+}
+
+/// The monotonic instant [`unix_ms_at`] measures from.
+static CLOCK_BASE: OnceLock<Instant> = OnceLock::new();
+/// Unix ms at `CLOCK_BASE`, as last measured (0: not yet).
+static CLOCK_OFFSET_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Re-reads the real clock for [`unix_ms_at`]; every shard's timer calls
+/// it, so a step of the system clock shows within one tick, and the
+/// monotonic clock's slew against it (NTP: at most 0.5 ms/s) stays far
+/// below a millisecond.
+pub fn refresh_clock_offset() {
+    let base = *CLOCK_BASE.get_or_init(Instant::now);
+    let since = base.elapsed().as_millis() as u64;
+    CLOCK_OFFSET_MS.store(unix_ms().saturating_sub(since), Ordering::Relaxed);
+}
+
+/// Unix ms at a monotonic `instant` the caller already read: one clock
+/// read per command serves both its duration and its notion of now.
+pub fn unix_ms_at(instant: Instant) -> u64 {
+    let mut offset = CLOCK_OFFSET_MS.load(Ordering::Relaxed);
+    if offset == 0 {
+        refresh_clock_offset();
+        offset = CLOCK_OFFSET_MS.load(Ordering::Relaxed);
+    }
+    let base = *CLOCK_BASE.get_or_init(Instant::now);
+    offset + instant.saturating_duration_since(base).as_millis() as u64
 }
 
 pub fn unix_ms() -> u64 {

@@ -889,6 +889,7 @@ impl Shard {
             return;
         }
         self.arm_timer();
+        super::refresh_clock_offset();
         for listener in std::mem::take(&mut self.accept_paused) {
             self.arm_accept(listener);
         }

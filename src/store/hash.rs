@@ -255,7 +255,7 @@ impl HashValue {
                     let old_len = slot.value.end - vlen_start;
                     super::edit_exact(&mut lp.buf, |buf| {
                         buf.reserve_exact(encoded.len().saturating_sub(old_len));
-                        buf.splice(vlen_start..slot.value.end, encoded);
+                        super::replace_range(buf, vlen_start..slot.value.end, &encoded);
                     });
                     false
                 }

@@ -278,7 +278,7 @@ impl Node {
         } else {
             let mut enc = Vec::with_capacity(add);
             encode(bytes, &mut enc);
-            self.data.splice(off..off, enc);
+            super::replace_range(&mut self.data, off..off, &enc);
         }
         self.count += 1;
     }
@@ -592,7 +592,7 @@ impl ListValue {
         let end = node.entry_at(off).1;
         let mut enc = Vec::with_capacity(encoded_len(bytes));
         encode(bytes, &mut enc);
-        node.data.splice(off..end, enc);
+        super::replace_range(&mut node.data, off..end, &enc);
         self.split_if_big(n, fill);
         true
     }

@@ -149,7 +149,7 @@ impl Listpack {
             self.buf[pos..pos + old_total].copy_from_slice(&enc);
             return 0;
         }
-        self.buf.splice(pos..pos + old_total, enc.iter().copied());
+        super::replace_range(&mut self.buf, pos..pos + old_total, &enc);
         self.sync_total();
         enc.len() as isize - old_total as isize
     }

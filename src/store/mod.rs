@@ -166,6 +166,26 @@ pub fn hash_of(bytes: &[u8]) -> u64 {
         .hash_one(bytes)
 }
 
+/// Replaces `buf[range]` with `bytes` by one move of the tail (`Vec::splice`
+/// copies through an iterator byte by byte; this is on the LPUSH path).
+pub(crate) fn replace_range(buf: &mut Vec<u8>, range: std::ops::Range<usize>, bytes: &[u8]) {
+    let (start, end, old_len) = (range.start, range.end, buf.len());
+    assert!(
+        start <= end && end <= old_len,
+        "replace_range out of bounds"
+    );
+    if bytes.len() > end - start {
+        let grow = bytes.len() - (end - start);
+        buf.resize(old_len + grow, 0);
+        buf.copy_within(end..old_len, end + grow);
+    } else {
+        let shrink = (end - start) - bytes.len();
+        buf.copy_within(end..old_len, end - shrink);
+        buf.truncate(old_len - shrink);
+    }
+    buf[start..start + bytes.len()].copy_from_slice(bytes);
+}
+
 /// Edits an exactly sized buffer as a `Vec`, then makes it exact again
 /// (a realloc only when its length changed), as Redis reallocs a listpack
 /// on every change.
@@ -759,6 +779,25 @@ impl<'a> Keys<'a> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn replace_range_is_splice(
+            buf in prop::collection::vec(any::<u8>(), 0..64),
+            a in 0usize..64,
+            b in 0usize..64,
+            bytes in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let (start, end) = (a.min(b).min(buf.len()), a.max(b).min(buf.len()));
+            let mut want = buf.clone();
+            want.splice(start..end, bytes.iter().copied());
+            let mut got = buf;
+            replace_range(&mut got, start..end, &bytes);
+            prop_assert_eq!(got, want);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -224,7 +224,7 @@ impl Compact {
         let encoded = Compact::encode(score, member);
         self.edit(self.len() + 1, |buf| {
             buf.reserve_exact(encoded.len());
-            buf.splice(at..at, encoded);
+            super::replace_range(buf, at..at, &encoded);
         });
     }
 
