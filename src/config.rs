@@ -240,6 +240,9 @@ pub struct Config {
     /// RDB writing: LZF for strings over 20 bytes, the CRC64 trailer.
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
+    /// `rdb-direct-io` (sluice only): write RDB files with O_DIRECT,
+    /// bypassing the page cache (see `io::filewriter`).
+    pub rdb_direct_io: bool,
     /// `save`: snapshot points; empty disables automatic snapshots.
     pub save: Vec<SavePoint>,
     /// `enable-protected-configs`, immutable.
@@ -306,6 +309,7 @@ impl Config {
             appendonly: false,
             rdbcompression: false,
             rdbchecksum: false,
+            rdb_direct_io: false,
             save: Vec::new(),
             enable_protected_configs: ProtectedAction::No,
             enable_debug_command: ProtectedAction::No,
@@ -533,6 +537,17 @@ pub static DIRECTIVES: &[Directive] = &[
         kind: Kind::Bool {
             get: |c| c.rdbcompression,
             set: |c, v| c.rdbcompression = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "rdb-direct-io",
+        alias: None,
+        default: "yes",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.rdb_direct_io,
+            set: |c, v| c.rdb_direct_io = v,
             check: None,
         },
     },

@@ -86,6 +86,8 @@ thread_local! {
     /// An entry is only a candidate, accepted when it lies before the
     /// current position and its bytes match.
     static TABLE: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0; 1 << HASH_LOG]);
+    /// Output scratch for [`with_compressed`].
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Compresses `input`; `None` when the result would exceed `max_out`
@@ -93,15 +95,27 @@ thread_local! {
 /// save at least 4 bytes). Gives up as soon as the pending literals alone
 /// would overflow `max_out`, so incompressible values cost little.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    TABLE.with(|t| compress_with(input, max_out, &mut t.borrow_mut()))
+    with_compressed(input, max_out, <[u8]>::to_vec)
 }
 
-fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<u8>> {
+/// As [`compress`], handing the compressed bytes to `f` from a reused
+/// per-thread buffer (the RDB writer's path: no allocation per string).
+pub fn with_compressed<R>(input: &[u8], max_out: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    SCRATCH.with(|scratch| {
+        let mut out = scratch.borrow_mut();
+        out.clear();
+        let fits = TABLE.with(|t| compress_with(input, max_out, &mut t.borrow_mut(), &mut out));
+        fits.then(|| f(&out))
+    })
+}
+
+/// Compresses into `out` (empty); false when it does not fit `max_out`.
+fn compress_with(input: &[u8], max_out: usize, table: &mut [u32], out: &mut Vec<u8>) -> bool {
     let n = input.len();
     if n == 0 {
-        return None;
+        return false;
     }
-    let mut out = Vec::with_capacity(max_out.min(n + n / 32 + 2));
+    out.reserve(max_out.min(n + n / 32 + 2));
     let log = (n.next_power_of_two().trailing_zeros() + 1).clamp(8, HASH_LOG);
     // Cleared per call (only the part this input's hash size uses): stale
     // candidates would be checked byte by byte, and mispredicted.
@@ -141,7 +155,7 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<
                 while len < max && input[r + len] == input[ip + len] {
                     len += 1;
                 }
-                flush(&mut out, lit_start, ip);
+                flush(out, lit_start, ip);
                 let l = len - 2;
                 if l < 7 {
                     out.push(((l << 5) | (off >> 8)) as u8);
@@ -151,7 +165,7 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<
                 }
                 out.push(off as u8);
                 if out.len() > max_out {
-                    return None;
+                    return false;
                 }
                 // Index the last two positions of the match, as liblzf does.
                 let end = ip + len;
@@ -171,23 +185,23 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<
         }
         ip += 1;
         if ip > limit {
-            return None;
+            return false;
         }
         // No repeat at all in the first bytes of a long input: almost
         // surely incompressible (random, already compressed), so stop here
         // instead of hashing every byte. Rarely costs a compressible tail;
         // the file stays valid either way.
         if ip == GIVE_UP_AT && lit_start == 0 && n >= 2 * GIVE_UP_AT {
-            return None;
+            return false;
         }
         if ip - lit_start >= MAX_LIT * 64 {
-            flush(&mut out, lit_start, ip);
+            flush(out, lit_start, ip);
             lit_start = ip;
             limit = lit_limit(out.len(), lit_start);
         }
     }
-    flush(&mut out, lit_start, n);
-    (out.len() <= max_out).then_some(out)
+    flush(out, lit_start, n);
+    out.len() <= max_out
 }
 
 #[cfg(test)]

@@ -99,21 +99,18 @@ pub use crate::server::EncodingLimits as Limits;
 
 /// CRC-64/Jones as Redis's crc64.c (reflected, init 0, xorout 0).
 pub mod crc64 {
-    use crc::{Crc, Digest, Table, CRC_64_REDIS};
-
-    /// Slice-by-16 tables: several GB/s, built at compile time.
-    pub static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
+    use crc_fast::CrcAlgorithm::Crc64Redis;
 
     /// A running checksum.
-    pub type Running = Digest<'static, u64, Table<16>>;
+    pub type Running = crc_fast::Digest;
 
     pub fn running() -> Running {
-        CRC64.digest()
+        crc_fast::Digest::new(Crc64Redis)
     }
 
     /// The checksum of `data`.
     pub fn checksum(data: &[u8]) -> u64 {
-        CRC64.checksum(data)
+        crc_fast::checksum(Crc64Redis, data)
     }
 
     #[cfg(test)]

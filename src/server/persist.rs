@@ -246,7 +246,8 @@ fn write_rdb(
     path: &std::path::Path,
     held: Option<&mut crate::store::Locked>,
 ) -> Result<u64, String> {
-    let mut file = crate::io::filewriter::FileWriter::create(path).map_err(|e| {
+    let direct = srv.config.read().rdb_direct_io;
+    let mut file = crate::io::filewriter::FileWriter::create_with(path, direct).map_err(|e| {
         format!(
             "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
             path.display(),

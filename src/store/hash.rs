@@ -211,6 +211,14 @@ impl HashValue {
         }
     }
 
+    /// The heap allocation behind the value (for prefetching).
+    pub fn heap_ptr(&self) -> *const u8 {
+        match self {
+            HashValue::Listpack(lp) => lp.buf.as_ptr(),
+            HashValue::Table(t) => (&**t as *const Table).cast(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             HashValue::Listpack(lp) => lp.count() as usize,

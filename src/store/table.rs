@@ -239,16 +239,22 @@ impl KeyTable {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> + '_ {
-        self.table.iter().map(|r| (r.key(), r.entry()))
+    /// Every key and entry, in table order (see [`Iter`]).
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            inner: self.table.iter(),
+            ring: [None; AHEAD],
+            pos: 0,
+            primed: false,
+        }
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.table.iter().map(Record::key)
+        self.iter().map(|(k, _)| k)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Entry> + '_ {
-        self.table.iter().map(Record::entry)
+        self.iter().map(|(_, e)| e)
     }
 
     /// Keeps the entries for which `keep` returns true.
@@ -260,11 +266,82 @@ impl KeyTable {
     }
 }
 
+/// Records fetched ahead of the one returned.
+const AHEAD: usize = 16;
+
+/// Iterates a [`KeyTable`] with prefetching: table order is random heap
+/// order, so each record (and its value's buffer) would be a cache miss
+/// on its own; a BGSAVE spent a third of its time in them. Records enter a
+/// ring of [`AHEAD`] as they are prefetched; halfway through the ring,
+/// when its record has arrived, a value's heap buffer is prefetched too.
+pub struct Iter<'a> {
+    inner: hashbrown::hash_table::Iter<'a, Record>,
+    ring: [Option<&'a Record>; AHEAD],
+    pos: usize,
+    primed: bool,
+}
+
+fn prefetch(ptr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
+fn prefetch_record(record: &Record) {
+    prefetch(record.0.as_ptr());
+    // A record straddles two cache lines unless 64-byte aligned; the key
+    // starts at LEN_AT.
+    prefetch(record.0.as_ptr().wrapping_add(LEN_AT));
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], &'a Entry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.primed {
+            self.primed = true;
+            for slot in &mut self.ring {
+                *slot = self.inner.next();
+                if let Some(r) = slot {
+                    prefetch_record(r);
+                }
+            }
+        }
+        let current = self.ring[self.pos].take()?;
+        let incoming = self.inner.next();
+        if let Some(r) = incoming {
+            prefetch_record(r);
+        }
+        self.ring[self.pos] = incoming;
+        self.pos = (self.pos + 1) % AHEAD;
+        if let Some(mid) = self.ring[(self.pos + AHEAD / 2) % AHEAD] {
+            if let Some(buf) = mid.entry().value.heap_ptr() {
+                prefetch(buf);
+            }
+        }
+        Some((current.key(), current.entry()))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let queued = self.ring.iter().filter(|r| r.is_some()).count();
+        let (lo, hi) = self.inner.size_hint();
+        if self.primed {
+            (lo + queued, hi.map(|h| h + queued))
+        } else {
+            (lo, hi)
+        }
+    }
+}
+
 impl<'a> IntoIterator for &'a KeyTable {
     type Item = (&'a [u8], &'a Entry);
-    type IntoIter = Box<dyn Iterator<Item = (&'a [u8], &'a Entry)> + 'a>;
+    type IntoIter = Iter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
+        self.iter()
     }
 }
 

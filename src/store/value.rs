@@ -115,6 +115,20 @@ impl Value {
         }
     }
 
+    /// The value's first heap allocation, if any (for prefetching).
+    pub fn heap_ptr(&self) -> Option<*const u8> {
+        match self {
+            Value::Int(_) | Value::Inline(_) => None,
+            Value::Emb(b) => Some(b.as_ptr()),
+            Value::Raw(b) => Some(b.as_ptr()),
+            Value::Hash(h) => Some(h.heap_ptr()),
+            Value::List(l) => Some((&**l as *const ListValue).cast()),
+            Value::Set(s) => Some((&**s as *const SetValue).cast()),
+            Value::ZSet(z) => Some(z.heap_ptr()),
+            Value::Stream(s) => Some((&**s as *const Stream).cast()),
+        }
+    }
+
     pub fn is_string(&self) -> bool {
         matches!(
             self,

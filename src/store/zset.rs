@@ -276,6 +276,14 @@ impl ZSetValue {
         }
     }
 
+    /// The heap allocation behind the value (for prefetching).
+    pub fn heap_ptr(&self) -> *const u8 {
+        match self {
+            ZSetValue::Small(c) => c.buf.as_ptr(),
+            ZSetValue::Big(b) => (&**b as *const Big).cast(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             ZSetValue::Small(c) => c.len(),
