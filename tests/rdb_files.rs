@@ -291,7 +291,7 @@ fn check_alltypes(file: &str, version: u16) {
     for item in &items {
         match item {
             Item::Entry(e) => {
-                assert!(keys.insert((e.db, e.key.clone()), e).is_none());
+                assert!(keys.insert((e.db, e.key.to_vec()), e).is_none());
             }
             Item::Aux { key, .. } => aux.push(String::from_utf8_lossy(key).into_owned()),
             Item::End { checksum } => assert!(matches!(checksum, Checksum::Verified(_))),

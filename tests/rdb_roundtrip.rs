@@ -287,7 +287,7 @@ fn big_item_in_tiny_chunks_is_linear() {
     }
     let entries = vec![sluice::rdb::LoadedEntry {
         db: 0,
-        key: b"big".to_vec(),
+        key: b"big"[..].into(),
         value: sluice::store::Value::List(Box::new(l)),
         expire_ms: None,
         idle: None,

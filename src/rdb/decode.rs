@@ -58,7 +58,8 @@ pub enum Checksum {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadedEntry {
     pub db: u64,
-    pub key: Vec<u8>,
+    /// The store's key type: short keys (most) need no allocation.
+    pub key: crate::store::Key,
     pub value: Value,
     /// Absolute unix ms; may be in the past (the caller decides).
     pub expire_ms: Option<u64>,
@@ -645,7 +646,7 @@ impl<'a> Rd<'a> {
                     }
                 }
                 t => {
-                    let key = self.string()?.into_owned();
+                    let key = crate::store::Key::from(&*self.string()?);
                     let value = self.value(t)?;
                     Item::Entry(LoadedEntry {
                         db,
@@ -1114,6 +1115,8 @@ pub fn restore_payload_with(payload: &[u8], limits: Limits) -> Result<Value, Res
 enum Skipped {
     /// An entry or opcode skipped; `Some(db)` for SELECTDB.
     Item(Option<u64>),
+    /// A key with its value.
+    Key,
     Aux(Vec<u8>, Vec<u8>),
     /// The EOF opcode (not consumed).
     End,
@@ -1219,7 +1222,7 @@ impl Rd<'_> {
                         }
                         _ => return Ok(Skipped::Cannot),
                     }
-                    return Ok(Skipped::Item(None));
+                    return Ok(Skipped::Key);
                 }
             }
         }
@@ -1233,6 +1236,8 @@ pub struct Segment {
     pub start: usize,
     pub end: usize,
     pub db: u64,
+    /// Keys in the segment (a capacity hint for the loader).
+    pub keys: u64,
 }
 
 /// The body of a complete file cut into segments of about `target` bytes
@@ -1269,6 +1274,7 @@ pub fn split_body(
     let mut db = 0;
     let mut seg_start = rd.pos;
     let mut seg_db = 0;
+    let mut seg_keys = 0;
     loop {
         let at = rd.pos;
         if at - seg_start >= target {
@@ -1276,11 +1282,14 @@ pub fn split_body(
                 start: seg_start,
                 end: at,
                 db: seg_db,
+                keys: seg_keys,
             });
             seg_start = at;
             seg_db = db;
+            seg_keys = 0;
         }
         match rd.skip_item() {
+            Ok(Skipped::Key) => seg_keys += 1,
             Ok(Skipped::Item(Some(d))) => db = d,
             Ok(Skipped::Item(None)) => {}
             Ok(Skipped::Aux(k, v)) => aux.push((k, v)),
@@ -1300,6 +1309,7 @@ pub fn split_body(
             start: seg_start,
             end: rd.pos,
             db: seg_db,
+            keys: seg_keys,
         });
     }
     // The EOF opcode and, from version 5, the 8-byte checksum end the file.

@@ -641,29 +641,34 @@ pub fn lru_clock_at(now_ms: u64) -> u32 {
 
 /// The monotonic instant [`unix_ms_at`] measures from.
 static CLOCK_BASE: OnceLock<Instant> = OnceLock::new();
-/// Unix ms at `CLOCK_BASE`, as last measured (0: not yet).
-static CLOCK_OFFSET_MS: AtomicU64 = AtomicU64::new(0);
+/// Unix ns at `CLOCK_BASE`, as last measured (0: not yet).
+static CLOCK_OFFSET_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Re-reads the real clock for [`unix_ms_at`]; every shard's timer calls
-/// it, so a step of the system clock shows within one tick, and the
-/// monotonic clock's slew against it (NTP: at most 0.5 ms/s) stays far
-/// below a millisecond.
+/// it, so a step of the system clock shows within one tick (NTP slews
+/// both clocks alike). The monotonic clock is read first, so the derived
+/// time is never behind the real one (a client that read the time before
+/// a command must not see the command's time before it).
 pub fn refresh_clock_offset() {
     let base = *CLOCK_BASE.get_or_init(Instant::now);
-    let since = base.elapsed().as_millis() as u64;
-    CLOCK_OFFSET_MS.store(unix_ms().saturating_sub(since), Ordering::Relaxed);
+    let since = base.elapsed().as_nanos() as u64;
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    CLOCK_OFFSET_NS.store(unix.saturating_sub(since), Ordering::Relaxed);
 }
 
 /// Unix ms at a monotonic `instant` the caller already read: one clock
 /// read per command serves both its duration and its notion of now.
 pub fn unix_ms_at(instant: Instant) -> u64 {
-    let mut offset = CLOCK_OFFSET_MS.load(Ordering::Relaxed);
+    let mut offset = CLOCK_OFFSET_NS.load(Ordering::Relaxed);
     if offset == 0 {
         refresh_clock_offset();
-        offset = CLOCK_OFFSET_MS.load(Ordering::Relaxed);
+        offset = CLOCK_OFFSET_NS.load(Ordering::Relaxed);
     }
     let base = *CLOCK_BASE.get_or_init(Instant::now);
-    offset + instant.saturating_duration_since(base).as_millis() as u64
+    (offset + instant.saturating_duration_since(base).as_nanos() as u64) / 1_000_000
 }
 
 pub fn unix_ms() -> u64 {
@@ -730,6 +735,23 @@ pub fn random_hex40() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The derived clock is never behind the real one, nor ahead of it.
+    #[test]
+    fn unix_ms_at_is_the_real_time() {
+        for round in 0..1000 {
+            if round % 100 == 0 {
+                refresh_clock_offset();
+            }
+            let before = unix_ms();
+            let derived = unix_ms_at(Instant::now());
+            let after = unix_ms();
+            assert!(
+                before <= derived && derived <= after,
+                "{before} {derived} {after}"
+            );
+        }
+    }
 
     /// The RDB decoder's default thresholds are the directives' defaults.
     #[test]

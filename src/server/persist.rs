@@ -23,6 +23,7 @@ use crate::rdb::encode::{EncodeOptions, Encoder, KeyMeta};
 use crate::rdb::{crc64, opcodes};
 use crate::store::Stripe;
 use parking_lot::Mutex;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -493,6 +494,31 @@ fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Erro
     }
 }
 
+/// Sizes every stripe's tables for the keys the segments hold, so loading
+/// never rehashes (a rehash re-reads every record: a cache miss each). A
+/// segment's keys count for the database it starts in; stripes get the
+/// mean share plus three standard deviations.
+fn reserve_for(srv: &Server, segments: &[crate::rdb::decode::Segment]) {
+    let mut per_db: BTreeMap<u64, u64> = BTreeMap::new();
+    for seg in segments {
+        *per_db.entry(seg.db).or_default() += seg.keys;
+    }
+    let stripes = crate::store::STRIPES as f64;
+    for (&db, &keys) in &per_db {
+        let Ok(db) = usize::try_from(db) else {
+            continue;
+        };
+        if db >= srv.keyspace.databases() || keys == 0 {
+            continue;
+        }
+        let mean = keys as f64 / stripes;
+        let share = (mean + 3.0 * mean.sqrt()).ceil() as usize;
+        for index in 0..crate::store::STRIPES {
+            srv.keyspace.lock(index).dbs[db].map.reserve(share);
+        }
+    }
+}
+
 /// One thread per shard (at least two) decodes segments and inserts them;
 /// another checks the CRC64.
 fn load_segments(
@@ -501,6 +527,7 @@ fn load_segments(
     version: u16,
     segments: &[crate::rdb::decode::Segment],
 ) -> Result<(u64, u64), crate::rdb::Error> {
+    reserve_for(srv, segments);
     let admit = Admit::new(srv);
     let limits = srv.rdb_limits();
     let next = AtomicUsize::new(0);

@@ -194,6 +194,11 @@ impl KeyTable {
         self.table.is_empty()
     }
 
+    /// Makes room for `additional` more keys without rehashing.
+    pub fn reserve(&mut self, additional: usize) {
+        self.table.reserve(additional, |r| hash(r.key()));
+    }
+
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         self.table
             .find(hash(key), |r| r.key() == key)

@@ -196,7 +196,7 @@ pub fn dataset(rng: &mut Rng, keys: usize) -> Vec<LoadedEntry> {
         let expire_ms = (below(rng, 4) == 0).then(|| 4_102_444_800_000 + below(rng, 1000));
         out.push(LoadedEntry {
             db,
-            key: format!("k{i}:{}", below(rng, 1000)).into_bytes(),
+            key: format!("k{i}:{}", below(rng, 1000)).as_bytes().into(),
             value: value(rng),
             expire_ms,
             idle: None,
