@@ -34,7 +34,7 @@ use std::path::Path;
 use std::ptr::NonNull;
 
 /// Bytes per write.
-pub const CHUNK: usize = 1 << 20;
+pub const CHUNK: usize = 256 << 10;
 /// Writes in flight.
 const DEPTH: usize = 4;
 /// O_DIRECT alignment of buffers, offsets and lengths (covers 512-byte and
