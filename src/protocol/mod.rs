@@ -21,3 +21,21 @@ pub mod reply;
 
 pub use parse::*;
 pub use reply::ReplyBuf;
+
+/// A command as a RESP multibulk (`*<n>\r\n$<len>\r\n<arg>\r\n...`), the
+/// form clients send and masters feed their replicas.
+pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
+    let size: usize = args.iter().map(|a| a.len() + 16).sum();
+    let mut out = Vec::with_capacity(size + 16);
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for arg in args {
+        out.push(b'$');
+        out.extend_from_slice(itoa::Buffer::new().format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}

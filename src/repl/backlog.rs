@@ -49,8 +49,7 @@ pub struct Backlog {
 
 /// `*2\r\n$6\r\nSELECT\r\n$<n>\r\n<db>\r\n`, as Redis feeds its replicas.
 pub fn select_command(db: usize) -> Vec<u8> {
-    let n = db.to_string();
-    format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{n}\r\n", n.len()).into_bytes()
+    crate::protocol::encode_command(&[&b"SELECT"[..], db.to_string().as_bytes()])
 }
 
 impl Backlog {
