@@ -240,6 +240,8 @@ pub struct Config {
     /// RDB writing: LZF for strings over 20 bytes, the CRC64 trailer.
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
+    /// `replica-read-only`: clients may not write to a replica.
+    pub replica_read_only: bool,
     /// `rdb-direct-io` (sluice only): write RDB files with O_DIRECT,
     /// bypassing the page cache (see `io::filewriter`).
     pub rdb_direct_io: bool,
@@ -310,6 +312,7 @@ impl Config {
             rdbcompression: false,
             rdbchecksum: false,
             rdb_direct_io: false,
+            replica_read_only: false,
             save: Vec::new(),
             enable_protected_configs: ProtectedAction::No,
             enable_debug_command: ProtectedAction::No,
@@ -537,6 +540,17 @@ pub static DIRECTIVES: &[Directive] = &[
         kind: Kind::Bool {
             get: |c| c.rdbcompression,
             set: |c, v| c.rdbcompression = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "replica-read-only",
+        alias: Some("slave-read-only"),
+        default: "yes",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.replica_read_only,
+            set: |c, v| c.replica_read_only = v,
             check: None,
         },
     },

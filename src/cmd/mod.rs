@@ -16,6 +16,7 @@ pub mod list;
 pub mod multi;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod server;
 pub mod set;
 pub mod stream;
@@ -135,6 +136,8 @@ pub struct Client {
     pub channels: hashbrown::HashSet<Vec<u8>>,
     pub patterns: hashbrown::HashSet<Vec<u8>>,
     pub meta: Arc<ClientMeta>,
+    /// The replica's link to its master: exempt from READONLY and OOM.
+    pub master_link: bool,
 }
 
 impl Client {
@@ -160,6 +163,7 @@ impl Client {
             channels: hashbrown::HashSet::new(),
             patterns: hashbrown::HashSet::new(),
             meta,
+            master_link: false,
         }
     }
 }
@@ -273,7 +277,21 @@ pub fn dispatch_found(
         srv.metrics_reject(shard, cmd);
         return;
     }
-    if srv.maxmemory() > 0 && !srv.perform_evictions(shard) && rejects_on_oom(client, cmd) {
+    if cmd.flags & flags::WRITE != 0
+        && !client.master_link
+        && srv.repl.is_replica()
+        && srv.config.read().replica_read_only
+    {
+        flag_multi_error(client);
+        out.error("READONLY You can't write against a read only replica.");
+        srv.metrics_reject(shard, cmd);
+        return;
+    }
+    if srv.maxmemory() > 0
+        && !client.master_link
+        && !srv.perform_evictions(shard)
+        && rejects_on_oom(client, cmd)
+    {
         flag_multi_error(client);
         out.error("OOM command not allowed when used memory > 'maxmemory'.");
         srv.metrics_reject(shard, cmd);

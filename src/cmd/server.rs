@@ -597,13 +597,59 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
             );
         }
         "replication" => {
+            let mut replid = srv.run_id.clone();
+            let mut offset = 0;
+            s.push_str("# Replication\r\n");
+            match srv.repl.link_status() {
+                None => s.push_str("role:master\r\n"),
+                Some(link) => {
+                    use crate::repl::replica::LinkState;
+                    let state = link.state();
+                    let up = state == LinkState::Connected;
+                    offset = link.offset.load(Ordering::Acquire);
+                    let master_replid = link.master_replid.lock().clone();
+                    if !master_replid.is_empty() {
+                        replid = master_replid;
+                    }
+                    let now = crate::server::unix_ms();
+                    let last_io = link.last_io_ms.load(Ordering::Relaxed);
+                    let io_ago = if up && last_io > 0 {
+                        (now.saturating_sub(last_io) / 1000) as i64
+                    } else {
+                        -1
+                    };
+                    let _ = write!(
+                        s,
+                        "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n\
+                         master_last_io_seconds_ago:{io_ago}\r\nmaster_sync_in_progress:{}\r\n\
+                         slave_read_repl_offset:{offset}\r\nslave_repl_offset:{offset}\r\n",
+                        link.host,
+                        link.port,
+                        if up { "up" } else { "down" },
+                        u8::from(state == LinkState::Sync),
+                    );
+                    if !up {
+                        let since = link.down_since_ms.load(Ordering::Relaxed);
+                        let secs = if since == 0 {
+                            -1
+                        } else {
+                            (now.saturating_sub(since) / 1000) as i64
+                        };
+                        let _ = write!(s, "master_link_down_since_seconds:{secs}\r\n");
+                    }
+                    let _ = write!(
+                        s,
+                        "slave_priority:100\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+                        u8::from(srv.config.read().replica_read_only)
+                    );
+                }
+            }
             let _ = write!(
                 s,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
-                 master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
-                 master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
+                "connected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+                 master_replid:{replid}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
+                 master_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
                  repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                srv.run_id,
             );
         }
         "cpu" => {

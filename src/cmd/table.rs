@@ -190,6 +190,7 @@ static FAMILIES: &[&[Command]] = &[
     super::zset::TABLE,
     super::stream::TABLE,
     super::persist::TABLE,
+    super::repl::TABLE,
 ];
 
 /// All commands, indexed by [`Command::id`].

@@ -280,6 +280,8 @@ pub struct Server {
     pub lastsave_s: AtomicU64,
     /// RDB save state (`persist.rs`).
     pub persist: persist::Persist,
+    /// Master or replica, and the link to the master.
+    pub repl: crate::repl::Replication,
     /// This server's own `Arc`, for threads a command starts (BGSAVE).
     me: OnceLock<std::sync::Weak<Server>>,
     pub threads: usize,
@@ -338,6 +340,7 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             lastsave_s: AtomicU64::new(unix_ms() / 1000),
             persist: persist::Persist::default(),
+            repl: crate::repl::Replication::default(),
             me: OnceLock::new(),
             threads,
             tcp_port,

@@ -673,7 +673,7 @@ impl Admit {
 }
 
 /// Inserts one loaded key; a key already present is an error.
-fn insert_loaded(
+pub(crate) fn insert_loaded(
     srv: &Server,
     e: crate::rdb::decode::LoadedEntry,
     clock: u32,
