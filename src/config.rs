@@ -240,6 +240,10 @@ pub struct Config {
     /// RDB writing: LZF for strings over 20 bytes, the CRC64 trailer.
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
+    /// `replicaof <host> <port>`: the master to replicate from at startup;
+    /// REPLICAOF keeps it current, so CONFIG GET and REWRITE show the live
+    /// master.
+    pub replicaof: Option<(String, u16)>,
     /// `replica-read-only`: clients may not write to a replica.
     pub replica_read_only: bool,
     /// `rdb-direct-io` (sluice only): write RDB files with O_DIRECT,
@@ -313,6 +317,7 @@ impl Config {
             rdbchecksum: false,
             rdb_direct_io: false,
             replica_read_only: false,
+            replicaof: None,
             save: Vec::new(),
             enable_protected_configs: ProtectedAction::No,
             enable_debug_command: ProtectedAction::No,
@@ -541,6 +546,25 @@ pub static DIRECTIVES: &[Directive] = &[
             get: |c| c.rdbcompression,
             set: |c, v| c.rdbcompression = v,
             check: None,
+        },
+    },
+    Directive {
+        name: "replicaof",
+        alias: Some("slaveof"),
+        default: "",
+        flags: flags::IMMUTABLE | flags::MULTI_ARG,
+        kind: Kind::Special {
+            set: set_replicaof,
+            show: |c| match &c.replicaof {
+                Some((host, port)) => format!("{host} {port}").into_bytes(),
+                None => Vec::new(),
+            },
+            rewrite: |name, c, _| match &c.replicaof {
+                Some((host, port)) => {
+                    Rewrite::single(name, format!("{host} {port}").as_bytes(), true)
+                }
+                None => Rewrite::remove(),
+            },
         },
     },
     Directive {
@@ -1231,6 +1255,27 @@ fn show_dir(c: &Config) -> PathBuf {
 }
 
 /// Redis `setConfigSaveOption`.
+/// Redis `setConfigReplicaOfOption`: `<host> <port>` or `no one`.
+fn set_replicaof(c: &mut Config, args: &[Vec<u8>], _: &mut ApplyCtx) -> Result<(), String> {
+    if args.is_empty() || (args.len() == 1 && args[0].is_empty()) {
+        c.replicaof = None; // the default
+        return Ok(());
+    }
+    let [host, port] = args else {
+        return Err("wrong number of arguments".into());
+    };
+    c.replicaof = None;
+    if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
+        return Ok(());
+    }
+    let port = std::str::from_utf8(port)
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .ok_or("Invalid master port")?;
+    c.replicaof = Some((String::from_utf8_lossy(host).into_owned(), port));
+    Ok(())
+}
+
 fn set_save(c: &mut Config, args: &[Vec<u8>], ctx: &mut ApplyCtx) -> Result<(), String> {
     let args = if args.len() == 1 && args[0].is_empty() {
         &[][..]

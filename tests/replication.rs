@@ -35,7 +35,12 @@ fn fill(c: &mut Client, round: usize) {
     c.cmd_str(&["SELECT", "0"]);
 }
 
+/// The link is up and the replica has applied everything the master has
+/// fed its replicas (before the first sync both offsets read 0).
 fn converged(master: &mut Client, replica: &mut Client) -> bool {
+    if info_field(replica, "master_link_status").as_deref() != Some("up") {
+        return false;
+    }
     let want = info_field(master, "master_repl_offset");
     want.is_some() && info_field(replica, "slave_repl_offset") == want
 }
@@ -149,4 +154,39 @@ fn disk_sync_from_redis_threads_2() {
         return;
     }
     redis_master_to_sluice_replica(2, &["--repl-diskless-sync", "no"]);
+}
+
+/// `--replicaof host port` at startup, as redis-server takes it; CONFIG GET
+/// shows the live master, and REPLICAOF NO ONE clears it.
+#[test]
+fn replicaof_directive_starts_the_link() {
+    if require_bin("redis-server").is_none() {
+        return;
+    }
+    let mut args = vec!["--repl-diskless-sync-delay", "0"];
+    args.extend_from_slice(DEBUG_ON);
+    let redis = Server::redis(&args);
+    let mut m = redis.client();
+    fill(&mut m, 0);
+    let port = redis.port.to_string();
+    let mut args = vec!["--replicaof", "127.0.0.1", &port];
+    args.extend_from_slice(DEBUG_ON);
+    let sluice = Server::sluice(2, &args);
+    let mut r = sluice.client();
+    wait_until("the replica to catch up", Duration::from_secs(30), || {
+        converged(&mut m, &mut r)
+    });
+    assert_eq!(
+        r.cmd_str(&["DEBUG", "DIGEST"]),
+        m.cmd_str(&["DEBUG", "DIGEST"])
+    );
+    assert_eq!(
+        r.cmd_str(&["CONFIG", "GET", "replicaof"]),
+        Reply::bulks(["replicaof", &format!("127.0.0.1 {port}")])
+    );
+    assert_eq!(r.cmd_str(&["REPLICAOF", "NO", "ONE"]), Reply::ok());
+    assert_eq!(
+        r.cmd_str(&["CONFIG", "GET", "replicaof"]),
+        Reply::bulks(["replicaof", ""])
+    );
 }

@@ -21,6 +21,7 @@ pub fn replicaof(ctx: &mut Ctx, argv: &Argv) {
     if eq_ic(host, "no") && eq_ic(port, "one") {
         if ctx.srv.repl.is_replica() {
             ctx.srv.repl.set_master(None);
+            ctx.srv.config.write().replicaof = None;
             crate::notice!(
                 "MASTER MODE enabled (user request from 'id={} addr={}')",
                 ctx.client.id,
@@ -47,6 +48,7 @@ pub fn replicaof(ctx: &mut Ctx, argv: &Argv) {
     ctx.srv
         .repl
         .set_master(Some(Link::start(ctx.srv.arc(), host.clone(), port)));
+    ctx.srv.config.write().replicaof = Some((host.clone(), port));
     crate::notice!(
         "REPLICAOF {host}:{port} enabled (user request from 'id={} addr={}')",
         ctx.client.id,

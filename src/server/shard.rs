@@ -106,6 +106,15 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     let srv = Arc::new(Server::new(config, config_file, threads));
     srv.set_arc();
     super::persist::load(&srv).map_err(StartError::Other)?;
+    let master = srv.config.read().replicaof.clone();
+    if let Some((host, port)) = master {
+        crate::notice!("Replicating from {host}:{port} (replicaof)");
+        srv.repl.set_master(Some(crate::repl::replica::Link::start(
+            srv.clone(),
+            host,
+            port,
+        )));
+    }
     let mut handles = Vec::with_capacity(threads);
     let mut receivers = Vec::with_capacity(threads);
     for _ in 0..threads {
