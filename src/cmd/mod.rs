@@ -138,6 +138,11 @@ pub struct Client {
     pub meta: Arc<ClientMeta>,
     /// The replica's link to its master: exempt from READONLY and OOM.
     pub master_link: bool,
+    /// What a replica announced with REPLCONF.
+    pub replconf: crate::repl::master::ReplConf,
+    /// Set by PSYNC/SYNC: once the pending replies are written, the shard
+    /// stops reading the socket and hands it over (no close) to this.
+    pub handoff: Option<Box<dyn FnOnce(std::os::fd::OwnedFd) + Send>>,
 }
 
 impl Client {
@@ -164,6 +169,8 @@ impl Client {
             patterns: hashbrown::HashSet::new(),
             meta,
             master_link: false,
+            replconf: Default::default(),
+            handoff: None,
         }
     }
 }

@@ -1,9 +1,10 @@
-//! Replication commands, the replica side so far: REPLICAOF / SLAVEOF and
-//! ROLE (Redis 7.0 replication.c `replicaofCommand`, `roleCommand`). The
-//! link itself is `crate::repl::replica`.
+//! Replication commands: REPLICAOF / SLAVEOF and ROLE, and the master's
+//! PSYNC / SYNC / REPLCONF (Redis 7.0 replication.c `replicaofCommand`,
+//! `roleCommand`, `syncCommand`, `replconfCommand`). The links are
+//! `crate::repl::replica` and `crate::repl::master`.
 
 use super::flags::{ADMIN, FAST, LOADING, NOSCRIPT, STALE};
-use super::{command_table, eq_ic, Ctx};
+use super::{command_table, eq_ic, Ctx, ERR_SYNTAX};
 use crate::protocol::Argv;
 use crate::repl::replica::Link;
 use std::sync::atomic::Ordering;
@@ -13,6 +14,80 @@ command_table! {
     "replicaof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), "@admin @slow @dangerous", replicaof;
     "slaveof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), "@admin @slow @dangerous", replicaof;
     "role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), "@admin @fast @dangerous", role;
+    "psync", -3, ADMIN | NOSCRIPT, (0, 0, 0), "@admin @slow @dangerous", psync;
+    "sync", 1, ADMIN | NOSCRIPT, (0, 0, 0), "@admin @slow @dangerous", psync;
+    "replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", replconf;
+}
+
+/// PSYNC <replid> <offset> / SYNC: a full sync (partial resync needs the
+/// backlog, not fed yet). No reply here: once the replies before it are
+/// written, the shard hands the socket to the sender thread.
+pub fn psync(ctx: &mut Ctx, argv: &Argv) {
+    if let Some(link) = ctx.srv.repl.link_status() {
+        if link.state() != crate::repl::replica::LinkState::Connected {
+            return ctx
+                .out
+                .error("NOMASTERLINK Can't SYNC while not connected with my master");
+        }
+        // A chained replica needs this replica's stream fed to it.
+        return ctx
+            .out
+            .error("ERR chained replication is not supported yet");
+    }
+    if ctx.client.multi.is_some() || ctx.client.in_exec {
+        return ctx
+            .out
+            .error("ERR Command not allowed inside a transaction");
+    }
+    let request = crate::repl::master::Request {
+        conf: ctx.client.replconf.clone(),
+        legacy: argv.len() == 1,
+        peer: ctx.client.meta.addr.clone(),
+    };
+    let srv = ctx.srv.arc();
+    ctx.client.close_after_reply = true;
+    ctx.client.handoff = Some(Box::new(move |fd| {
+        crate::repl::master::serve(srv, fd, request)
+    }));
+}
+
+/// REPLCONF <option> <value> ...: +OK; `ack` and `getack` reply nothing.
+pub fn replconf(ctx: &mut Ctx, argv: &Argv) {
+    if argv.len() % 2 == 0 {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let mut i = 1;
+    while i < argv.len() {
+        let (option, value) = (argv.get(i), argv.get(i + 1));
+        if eq_ic(option, "listening-port") {
+            match std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<u16>().ok())
+            {
+                Some(port) => ctx.client.replconf.listening_port = port,
+                None => return ctx.out.error("ERR value is not an integer or out of range"),
+            }
+        } else if eq_ic(option, "ip-address") {
+            if value.len() >= 46 {
+                return ctx.out.error("ERR REPLCONF ip-address provided by replica instance is too long: 46 bytes maximum");
+            }
+            ctx.client.replconf.ip_address = Some(String::from_utf8_lossy(value).into_owned());
+        } else if eq_ic(option, "capa") {
+            if eq_ic(value, "eof") {
+                ctx.client.replconf.capa_eof = true;
+            }
+        } else if eq_ic(option, "ack") || eq_ic(option, "getack") {
+            // Only from a replica's own link, which the sender reads.
+            return;
+        } else if eq_ic(option, "rdb-only") || eq_ic(option, "rdb-filter-only") {
+        } else {
+            let mut text = b"ERR Unrecognized REPLCONF option: ".to_vec();
+            text.extend_from_slice(option);
+            return ctx.out.error_bytes(&text);
+        }
+        i += 2;
+    }
+    ctx.out.ok();
 }
 
 /// REPLICAOF host port | NO ONE

@@ -644,9 +644,21 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                     );
                 }
             }
+            let replicas = srv.repl.replicas.snapshot();
+            let _ = write!(s, "connected_slaves:{}\r\n", replicas.len());
+            for (i, r) in replicas.iter().enumerate() {
+                let _ = write!(
+                    s,
+                    "slave{i}:ip={},port={},state={},offset={},lag=0\r\n",
+                    r.ip,
+                    r.port,
+                    r.state().name(),
+                    r.ack_offset.load(Ordering::Acquire)
+                );
+            }
             let _ = write!(
                 s,
-                "connected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+                "master_failover_state:no-failover\r\n\
                  master_replid:{replid}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
                  master_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
                  repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",

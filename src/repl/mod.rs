@@ -4,6 +4,7 @@
 
 pub mod backlog;
 pub mod handshake;
+pub mod master;
 pub mod replica;
 
 use parking_lot::Mutex;
@@ -13,6 +14,8 @@ use parking_lot::Mutex;
 #[derive(Default)]
 pub struct Replication {
     master: Mutex<Option<replica::Link>>,
+    /// Replicas attached to this server.
+    pub replicas: master::Replicas,
 }
 
 impl Replication {

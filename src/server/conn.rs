@@ -31,6 +31,8 @@ pub struct Conn {
     pub sent: usize,
     pub send_inflight: bool,
     pub recv_armed: bool,
+    /// An AsyncCancel of the receive is in flight (handing the socket over).
+    pub cancel_sent: bool,
     /// Receive buffer for the plain (non buffer-ring) path.
     pub recv_buf: Option<Box<[u8]>>,
     pub closing: bool,
@@ -61,6 +63,7 @@ impl Conn {
             sent: 0,
             send_inflight: false,
             recv_armed: false,
+            cancel_sent: false,
             recv_buf: None,
             closing: false,
             client,

@@ -522,8 +522,11 @@ impl Server {
 
     /// The AUX fields Redis 7.0 writes, in its order (rdb.c
     /// `rdbSaveInfoAuxFields`); the replication fields come with replication.
-    pub fn rdb_aux_fields(&self) -> Vec<(&'static str, String)> {
-        vec![
+    /// `repl`: a full sync's replication ID and offset, written as Redis's
+    /// `rdbSaveInfoAuxFields` does (with `repl-stream-db` -1: the stream
+    /// starts with a SELECT).
+    pub fn rdb_aux_fields(&self, repl: Option<(&str, u64)>) -> Vec<(&'static str, String)> {
+        let mut fields = vec![
             ("redis-ver", crate::cmd::conn::REDIS_VERSION.to_string()),
             ("redis-bits", "64".to_string()),
             ("ctime", (unix_ms() / 1000).to_string()),
@@ -531,8 +534,14 @@ impl Server {
                 "used-mem",
                 crate::io::alloc::used_bytes().unwrap_or(0).to_string(),
             ),
-            ("aof-base", "0".to_string()),
-        ]
+        ];
+        if let Some((replid, offset)) = repl {
+            fields.push(("repl-stream-db", "-1".to_string()));
+            fields.push(("repl-id", replid.to_string()));
+            fields.push(("repl-offset", offset.to_string()));
+        }
+        fields.push(("aof-base", "0".to_string()));
+        fields
     }
 
     /// Changes since startup, summed over shards (`server.dirty`).

@@ -259,9 +259,42 @@ fn write_rdb(
             cwd()
         )
     })?;
+    let file = write_image(srv, file, held, None)?;
+    file.finish()
+        .map_err(|e| format!("Write error saving DB on disk: {e}"))
+}
+
+/// Where an RDB image goes: a file, or a replica's socket.
+pub(crate) trait ImageOut: Send + 'static {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+}
+
+impl ImageOut for crate::io::filewriter::FileWriter {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write(bytes)
+    }
+}
+
+impl ImageOut for std::net::TcpStream {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        std::io::Write::write_all(self, bytes)
+    }
+}
+
+/// Writes a complete RDB image of the dataset (header, AUX fields, every
+/// stripe at one cut, EOF and CRC64) to `out`, and gives `out` back.
+/// `repl`: the replication ID and offset a full sync's image carries
+/// (`repl-stream-db`, `repl-id`, `repl-offset`). `at_cut` runs while
+/// every stripe is held for the cut (a full sync reads its offset there).
+pub(crate) fn write_image<O: ImageOut>(
+    srv: &Server,
+    out: O,
+    held: Option<&mut crate::store::Locked>,
+    repl: Option<(&str, u64)>,
+) -> Result<O, String> {
     let opts = srv.rdb_encode_options();
     let mut sink = RdbSink {
-        file,
+        out,
         crc: crc64::running(),
         error: None,
     };
@@ -271,7 +304,7 @@ fn write_rdb(
         ..opts
     });
     enc.header(&mut head);
-    for (key, value) in srv.rdb_aux_fields() {
+    for (key, value) in srv.rdb_aux_fields(repl) {
         enc.aux(&mut head, key.as_bytes(), value.as_bytes());
     }
     sink.put(&head);
@@ -288,7 +321,7 @@ fn write_rdb(
         sink = stream_snapshot(srv, sink, opts)?;
     }
     let RdbSink {
-        mut file,
+        mut out,
         mut crc,
         error,
     } = sink;
@@ -300,24 +333,24 @@ fn write_rdb(
     crc.update(&tail);
     let sum = if opts.checksum { crc.finalize() } else { 0 };
     tail.extend_from_slice(&sum.to_le_bytes());
-    file.write(&tail).map_err(write_error)?;
-    file.finish().map_err(write_error)
+    out.put(&tail).map_err(write_error)?;
+    Ok(out)
 }
 
-/// The RDB file being written and the CRC64 of what went into it, in file
+/// The image's output and the CRC64 of what went into it, in output
 /// order (whoever writes: the writer thread or a producer helping it).
-struct RdbSink {
-    file: crate::io::filewriter::FileWriter,
+struct RdbSink<O> {
+    out: O,
     crc: crc64::Running,
     /// The first write error; later writes are skipped.
     error: Option<std::io::Error>,
 }
 
-impl RdbSink {
+impl<O: ImageOut> RdbSink<O> {
     fn put(&mut self, bytes: &[u8]) {
         if self.error.is_none() {
             self.crc.update(bytes);
-            if let Err(e) = self.file.write(bytes) {
+            if let Err(e) = self.out.put(bytes) {
                 self.error = Some(e);
             }
         }
@@ -326,7 +359,11 @@ impl RdbSink {
 
 /// Writes every stripe through the snapshot engine: the cut, then stripes
 /// as the driver or commands save them.
-fn stream_snapshot(srv: &Server, sink: RdbSink, opts: EncodeOptions) -> Result<RdbSink, String> {
+fn stream_snapshot<O: ImageOut>(
+    srv: &Server,
+    sink: RdbSink<O>,
+    opts: EncodeOptions,
+) -> Result<RdbSink<O>, String> {
     // Stripes arrive as chunks from the driver and from commands that
     // touch a stripe first; they go to the file in arrival order (each
     // starts with its own SELECTDB, so order does not matter to loaders).

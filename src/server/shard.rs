@@ -19,7 +19,7 @@ use crate::io::bufring::BufRing;
 use crate::io::sys;
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,6 +29,8 @@ const KIND_RECV: u64 = 2;
 const KIND_SEND: u64 = 3;
 const KIND_EVENTFD: u64 = 4;
 const KIND_TIMER: u64 = 5;
+/// An AsyncCancel's own completion: nothing to do.
+const KIND_CANCEL: u64 = 6;
 
 const RING_ENTRIES: u32 = 1024;
 const BUF_GROUP: u16 = 0;
@@ -557,6 +559,7 @@ impl Shard {
                 KIND_SEND => self.on_send(slot, gen, res),
                 KIND_EVENTFD => self.on_eventfd(),
                 KIND_TIMER => self.on_timer(),
+                KIND_CANCEL => {}
                 _ => unreachable!("unknown completion kind {kind}"),
             }
         }
@@ -778,6 +781,20 @@ impl Shard {
         if !conn.closing {
             return;
         }
+        if conn.client.handoff.is_some() && (conn.recv_armed || conn.send_inflight) {
+            // The socket lives on elsewhere: cancel the receive instead of
+            // shutting the socket down, and wait for both completions.
+            if conn.recv_armed && !conn.cancel_sent {
+                conn.cancel_sent = true;
+                let target = user_data(KIND_RECV, conn.gen, slot);
+                let sqe = opcode::AsyncCancel::new(target)
+                    .build()
+                    .user_data(user_data(KIND_CANCEL, conn.gen, slot));
+                // SAFETY: a cancel names no buffers.
+                unsafe { self.push(sqe) };
+            }
+            return;
+        }
         if conn.recv_armed || conn.send_inflight {
             // Wake the multishot receive (it completes with 0) and any send.
             // SAFETY-free: shutdown(2) on our own fd.
@@ -785,7 +802,13 @@ impl Shard {
             return;
         }
         let mut conn = self.conns[slot as usize].take().expect("checked above");
-        sys::close(conn.fd);
+        match conn.client.handoff.take() {
+            // SAFETY: the fd is this connection's own, open, and from here
+            // on owned by the new owner only (the slot is freed below and
+            // nothing else closes it).
+            Some(handoff) => handoff(unsafe { std::os::fd::OwnedFd::from_raw_fd(conn.fd) }),
+            None => sys::close(conn.fd),
+        }
         self.gens[slot as usize] = (self.gens[slot as usize] + 1) & 0xff_ffff;
         self.free.push(slot);
         if conn.client.meta.monitor.load(Ordering::Relaxed) {
