@@ -1,8 +1,9 @@
-//! sluice as a master, first step: PSYNC/SYNC answered with a full sync
-//! from the forkless snapshot. A real redis-server replica loads it (both
-//! datasets compared by DEBUG DIGEST), and a raw replica without `capa eof`
-//! gets the `$<size>` framing. The command stream after the sync is not
-//! built yet (issue 5).
+//! sluice as a master: PSYNC/SYNC answered with a full sync from the
+//! forkless snapshot, then the replication stream. A real redis-server
+//! replica follows it with writes running during and after the sync (both
+//! datasets compared by DEBUG DIGEST once the replica's offset equals the
+//! master's), and a raw replica without `capa eof` gets the `$<size>`
+//! framing.
 
 mod common;
 
@@ -11,6 +12,8 @@ use sluice::rdb::{Decoder, Item, Limits};
 use sluice::repl::handshake::SyncPayload;
 use sluice::store::{digest, Db, Entry};
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
@@ -43,6 +46,24 @@ fn redis_replica_of_sluice(threads: usize) {
     fill(&mut m);
     let redis = Server::redis(DEBUG_ON);
     let mut r = redis.client();
+    // Writes keep coming through the sync: the replica must get those
+    // after the cut from the stream.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, port) = (Arc::clone(&stop), sluice.port);
+        std::thread::spawn(move || {
+            let mut c = Client::connect(port);
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                c.cmd_str(&["INCR", "during"]);
+                c.cmd_str(&["SET", &format!("during:{}", n % 500), &n.to_string()]);
+                c.cmd_str(&["SELECT", &(n % 3).to_string()]);
+                c.cmd_str(&["LPUSH", "dl", &n.to_string()]);
+                n += 1;
+            }
+            n
+        })
+    };
     let port = sluice.port.to_string();
     assert_eq!(r.cmd_str(&["REPLICAOF", "127.0.0.1", &port]), Reply::ok());
     wait_until(
@@ -50,11 +71,48 @@ fn redis_replica_of_sluice(threads: usize) {
         Duration::from_secs(30),
         || info_field(&mut r, "master_link_status").as_deref() == Some("up"),
     );
-    assert_eq!(
-        r.cmd_str(&["DEBUG", "DIGEST"]),
-        m.cmd_str(&["DEBUG", "DIGEST"]),
-        "datasets differ"
-    );
+    stop.store(true, Ordering::Relaxed);
+    println!("writes during the sync: {}", writer.join().unwrap());
+    // And after it: transactions, expiries, deletes, several databases.
+    m.cmd_str(&["MULTI"]);
+    m.cmd_str(&["INCR", "tx"]);
+    m.cmd_str(&["SELECT", "6"]);
+    m.cmd_str(&["SET", "six", "6"]);
+    m.cmd_str(&["EXEC"]);
+    m.cmd_str(&["SELECT", "0"]);
+    m.cmd_str(&["EXPIRE", "s:1", "1000"]);
+    m.cmd_str(&["DEL", "s:2"]);
+    m.cmd_str(&["SPOP", "set"]);
+    m.cmd_str(&["INCRBYFLOAT", "f", "1.5"]);
+    wait_until("the replica to catch up", Duration::from_secs(30), || {
+        let want = info_field(&mut m, "master_repl_offset");
+        want.is_some() && info_field(&mut r, "slave_repl_offset") == want
+    });
+    if r.cmd_str(&["DEBUG", "DIGEST"]) != m.cmd_str(&["DEBUG", "DIGEST"]) {
+        for db in 0..8 {
+            let db = db.to_string();
+            m.cmd_str(&["SELECT", &db]);
+            r.cmd_str(&["SELECT", &db]);
+            let keys = m.cmd_str(&["KEYS", "*"]).unordered();
+            let rkeys = r.cmd_str(&["KEYS", "*"]).unordered();
+            if keys != rkeys {
+                println!("db {db}: keys differ: master {keys:?} replica {rkeys:?}");
+            }
+            for k in keys.as_array() {
+                let k = k.as_str();
+                let a = m.cmd_str(&["DEBUG", "DIGEST-VALUE", &k]);
+                let b = r.cmd_str(&["DEBUG", "DIGEST-VALUE", &k]);
+                if a != b {
+                    println!(
+                        "db {db} key {k}: master {:?} replica {:?}",
+                        m.cmd_str(&["DUMP", &k]),
+                        r.cmd_str(&["DUMP", &k])
+                    );
+                }
+            }
+        }
+        panic!("datasets differ");
+    }
     assert_eq!(info_field(&mut m, "connected_slaves").as_deref(), Some("1"));
     let line = info_field(&mut m, "slave0").unwrap();
     assert!(line.starts_with("ip=127.0.0.1,port="), "{line}");

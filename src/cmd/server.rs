@@ -656,12 +656,21 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                     r.ack_offset.load(Ordering::Acquire)
                 );
             }
+            let (mut active, mut first, mut histlen) = (0, 0, 0);
+            if let Some(backlog) = srv.repl.backlog_if_any() {
+                if !srv.repl.is_replica() {
+                    offset = backlog.offset();
+                }
+                active = 1;
+                first = backlog.first_offset() + 1;
+                histlen = backlog.offset() - backlog.first_offset();
+            }
             let _ = write!(
                 s,
                 "master_failover_state:no-failover\r\n\
                  master_replid:{replid}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
-                 master_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
-                 repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                 master_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{active}\r\n\
+                 repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
             );
         }
         "cpu" => {

@@ -81,6 +81,25 @@ impl Backlog {
         self.offset().saturating_sub(self.cap).max(self.origin)
     }
 
+    /// Forgets the current db, so the next entry with a db starts with its
+    /// SELECT: a replica that starts reading here (a full sync's cut) does
+    /// not know which db the stream was in (Redis resets `slaveseldb`).
+    pub fn forget_db(&self) {
+        let mut current = self.tail.load(Ordering::Relaxed);
+        loop {
+            let forgotten = (current & !DB_MASK) | DB_UNKNOWN;
+            match self.tail.compare_exchange_weak(
+                current,
+                forgotten,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => current = now,
+            }
+        }
+    }
+
     /// Appends `entry`, preceded by SELECT when `db` differs from the
     /// previous entry's (`None`: keep the current db, as PING and GETACK
     /// do). Returns the offset after it. An entry larger than the ring
@@ -207,6 +226,23 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::VecDeque;
+
+    #[test]
+    fn forget_db_makes_the_next_entry_select() {
+        let b = Backlog::new(1024, 0);
+        b.append(Some(2), b"*1\r\n$4\r\nPING\r\n");
+        let before = b.offset();
+        b.append(Some(2), b"X");
+        assert_eq!(b.offset(), before + 1, "same db: no SELECT");
+        b.forget_db();
+        let at = b.offset();
+        b.append(Some(2), b"Y");
+        let mut out = Vec::new();
+        b.read(at, 1024, &mut out).unwrap();
+        let mut want = select_command(2);
+        want.push(b'Y');
+        assert_eq!(out, want);
+    }
 
     /// The model: the whole stream in a deque trimmed to the capacity.
     struct Model {

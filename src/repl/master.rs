@@ -1,26 +1,28 @@
-//! The master's side of a replica link, first step: PSYNC/SYNC answered
-//! with a full sync from the forkless snapshot engine, streamed to the
-//! replica's socket (`$EOF:<mark>` framing when the replica has `capa eof`,
-//! `$<size>` otherwise), then kept alive with PINGs.
+//! The master's side of a replica link: PSYNC/SYNC answered with a full
+//! sync from the forkless snapshot engine, streamed to the replica's socket
+//! (`$EOF:<mark>` framing when the replica has `capa eof`, `$<size>`
+//! otherwise), then the replication stream from the backlog.
 //!
 //! ```text
 //!   shard: PSYNC -> client.handoff; replies drained; receive cancelled;
 //!          the socket (not closed) goes to serve()
-//!   sender thread: +FULLRESYNC <replid> 0, payload, then PING every
-//!          repl-ping-replica-period; REPLCONF ACKs read and recorded
+//!   sender thread: the cut (backlog offset read while every stripe is
+//!          held), +FULLRESYNC <replid> <offset>, payload, then the backlog
+//!          from <offset> (after the first ACK for $EOF:), PING every 10 s
+//!          through the backlog; ACKs read on a second thread
 //! ```
 //!
-//! Not yet (issue 5): the backlog fed by every write and the command stream
-//! after the payload, partial resync, WAIT. Until then the offset is 0 and
-//! writes after the cut do not reach the replica.
+//! Not yet (issue 5): partial resync (+CONTINUE), WAIT, min-replicas,
+//! output-buffer limits beyond the ring's size (a replica that falls out
+//! of the ring is dropped and full-syncs again).
 
-use crate::server::persist::{write_image, ImageOut};
+use crate::server::persist::{write_image, ImageOut, SyncCut};
 use crate::server::Server;
 use parking_lot::Mutex;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,67 +153,133 @@ fn run(
 ) -> Result<(), String> {
     let io = |e: std::io::Error| e.to_string();
     sock.set_nonblocking(false).map_err(io)?;
+    let backlog = srv.repl.backlog();
     let replid = srv.run_id.clone();
-    let offset = 0u64;
-    if !request.legacy {
-        crate::notice!("Starting a full resync: {replid}:{offset}");
-        sock.write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
-            .map_err(io)?;
-    }
+    let (legacy, eof) = (request.legacy, request.conf.capa_eof);
+    let mark = crate::server::random_hex40();
+    let fullresync = |offset: u64| format!("+FULLRESYNC {replid} {offset}\r\n");
+    let preamble = |offset: u64| {
+        let mut bytes = Vec::new();
+        if !legacy {
+            bytes.extend(fullresync(offset).into_bytes());
+        }
+        if eof {
+            bytes.extend(format!("$EOF:{mark}\r\n").into_bytes());
+        }
+        bytes
+    };
+    let cut = SyncCut {
+        replid: &replid,
+        backlog,
+        preamble: &preamble,
+    };
     replica.set_state(ReplicaState::SendBulk);
     let started = Instant::now();
-    let mut sock = if request.conf.capa_eof {
-        let mark = crate::server::random_hex40();
-        sock.write_all(format!("$EOF:{mark}\r\n").as_bytes())
-            .map_err(io)?;
-        let mut sock = write_image(srv, sock, None, Some((&replid, offset)))?;
+    let (mut sock, offset) = if eof {
+        let (mut sock, offset) = write_image(srv, sock, None, Some(&cut))?;
         sock.write_all(mark.as_bytes()).map_err(io)?;
-        sock
+        (sock, offset)
     } else {
-        let image = write_image(srv, Vec::new(), None, Some((&replid, offset)))?;
-        sock.write_all(format!("${}\r\n", image.len()).as_bytes())
+        // `$<size>` needs the size first: the image is built in memory,
+        // behind the preamble (`+FULLRESYNC`, if any).
+        let (image, offset) = write_image(srv, Vec::new(), None, Some(&cut))?;
+        let pre = if legacy { 0 } else { fullresync(offset).len() };
+        sock.write_all(&image[..pre]).map_err(io)?;
+        sock.write_all(format!("${}\r\n", image.len() - pre).as_bytes())
             .map_err(io)?;
-        sock.write_all(&image).map_err(io)?;
-        sock
+        sock.write_all(&image[pre..]).map_err(io)?;
+        (sock, offset)
     };
     crate::notice!(
-        "Synchronization with replica {}:{} succeeded ({:.3} s)",
+        "Synchronization with replica {}:{} succeeded ({:.3} s, offset {offset})",
         replica.ip,
         replica.port,
         started.elapsed().as_secs_f64()
     );
     replica.set_state(ReplicaState::Online);
-    // Keep the link: PING every period, record ACKs, notice a close.
-    let period = Duration::from_secs(10);
-    sock.set_read_timeout(Some(Duration::from_millis(100)))
-        .map_err(io)?;
-    let mut last_ping = Instant::now();
+    replica.ack_offset.store(offset, Ordering::Release);
+
+    // ACKs come in on a reader thread; this one streams the backlog.
+    let reader = sock.try_clone().map_err(io)?;
+    let closed = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        scope.spawn(|| read_acks(reader, replica, &closed, &acked));
+        let result = stream(srv, &mut sock, backlog, offset, eof, &closed, &acked);
+        closed.store(true, Ordering::Release);
+        let _ = sock.shutdown(std::net::Shutdown::Both);
+        result
+    })
+}
+
+/// Streams the backlog from `offset` until the replica goes away or falls
+/// out of the ring. A diskless (`$EOF:`) replica gets nothing until its
+/// first ACK: bytes after the mark would hide the mark from it.
+fn stream(
+    srv: &Server,
+    sock: &mut TcpStream,
+    backlog: &crate::repl::backlog::Backlog,
+    offset: u64,
+    eof: bool,
+    closed: &AtomicBool,
+    acked: &AtomicBool,
+) -> Result<(), String> {
+    let mut from = offset;
+    let mut out = Vec::new();
+    loop {
+        if closed.load(Ordering::Acquire) {
+            return Err("the replica closed the connection".into());
+        }
+        srv.repl.ping_if_due(crate::server::unix_ms(), 10_000);
+        if eof && !acked.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        out.clear();
+        match backlog.read(from, 1 << 20, &mut out) {
+            Ok(0) => std::thread::sleep(Duration::from_micros(200)),
+            Ok(n) => {
+                sock.write_all(&out).map_err(|e| e.to_string())?;
+                from += n as u64;
+            }
+            Err(_) => {
+                return Err(format!(
+                    "the replica fell behind the backlog ({} bytes) at offset {from}",
+                    backlog.capacity()
+                ))
+            }
+        }
+    }
+}
+
+fn read_acks(mut sock: TcpStream, replica: &Replica, closed: &AtomicBool, acked: &AtomicBool) {
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(100)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
-    loop {
+    while !closed.load(Ordering::Acquire) {
         match sock.read(&mut chunk) {
-            Ok(0) => return Err("the replica closed the connection".into()),
+            Ok(0) => break,
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
-                record_acks(&mut buf, replica);
+                if record_acks(&mut buf, replica) {
+                    acked.store(true, Ordering::Release);
+                }
             }
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        if last_ping.elapsed() >= period {
-            last_ping = Instant::now();
-            sock.write_all(b"*1\r\n$4\r\nPING\r\n").map_err(io)?;
+            Err(_) => break,
         }
     }
+    closed.store(true, Ordering::Release);
 }
 
 /// Takes `REPLCONF ACK <offset>` commands (and keepalive newlines) off
-/// `buf`, recording the highest offset.
-fn record_acks(buf: &mut Vec<u8>, replica: &Replica) {
+/// `buf`, recording the highest offset; true if there was an ACK.
+fn record_acks(buf: &mut Vec<u8>, replica: &Replica) -> bool {
+    let mut seen = false;
     let mut parser = crate::protocol::RequestParser::new();
     let limits = crate::protocol::Limits::default();
     let mut used = 0;
@@ -224,6 +292,7 @@ fn record_acks(buf: &mut Vec<u8>, replica: &Replica) {
                     && argv.get(0).eq_ignore_ascii_case(b"REPLCONF")
                     && argv.get(1).eq_ignore_ascii_case(b"ACK")
                 {
+                    seen = true;
                     if let Some(n) = crate::num::parse_i64(argv.get(2)) {
                         replica
                             .ack_offset
@@ -242,4 +311,5 @@ fn record_acks(buf: &mut Vec<u8>, replica: &Replica) {
         }
     }
     buf.drain(..used.min(buf.len()));
+    seen
 }

@@ -373,15 +373,21 @@ impl Server {
 
     /// True when propagated commands have a consumer; until the replication
     /// backlog exists that is only the unit-test log.
+    /// True when writes must produce their propagation form: replicas
+    /// attached once (the backlog exists) or a test listens. Read after a
+    /// command has locked its stripes, so a write that saw `false` is
+    /// ordered before any snapshot cut that follows the backlog's creation.
     pub fn propagation_enabled(&self) -> bool {
-        self.propagation_log.is_some()
+        self.propagation_log.is_some() || self.repl.backlog_if_any().is_some()
     }
 
     /// Hands one command's (or one transaction's) effects, in the form
     /// Redis propagates them, to the replication stream. `ops` are
     /// `(db, argv)`; more than one op arrives already wrapped in MULTI/EXEC.
-    /// The replication backlog will append here; today only tests listen.
+    /// They go to the replication backlog (when replicas attached) and to
+    /// the test log.
     pub fn propagate(&self, ops: Vec<(usize, Argv)>) {
+        self.repl.feed(&ops);
         if let Some(log) = &self.propagation_log {
             log.lock().extend(ops);
         }
@@ -663,12 +669,28 @@ static CLOCK_OFFSET_NS: AtomicU64 = AtomicU64::new(0);
 /// a command must not see the command's time before it).
 pub fn refresh_clock_offset() {
     let base = *CLOCK_BASE.get_or_init(Instant::now);
-    let since = base.elapsed().as_nanos() as u64;
-    let unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    CLOCK_OFFSET_NS.store(unix.saturating_sub(since), Ordering::Relaxed);
+    // Bracket the real-clock read with monotonic ones and keep the tightest
+    // of a few tries: a preemption between the reads would put the derived
+    // time ahead by its length.
+    let mut best: Option<(u64, u64)> = None; // (gap ns, offset ns)
+    for _ in 0..4 {
+        let before = base.elapsed().as_nanos() as u64;
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let after = base.elapsed().as_nanos() as u64;
+        let gap = after - before;
+        if best.is_none_or(|(g, _)| gap < g) {
+            best = Some((gap, unix.saturating_sub(before)));
+        }
+        if gap < 10_000 {
+            break;
+        }
+    }
+    if let Some((_, offset)) = best {
+        CLOCK_OFFSET_NS.store(offset, Ordering::Relaxed);
+    }
 }
 
 /// Unix ms at a monotonic `instant` the caller already read: one clock
@@ -748,7 +770,9 @@ pub fn random_hex40() -> String {
 mod tests {
     use super::*;
 
-    /// The derived clock is never behind the real one, nor ahead of it.
+    /// The derived clock is never behind the real one (a client that read
+    /// the time before a command never sees the command's time before it),
+    /// and ahead by less than a millisecond.
     #[test]
     fn unix_ms_at_is_the_real_time() {
         for round in 0..1000 {

@@ -259,7 +259,7 @@ fn write_rdb(
             cwd()
         )
     })?;
-    let file = write_image(srv, file, held, None)?;
+    let (file, _) = write_image(srv, file, held, None)?;
     file.finish()
         .map_err(|e| format!("Write error saving DB on disk: {e}"))
 }
@@ -281,35 +281,54 @@ impl ImageOut for std::net::TcpStream {
     }
 }
 
+/// A full sync's part in an image: the backlog whose offset at the cut is
+/// the sync's offset, and the bytes the replica gets before the image
+/// (`+FULLRESYNC`, `$EOF:`), which the CRC does not cover.
+pub(crate) struct SyncCut<'a> {
+    pub replid: &'a str,
+    pub backlog: &'a crate::repl::backlog::Backlog,
+    pub preamble: &'a (dyn Fn(u64) -> Vec<u8> + Sync),
+}
+
 /// Writes a complete RDB image of the dataset (header, AUX fields, every
-/// stripe at one cut, EOF and CRC64) to `out`, and gives `out` back.
-/// `repl`: the replication ID and offset a full sync's image carries
-/// (`repl-stream-db`, `repl-id`, `repl-offset`). `at_cut` runs while
-/// every stripe is held for the cut (a full sync reads its offset there).
+/// stripe at one cut, EOF and CRC64) to `out`, and gives `out` back with
+/// the replication offset at the cut (0 without `sync`). With `sync`, the
+/// preamble and the `repl-stream-db`/`repl-id`/`repl-offset` AUX fields
+/// carry that offset, so they are written after the cut.
 pub(crate) fn write_image<O: ImageOut>(
     srv: &Server,
     out: O,
     held: Option<&mut crate::store::Locked>,
-    repl: Option<(&str, u64)>,
-) -> Result<O, String> {
+    sync: Option<&SyncCut>,
+) -> Result<(O, u64), String> {
     let opts = srv.rdb_encode_options();
+    let head = |offset: u64| -> (Vec<u8>, Vec<u8>) {
+        let preamble = sync.map(|s| (s.preamble)(offset)).unwrap_or_default();
+        let mut head = Vec::new();
+        let mut enc = Encoder::new(EncodeOptions {
+            checksum: false,
+            ..opts
+        });
+        enc.header(&mut head);
+        for (key, value) in srv.rdb_aux_fields(sync.map(|s| (s.replid, offset))) {
+            enc.aux(&mut head, key.as_bytes(), value.as_bytes());
+        }
+        (preamble, head)
+    };
     let mut sink = RdbSink {
         out,
         crc: crc64::running(),
         error: None,
     };
-    let mut head = Vec::new();
-    let mut enc = Encoder::new(EncodeOptions {
-        checksum: false,
-        ..opts
-    });
-    enc.header(&mut head);
-    for (key, value) in srv.rdb_aux_fields(repl) {
-        enc.aux(&mut head, key.as_bytes(), value.as_bytes());
-    }
-    sink.put(&head);
-
+    let offset;
     if let Some(locked) = held {
+        offset = sync.map_or(0, |s| {
+            s.backlog.forget_db();
+            s.backlog.offset()
+        });
+        let (preamble, rdb_head) = head(offset);
+        sink.put_raw(&preamble);
+        sink.put(&rdb_head);
         let mut out = Vec::new();
         for index in 0..crate::store::STRIPES {
             out.clear();
@@ -318,7 +337,7 @@ pub(crate) fn write_image<O: ImageOut>(
             sink.put(&out);
         }
     } else {
-        sink = stream_snapshot(srv, sink, opts)?;
+        (sink, offset) = stream_snapshot(srv, sink, opts, sync.map(|s| s.backlog), &head)?;
     }
     let RdbSink {
         mut out,
@@ -334,7 +353,7 @@ pub(crate) fn write_image<O: ImageOut>(
     let sum = if opts.checksum { crc.finalize() } else { 0 };
     tail.extend_from_slice(&sum.to_le_bytes());
     out.put(&tail).map_err(write_error)?;
-    Ok(out)
+    Ok((out, offset))
 }
 
 /// The image's output and the CRC64 of what went into it, in output
@@ -347,6 +366,15 @@ struct RdbSink<O> {
 }
 
 impl<O: ImageOut> RdbSink<O> {
+    /// Bytes outside the RDB (and its CRC).
+    fn put_raw(&mut self, bytes: &[u8]) {
+        if self.error.is_none() && !bytes.is_empty() {
+            if let Err(e) = self.out.put(bytes) {
+                self.error = Some(e);
+            }
+        }
+    }
+
     fn put(&mut self, bytes: &[u8]) {
         if self.error.is_none() {
             self.crc.update(bytes);
@@ -359,11 +387,16 @@ impl<O: ImageOut> RdbSink<O> {
 
 /// Writes every stripe through the snapshot engine: the cut, then stripes
 /// as the driver or commands save them.
+/// `backlog`: read its offset at the cut; `head(offset)` gives the
+/// preamble and the RDB header, written first (the sink stays locked from
+/// before the cut until they are, so no producer writes ahead of them).
 fn stream_snapshot<O: ImageOut>(
     srv: &Server,
     sink: RdbSink<O>,
     opts: EncodeOptions,
-) -> Result<RdbSink<O>, String> {
+    backlog: Option<&crate::repl::backlog::Backlog>,
+    head: &dyn Fn(u64) -> (Vec<u8>, Vec<u8>),
+) -> Result<(RdbSink<O>, u64), String> {
     // Stripes arrive as chunks from the driver and from commands that
     // touch a stripe first; they go to the file in arrival order (each
     // starts with its own SELECTDB, so order does not matter to loaders).
@@ -383,26 +416,43 @@ fn stream_snapshot<O: ImageOut>(
     let (sink_buffered, sink_keys, sink_file) =
         (Arc::clone(&buffered), Arc::clone(&keys), Arc::clone(&sink));
     let sink_recycle = recycle_tx.clone();
+    let mut first = sink.lock();
+    let mut offset = 0;
     let snap = srv
         .keyspace
-        .begin_snapshot(Box::new(move |_, stripe: &Stripe| {
-            let mut out = recycle_rx.try_recv().unwrap_or_default();
-            let n = encode_stripe(&mut out, stripe, opts);
-            sink_keys.fetch_add(n, Ordering::Relaxed);
-            if out.is_empty() {
-                let _ = sink_recycle.try_send(out);
-            } else if sink_buffered.load(Ordering::Acquire) > MAX_BUFFERED {
-                if let Some(file) = sink_file.lock().as_mut() {
-                    file.put(&out);
+        .begin_snapshot_with(
+            Box::new(move |_, stripe: &Stripe| {
+                let mut out = recycle_rx.try_recv().unwrap_or_default();
+                let n = encode_stripe(&mut out, stripe, opts);
+                sink_keys.fetch_add(n, Ordering::Relaxed);
+                if out.is_empty() {
+                    let _ = sink_recycle.try_send(out);
+                } else if sink_buffered.load(Ordering::Acquire) > MAX_BUFFERED {
+                    if let Some(file) = sink_file.lock().as_mut() {
+                        file.put(&out);
+                    }
+                    out.clear();
+                    let _ = sink_recycle.try_send(out);
+                } else {
+                    sink_buffered.fetch_add(out.len(), Ordering::AcqRel);
+                    let _ = tx.send(out);
                 }
-                out.clear();
-                let _ = sink_recycle.try_send(out);
-            } else {
-                sink_buffered.fetch_add(out.len(), Ordering::AcqRel);
-                let _ = tx.send(out);
-            }
-        }))
+            }),
+            || {
+                // A replica starting here does not know the stream's db.
+                if let Some(b) = backlog {
+                    b.forget_db();
+                    offset = b.offset();
+                }
+            },
+        )
         .map_err(|_| "another snapshot is running".to_string())?;
+    let (preamble, rdb_head) = head(offset);
+    if let Some(sink) = first.as_mut() {
+        sink.put_raw(&preamble);
+        sink.put(&rdb_head);
+    }
+    drop(first);
 
     // Drivers (one per shard thread, at low priority) save the stripes;
     // this thread writes.
@@ -436,7 +486,8 @@ fn stream_snapshot<O: ImageOut>(
     // Every stripe is written (each counts itself saved after its chunk is
     // queued or written), so no producer needs the sink any more.
     let done = sink.lock().take();
-    done.ok_or_else(|| "snapshot sink missing".to_string())
+    done.map(|sink| (sink, offset))
+        .ok_or_else(|| "snapshot sink missing".to_string())
 }
 
 /// server.c `serverCron`: a background save when a save point is reached

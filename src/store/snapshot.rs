@@ -48,6 +48,17 @@ impl Keyspace {
         &self,
         write: Box<StripeWriter>,
     ) -> Result<std::sync::Arc<Snapshot>, Busy> {
+        self.begin_snapshot_with(write, || {})
+    }
+
+    /// [`Keyspace::begin_snapshot`], running `at_cut` while every stripe is
+    /// held: what it reads of state that changes only under stripe locks
+    /// (the replication offset) is exactly the cut's.
+    pub fn begin_snapshot_with(
+        &self,
+        write: Box<StripeWriter>,
+        at_cut: impl FnOnce(),
+    ) -> Result<std::sync::Arc<Snapshot>, Busy> {
         // Every stripe lock, ascending (the order commands use), so no
         // command holds a half-done multi-stripe change across the cut.
         let guards: Vec<_> = self.stripes.iter().map(|s| s.lock()).collect();
@@ -63,6 +74,7 @@ impl Keyspace {
         });
         *slot = Some(std::sync::Arc::clone(&snap));
         self.snapshot_active.store(true, Ordering::Release);
+        at_cut();
         drop(slot);
         drop(guards);
         Ok(snap)
