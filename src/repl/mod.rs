@@ -9,7 +9,7 @@ pub mod replica;
 
 use crate::protocol::{encode_command, Argv};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// Bytes of the replication backlog ring. Larger than Redis's 1 MiB
@@ -26,6 +26,8 @@ const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 #[derive(Default)]
 pub struct Replication {
     master: Mutex<Option<replica::Link>>,
+    /// `master.is_some()`, readable without the lock.
+    replica: AtomicBool,
     /// Replicas attached to this server.
     pub replicas: master::Replicas,
     /// The stream to replicas, created when the first one attaches (as in
@@ -35,8 +37,10 @@ pub struct Replication {
 }
 
 impl Replication {
+    /// Checked by every write command (READONLY): an atomic, not the
+    /// link's mutex, which every shard would contend on.
     pub fn is_replica(&self) -> bool {
-        self.master.lock().is_some()
+        self.replica.load(Ordering::Acquire)
     }
 
     /// The link's shared status while this server is a replica.
@@ -113,7 +117,11 @@ impl Replication {
     /// Replaces the link (REPLICAOF); `None` makes this server a master.
     /// The old link's thread is stopped first.
     pub fn set_master(&self, link: Option<replica::Link>) {
-        let old = std::mem::replace(&mut *self.master.lock(), link);
+        let old = {
+            let mut master = self.master.lock();
+            self.replica.store(link.is_some(), Ordering::Release);
+            std::mem::replace(&mut *master, link)
+        };
         if let Some(old) = old {
             old.stop();
         }

@@ -225,7 +225,7 @@ fn attempt_sync(
         link: &mut link,
         status,
         buf: Vec::new(),
-        timeout: repl_timeout(srv),
+        timeout: REPL_TIMEOUT,
     };
     if let Err(e) = io.send(&ping) {
         return e;
@@ -287,17 +287,15 @@ fn attempt_sync(
     if let Err(e) = io.send(&ack(offset)) {
         return e;
     }
-    let result = stream(srv, &mut io, &mut offset, cached);
+    let result = stream(srv, &mut io, &mut offset);
     if let Some((_, cached_offset)) = cached.as_mut() {
         *cached_offset = offset;
     }
     result
 }
 
-fn repl_timeout(_srv: &Server) -> Duration {
-    // `repl-timeout`'s default; the directive comes with the master side.
-    Duration::from_secs(60)
-}
+/// `repl-timeout`'s default; the directive is not built yet.
+const REPL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The socket with its read buffer and the link's timeout.
 struct Io<'a> {
@@ -425,12 +423,7 @@ fn empty_dataset(srv: &Server) {
 }
 
 /// Applies the command stream until the link fails or is stopped.
-fn stream(
-    srv: &Arc<Server>,
-    io: &mut Io,
-    offset: &mut u64,
-    _cached: &mut Option<(String, u64)>,
-) -> Outcome {
+fn stream(srv: &Arc<Server>, io: &mut Io, offset: &mut u64) -> Outcome {
     let meta = Arc::new(ClientMeta::new(
         srv.next_client_id(),
         0,
