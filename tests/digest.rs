@@ -9,9 +9,7 @@
 #[macro_use]
 mod common;
 
-use common::{require_bin, Client, Reply, Rng, Server};
-
-const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
+use common::{require_bin, Client, Reply, Rng, Server, DEBUG_ON};
 
 fn write_batch(rng: &mut Rng, clients: &mut [&mut Client], n: usize) {
     for _ in 0..n {

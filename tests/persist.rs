@@ -16,11 +16,9 @@
 #[macro_use]
 mod common;
 
-use common::{require_bin, run_to_exit, wait_until, Client, Reply, Rng, Server};
+use common::{require_bin, run_to_exit, wait_until, Client, Reply, Rng, Server, DEBUG_ON};
 use std::path::PathBuf;
 use std::time::Duration;
-
-const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
 
 /// A directory for RDB files shared by servers started one after another.
 struct TempDir(PathBuf);

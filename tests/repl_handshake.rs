@@ -42,16 +42,6 @@ fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) {
     buf.extend_from_slice(&chunk[..n]);
 }
 
-fn digest_of(dbs: &[Db]) -> String {
-    let mut all = [0u8; 20];
-    for (index, db) in dbs.iter().enumerate() {
-        let mut d = [0u8; 20];
-        digest::add_db_part(&mut d, db);
-        digest::add_db(&mut all, index, db.map.len(), &d);
-    }
-    digest::hex(&all)
-}
-
 fn full_sync_then_stream(extra: &[&str]) {
     let mut args = vec![
         "--enable-debug-command",
@@ -126,7 +116,7 @@ fn full_sync_then_stream(extra: &[&str]) {
     decoder.finish_input();
     take_items(&mut decoder, &mut dbs);
     assert!(decoder.is_done());
-    assert_eq!(digest_of(&dbs), want_digest);
+    assert_eq!(digest::dbs_hex(&dbs), want_digest);
     let aux_of = |k: &str| {
         aux.iter()
             .find(|(key, _)| key == k.as_bytes())

@@ -7,22 +7,12 @@
 
 mod common;
 
-use common::{require_bin, wait_until, Client, Reply, Server};
+use common::{info_field, require_bin, wait_until, Client, Reply, Server, Writer, DEBUG_ON};
 use sluice::rdb::{Decoder, Item, Limits};
 use sluice::repl::handshake::SyncPayload;
 use sluice::store::{digest, Db, Entry};
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
-
-const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
-
-fn info_field(c: &mut Client, field: &str) -> Option<String> {
-    let info = c.cmd_str(&["INFO", "replication"]).as_str();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-}
 
 fn fill(c: &mut Client) {
     for i in 0..2000 {
@@ -48,22 +38,12 @@ fn redis_replica_of_sluice(threads: usize) {
     let mut r = redis.client();
     // Writes keep coming through the sync: the replica must get those
     // after the cut from the stream.
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (stop, port) = (Arc::clone(&stop), sluice.port);
-        std::thread::spawn(move || {
-            let mut c = Client::connect(port);
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                c.cmd_str(&["INCR", "during"]);
-                c.cmd_str(&["SET", &format!("during:{}", n % 500), &n.to_string()]);
-                c.cmd_str(&["SELECT", &(n % 3).to_string()]);
-                c.cmd_str(&["LPUSH", "dl", &n.to_string()]);
-                n += 1;
-            }
-            n
-        })
-    };
+    let writer = Writer::start(sluice.port, |c, n| {
+        c.cmd_str(&["INCR", "during"]);
+        c.cmd_str(&["SET", &format!("during:{}", n % 500), &n.to_string()]);
+        c.cmd_str(&["SELECT", &(n % 3).to_string()]);
+        c.cmd_str(&["LPUSH", "dl", &n.to_string()]);
+    });
     let port = sluice.port.to_string();
     assert_eq!(r.cmd_str(&["REPLICAOF", "127.0.0.1", &port]), Reply::ok());
     wait_until(
@@ -71,8 +51,7 @@ fn redis_replica_of_sluice(threads: usize) {
         Duration::from_secs(30),
         || info_field(&mut r, "master_link_status").as_deref() == Some("up"),
     );
-    stop.store(true, Ordering::Relaxed);
-    println!("writes during the sync: {}", writer.join().unwrap());
+    println!("writes during the sync: {}", writer.stop());
     // And after it: transactions, expiries, deletes, several databases.
     m.cmd_str(&["MULTI"]);
     m.cmd_str(&["INCR", "tx"]);
@@ -202,14 +181,8 @@ fn sized_payload_without_capa_eof() {
             _ => {}
         }
     }
-    let mut all = [0u8; 20];
-    for (i, db) in dbs.iter().enumerate() {
-        let mut d = [0u8; 20];
-        digest::add_db_part(&mut d, db);
-        digest::add_db(&mut all, i, db.map.len(), &d);
-    }
     assert_eq!(
-        Reply::Simple(digest::hex(&all)),
+        Reply::Simple(digest::dbs_hex(&dbs)),
         m.cmd_str(&["DEBUG", "DIGEST"])
     );
     assert!(aux.contains(&(b"repl-id".to_vec(), replid.into_bytes())));

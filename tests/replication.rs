@@ -6,18 +6,8 @@
 
 mod common;
 
-use common::{require_bin, wait_until, Client, Reply, Server};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use common::{info_field, require_bin, wait_until, Client, Reply, Server, Writer, DEBUG_ON};
 use std::time::Duration;
-
-const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
-
-fn info_field(c: &mut Client, field: &str) -> Option<String> {
-    let info = c.cmd_str(&["INFO", "replication"]).as_str();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-}
 
 fn fill(c: &mut Client, round: usize) {
     for i in 0..200 {
@@ -58,20 +48,10 @@ fn redis_master_to_sluice_replica(threads: usize, master_extra: &[&str]) {
     assert_eq!(info_field(&mut r, "role").as_deref(), Some("master"));
 
     // A writer keeps going through the full sync.
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (stop, port) = (Arc::clone(&stop), redis.port);
-        std::thread::spawn(move || {
-            let mut c = Client::connect(port);
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                c.cmd_str(&["INCR", "during"]);
-                c.cmd_str(&["SET", &format!("during:{}", n % 500), &n.to_string()]);
-                n += 1;
-            }
-            n
-        })
-    };
+    let writer = Writer::start(redis.port, |c, n| {
+        c.cmd_str(&["INCR", "during"]);
+        c.cmd_str(&["SET", &format!("during:{}", n % 500), &n.to_string()]);
+    });
     let port = redis.port.to_string();
     assert_eq!(r.cmd_str(&["REPLICAOF", "127.0.0.1", &port]), Reply::ok());
     assert_eq!(
@@ -81,8 +61,7 @@ fn redis_master_to_sluice_replica(threads: usize, master_extra: &[&str]) {
     wait_until("the link to come up", Duration::from_secs(30), || {
         info_field(&mut r, "master_link_status").as_deref() == Some("up")
     });
-    stop.store(true, Ordering::Relaxed);
-    let writes = writer.join().unwrap();
+    let writes = writer.stop();
     println!("writes during the sync: {writes}");
 
     // The stream: every family, transactions, several databases.

@@ -134,6 +134,17 @@ pub fn add_db(final_digest: &mut Digest, db_index: usize, keys: usize, db_digest
     }
 }
 
+/// DEBUG DIGEST of whole databases (index = db number), as hex.
+pub fn dbs_hex(dbs: &[Db]) -> String {
+    let mut all = [0u8; 20];
+    for (index, db) in dbs.iter().enumerate() {
+        let mut part = [0u8; 20];
+        add_db_part(&mut part, db);
+        add_db(&mut all, index, db.map.len(), &part);
+    }
+    hex(&all)
+}
+
 /// Lowercase hex, as DEBUG DIGEST replies.
 pub fn hex(digest: &Digest) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()

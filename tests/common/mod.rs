@@ -71,6 +71,45 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long a server may take from spawn to answering PING.
+/// Server arguments that allow DEBUG (Redis 7 refuses it by default).
+pub const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
+
+/// A field of `INFO replication`.
+pub fn info_field(c: &mut Client, field: &str) -> Option<String> {
+    let info = c.cmd_str(&["INFO", "replication"]).as_str();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+}
+
+/// A client thread running `step(client, n)` for n = 0, 1, ... until
+/// [`Writer::stop`], which returns how many steps ran.
+pub struct Writer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl Writer {
+    pub fn start(port: u16, step: fn(&mut Client, u64)) -> Writer {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut c = Client::connect(port);
+            let mut n = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                step(&mut c, n);
+                n += 1;
+            }
+            n
+        });
+        Writer { stop, thread }
+    }
+
+    pub fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("writer thread")
+    }
+}
+
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read timeout on every client socket: a reply that takes longer is a hang.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
