@@ -124,7 +124,6 @@ pub struct FileWriter {
     /// Submitted buffers, oldest first (kept alive until their completion
     /// arrives).
     inflight: VecDeque<Inflight>,
-    written: u64,
 }
 
 impl FileWriter {
@@ -164,7 +163,6 @@ impl FileWriter {
             current: Chunk::new(),
             spare: Vec::new(),
             inflight: VecDeque::new(),
-            written: 0,
         })
     }
 
@@ -262,7 +260,6 @@ impl FileWriter {
             return Err(io::Error::from_raw_os_error(-res));
         }
         let done = res as usize;
-        self.written += done as u64;
         let want = write.chunk.len - write.from;
         if done < want {
             if done == 0 {

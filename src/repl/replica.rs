@@ -357,7 +357,7 @@ impl Io<'_> {
 
 /// Replaces the dataset with the master's RDB, decoded as it arrives.
 fn full_sync(srv: &Server, io: &mut Io) -> Result<(), Outcome> {
-    empty_dataset(srv);
+    srv.keyspace.empty();
     let mut payload = SyncPayload::new();
     let mut decoder = Decoder::new(srv.rdb_limits());
     let mut rdb = Vec::new();
@@ -377,7 +377,7 @@ fn full_sync(srv: &Server, io: &mut Io) -> Result<(), Outcome> {
             match decoder.next_item() {
                 Ok(Some(Item::Entry(e))) => {
                     if e.db as usize >= srv.keyspace.databases() {
-                        empty_dataset(srv);
+                        srv.keyspace.empty();
                         return Err(Outcome::Retry(format!(
                             "the master's RDB selects database {}, beyond `databases`",
                             e.db
@@ -386,7 +386,7 @@ fn full_sync(srv: &Server, io: &mut Io) -> Result<(), Outcome> {
                     // A replica keeps keys that already expired: the
                     // master's DEL will remove them.
                     if let Err(err) = crate::server::persist::insert_loaded(srv, e, clock) {
-                        empty_dataset(srv);
+                        srv.keyspace.empty();
                         return Err(Outcome::Retry(format!("loading the master's RDB: {err}")));
                     }
                     loaded += 1;
@@ -394,31 +394,20 @@ fn full_sync(srv: &Server, io: &mut Io) -> Result<(), Outcome> {
                 Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(err) => {
-                    empty_dataset(srv);
+                    srv.keyspace.empty();
                     return Err(Outcome::Retry(format!("loading the master's RDB: {err}")));
                 }
             }
         }
         if payload.is_done() {
             if !decoder.is_done() {
-                empty_dataset(srv);
+                srv.keyspace.empty();
                 return Err(Outcome::Retry("the master's RDB ended early".into()));
             }
             crate::notice!("MASTER <-> REPLICA sync: Loaded {loaded} keys");
             return Ok(());
         }
         io.read_more()?;
-    }
-}
-
-/// Drops every key (the full sync's `emptyData`), raising WATCH flags.
-fn empty_dataset(srv: &Server) {
-    for index in 0..crate::store::STRIPES {
-        let mut stripe = srv.keyspace.lock(index);
-        for db in 0..stripe.dbs.len() {
-            stripe.touch_watched_db(db, None);
-            stripe.dbs[db] = Default::default();
-        }
     }
 }
 

@@ -563,11 +563,7 @@ pub fn load(srv: &Server) -> Result<(), String> {
         }
         Err(e) => {
             // Leave an empty dataset behind, never a partial one.
-            for index in 0..crate::store::STRIPES {
-                for db in &mut srv.keyspace.lock(index).dbs {
-                    *db = Default::default();
-                }
-            }
+            srv.keyspace.empty();
             Err(format!(
                 "Failed loading the RDB file {} {e}. Exiting.",
                 path.display()

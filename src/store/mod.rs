@@ -417,6 +417,18 @@ impl Keyspace {
         }
     }
 
+    /// Drops every key of every database, stripe by stripe, raising the
+    /// WATCH flags of watched keys that existed (Redis `emptyData`).
+    pub fn empty(&self) {
+        for index in 0..STRIPES {
+            let mut stripe = self.lock(index);
+            for db in 0..stripe.dbs.len() {
+                stripe.touch_watched_db(db, None);
+                stripe.dbs[db] = Db::default();
+            }
+        }
+    }
+
     pub fn databases(&self) -> usize {
         self.databases
     }
