@@ -85,6 +85,27 @@ pub struct Handshake {
 /// 256-byte buffer; a PSYNC reply is about 60 bytes).
 const MAX_LINE: usize = 1024;
 
+/// The next `\n`-terminated line of `input` from `*used` (its `\r`
+/// dropped), advancing `*used` past it; `None` when it is not complete
+/// yet, and `too_long` as the failure when an incomplete one passes
+/// [`MAX_LINE`] (Redis reads these lines into a fixed buffer).
+fn take_line<'a>(
+    input: &'a [u8],
+    used: &mut usize,
+    too_long: &str,
+) -> Result<Option<&'a [u8]>, Failure> {
+    let rest = &input[*used..];
+    let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+        if rest.len() > MAX_LINE {
+            return Err(fail(too_long, false));
+        }
+        return Ok(None);
+    };
+    *used += end + 1;
+    let line = &rest[..end];
+    Ok(Some(line.strip_suffix(b"\r").unwrap_or(line)))
+}
+
 impl Handshake {
     /// Starts a handshake; the returned bytes (PING) go to the master first.
     pub fn new(config: Config) -> (Handshake, Vec<u8>) {
@@ -102,17 +123,10 @@ impl Handshake {
         let mut events = Vec::new();
         let mut used = 0;
         while self.state != State::Done {
-            let Some(end) = input[used..].iter().position(|&b| b == b'\n') else {
-                if input.len() - used > MAX_LINE {
-                    return Err(fail("reply line from the master too long", false));
-                }
+            let Some(line) = take_line(input, &mut used, "reply line from the master too long")?
+            else {
                 break;
             };
-            let mut line = &input[used..used + end];
-            used += end + 1;
-            if let Some(stripped) = line.strip_suffix(b"\r") {
-                line = stripped;
-            }
             if line.is_empty() {
                 continue; // keepalive
             }
@@ -331,17 +345,14 @@ impl SyncPayload {
             match &mut self.framing {
                 Framing::Done => return Ok(used),
                 Framing::Header => {
-                    let Some(end) = input[used..].iter().position(|&b| b == b'\n') else {
-                        if input.len() - used > MAX_LINE {
-                            return Err(fail("Bad protocol from MASTER: header too long", false));
-                        }
+                    let Some(line) = take_line(
+                        input,
+                        &mut used,
+                        "Bad protocol from MASTER: header too long",
+                    )?
+                    else {
                         return Ok(used);
                     };
-                    let mut line = &input[used..used + end];
-                    used += end + 1;
-                    if let Some(stripped) = line.strip_suffix(b"\r") {
-                        line = stripped;
-                    }
                     self.framing = header(line)?;
                 }
                 Framing::Sized { left } => {

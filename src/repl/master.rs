@@ -16,7 +16,7 @@
 //! output-buffer limits beyond the ring's size (a replica that falls out
 //! of the ring is dropped and full-syncs again).
 
-use crate::server::persist::{write_image, ImageOut, SyncCut};
+use crate::server::persist::{write_image, SyncCut};
 use crate::server::Server;
 use parking_lot::Mutex;
 use std::io::{Read, Write};
@@ -135,14 +135,6 @@ fn host_of(peer: &str) -> String {
     peer.rsplit_once(':')
         .map_or(peer, |(host, _)| host)
         .to_string()
-}
-
-/// An in-memory image, for the `$<size>` framing (the size comes first).
-impl ImageOut for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.extend_from_slice(bytes);
-        Ok(())
-    }
 }
 
 fn run(

@@ -275,6 +275,15 @@ impl ImageOut for crate::io::filewriter::FileWriter {
     }
 }
 
+/// An in-memory image (the `$<size>` full-sync framing needs the size
+/// before the bytes).
+impl ImageOut for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
 impl ImageOut for std::net::TcpStream {
     fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         std::io::Write::write_all(self, bytes)
@@ -326,9 +335,7 @@ pub(crate) fn write_image<O: ImageOut>(
             s.backlog.forget_db();
             s.backlog.offset()
         });
-        let (preamble, rdb_head) = head(offset);
-        sink.put_raw(&preamble);
-        sink.put(&rdb_head);
+        sink.put_head(head(offset));
         let mut out = Vec::new();
         for index in 0..crate::store::STRIPES {
             out.clear();
@@ -366,13 +373,14 @@ struct RdbSink<O> {
 }
 
 impl<O: ImageOut> RdbSink<O> {
-    /// Bytes outside the RDB (and its CRC).
-    fn put_raw(&mut self, bytes: &[u8]) {
-        if self.error.is_none() && !bytes.is_empty() {
-            if let Err(e) = self.out.put(bytes) {
+    /// The bytes before the RDB (outside its CRC), then the RDB header.
+    fn put_head(&mut self, (preamble, rdb_head): (Vec<u8>, Vec<u8>)) {
+        if self.error.is_none() && !preamble.is_empty() {
+            if let Err(e) = self.out.put(&preamble) {
                 self.error = Some(e);
             }
         }
+        self.put(&rdb_head);
     }
 
     fn put(&mut self, bytes: &[u8]) {
@@ -447,10 +455,8 @@ fn stream_snapshot<O: ImageOut>(
             },
         )
         .map_err(|_| "another snapshot is running".to_string())?;
-    let (preamble, rdb_head) = head(offset);
     if let Some(sink) = first.as_mut() {
-        sink.put_raw(&preamble);
-        sink.put(&rdb_head);
+        sink.put_head(head(offset));
     }
     drop(first);
 
