@@ -165,6 +165,69 @@ impl ProtectedAction {
     }
 }
 
+/// `repl-diskless-load`, in Redis's `REPL_DISKLESS_LOAD_*` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplDisklessLoad {
+    /// Always store the master's RDB on disk, then load it.
+    Disabled,
+    /// Load straight from the socket, but only when every database is empty.
+    OnEmptyDb,
+    /// Load straight from the socket into new databases, keeping the old ones
+    /// until the load succeeds.
+    Swapdb,
+}
+
+impl ReplDisklessLoad {
+    pub const NAMES: [&'static str; 3] = ["disabled", "on-empty-db", "swapdb"];
+    pub const ALL: [ReplDisklessLoad; 3] = [Self::Disabled, Self::OnEmptyDb, Self::Swapdb];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+/// One class of `client-output-buffer-limit` (Redis
+/// `clientBufferLimitsConfig`). 0 means "no limit" for each field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBufferLimit {
+    /// Disconnect as soon as the pending output reaches this many bytes.
+    pub hard: u64,
+    /// Disconnect when the pending output stays at or above this many
+    /// bytes for `soft_seconds` seconds.
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// Index of [`Config::client_output_buffer_limit`] for ordinary clients (and
+/// MONITOR). Redis `CLIENT_TYPE_NORMAL`.
+pub const OBUF_NORMAL: usize = 0;
+/// Index of [`Config::client_output_buffer_limit`] for replicas. Redis
+/// `CLIENT_TYPE_SLAVE`.
+pub const OBUF_REPLICA: usize = 1;
+/// Index of [`Config::client_output_buffer_limit`] for Pub/Sub subscribers.
+/// Redis `CLIENT_TYPE_PUBSUB`.
+pub const OBUF_PUBSUB: usize = 2;
+
+impl OutputBufferLimit {
+    /// Class names in index order as CONFIG GET shows them (Redis
+    /// `getClientTypeName`); CONFIG REWRITE writes `replica` for `slave`.
+    pub const CLASS_NAMES: [&'static str; 3] = ["normal", "slave", "pubsub"];
+
+    /// Redis `getClientTypeByName`, less `master` (which has no limits):
+    /// the class index for a name, case-insensitively.
+    pub fn class_by_name(name: &[u8]) -> Option<usize> {
+        [
+            (&b"normal"[..], OBUF_NORMAL),
+            (b"slave", OBUF_REPLICA),
+            (b"replica", OBUF_REPLICA),
+            (b"pubsub", OBUF_PUBSUB),
+        ]
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, class)| *class)
+    }
+}
+
 /// One `save <seconds> <changes>` point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SavePoint {
@@ -244,8 +307,60 @@ pub struct Config {
     /// REPLICAOF keeps it current, so CONFIG GET and REWRITE show the live
     /// master.
     pub replicaof: Option<(String, u16)>,
+    /// `masterauth`: the password a replica sends to its master (sensitive);
+    /// empty means none.
+    pub masterauth: Option<Vec<u8>>,
+    /// `masteruser`: the ACL user a replica authenticates as (sensitive);
+    /// empty means none (the password alone, as the default user).
+    pub masteruser: Option<Vec<u8>>,
+    /// `replica-serve-stale-data`: a replica that lost its master (or is
+    /// still syncing) keeps answering queries with the data it has.
+    pub replica_serve_stale_data: bool,
     /// `replica-read-only`: clients may not write to a replica.
     pub replica_read_only: bool,
+    /// `repl-diskless-sync`: a master streams its RDB straight to replica
+    /// sockets instead of writing it to disk first.
+    pub repl_diskless_sync: bool,
+    /// `repl-diskless-sync-delay`: seconds a diskless sync waits for more
+    /// replicas to arrive before starting (0: start at once).
+    pub repl_diskless_sync_delay: i64,
+    /// `repl-diskless-sync-max-replicas`: start a waiting diskless sync as
+    /// soon as this many replicas are waiting (0: only the delay counts).
+    pub repl_diskless_sync_max_replicas: i64,
+    /// `repl-diskless-load`: how a replica loads the master's RDB.
+    pub repl_diskless_load: ReplDisklessLoad,
+    /// `repl-ping-replica-period`: seconds between master PINGs to replicas.
+    pub repl_ping_replica_period: i64,
+    /// `repl-timeout`: seconds of silence after which a replication link
+    /// (either side) is considered dead.
+    pub repl_timeout: i64,
+    /// `repl-disable-tcp-nodelay`: set TCP_NODELAY off on replica sockets
+    /// (fewer, larger packets; more replication lag).
+    pub repl_disable_tcp_nodelay: bool,
+    /// `repl-backlog-size`: bytes of replication stream kept for partial
+    /// resynchronization (at least 1).
+    pub repl_backlog_size: u64,
+    /// `repl-backlog-ttl`: seconds without replicas after which a master
+    /// frees its backlog (0: never).
+    pub repl_backlog_ttl: i64,
+    /// `replica-priority`: failover preference for Sentinel; lower is
+    /// preferred, 0 means never promote.
+    pub replica_priority: i64,
+    /// `replica-announced`: Sentinel lists this replica.
+    pub replica_announced: bool,
+    /// `min-replicas-to-write` / `min-replicas-max-lag`: a master refuses
+    /// writes unless at least this many replicas (0: check off) acked within
+    /// this many seconds.
+    pub min_replicas_to_write: i64,
+    pub min_replicas_max_lag: i64,
+    /// `replica-announce-ip`: the address a replica reports to its master
+    /// instead of the connection's; empty means none.
+    pub replica_announce_ip: Option<String>,
+    /// `replica-announce-port`: the port a replica reports (0: its own).
+    pub replica_announce_port: i64,
+    /// `replica-lazy-flush`: a replica empties its data set asynchronously
+    /// before loading a full sync.
+    pub replica_lazy_flush: bool,
     /// `rdb-direct-io` (sluice only): write RDB files with O_DIRECT,
     /// bypassing the page cache (see `io::filewriter`).
     pub rdb_direct_io: bool,
@@ -260,6 +375,12 @@ pub struct Config {
     pub maxmemory_eviction_tenacity: i64,
     pub lfu_log_factor: i64,
     pub lfu_decay_time: i64,
+    /// `replica-ignore-maxmemory`: a replica does not evict on its own (it
+    /// follows the master's deletions).
+    pub replica_ignore_maxmemory: bool,
+    /// `client-output-buffer-limit`, indexed by [`OBUF_NORMAL`],
+    /// [`OBUF_REPLICA`] and [`OBUF_PUBSUB`].
+    pub client_output_buffer_limit: [OutputBufferLimit; 3],
     /// `enable-debug-command`: who may run DEBUG (Redis 7 default: nobody).
     pub enable_debug_command: ProtectedAction,
 }
@@ -318,6 +439,31 @@ impl Config {
             rdb_direct_io: false,
             replica_read_only: false,
             replicaof: None,
+            masterauth: None,
+            masteruser: None,
+            replica_serve_stale_data: false,
+            repl_diskless_sync: false,
+            repl_diskless_sync_delay: 0,
+            repl_diskless_sync_max_replicas: 0,
+            repl_diskless_load: ReplDisklessLoad::Disabled,
+            repl_ping_replica_period: 0,
+            repl_timeout: 0,
+            repl_disable_tcp_nodelay: false,
+            repl_backlog_size: 0,
+            repl_backlog_ttl: 0,
+            replica_priority: 0,
+            replica_announced: false,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 0,
+            replica_announce_ip: None,
+            replica_announce_port: 0,
+            replica_lazy_flush: false,
+            replica_ignore_maxmemory: false,
+            client_output_buffer_limit: [OutputBufferLimit {
+                hard: 0,
+                soft: 0,
+                soft_seconds: 0,
+            }; 3],
             save: Vec::new(),
             enable_protected_configs: ProtectedAction::No,
             enable_debug_command: ProtectedAction::No,
@@ -439,10 +585,12 @@ impl ApplyCtx {
 
 /// What CONFIG REWRITE should write for one directive.
 pub(crate) struct Rewrite {
-    /// Full lines. Empty means "write nothing and drop the directive's lines".
-    lines: Vec<Vec<u8>>,
-    /// Append the lines even if the file does not mention the directive.
-    force: bool,
+    /// Full lines, each with its `force` flag: append the line even when the
+    /// file has no line of the directive left to replace (Redis passes
+    /// `force` per line: `client-output-buffer-limit` forces only the
+    /// classes that differ from their defaults). Empty means "write nothing
+    /// and drop the directive's lines".
+    lines: Vec<(Vec<u8>, bool)>,
 }
 
 impl Rewrite {
@@ -451,16 +599,12 @@ impl Rewrite {
         line.push(b' ');
         line.extend_from_slice(value);
         Rewrite {
-            lines: vec![line],
-            force,
+            lines: vec![(line, force)],
         }
     }
 
     fn remove() -> Self {
-        Rewrite {
-            lines: Vec::new(),
-            force: false,
-        }
+        Rewrite { lines: Vec::new() }
     }
 }
 
@@ -568,6 +712,45 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "masterauth",
+        alias: None,
+        default: "",
+        flags: flags::SENSITIVE,
+        kind: Kind::Str {
+            get: |c| c.masterauth.as_deref(),
+            set: |c, v| {
+                c.masterauth = v;
+                Ok(())
+            },
+            empty_is_none: true,
+        },
+    },
+    Directive {
+        name: "masteruser",
+        alias: None,
+        default: "",
+        flags: flags::SENSITIVE,
+        kind: Kind::Str {
+            get: |c| c.masteruser.as_deref(),
+            set: |c, v| {
+                c.masteruser = v;
+                Ok(())
+            },
+            empty_is_none: true,
+        },
+    },
+    Directive {
+        name: "replica-serve-stale-data",
+        alias: Some("slave-serve-stale-data"),
+        default: "yes",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.replica_serve_stale_data,
+            set: |c, v| c.replica_serve_stale_data = v,
+            check: None,
+        },
+    },
+    Directive {
         name: "replica-read-only",
         alias: Some("slave-read-only"),
         default: "yes",
@@ -575,6 +758,201 @@ pub static DIRECTIVES: &[Directive] = &[
         kind: Kind::Bool {
             get: |c| c.replica_read_only,
             set: |c, v| c.replica_read_only = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "repl-diskless-sync",
+        alias: None,
+        default: "yes",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.repl_diskless_sync,
+            set: |c, v| c.repl_diskless_sync = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "repl-diskless-sync-delay",
+        alias: None,
+        default: "5",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.repl_diskless_sync_delay,
+            set: |c, v| c.repl_diskless_sync_delay = v,
+            min: 0,
+            max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "repl-diskless-sync-max-replicas",
+        alias: None,
+        default: "0",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.repl_diskless_sync_max_replicas,
+            set: |c, v| c.repl_diskless_sync_max_replicas = v,
+            min: 0,
+            max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "repl-diskless-load",
+        alias: None,
+        default: "disabled",
+        flags: 0,
+        kind: Kind::Enum {
+            names: &ReplDisklessLoad::NAMES,
+            get: |c| c.repl_diskless_load as usize,
+            set: |c, i| {
+                c.repl_diskless_load = ReplDisklessLoad::ALL
+                    .get(i)
+                    .copied()
+                    .unwrap_or(ReplDisklessLoad::Disabled)
+            },
+        },
+    },
+    Directive {
+        name: "repl-ping-replica-period",
+        alias: Some("repl-ping-slave-period"),
+        default: "10",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.repl_ping_replica_period,
+            set: |c, v| c.repl_ping_replica_period = v,
+            min: 1,
+            max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "repl-timeout",
+        alias: None,
+        default: "60",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.repl_timeout,
+            set: |c, v| c.repl_timeout = v,
+            min: 1,
+            max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "repl-disable-tcp-nodelay",
+        alias: None,
+        default: "no",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.repl_disable_tcp_nodelay,
+            set: |c, v| c.repl_disable_tcp_nodelay = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "repl-backlog-size",
+        alias: None,
+        default: "1mb",
+        flags: 0,
+        kind: Kind::Memory {
+            get: |c| c.repl_backlog_size,
+            set: |c, v| c.repl_backlog_size = v,
+            min: 1,
+            max: i64::MAX as u64,
+        },
+    },
+    Directive {
+        name: "repl-backlog-ttl",
+        alias: None,
+        default: "3600",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.repl_backlog_ttl,
+            set: |c, v| c.repl_backlog_ttl = v,
+            // Redis: `time_t` in 0..LONG_MAX.
+            min: 0,
+            max: i64::MAX,
+        },
+    },
+    Directive {
+        name: "replica-priority",
+        alias: Some("slave-priority"),
+        default: "100",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.replica_priority,
+            set: |c, v| c.replica_priority = v,
+            min: 0,
+            max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "replica-announced",
+        alias: None,
+        default: "yes",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.replica_announced,
+            set: |c, v| c.replica_announced = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "min-replicas-to-write",
+        alias: Some("min-slaves-to-write"),
+        default: "0",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.min_replicas_to_write,
+            set: |c, v| c.min_replicas_to_write = v,
+            min: 0,
+            max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "min-replicas-max-lag",
+        alias: Some("min-slaves-max-lag"),
+        default: "10",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.min_replicas_max_lag,
+            set: |c, v| c.min_replicas_max_lag = v,
+            min: 0,
+            max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "replica-announce-ip",
+        alias: Some("slave-announce-ip"),
+        default: "",
+        flags: 0,
+        kind: Kind::Str {
+            get: |c| c.replica_announce_ip.as_deref().map(str::as_bytes),
+            set: |c, v| {
+                c.replica_announce_ip = v.map(utf8).transpose()?;
+                Ok(())
+            },
+            empty_is_none: true,
+        },
+    },
+    Directive {
+        name: "replica-announce-port",
+        alias: Some("slave-announce-port"),
+        default: "0",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.replica_announce_port,
+            set: |c, v| c.replica_announce_port = v,
+            min: 0,
+            max: 65535,
+        },
+    },
+    Directive {
+        name: "replica-lazy-flush",
+        alias: Some("slave-lazy-flush"),
+        default: "no",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.replica_lazy_flush,
+            set: |c, v| c.replica_lazy_flush = v,
             check: None,
         },
     },
@@ -865,6 +1243,17 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "client-output-buffer-limit",
+        alias: None,
+        default: "normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60",
+        flags: flags::MULTI_ARG,
+        kind: Kind::Special {
+            set: set_client_output_buffer_limit,
+            show: show_client_output_buffer_limit,
+            rewrite: rewrite_client_output_buffer_limit,
+        },
+    },
+    Directive {
         name: "proto-max-bulk-len",
         alias: None,
         default: "512mb",
@@ -976,6 +1365,17 @@ pub static DIRECTIVES: &[Directive] = &[
             set: |c, v| c.maxmemory_eviction_tenacity = v,
             min: 0,
             max: 100,
+        },
+    },
+    Directive {
+        name: "replica-ignore-maxmemory",
+        alias: Some("slave-ignore-maxmemory"),
+        default: "yes",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.replica_ignore_maxmemory,
+            set: |c, v| c.replica_ignore_maxmemory = v,
+            check: None,
         },
     },
     Directive {
@@ -1254,6 +1654,81 @@ fn show_dir(c: &Config) -> PathBuf {
     fs::canonicalize(&c.dir).unwrap_or_else(|_| c.dir.clone())
 }
 
+/// Redis `updateClientOutputBufferLimit`: groups of `<class> <hard> <soft>
+/// <soft-seconds>`. Every group is checked before any class changes; classes
+/// not named keep their limits.
+fn set_client_output_buffer_limit(
+    c: &mut Config,
+    args: &[Vec<u8>],
+    _: &mut ApplyCtx,
+) -> Result<(), String> {
+    if args.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut limits = c.client_output_buffer_limit;
+    for group in args.chunks_exact(4) {
+        let class = OutputBufferLimit::class_by_name(&group[0])
+            .ok_or("Invalid client class specified in buffer limit configuration.")?;
+        // Redis keeps `strtoll`'s result in an `int`: the value is truncated
+        // to 32 bits before the sign check (4294967297 means 1).
+        let soft_seconds = strtoll_whole(&group[3])
+            .map(|v| v as i32)
+            .and_then(|v| u64::try_from(v).ok());
+        let (Some(hard), Some(soft), Some(soft_seconds)) =
+            (memtoull(&group[1]), memtoull(&group[2]), soft_seconds)
+        else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        limits[class] = OutputBufferLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+    }
+    c.client_output_buffer_limit = limits;
+    Ok(())
+}
+
+/// Redis `getConfigClientOutputBufferLimitOption`: every class, in bytes:
+/// `normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60`.
+fn show_client_output_buffer_limit(c: &Config) -> Vec<u8> {
+    let parts: Vec<String> = OutputBufferLimit::CLASS_NAMES
+        .iter()
+        .zip(&c.client_output_buffer_limit)
+        .map(|(class, l)| format!("{class} {} {} {}", l.hard, l.soft, l.soft_seconds))
+        .collect();
+    parts.join(" ").into_bytes()
+}
+
+/// Redis `rewriteConfigClientOutputBufferLimitOption`: one line per class
+/// (`slave` written as `replica`, sizes as in redis.conf), each forced only
+/// when that class differs from its default. Unlike Redis, sizes of 2^63 or
+/// more are written as the unsigned number (Redis formats them as a negative
+/// `long long`, which it then refuses to load).
+fn rewrite_client_output_buffer_limit(name: &'static str, c: &Config, default: &Config) -> Rewrite {
+    let lines = OutputBufferLimit::CLASS_NAMES
+        .iter()
+        .zip(
+            c.client_output_buffer_limit
+                .iter()
+                .zip(&default.client_output_buffer_limit),
+        )
+        .map(|(class, (l, d))| {
+            let class = if *class == "slave" { "replica" } else { class };
+            let line = format!(
+                "{name} {class} {} {} {}",
+                format_memory(l.hard),
+                format_memory(l.soft),
+                l.soft_seconds
+            );
+            (line.into_bytes(), l != d)
+        })
+        .collect();
+    Rewrite { lines }
+}
+
 /// Redis `setConfigSaveOption`.
 /// Redis `setConfigReplicaOfOption`: `<host> <port>` or `no one`.
 fn set_replicaof(c: &mut Config, args: &[Vec<u8>], _: &mut ApplyCtx) -> Result<(), String> {
@@ -1326,9 +1801,14 @@ fn rewrite_save(name: &'static str, c: &Config, _: &Config) -> Rewrite {
     let lines = c
         .save
         .iter()
-        .map(|p| format!("{name} {} {}", p.seconds, p.changes).into_bytes())
+        .map(|p| {
+            (
+                format!("{name} {} {}", p.seconds, p.changes).into_bytes(),
+                true,
+            )
+        })
         .collect();
-    Rewrite { lines, force: true }
+    Rewrite { lines }
 }
 
 /// Redis `setConfigLatencyTrackingInfoPercentilesOutputOption`.
@@ -2197,8 +2677,8 @@ impl Config {
         for d in DIRECTIVES {
             let rewrite = d.rewrite_lines(self, &default);
             state.processed.push(d.name);
-            for line in rewrite.lines {
-                state.rewrite_line(d.name, line, rewrite.force);
+            for (line, force) in rewrite.lines {
+                state.rewrite_line(d.name, line, force);
             }
         }
         state.finish()
@@ -2627,6 +3107,40 @@ mod tests {
         let save: Vec<(u64, u64)> = c.save.iter().map(|p| (p.seconds, p.changes)).collect();
         assert_eq!(save, [(3600, 1), (300, 100), (60, 10000)]);
         assert_eq!(c.enable_protected_configs, ProtectedAction::No);
+        // Replication (Redis 7.0.15 `static_configs[]`).
+        assert_eq!((c.masterauth.clone(), c.masteruser.clone()), (None, None));
+        assert!(c.replica_serve_stale_data);
+        assert!(c.replica_read_only);
+        assert!(c.repl_diskless_sync);
+        assert_eq!(c.repl_diskless_sync_delay, 5);
+        assert_eq!(c.repl_diskless_sync_max_replicas, 0);
+        assert_eq!(c.repl_diskless_load, ReplDisklessLoad::Disabled);
+        assert_eq!(c.repl_ping_replica_period, 10);
+        assert_eq!(c.repl_timeout, 60);
+        assert!(!c.repl_disable_tcp_nodelay);
+        assert_eq!(c.repl_backlog_size, 1 << 20);
+        assert_eq!(c.repl_backlog_ttl, 3600);
+        assert_eq!(c.replica_priority, 100);
+        assert!(c.replica_announced);
+        assert_eq!(c.min_replicas_to_write, 0);
+        assert_eq!(c.min_replicas_max_lag, 10);
+        assert_eq!(c.replica_announce_ip, None);
+        assert_eq!(c.replica_announce_port, 0);
+        assert!(!c.replica_lazy_flush);
+        assert!(c.replica_ignore_maxmemory);
+        let limit = |hard, soft, soft_seconds| OutputBufferLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+        assert_eq!(
+            c.client_output_buffer_limit,
+            [
+                limit(0, 0, 0),
+                limit(256 << 20, 64 << 20, 60),
+                limit(32 << 20, 8 << 20, 60)
+            ]
+        );
     }
 
     #[test]
@@ -2644,6 +3158,13 @@ mod tests {
             assert_eq!(LogLevel::NAMES[level as usize], level.as_str());
         }
         for (i, p) in ProtectedAction::ALL.iter().enumerate() {
+            assert_eq!(*p as usize, i);
+        }
+        for (i, p) in ReplDisklessLoad::ALL.iter().enumerate() {
+            assert_eq!(*p as usize, i);
+            assert_eq!(ReplDisklessLoad::NAMES[i], p.as_str());
+        }
+        for (i, p) in MaxmemoryPolicy::ALL.iter().enumerate() {
             assert_eq!(*p as usize, i);
         }
         let mut line_config = Config::default();
@@ -3440,6 +3961,421 @@ mod tests {
         }
         assert_eq!(format_cpu_list(&[0, 1, 2, 3, 6, 8, 9]), "0-3,6,8-9");
         assert_eq!(format_cpu_list(&[]), "");
+    }
+
+    #[test]
+    fn replication_config_get_matches_redis() {
+        // Goal: CONFIG GET text of every replication directive, under its
+        // name and its alias, is what redis-server 7.0.15 replies with its
+        // defaults (copied from `redis-cli config get '*repl*'`, `'*slave*'`,
+        // `'master*'` and `client-output-buffer-limit`).
+        let c = Config::default();
+        let expected = [
+            ("masterauth", ""),
+            ("masteruser", ""),
+            ("replica-serve-stale-data", "yes"),
+            ("slave-serve-stale-data", "yes"),
+            ("replica-read-only", "yes"),
+            ("slave-read-only", "yes"),
+            ("repl-diskless-sync", "yes"),
+            ("repl-diskless-sync-delay", "5"),
+            ("repl-diskless-sync-max-replicas", "0"),
+            ("repl-diskless-load", "disabled"),
+            ("repl-ping-replica-period", "10"),
+            ("repl-ping-slave-period", "10"),
+            ("repl-timeout", "60"),
+            ("repl-disable-tcp-nodelay", "no"),
+            ("repl-backlog-size", "1048576"),
+            ("repl-backlog-ttl", "3600"),
+            ("replica-priority", "100"),
+            ("slave-priority", "100"),
+            ("replica-announced", "yes"),
+            ("min-replicas-to-write", "0"),
+            ("min-slaves-to-write", "0"),
+            ("min-replicas-max-lag", "10"),
+            ("min-slaves-max-lag", "10"),
+            ("replica-announce-ip", ""),
+            ("slave-announce-ip", ""),
+            ("replica-announce-port", "0"),
+            ("slave-announce-port", "0"),
+            ("replica-lazy-flush", "no"),
+            ("slave-lazy-flush", "no"),
+            ("replica-ignore-maxmemory", "yes"),
+            ("slave-ignore-maxmemory", "yes"),
+            (
+                "client-output-buffer-limit",
+                "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+            ),
+        ];
+        for (name, value) in expected {
+            assert_eq!(get1(&c, name), value, "{name}");
+            let (d, _) = lookup(name.as_bytes()).unwrap();
+            assert!(!d.is_immutable(), "{name} is modifiable in Redis");
+            assert_eq!(
+                d.is_sensitive(),
+                matches!(name, "masterauth" | "masteruser"),
+                "{name}"
+            );
+        }
+        assert!(lookup(b"requirepass").unwrap().0.is_sensitive());
+        let names =
+            |found: Vec<(String, Vec<u8>)>| found.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        assert_eq!(names(c.get(b"master*")), ["masterauth", "masteruser"]);
+        let mut slaves = names(c.get(b"*slave*"));
+        slaves.sort();
+        assert_eq!(
+            slaves,
+            [
+                "min-slaves-max-lag",
+                "min-slaves-to-write",
+                "repl-ping-slave-period",
+                "slave-announce-ip",
+                "slave-announce-port",
+                "slave-ignore-maxmemory",
+                "slave-lazy-flush",
+                "slave-priority",
+                "slave-read-only",
+                "slave-serve-stale-data",
+                "slaveof",
+            ],
+            "the aliases Redis 7.0.15 lists for '*slave*', less the cluster ones"
+        );
+    }
+
+    #[test]
+    fn replication_directives_set_and_aliases() {
+        // Goal: file lines and CONFIG SET reach the typed fields under both
+        // names; ranges and error texts are Redis's; rewrite uses the
+        // canonical name.
+        let c = text(concat!(
+            "slave-serve-stale-data no\n",
+            "masterauth \"p w\"\n",
+            "masteruser repl\n",
+            "repl-diskless-sync no\n",
+            "repl-diskless-sync-delay 0\n",
+            "repl-diskless-sync-max-replicas 3\n",
+            "repl-diskless-load On-Empty-DB\n",
+            "repl-ping-slave-period 2\n",
+            "repl-timeout 30\n",
+            "repl-disable-tcp-nodelay yes\n",
+            "repl-backlog-size 64mb\n",
+            "repl-backlog-ttl 0\n",
+            "slave-priority 0\n",
+            "replica-announced no\n",
+            "min-slaves-to-write 2\n",
+            "min-slaves-max-lag 5\n",
+            "slave-announce-ip 10.0.0.1\n",
+            "slave-announce-port 7000\n",
+            "slave-lazy-flush yes\n",
+            "slave-ignore-maxmemory no\n",
+        ))
+        .unwrap();
+        assert!(!c.replica_serve_stale_data);
+        assert_eq!(c.masterauth.as_deref(), Some(&b"p w"[..]));
+        assert_eq!(c.masteruser.as_deref(), Some(&b"repl"[..]));
+        assert!(!c.repl_diskless_sync);
+        assert_eq!(c.repl_diskless_sync_delay, 0);
+        assert_eq!(c.repl_diskless_sync_max_replicas, 3);
+        assert_eq!(c.repl_diskless_load, ReplDisklessLoad::OnEmptyDb);
+        assert_eq!(get1(&c, "repl-diskless-load"), "on-empty-db");
+        assert_eq!(c.repl_ping_replica_period, 2);
+        assert_eq!(c.repl_timeout, 30);
+        assert!(c.repl_disable_tcp_nodelay);
+        assert_eq!(c.repl_backlog_size, 64 << 20);
+        assert_eq!(c.repl_backlog_ttl, 0);
+        assert_eq!(c.replica_priority, 0);
+        assert!(!c.replica_announced);
+        assert_eq!((c.min_replicas_to_write, c.min_replicas_max_lag), (2, 5));
+        assert_eq!(c.replica_announce_ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(c.replica_announce_port, 7000);
+        assert!(c.replica_lazy_flush);
+        assert!(!c.replica_ignore_maxmemory);
+        assert_eq!(get1(&c, "min-replicas-to-write"), "2");
+        assert_eq!(get1(&c, "repl-backlog-size"), "67108864");
+
+        let rewritten = String::from_utf8(c.rewrite_content(b"slave-priority 7\n")).unwrap();
+        assert!(rewritten.starts_with("replica-priority 0\n"), "{rewritten}");
+        for line in [
+            "\nmasterauth \"p w\"\n",
+            "\nmasteruser \"repl\"\n",
+            "\nreplica-serve-stale-data no\n",
+            "\nrepl-diskless-load on-empty-db\n",
+            "\nrepl-ping-replica-period 2\n",
+            "\nrepl-backlog-size 64mb\n",
+            "\nrepl-backlog-ttl 0\n",
+            "\nmin-replicas-to-write 2\n",
+            "\nreplica-announce-ip \"10.0.0.1\"\n",
+            "\nreplica-announce-port 7000\n",
+            "\nreplica-ignore-maxmemory no\n",
+        ] {
+            assert!(rewritten.contains(line), "{line:?} in {rewritten}");
+        }
+        assert!(!rewritten.contains("slave"), "{rewritten}");
+        let reloaded = load_from_text(rewritten.as_bytes(), Path::new("/r.conf")).unwrap();
+        assert_eq!(
+            Config {
+                dir: c.dir.clone(),
+                ..reloaded
+            },
+            c,
+            "the rewrite loads back to the same values"
+        );
+
+        let mut c = Config::default();
+        assert_eq!(
+            c.set(&[
+                pair("slave-priority", "5"),
+                pair("MASTERAUTH", "secret"),
+                pair("slave-announce-ip", "1.2.3.4"),
+                pair("repl-diskless-load", "SWAPDB"),
+            ]),
+            Ok(vec![
+                "replica-priority",
+                "masterauth",
+                "replica-announce-ip",
+                "repl-diskless-load"
+            ])
+        );
+        assert_eq!(c.replica_priority, 5);
+        assert_eq!(get1(&c, "replica-priority"), "5");
+        assert_eq!(get1(&c, "slave-priority"), "5");
+        assert_eq!(get1(&c, "masterauth"), "secret");
+        assert_eq!(c.replica_announce_ip.as_deref(), Some("1.2.3.4"));
+        assert_eq!(c.repl_diskless_load, ReplDisklessLoad::Swapdb);
+        c.set(&[pair("masterauth", ""), pair("replica-announce-ip", "")])
+            .unwrap();
+        assert_eq!(
+            (c.masterauth.clone(), c.replica_announce_ip.clone()),
+            (None, None)
+        );
+        assert_eq!(
+            c.set(&[pair("replica-priority", "1"), pair("slave-priority", "2")]),
+            Ok(vec!["replica-priority"]),
+            "like Redis, an alias is a separate entry: not a duplicate"
+        );
+        assert_eq!(c.replica_priority, 2);
+
+        // Texts from redis-server 7.0.15.
+        let before = c.clone();
+        for (name, value, why) in [
+            (
+                "repl-backlog-size",
+                "0",
+                "argument must be between 1 and 9223372036854775807 inclusive",
+            ),
+            (
+                "repl-backlog-size",
+                "99999999999999999999",
+                "argument must be between 1 and 9223372036854775807 inclusive",
+            ),
+            (
+                "repl-timeout",
+                "0",
+                "argument must be between 1 and 2147483647 inclusive",
+            ),
+            (
+                "repl-ping-slave-period",
+                "0",
+                "argument must be between 1 and 2147483647 inclusive",
+            ),
+            (
+                "repl-diskless-load",
+                "foo",
+                "argument(s) must be one of the following: disabled, on-empty-db, swapdb",
+            ),
+            (
+                "replica-announce-port",
+                "70000",
+                "argument must be between 0 and 65535 inclusive",
+            ),
+            (
+                "repl-backlog-ttl",
+                "-1",
+                "argument must be between 0 and 9223372036854775807 inclusive",
+            ),
+            (
+                "min-replicas-max-lag",
+                "-1",
+                "argument must be between 0 and 2147483647 inclusive",
+            ),
+            (
+                "replica-lazy-flush",
+                "maybe",
+                "argument must be 'yes' or 'no'",
+            ),
+        ] {
+            assert_eq!(
+                c.set(&[pair(name, value)]).unwrap_err(),
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"),
+                "{name} {value}"
+            );
+        }
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn client_output_buffer_limit_like_redis() {
+        // Goal: Redis 7.0.15's grammar, CONFIG GET text, error texts and
+        // rewrite lines (all checked against redis-server 7.0.15).
+        let limit = |hard, soft, soft_seconds| OutputBufferLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+        let defaults = Config::default().client_output_buffer_limit;
+        let c = text("client-output-buffer-limit replica 1mb 512kb 10\n").unwrap();
+        assert_eq!(
+            c.client_output_buffer_limit[OBUF_REPLICA],
+            limit(1 << 20, 512 << 10, 10)
+        );
+        assert_eq!(
+            c.client_output_buffer_limit[OBUF_NORMAL], defaults[OBUF_NORMAL],
+            "classes not named keep their limits"
+        );
+        assert_eq!(
+            get1(&c, "client-output-buffer-limit"),
+            "normal 0 0 0 slave 1048576 524288 10 pubsub 33554432 8388608 60"
+        );
+        // Several lines, several groups per line, one quoted argument.
+        let c = text(concat!(
+            "client-output-buffer-limit SLAVE 1 2 3 PubSub 4 5 6\n",
+            "client-output-buffer-limit \"normal 7 8 9\"\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.client_output_buffer_limit,
+            [limit(7, 8, 9), limit(1, 2, 3), limit(4, 5, 6)]
+        );
+        let c = run(&["--client-output-buffer-limit", "pubsub", "1k", "2kb", "3"]).unwrap();
+        assert_eq!(
+            c.client_output_buffer_limit[OBUF_PUBSUB],
+            limit(1000, 2048, 3)
+        );
+
+        let mut c = Config::default();
+        assert_eq!(
+            c.set(&[pair("client-output-buffer-limit", "replica 1mb 512kb 10")]),
+            Ok(vec!["client-output-buffer-limit"])
+        );
+        assert_eq!(
+            get1(&c, "client-output-buffer-limit"),
+            "normal 0 0 0 slave 1048576 524288 10 pubsub 33554432 8388608 60"
+        );
+        // strtoll quirks Redis has: `+3`, an empty seconds field (a trailing
+        // space), and truncation to a 32-bit int (4294967297 is 1).
+        c.set(&[pair(
+            "client-output-buffer-limit",
+            "normal 1mb 1 4294967297",
+        )])
+        .unwrap();
+        c.set(&[pair("client-output-buffer-limit", "Pubsub 1 2 +3")])
+            .unwrap();
+        assert_eq!(
+            get1(&c, "client-output-buffer-limit"),
+            "normal 1048576 1 1 slave 1048576 524288 10 pubsub 1 2 3"
+        );
+        c.set(&[pair("client-output-buffer-limit", "normal 1 2 ")])
+            .unwrap();
+        assert_eq!(c.client_output_buffer_limit[0], limit(1, 2, 0));
+        assert_eq!(
+            c.set(&[pair("client-output-buffer-limit", "")]),
+            Ok(vec![]),
+            "no groups: nothing changes"
+        );
+
+        let before = c.clone();
+        let wrong = "Wrong number of arguments in buffer limit configuration.";
+        let class = "Invalid client class specified in buffer limit configuration.";
+        let values = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        for (value, why) in [
+            ("replica 1mb 512kb", wrong),
+            ("normal 1 2 3 pubsub", wrong),
+            ("master 1mb 512kb 10", class),
+            ("replicas 1mb 512kb 10", class),
+            ("NORMAL 1mb x 10", values),
+            ("normal 1mb 1 -1", values),
+            ("normal -1 1 1", values),
+            ("normal 1 1 1x", values),
+            ("normal 1 1 2147483648", values),
+            ("normal 1 1 99999999999999999999", values),
+            ("normal 1 1 1 replica 1 1 x", values),
+            ("normal 1 1 1 master 1 1 1", class),
+        ] {
+            assert_eq!(
+                c.set(&[pair("client-output-buffer-limit", value)]).unwrap_err(),
+                format!("ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - {why}"),
+                "{value}"
+            );
+            assert_eq!(
+                reason(&format!("client-output-buffer-limit {value}")),
+                why,
+                "{value}"
+            );
+        }
+        assert_eq!(c, before, "a bad group anywhere changes no class");
+        assert_eq!(
+            reason("client-output-buffer-limit \"\""),
+            wrong,
+            "in a file, \"\" is one empty argument"
+        );
+
+        // Rewrite: the same file and CONFIG SET as a redis-server 7.0.15
+        // experiment, which wrote the normal line into the slot of the old
+        // pubsub line, dropped the unchanged replica class, and appended the
+        // still non-default pubsub class.
+        let old = "# top\nclient-output-buffer-limit pubsub 64mb 16mb 60\n";
+        let mut c = text(old).unwrap();
+        assert_eq!(
+            get1(&c, "client-output-buffer-limit"),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 67108864 16777216 60"
+        );
+        c.set(&[pair("client-output-buffer-limit", "normal 1025 2048 5")])
+            .unwrap();
+        let new = String::from_utf8(c.rewrite_content(old.as_bytes())).unwrap();
+        assert!(
+            new.starts_with("# top\nclient-output-buffer-limit normal 1025 2kb 5\n\n# Generated by CONFIG REWRITE\n"),
+            "{new}"
+        );
+        assert!(
+            new.contains("\nclient-output-buffer-limit pubsub 64mb 16mb 60\n"),
+            "{new}"
+        );
+        assert_eq!(
+            new.matches("client-output-buffer-limit").count(),
+            2,
+            "{new}"
+        );
+        // From nothing, only the classes that differ are written, `slave`
+        // as `replica`; an old file's default lines are kept.
+        let c = text("client-output-buffer-limit slave 1gb 0 0\n").unwrap();
+        let new = String::from_utf8(c.rewrite_content(b"")).unwrap();
+        assert_eq!(
+            new.matches("client-output-buffer-limit").count(),
+            1,
+            "{new}"
+        );
+        assert!(
+            new.contains("\nclient-output-buffer-limit replica 1gb 0 0\n"),
+            "{new}"
+        );
+        let new = String::from_utf8(Config::default().rewrite_content(
+            b"client-output-buffer-limit normal 0 0 0\nclient-output-buffer-limit replica 256mb 64mb 60\nclient-output-buffer-limit pubsub 32mb 8mb 60\n",
+        ))
+        .unwrap();
+        assert!(
+            new.starts_with("client-output-buffer-limit normal 0 0 0\nclient-output-buffer-limit replica 256mb 64mb 60\nclient-output-buffer-limit pubsub 32mb 8mb 60\n"),
+            "{new}"
+        );
+        // Unlike Redis (which writes -1 here), huge sizes round-trip.
+        let c = text("client-output-buffer-limit normal 99999999999999999999 0 0\n").unwrap();
+        assert_eq!(c.client_output_buffer_limit[0].hard, u64::MAX);
+        let new = c.rewrite_content(b"");
+        assert_eq!(
+            load_from_text(&new, Path::new("/r.conf"))
+                .unwrap()
+                .client_output_buffer_limit,
+            c.client_output_buffer_limit
+        );
     }
 
     #[test]

@@ -433,14 +433,25 @@ fn blocking(ctx: &mut Ctx, argv: &Argv) {
     }
     let keys = spec.keys();
     let null_array = !matches!(spec, Spec::Move { .. });
-    block_on(ctx, &keys, argv.clone(), deadline, null_array);
+    let on_timeout = if null_array {
+        super::OnTimeout::NullArray
+    } else {
+        super::OnTimeout::Null
+    };
+    block_on(ctx, &keys, argv.clone(), deadline, on_timeout);
 }
 
 /// Blocks the client on `keys` until a write serves it or `deadline_ms`
 /// (absolute unix ms, 0 = forever) passes; `argv` is what serving it reads
 /// (with any `$` already resolved). A timeout replies a null array when
-/// `null_array`, else a null bulk.
-pub fn block_on(ctx: &mut Ctx, keys: &[&[u8]], argv: Argv, deadline_ms: u64, null_array: bool) {
+/// `on_timeout` says what a timeout replies.
+pub fn block_on(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    argv: Argv,
+    deadline_ms: u64,
+    on_timeout: super::OnTimeout,
+) {
     let waiter = Arc::new(Waiter {
         client_id: ctx.client.id,
         shard: ctx.client.meta.shard,
@@ -470,7 +481,7 @@ pub fn block_on(ctx: &mut Ctx, keys: &[&[u8]], argv: Argv, deadline_ms: u64, nul
     ctx.client.blocked = Some(super::Blocked {
         waiter,
         deadline_ms,
-        null_array,
+        on_timeout,
     });
 }
 

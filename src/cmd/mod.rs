@@ -92,8 +92,18 @@ pub struct Blocked {
     pub waiter: Arc<crate::store::Waiter>,
     /// Absolute unix ms; 0 waits forever.
     pub deadline_ms: u64,
-    /// A timeout replies a null array (pops) rather than a null bulk (moves).
-    pub null_array: bool,
+    pub on_timeout: OnTimeout,
+}
+
+/// What a blocked client gets when its deadline passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// Pops (BLPOP, BZPOPMIN, XREAD...).
+    NullArray,
+    /// Moves (BLMOVE, BRPOPLPUSH).
+    Null,
+    /// WAIT: the number of replicas that acknowledged this offset.
+    Acks(u64),
 }
 
 /// A queued MULTI.
@@ -130,6 +140,13 @@ pub struct Client {
     pub monitor: bool,
     /// Running the queued commands of EXEC.
     pub in_exec: bool,
+    /// Replication offset after this client's last propagated write (WAIT).
+    pub woff: u64,
+    /// The master link's stream bytes not yet in this replica's own
+    /// backlog: appended at the end of a command outside MULTI, or under
+    /// the stripes of the write they carry (so a snapshot cut sees the
+    /// write and its offset together).
+    pub repl_raw: Vec<u8>,
     /// Set while the client waits in a blocking command.
     pub blocked: Option<Blocked>,
     /// Pub/sub subscriptions (channels and patterns).
@@ -164,6 +181,8 @@ impl Client {
             close_after_reply: false,
             monitor: false,
             in_exec: false,
+            woff: 0,
+            repl_raw: Vec::new(),
             blocked: None,
             channels: hashbrown::HashSet::new(),
             patterns: hashbrown::HashSet::new(),
@@ -284,6 +303,12 @@ pub fn dispatch_found(
         srv.metrics_reject(shard, cmd);
         return;
     }
+    if cmd.flags & flags::WRITE != 0 && !client.master_link && !srv.repl.enough_good_replicas() {
+        flag_multi_error(client);
+        out.error("NOREPLICAS Not enough good replicas to write.");
+        srv.metrics_reject(shard, cmd);
+        return;
+    }
     if cmd.flags & flags::WRITE != 0
         && !client.master_link
         && srv.repl.is_replica()
@@ -293,6 +318,14 @@ pub fn dispatch_found(
         out.error("READONLY You can't write against a read only replica.");
         srv.metrics_reject(shard, cmd);
         return;
+    }
+    if srv.repl.is_replica() && !client.master_link {
+        if let Some(reply) = replica_refusal(srv, client, cmd) {
+            flag_multi_error(client);
+            out.error(reply);
+            srv.metrics_reject(shard, cmd);
+            return;
+        }
     }
     if srv.maxmemory() > 0
         && !client.master_link
@@ -361,6 +394,13 @@ pub fn call(
     let mut ks = Keys::new(locked, client.db, now_ms, lru_clock);
     ks.lfu = srv.lfu_params();
     ks.prop.enabled = srv.propagation_enabled();
+    ks.expiry = if client.master_link {
+        crate::store::Expiry::Ignore
+    } else if srv.repl.is_replica() {
+        crate::store::Expiry::Hide
+    } else {
+        crate::store::Expiry::Delete
+    };
     let mut ctx = Ctx {
         srv,
         ks,
@@ -375,11 +415,11 @@ pub fn call(
     let changed = ctx.ks.dirty > 0;
     let ops = ctx.ks.prop.finish(ctx.ks.db, changed, argv);
     if !ops.is_empty() {
-        srv.propagate(wrap_transaction(ops));
+        propagate(ctx.srv, ctx.client, ops);
     }
     blocking::serve_ready(srv, &mut ctx.ks);
     for op in std::mem::take(&mut ctx.ks.prop.ops) {
-        srv.propagate(vec![op]);
+        propagate(ctx.srv, ctx.client, vec![op]);
     }
     let Keys {
         dirty,
@@ -398,6 +438,50 @@ pub fn call(
         hits,
         misses,
     );
+}
+
+/// A replica refuses commands while it replaces its dataset (-LOADING,
+/// unless the command may run while loading) and, with
+/// `replica-serve-stale-data no`, while its link is down (-MASTERDOWN,
+/// unless flagged STALE). server.c `processCommand`.
+fn replica_refusal(srv: &Server, client: &Client, cmd: &Command) -> Option<&'static str> {
+    if srv.repl.is_loading() && cmd.flags & flags::LOADING == 0 {
+        return Some("LOADING Redis is loading the dataset in memory");
+    }
+    let deny_stale = cmd.flags & flags::STALE == 0
+        || (cmd.name == "exec"
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queued.iter().any(|(c, _)| c.flags & flags::STALE == 0)));
+    if deny_stale && !srv.config.read().replica_serve_stale_data {
+        let up = srv
+            .repl
+            .link_status()
+            .is_some_and(|l| l.state() == crate::repl::replica::LinkState::Connected);
+        if !up {
+            return Some(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            );
+        }
+    }
+    None
+}
+
+/// Hands a command's effects to the replication stream while its stripes
+/// are held (several ops are wrapped in MULTI/EXEC). The master link's
+/// writes go to this replica's own backlog as the master sent them: the
+/// bytes of the stream up to here, with the db they leave the stream in.
+fn propagate(srv: &Server, client: &mut Client, ops: Vec<(usize, Argv)>) {
+    if client.master_link {
+        srv.repl.set_stream_db(client.db);
+        srv.repl.feed_raw(&client.repl_raw);
+        client.repl_raw.clear();
+        return;
+    }
+    if let Some(end) = srv.propagate(wrap_transaction(ops)) {
+        client.woff = end;
+    }
 }
 
 /// Runs the queued commands of a MULTI with all their stripes held at once.
@@ -421,6 +505,7 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     let mut ks = Keys::new(locked, ctx.client.db, ctx.ks.now_ms, ctx.ks.lru_clock);
     ks.lfu = ctx.ks.lfu;
     ks.prop.enabled = ctx.ks.prop.enabled;
+    ks.expiry = ctx.ks.expiry;
     if multi::watched_keys_changed(ctx.client, &mut ks) {
         drop(ks);
         ctx.out.null_array();
@@ -455,12 +540,12 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     // Redis 7.0), appended while the stripes are held; EXEC itself is never
     // propagated.
     if !ops.is_empty() {
-        ctx.srv.propagate(wrap_transaction(ops));
+        propagate(ctx.srv, ctx.client, ops);
     }
     // Blocked clients are served after the whole transaction.
     blocking::serve_ready(ctx.srv, &mut ks);
     for op in std::mem::take(&mut ks.prop.ops) {
-        ctx.srv.propagate(vec![op]);
+        propagate(ctx.srv, ctx.client, vec![op]);
     }
     ctx.ks.prop.prevent = true;
     ctx.ks.dirty += ks.dirty;

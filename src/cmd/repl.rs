@@ -17,11 +17,13 @@ command_table! {
     "psync", -3, ADMIN | NOSCRIPT, (0, 0, 0), "@admin @slow @dangerous", psync;
     "sync", 1, ADMIN | NOSCRIPT, (0, 0, 0), "@admin @slow @dangerous", psync;
     "replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", replconf;
+    "wait", 3, NOSCRIPT, (0, 0, 0), "@slow @connection", wait;
 }
 
-/// PSYNC <replid> <offset> / SYNC: a full sync (partial resync needs the
-/// backlog, not fed yet). No reply here: once the replies before it are
-/// written, the shard hands the socket to the sender thread.
+/// PSYNC <replid> <offset> / SYNC: answered by the sender thread
+/// (`+CONTINUE` or a full sync). No reply here: once the replies before it
+/// are written, the shard hands the socket over. A replica serves
+/// sub-replicas the same way, from its own backlog of its master's stream.
 pub fn psync(ctx: &mut Ctx, argv: &Argv) {
     if let Some(link) = ctx.srv.repl.link_status() {
         if link.state() != crate::repl::replica::LinkState::Connected {
@@ -29,10 +31,6 @@ pub fn psync(ctx: &mut Ctx, argv: &Argv) {
                 .out
                 .error("NOMASTERLINK Can't SYNC while not connected with my master");
         }
-        // A chained replica needs this replica's stream fed to it.
-        return ctx
-            .out
-            .error("ERR chained replication is not supported yet");
     }
     if ctx.client.multi.is_some() || ctx.client.in_exec {
         return ctx
@@ -43,6 +41,17 @@ pub fn psync(ctx: &mut Ctx, argv: &Argv) {
         conf: ctx.client.replconf.clone(),
         legacy: argv.len() == 1,
         peer: ctx.client.meta.addr.clone(),
+        replid: if argv.len() >= 3 {
+            String::from_utf8_lossy(argv.get(1)).into_owned()
+        } else {
+            "?".into()
+        },
+        offset: if argv.len() >= 3 {
+            String::from_utf8_lossy(argv.get(2)).into_owned()
+        } else {
+            "-1".into()
+        },
+        client: format!("id={} addr={}", ctx.client.id, ctx.client.meta.addr),
     };
     let srv = ctx.srv.arc();
     ctx.client.close_after_reply = true;
@@ -75,6 +84,8 @@ pub fn replconf(ctx: &mut Ctx, argv: &Argv) {
         } else if eq_ic(option, "capa") {
             if eq_ic(value, "eof") {
                 ctx.client.replconf.capa_eof = true;
+            } else if eq_ic(value, "psync2") {
+                ctx.client.replconf.capa_psync2 = true;
             }
         } else if eq_ic(option, "ack") || eq_ic(option, "getack") {
             // Only from a replica's own link, which the sender reads.
@@ -95,7 +106,7 @@ pub fn replicaof(ctx: &mut Ctx, argv: &Argv) {
     let (host, port) = (argv.get(1), argv.get(2));
     if eq_ic(host, "no") && eq_ic(port, "one") {
         if ctx.srv.repl.is_replica() {
-            ctx.srv.repl.set_master(None);
+            ctx.srv.repl.promote();
             ctx.srv.config.write().replicaof = None;
             crate::notice!(
                 "MASTER MODE enabled (user request from 'id={} addr={}')",
@@ -120,9 +131,13 @@ pub fn replicaof(ctx: &mut Ctx, argv: &Argv) {
             return ctx.out.simple(b"OK Already connected to specified master");
         }
     }
-    ctx.srv
-        .repl
-        .set_master(Some(Link::start(ctx.srv.arc(), host.clone(), port)));
+    // A master becoming a replica offers its own history (Redis's
+    // `replicationCacheMasterUsingMyself`): its promoted former replica
+    // can then continue it.
+    let was_master = !ctx.srv.repl.is_replica();
+    let cached = was_master.then(|| (ctx.srv.repl.ids().replid, ctx.srv.repl.offset()));
+    let link = Link::start(ctx.srv.arc(), host.clone(), port, cached);
+    ctx.srv.repl.set_master(Some(link));
     ctx.srv.config.write().replicaof = Some((host.clone(), port));
     crate::notice!(
         "REPLICAOF {host}:{port} enabled (user request from 'id={} addr={}')",
@@ -133,7 +148,7 @@ pub fn replicaof(ctx: &mut Ctx, argv: &Argv) {
 }
 
 /// ROLE: a replica's `slave host port state offset`; a master's offset and
-/// replicas (none yet: the master side is not built).
+/// its online replicas (`ip`, `port`, acknowledged offset).
 pub fn role(ctx: &mut Ctx, _argv: &Argv) {
     match ctx.srv.repl.link_status() {
         Some(status) => {
@@ -151,10 +166,74 @@ pub fn role(ctx: &mut Ctx, _argv: &Argv) {
             ctx.out.int(offset);
         }
         None => {
+            let online: Vec<_> = ctx
+                .srv
+                .repl
+                .replicas
+                .snapshot()
+                .into_iter()
+                .filter(|r| r.is_online())
+                .collect();
             ctx.out.array(3);
             ctx.out.bulk(b"master");
-            ctx.out.int(0);
-            ctx.out.array(0);
+            ctx.out.int(ctx.srv.repl.offset() as i64);
+            ctx.out.array(online.len());
+            for r in online {
+                ctx.out.array(3);
+                ctx.out.bulk(r.ip.as_bytes());
+                ctx.out.bulk(r.port.to_string().as_bytes());
+                ctx.out
+                    .bulk(r.ack_offset.load(Ordering::Acquire).to_string().as_bytes());
+            }
         }
     }
+}
+
+/// WAIT numreplicas timeout (replication.c `waitCommand`): blocks until
+/// that many replicas acknowledged this client's last write, or the
+/// timeout (ms, 0 = forever) passes; replies how many did.
+pub fn wait(ctx: &mut Ctx, argv: &Argv) {
+    if ctx.srv.repl.is_replica() {
+        return ctx.out.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let Some(wanted) = crate::num::parse_i64(argv.get(1)) else {
+        return ctx.out.error("ERR value is not an integer or out of range");
+    };
+    let Some(timeout) = crate::num::parse_i64(argv.get(2)) else {
+        return ctx
+            .out
+            .error("ERR timeout is not an integer or out of range");
+    };
+    if timeout < 0 {
+        return ctx.out.error("ERR timeout is negative");
+    }
+    let offset = ctx.client.woff;
+    let acked = ctx.srv.repl.acked(offset);
+    // Inside MULTI (or a script) a client cannot block.
+    if i64::try_from(acked).unwrap_or(i64::MAX) >= wanted || ctx.client.in_exec {
+        return ctx.out.int(acked as i64);
+    }
+    let deadline_ms = if timeout == 0 {
+        0
+    } else {
+        ctx.ks.now_ms.saturating_add(timeout as u64)
+    };
+    let waiter = std::sync::Arc::new(crate::store::Waiter {
+        client_id: ctx.client.id,
+        shard: ctx.client.meta.shard,
+        db: ctx.ks.db,
+        resp3: ctx.client.resp3,
+        argv: argv.clone(),
+        claimed: std::sync::atomic::AtomicBool::new(false),
+    });
+    ctx.client.meta.blocked.store(true, Ordering::Relaxed);
+    ctx.client.blocked = Some(super::Blocked {
+        waiter: std::sync::Arc::clone(&waiter),
+        deadline_ms,
+        on_timeout: super::OnTimeout::Acks(offset),
+    });
+    let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
+    ctx.srv.repl.add_wait(waiter, offset, wanted);
+    // An ACK may have come in before the wait was listed.
+    ctx.srv.repl.check_waits(ctx.srv);
 }

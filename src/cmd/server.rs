@@ -569,8 +569,8 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                  instantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
                  total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\n\
                  instantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\n\
-                 instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\n\
-                 sync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\n\
+                 instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{}\r\n\
+                 sync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\n\
                  expired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\n\
                  evicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
                  keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
@@ -587,6 +587,9 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 t.net_in,
                 t.net_out,
                 t.rejected_connections,
+                srv.repl.stats.full.load(Ordering::Relaxed),
+                srv.repl.stats.partial_ok.load(Ordering::Relaxed),
+                srv.repl.stats.partial_err.load(Ordering::Relaxed),
                 t.expired,
                 t.evicted,
                 t.hits,
@@ -596,83 +599,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 t.error_replies,
             );
         }
-        "replication" => {
-            let mut replid = srv.run_id.clone();
-            let mut offset = 0;
-            s.push_str("# Replication\r\n");
-            match srv.repl.link_status() {
-                None => s.push_str("role:master\r\n"),
-                Some(link) => {
-                    use crate::repl::replica::LinkState;
-                    let state = link.state();
-                    let up = state == LinkState::Connected;
-                    offset = link.offset.load(Ordering::Acquire);
-                    let master_replid = link.master_replid.lock().clone();
-                    if !master_replid.is_empty() {
-                        replid = master_replid;
-                    }
-                    let now = crate::server::unix_ms();
-                    let last_io = link.last_io_ms.load(Ordering::Relaxed);
-                    let io_ago = if up && last_io > 0 {
-                        (now.saturating_sub(last_io) / 1000) as i64
-                    } else {
-                        -1
-                    };
-                    let _ = write!(
-                        s,
-                        "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n\
-                         master_last_io_seconds_ago:{io_ago}\r\nmaster_sync_in_progress:{}\r\n\
-                         slave_read_repl_offset:{offset}\r\nslave_repl_offset:{offset}\r\n",
-                        link.host,
-                        link.port,
-                        if up { "up" } else { "down" },
-                        u8::from(state == LinkState::Sync),
-                    );
-                    if !up {
-                        let since = link.down_since_ms.load(Ordering::Relaxed);
-                        let secs = if since == 0 {
-                            -1
-                        } else {
-                            (now.saturating_sub(since) / 1000) as i64
-                        };
-                        let _ = write!(s, "master_link_down_since_seconds:{secs}\r\n");
-                    }
-                    let _ = write!(
-                        s,
-                        "slave_priority:100\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
-                        u8::from(srv.config.read().replica_read_only)
-                    );
-                }
-            }
-            let replicas = srv.repl.replicas.snapshot();
-            let _ = write!(s, "connected_slaves:{}\r\n", replicas.len());
-            for (i, r) in replicas.iter().enumerate() {
-                let _ = write!(
-                    s,
-                    "slave{i}:ip={},port={},state={},offset={},lag=0\r\n",
-                    r.ip,
-                    r.port,
-                    r.state().name(),
-                    r.ack_offset.load(Ordering::Acquire)
-                );
-            }
-            let (mut active, mut first, mut histlen) = (0, 0, 0);
-            if let Some(backlog) = srv.repl.backlog_if_any() {
-                if !srv.repl.is_replica() {
-                    offset = backlog.offset();
-                }
-                active = 1;
-                first = backlog.first_offset() + 1;
-                histlen = backlog.offset() - backlog.first_offset();
-            }
-            let _ = write!(
-                s,
-                "master_failover_state:no-failover\r\n\
-                 master_replid:{replid}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
-                 master_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{active}\r\n\
-                 repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
-            );
-        }
+        "replication" => replication_info(srv, &mut s),
         "cpu" => {
             let (sys_s, user_s) = sys::cpu_times(sys::RUSAGE_SELF);
             let (sys_c, user_c) = sys::cpu_times(sys::RUSAGE_CHILDREN);
@@ -788,4 +715,131 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
 fn fmt_percentile(p: f64) -> String {
     let s = format!("{p:.6}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// INFO's replication section, field for field as Redis 7.0's
+/// `genRedisInfoString`, plus `sluice_slaveN_ack_lag_us` (a name Redis
+/// tooling does not know: the time from a write's append to its ACK).
+fn replication_info(srv: &crate::server::Server, s: &mut String) {
+    use crate::repl::replica::LinkState;
+    let repl = &srv.repl;
+    let now = crate::server::unix_ms();
+    s.push_str("# Replication\r\n");
+    match repl.link_status() {
+        None => s.push_str("role:master\r\n"),
+        Some(link) => {
+            let state = link.state();
+            let up = state == LinkState::Connected;
+            let offset = link.offset.load(Ordering::Acquire);
+            let last_io = link.last_io_ms.load(Ordering::Relaxed);
+            let io_ago = if up && last_io > 0 {
+                (now.saturating_sub(last_io) / 1000) as i64
+            } else {
+                -1
+            };
+            let syncing = state == LinkState::Sync;
+            let _ = write!(
+                s,
+                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n\
+                 master_last_io_seconds_ago:{io_ago}\r\nmaster_sync_in_progress:{}\r\n\
+                 slave_read_repl_offset:{offset}\r\nslave_repl_offset:{offset}\r\n",
+                link.host,
+                link.port,
+                if up { "up" } else { "down" },
+                u8::from(syncing),
+            );
+            if syncing {
+                let total = link.sync_total.load(Ordering::Relaxed);
+                let read = link.sync_read.load(Ordering::Relaxed) as i64;
+                let (left, perc) = if total > 0 {
+                    (total - read, read as f64 * 100.0 / total as f64)
+                } else {
+                    (0, 0.0)
+                };
+                let _ = write!(
+                    s,
+                    "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{read}\r\n\
+                     master_sync_left_bytes:{left}\r\nmaster_sync_perc:{perc:.2}\r\n\
+                     master_sync_last_io_seconds_ago:{}\r\n",
+                    now.saturating_sub(last_io) / 1000
+                );
+            }
+            if !up {
+                let since = link.down_since_ms.load(Ordering::Relaxed);
+                let secs = if since == 0 {
+                    -1
+                } else {
+                    (now.saturating_sub(since) / 1000) as i64
+                };
+                let _ = write!(s, "master_link_down_since_seconds:{secs}\r\n");
+            }
+            let config = srv.config.read();
+            let _ = write!(
+                s,
+                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
+                config.replica_priority,
+                u8::from(config.replica_read_only),
+                u8::from(config.replica_announced),
+            );
+        }
+    }
+    let replicas = repl.replicas.snapshot();
+    let _ = write!(s, "connected_slaves:{}\r\n", replicas.len());
+    let (to_write, max_lag) = {
+        let c = srv.config.read();
+        (c.min_replicas_to_write, c.min_replicas_max_lag)
+    };
+    if to_write > 0 && max_lag > 0 {
+        let good = replicas
+            .iter()
+            .filter(|r| {
+                r.is_online()
+                    && (now / 1000).saturating_sub(r.ack_ms.load(Ordering::Relaxed) / 1000)
+                        <= max_lag as u64
+            })
+            .count();
+        let _ = write!(s, "min_slaves_good_slaves:{good}\r\n");
+    }
+    for (i, r) in replicas.iter().enumerate() {
+        let _ = write!(
+            s,
+            "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
+            r.ip,
+            r.port,
+            r.state().name(),
+            r.ack_offset.load(Ordering::Acquire),
+            (now / 1000).saturating_sub(r.ack_ms.load(Ordering::Relaxed) / 1000)
+        );
+    }
+    for (i, r) in replicas.iter().enumerate() {
+        let lag = r.lag.lock();
+        let h = &lag.hist;
+        let _ = write!(
+            s,
+            "sluice_slave{i}_ack_lag_us:p50={},p99={},p999={},samples={}\r\n",
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.len()
+        );
+    }
+    let ids = repl.ids();
+    let offset = repl.offset();
+    let (mut active, mut first, mut histlen) = (0, 0, 0);
+    if let Some(backlog) = repl.backlog() {
+        active = 1;
+        first = backlog.first_offset() + 1;
+        histlen = backlog.offset() - backlog.first_offset();
+    }
+    let second = ids.second.map_or(-1, |o| o as i64 + 1);
+    let _ = write!(
+        s,
+        "master_failover_state:no-failover\r\n\
+         master_replid:{}\r\nmaster_replid2:{}\r\n\
+         master_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:{active}\r\n\
+         repl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+        ids.replid,
+        ids.replid2,
+        srv.config.read().repl_backlog_size,
+    );
 }

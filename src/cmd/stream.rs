@@ -973,7 +973,13 @@ fn xread_generic(ctx: &mut Ctx, argv: &Argv, xreadgroup: bool) {
     } else {
         ctx.ks.now_ms.saturating_add(block_ms as u64)
     };
-    super::blocking::block_on(ctx, &keys, Argv::from_slices(&parts), deadline, true);
+    super::blocking::block_on(
+        ctx,
+        &keys,
+        Argv::from_slices(&parts),
+        deadline,
+        super::OnTimeout::NullArray,
+    );
 }
 
 /// Whether a blocked client waits in XREAD or XREADGROUP.

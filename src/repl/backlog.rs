@@ -52,12 +52,33 @@ pub fn select_command(db: usize) -> Vec<u8> {
     crate::protocol::encode_command(&[&b"SELECT"[..], db.to_string().as_bytes()])
 }
 
+/// The largest ring (a bigger `repl-backlog-size` is clamped to it).
+pub const MAX_BYTES: usize = 1 << 34;
+
+/// `n` zeroed words from the allocator's zeroed memory: a large ring's
+/// pages are mapped lazily, as the stream first reaches them.
+#[cfg(not(loom))]
+#[allow(unsafe_code)] // one cast between two types of identical layout
+fn zeroed_words(n: usize) -> Box<[AtomicU64]> {
+    const _: () =
+        assert!(std::mem::size_of::<AtomicU64>() == 8 && std::mem::align_of::<AtomicU64>() == 8);
+    let words: Box<[u64]> = vec![0u64; n].into_boxed_slice();
+    // SAFETY: AtomicU64 has the size, alignment and bit validity of u64
+    // (asserted above), and the box's ownership moves to the new type.
+    unsafe { Box::from_raw(Box::into_raw(words) as *mut [AtomicU64]) }
+}
+
+#[cfg(loom)]
+fn zeroed_words(n: usize) -> Box<[AtomicU64]> {
+    (0..n).map(|_| AtomicU64::new(0)).collect()
+}
+
 impl Backlog {
     /// A ring of at least `bytes` (rounded up to a power of two, >= 16)
     /// whose stream starts at `offset` (the replication offset).
     pub fn new(bytes: usize, offset: u64) -> Backlog {
-        let cap = bytes.max(16).next_power_of_two() as u64;
-        let words = (0..cap / 8).map(|_| AtomicU64::new(0)).collect();
+        let cap = bytes.clamp(16, MAX_BYTES).next_power_of_two() as u64;
+        let words = zeroed_words((cap / 8) as usize);
         Backlog {
             words,
             cap,

@@ -1,24 +1,29 @@
-//! The master's side of a replica link: PSYNC/SYNC answered with a full
-//! sync from the forkless snapshot engine, streamed to the replica's socket
-//! (`$EOF:<mark>` framing when the replica has `capa eof`, `$<size>`
-//! otherwise), then the replication stream from the backlog.
+//! The master's side of a replica link: PSYNC answered with `+CONTINUE`
+//! and the backlog from the replica's offset, or with a full sync from the
+//! forkless snapshot engine, then the replication stream from the backlog.
 //!
 //! ```text
 //!   shard: PSYNC -> client.handoff; replies drained; receive cancelled;
 //!          the socket (not closed) goes to serve()
-//!   sender thread: the cut (backlog offset read while every stripe is
-//!          held), +FULLRESYNC <replid> <offset>, payload, then the backlog
-//!          from <offset> (after the first ACK for $EOF:), PING every 10 s
-//!          through the backlog; ACKs read on a second thread
+//!   sender thread: +CONTINUE <replid>        (Redis's rules, Replication::psync)
+//!              or  +FULLRESYNC <replid> <offset> at the cut, then the payload:
+//!                  diskless ($EOF:<mark>, straight to the socket) when
+//!                  repl-diskless-sync and the replica has capa eof, else
+//!                  disk-backed (a temp file in `dir`, sent as $<size>)
+//!          then the backlog from <offset> (after the first ACK for $EOF:),
+//!          woken by every append
+//!   watcher thread: ACKs (offsets, lag samples, WAIT), output-buffer
+//!          limits, the replication ID changing (promotion): closes the link
 //! ```
 //!
-//! Not yet (issue 5): partial resync (+CONTINUE), WAIT, min-replicas,
-//! output-buffer limits beyond the ring's size (a replica that falls out
-//! of the ring is dropped and full-syncs again).
+//! Not yet (issue 6): one snapshot shared by the replicas that attach
+//! within repl-diskless-sync-delay (each replica gets its own cut now, so
+//! the delay is not waited), spilling a slow replica's stream to disk.
 
 use crate::server::persist::{write_image, SyncCut};
 use crate::server::Server;
 use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::OwnedFd;
@@ -33,6 +38,8 @@ pub struct ReplConf {
     pub ip_address: Option<String>,
     /// `capa eof`: it can read a diskless (`$EOF:`) payload.
     pub capa_eof: bool,
+    /// `capa psync2`: `+CONTINUE` carries the master's replication ID.
+    pub capa_psync2: bool,
 }
 
 /// A replica's state, as INFO names it.
@@ -54,13 +61,37 @@ impl ReplicaState {
     }
 }
 
-/// One attached replica, for INFO.
+/// Microseconds from the sender reading bytes off the ring (right after
+/// their append) to the replica acknowledging them.
+pub struct Lag {
+    pub hist: hdrhistogram::Histogram<u64>,
+    /// (offset after a sent chunk, when it was read), oldest first.
+    pending: VecDeque<(u64, Instant)>,
+}
+
+/// Most unacknowledged chunks remembered for lag samples.
+const LAG_PENDING_MAX: usize = 4096;
+
+impl Lag {
+    fn new() -> Lag {
+        Lag {
+            hist: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("static histogram bounds"),
+            pending: VecDeque::new(),
+        }
+    }
+}
+
+/// One attached replica.
 pub struct Replica {
     pub ip: String,
     pub port: u16,
     state: AtomicU8,
     /// The last offset it acknowledged.
     pub ack_offset: AtomicU64,
+    /// Unix ms of its last ACK (INFO's lag).
+    pub ack_ms: AtomicU64,
+    pub lag: Mutex<Lag>,
 }
 
 impl Replica {
@@ -72,8 +103,16 @@ impl Replica {
         }
     }
 
+    pub fn is_online(&self) -> bool {
+        self.state() == ReplicaState::Online
+    }
+
     fn set_state(&self, state: ReplicaState) {
         self.state.store(state as u8, Ordering::Release);
+    }
+
+    pub fn name(&self) -> String {
+        format!("{}:{}", self.ip, self.port)
     }
 }
 
@@ -96,6 +135,11 @@ pub struct Request {
     pub legacy: bool,
     /// The peer's address (`ip:port` of the connection).
     pub peer: String,
+    /// PSYNC's arguments (`?`, `-1` for SYNC).
+    pub replid: String,
+    pub offset: String,
+    /// Client id and address for log lines.
+    pub client: String,
 }
 
 /// Serves `request` on `fd` from a thread of its own.
@@ -113,9 +157,11 @@ pub fn serve(srv: Arc<Server>, fd: OwnedFd, request: Request) {
                 port: request.conf.listening_port,
                 state: AtomicU8::new(ReplicaState::WaitBgsave as u8),
                 ack_offset: AtomicU64::new(0),
+                ack_ms: AtomicU64::new(crate::server::unix_ms()),
+                lag: Mutex::new(Lag::new()),
             });
             srv.repl.replicas.list.lock().push(Arc::clone(&replica));
-            let name = format!("{}:{}", replica.ip, replica.port);
+            let name = replica.name();
             crate::notice!("Replica {name} asks for synchronization");
             if let Err(e) = run(&srv, TcpStream::from(fd), &request, &replica) {
                 crate::warning!("Connection with replica {name} lost: {e}");
@@ -125,6 +171,8 @@ pub fn serve(srv: Arc<Server>, fd: OwnedFd, request: Request) {
                 .list
                 .lock()
                 .retain(|r| !Arc::ptr_eq(r, &replica));
+            // WAIT counts only attached replicas.
+            srv.repl.check_waits(&srv);
         });
     if let Err(e) = spawned {
         crate::warning!("Can't start a replica sender thread: {e}");
@@ -137,102 +185,266 @@ fn host_of(peer: &str) -> String {
         .to_string()
 }
 
-fn run(
-    srv: &Server,
-    mut sock: TcpStream,
-    request: &Request,
-    replica: &Replica,
-) -> Result<(), String> {
+/// What the sender and the watcher share.
+struct Shared {
+    /// Either side saw the link end.
+    closed: AtomicBool,
+    /// The replica sent an ACK (a diskless replica's "loaded").
+    acked: AtomicBool,
+    /// Stream offset sent so far (u64::MAX before the cut is known): the
+    /// output buffer is the stream from here to the ring's end.
+    sent: AtomicU64,
+    /// Why the watcher closed the link.
+    why: Mutex<Option<String>>,
+}
+
+/// The settings a sender reads once.
+struct Settings {
+    backlog_bytes: u64,
+    diskless: bool,
+    nodelay: bool,
+    ping_ms: u64,
+    limit: crate::config::OutputBufferLimit,
+    direct_io: bool,
+}
+
+impl Settings {
+    fn read(srv: &Server) -> Settings {
+        let c = srv.config.read();
+        Settings {
+            backlog_bytes: c.repl_backlog_size,
+            diskless: c.repl_diskless_sync,
+            nodelay: !c.repl_disable_tcp_nodelay,
+            ping_ms: u64::try_from(c.repl_ping_replica_period)
+                .unwrap_or(10)
+                .saturating_mul(1000),
+            limit: c.client_output_buffer_limit[crate::config::OBUF_REPLICA],
+            direct_io: c.rdb_direct_io,
+        }
+    }
+}
+
+fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> Result<(), String> {
     let io = |e: std::io::Error| e.to_string();
     sock.set_nonblocking(false).map_err(io)?;
-    let backlog = srv.repl.backlog();
-    let replid = srv.run_id.clone();
-    let (legacy, eof) = (request.legacy, request.conf.capa_eof);
-    let mark = crate::server::random_hex40();
-    let fullresync = |offset: u64| format!("+FULLRESYNC {replid} {offset}\r\n");
-    let preamble = |offset: u64| {
-        let mut bytes = Vec::new();
-        if !legacy {
-            bytes.extend(fullresync(offset).into_bytes());
-        }
-        if eof {
-            bytes.extend(format!("$EOF:{mark}\r\n").into_bytes());
-        }
-        bytes
-    };
-    let cut = SyncCut {
-        replid: &replid,
-        backlog,
-        preamble: &preamble,
-    };
-    replica.set_state(ReplicaState::SendBulk);
-    let started = Instant::now();
-    let (mut sock, offset) = if eof {
-        let (mut sock, offset) = write_image(srv, sock, None, Some(&cut))?;
-        sock.write_all(mark.as_bytes()).map_err(io)?;
-        (sock, offset)
+    let settings = Settings::read(srv);
+    let _ = sock.set_nodelay(settings.nodelay);
+    let generation = srv.repl.generation();
+    let decision = if request.legacy {
+        crate::repl::Psync::Full(None)
     } else {
-        // `$<size>` needs the size first: the image is built in memory,
-        // behind the preamble (`+FULLRESYNC`, if any).
-        let (image, offset) = write_image(srv, Vec::new(), None, Some(&cut))?;
-        let pre = if legacy { 0 } else { fullresync(offset).len() };
-        sock.write_all(&image[..pre]).map_err(io)?;
-        sock.write_all(format!("${}\r\n", image.len() - pre).as_bytes())
-            .map_err(io)?;
-        sock.write_all(&image[pre..]).map_err(io)?;
-        (sock, offset)
+        srv.repl.psync(&request.replid, &request.offset)
+    };
+    let backlog = srv.repl.ensure_backlog(settings.backlog_bytes);
+    let shared = Shared {
+        closed: AtomicBool::new(false),
+        acked: AtomicBool::new(false),
+        sent: AtomicU64::new(u64::MAX),
+        why: Mutex::new(None),
+    };
+    let reader = sock.try_clone().map_err(io)?;
+    let mut sock = sock;
+    std::thread::scope(|scope| {
+        scope.spawn(|| watch(srv, reader, replica, &shared, &settings, generation));
+        let result = (|| {
+            let (from, eof) = match decision {
+                crate::repl::Psync::Continue(from) => {
+                    let replid = srv.repl.ids().replid;
+                    let line = if request.conf.capa_psync2 {
+                        format!("+CONTINUE {replid}\r\n")
+                    } else {
+                        "+CONTINUE\r\n".to_string()
+                    };
+                    shared.sent.store(from, Ordering::Release);
+                    sock.write_all(line.as_bytes()).map_err(io)?;
+                    srv.repl.stats.partial_ok.fetch_add(1, Ordering::Relaxed);
+                    crate::notice!(
+                        "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
+                        replica.name(),
+                        backlog.offset().saturating_sub(from),
+                        from + 1
+                    );
+                    replica.set_state(ReplicaState::Online);
+                    replica.ack_offset.store(from, Ordering::Release);
+                    (from, false)
+                }
+                crate::repl::Psync::Full(reason) => {
+                    match reason {
+                        Some(why) => {
+                            srv.repl.stats.partial_err.fetch_add(1, Ordering::Relaxed);
+                            crate::notice!("Partial resynchronization not accepted: {why}");
+                        }
+                        None => {
+                            crate::notice!("Full resync requested by replica {}", replica.name())
+                        }
+                    }
+                    srv.repl.stats.full.fetch_add(1, Ordering::Relaxed);
+                    full_sync(srv, &mut sock, request, replica, &shared, &settings)?
+                }
+            };
+            stream(
+                srv, &mut sock, &backlog, from, eof, &shared, replica, generation, &settings,
+            )
+        })();
+        shared.closed.store(true, Ordering::Release);
+        let _ = sock.shutdown(std::net::Shutdown::Both);
+        match shared.why.lock().take() {
+            Some(why) => Err(why),
+            None => result,
+        }
+    })
+}
+
+/// Sends the dataset at a cut; returns the cut's offset and whether the
+/// stream must wait for the replica's first ACK (diskless).
+fn full_sync(
+    srv: &Server,
+    sock: &mut TcpStream,
+    request: &Request,
+    replica: &Replica,
+    shared: &Shared,
+    settings: &Settings,
+) -> Result<(u64, bool), String> {
+    let io = |e: std::io::Error| e.to_string();
+    let replid = srv.repl.ids().replid;
+    let legacy = request.legacy;
+    let diskless = settings.diskless && request.conf.capa_eof;
+    let mark = crate::server::random_hex40();
+    let fullresync = |offset: u64| {
+        if legacy {
+            Vec::new()
+        } else {
+            format!("+FULLRESYNC {replid} {offset}\r\n").into_bytes()
+        }
+    };
+    let started = Instant::now();
+    replica.set_state(ReplicaState::WaitBgsave);
+    let offset = if diskless {
+        crate::notice!(
+            "Starting BGSAVE for SYNC with target: replicas sockets (replica {})",
+            replica.name()
+        );
+        let preamble = |offset: u64| {
+            shared.sent.store(offset, Ordering::Release);
+            let mut bytes = fullresync(offset);
+            bytes.extend(format!("$EOF:{mark}\r\n").into_bytes());
+            bytes
+        };
+        replica.set_state(ReplicaState::SendBulk);
+        let cut = SyncCut {
+            preamble: &preamble,
+        };
+        let (mut out, repl) = write_image(srv, sock.try_clone().map_err(io)?, None, Some(&cut))?;
+        out.write_all(mark.as_bytes()).map_err(io)?;
+        repl.map_or(0, |r| r.offset)
+    } else {
+        crate::notice!(
+            "Starting BGSAVE for SYNC with target: disk (replica {})",
+            replica.name()
+        );
+        // +FULLRESYNC goes out at the cut; the file follows as $<size>.
+        let head = Mutex::new(sock.try_clone().map_err(io)?);
+        let preamble = |offset: u64| {
+            shared.sent.store(offset, Ordering::Release);
+            let _ = head.lock().write_all(&fullresync(offset));
+            Vec::new()
+        };
+        let cut = SyncCut {
+            preamble: &preamble,
+        };
+        let n = srv.persist.counter.fetch_add(1, Ordering::AcqRel);
+        let path = std::path::PathBuf::from(format!("temp-repl-{}-{n}.rdb", std::process::id()));
+        let sent = (|| {
+            let file = crate::io::filewriter::FileWriter::create_with(&path, settings.direct_io)
+                .map_err(|e| {
+                    format!(
+                        "Failed opening the temp RDB file {} for the sync: {e}",
+                        path.display()
+                    )
+                })?;
+            let (file, repl) = write_image(srv, file, None, Some(&cut))?;
+            let size = file
+                .finish()
+                .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+            crate::notice!(
+                "Background RDB transfer started: {size} bytes to replica {}",
+                replica.name()
+            );
+            replica.set_state(ReplicaState::SendBulk);
+            sock.write_all(format!("${size}\r\n").as_bytes())
+                .map_err(io)?;
+            let mut file = std::fs::File::open(&path).map_err(io)?;
+            // std's copy uses sendfile(2) from a file to a socket.
+            let copied = std::io::copy(&mut file, sock).map_err(io)?;
+            if copied != size {
+                return Err(format!("sent {copied} of {size} bytes of the RDB"));
+            }
+            Ok(repl.map_or(0, |r| r.offset))
+        })();
+        let _ = std::fs::remove_file(&path);
+        sent?
     };
     crate::notice!(
-        "Synchronization with replica {}:{} succeeded ({:.3} s, offset {offset})",
-        replica.ip,
-        replica.port,
+        "Synchronization with replica {} succeeded ({:.3} s, offset {offset})",
+        replica.name(),
         started.elapsed().as_secs_f64()
     );
     replica.set_state(ReplicaState::Online);
     replica.ack_offset.store(offset, Ordering::Release);
-
-    // ACKs come in on a reader thread; this one streams the backlog.
-    let reader = sock.try_clone().map_err(io)?;
-    let closed = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(AtomicBool::new(false));
-    std::thread::scope(|scope| {
-        scope.spawn(|| read_acks(reader, replica, &closed, &acked));
-        let result = stream(srv, &mut sock, backlog, offset, eof, &closed, &acked);
-        closed.store(true, Ordering::Release);
-        let _ = sock.shutdown(std::net::Shutdown::Both);
-        result
-    })
+    Ok((offset, diskless))
 }
 
-/// Streams the backlog from `offset` until the replica goes away or falls
-/// out of the ring. A diskless (`$EOF:`) replica gets nothing until its
-/// first ACK: bytes after the mark would hide the mark from it.
+/// Streams the backlog from `from` until the replica goes away, falls out
+/// of the ring, or must reconnect. A diskless (`$EOF:`) replica gets
+/// nothing until its first ACK: bytes after the mark would hide the mark
+/// from it.
+#[allow(clippy::too_many_arguments)]
 fn stream(
     srv: &Server,
     sock: &mut TcpStream,
     backlog: &crate::repl::backlog::Backlog,
-    offset: u64,
-    eof: bool,
-    closed: &AtomicBool,
-    acked: &AtomicBool,
+    from: u64,
+    wait_ack: bool,
+    shared: &Shared,
+    replica: &Replica,
+    generation: u64,
+    settings: &Settings,
 ) -> Result<(), String> {
-    let mut from = offset;
+    let mut from = from;
     let mut out = Vec::new();
+    let wakeup = &srv.repl.wakeup;
+    shared.sent.store(from, Ordering::Release);
     loop {
-        if closed.load(Ordering::Acquire) {
+        if shared.closed.load(Ordering::Acquire) {
             return Err("the replica closed the connection".into());
         }
-        srv.repl.ping_if_due(crate::server::unix_ms(), 10_000);
-        if eof && !acked.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_millis(1));
+        if srv.repl.generation() != generation {
+            return Err("the replication history changed: the replica must reconnect".into());
+        }
+        srv.repl
+            .ping_if_due(crate::server::unix_ms(), settings.ping_ms);
+        if wait_ack && !shared.acked.load(Ordering::Acquire) {
+            wakeup.wait(Duration::from_millis(10), || {
+                shared.acked.load(Ordering::Acquire)
+            });
             continue;
         }
         out.clear();
         match backlog.read(from, 1 << 20, &mut out) {
-            Ok(0) => std::thread::sleep(Duration::from_micros(200)),
+            Ok(0) => wakeup.wait(Duration::from_millis(100), || {
+                backlog.offset() != from
+                    || shared.closed.load(Ordering::Acquire)
+                    || srv.repl.generation() != generation
+            }),
             Ok(n) => {
+                let read_at = Instant::now();
                 sock.write_all(&out).map_err(|e| e.to_string())?;
                 from += n as u64;
+                shared.sent.store(from, Ordering::Release);
+                let mut lag = replica.lag.lock();
+                if lag.pending.len() < LAG_PENDING_MAX {
+                    lag.pending.push_back((from, read_at));
+                }
             }
             Err(_) => {
                 return Err(format!(
@@ -244,17 +456,38 @@ fn stream(
     }
 }
 
-fn read_acks(mut sock: TcpStream, replica: &Replica, closed: &AtomicBool, acked: &AtomicBool) {
+/// Reads ACKs and enforces the replica output-buffer limit (the stream
+/// not yet sent: from `shared.sent` to the ring's end) and the history
+/// (a promotion makes replicas reconnect); closes the socket to stop the
+/// sender when one is broken.
+fn watch(
+    srv: &Server,
+    mut sock: TcpStream,
+    replica: &Replica,
+    shared: &Shared,
+    settings: &Settings,
+    generation: u64,
+) {
     let _ = sock.set_read_timeout(Some(Duration::from_millis(100)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
-    while !closed.load(Ordering::Acquire) {
+    let mut soft_since: Option<Instant> = None;
+    let limit = settings.limit;
+    let close = |sock: &TcpStream, why: String| {
+        *shared.why.lock() = Some(why);
+        shared.closed.store(true, Ordering::Release);
+        let _ = sock.shutdown(std::net::Shutdown::Both);
+        srv.repl.wakeup.notify();
+    };
+    while !shared.closed.load(Ordering::Acquire) {
         match sock.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
                 if record_acks(&mut buf, replica) {
-                    acked.store(true, Ordering::Release);
+                    shared.acked.store(true, Ordering::Release);
+                    srv.repl.wakeup.notify();
+                    srv.repl.check_waits(srv);
                 }
             }
             Err(e)
@@ -264,12 +497,44 @@ fn read_acks(mut sock: TcpStream, replica: &Replica, closed: &AtomicBool, acked:
                 ) => {}
             Err(_) => break,
         }
+        if srv.repl.generation() != generation {
+            close(
+                &sock,
+                "the replication history changed: the replica must reconnect".into(),
+            );
+            return;
+        }
+        let sent = shared.sent.load(Ordering::Acquire);
+        let pending = match (sent, srv.repl.backlog()) {
+            (u64::MAX, _) | (_, None) => 0,
+            (sent, Some(b)) => b.offset().saturating_sub(sent),
+        };
+        let over_hard = limit.hard > 0 && pending >= limit.hard;
+        let over_soft = limit.soft > 0 && pending >= limit.soft;
+        soft_since = if over_soft {
+            soft_since.or(Some(Instant::now()))
+        } else {
+            None
+        };
+        let soft_expired =
+            soft_since.is_some_and(|t| t.elapsed() >= Duration::from_secs(limit.soft_seconds));
+        if over_hard || soft_expired {
+            let why = format!(
+                "Client addr={} (replica) scheduled to be closed ASAP for overcoming of output buffer limits ({pending} bytes pending).",
+                replica.name()
+            );
+            crate::warning!("{why}");
+            close(&sock, why);
+            return;
+        }
     }
-    closed.store(true, Ordering::Release);
+    shared.closed.store(true, Ordering::Release);
+    srv.repl.wakeup.notify();
 }
 
 /// Takes `REPLCONF ACK <offset>` commands (and keepalive newlines) off
-/// `buf`, recording the highest offset; true if there was an ACK.
+/// `buf`, recording the highest offset and the lag of what it covers;
+/// true if there was an ACK.
 fn record_acks(buf: &mut Vec<u8>, replica: &Replica) -> bool {
     let mut seen = false;
     let mut parser = crate::protocol::RequestParser::new();
@@ -286,9 +551,18 @@ fn record_acks(buf: &mut Vec<u8>, replica: &Replica) -> bool {
                 {
                     seen = true;
                     if let Some(n) = crate::num::parse_i64(argv.get(2)) {
+                        let acked = u64::try_from(n).unwrap_or(0);
+                        replica.ack_offset.fetch_max(acked, Ordering::AcqRel);
                         replica
-                            .ack_offset
-                            .fetch_max(u64::try_from(n).unwrap_or(0), Ordering::AcqRel);
+                            .ack_ms
+                            .store(crate::server::unix_ms(), Ordering::Relaxed);
+                        let mut lag = replica.lag.lock();
+                        while lag.pending.front().is_some_and(|(end, _)| *end <= acked) {
+                            if let Some((_, at)) = lag.pending.pop_front() {
+                                let us = at.elapsed().as_micros().max(1) as u64;
+                                lag.hist.saturating_record(us);
+                            }
+                        }
                     }
                 }
             }

@@ -1,6 +1,19 @@
-//! Replication (Redis's PSYNC2): the backlog ring, and the replica's
-//! handshake and full-sync framing (sans-IO, checked against a real
-//! redis-server master); the master and replica sides build on them.
+//! Replication (Redis's PSYNC2): the replication IDs and offset, the
+//! backlog ring, the replica's link (`replica`), the master's senders
+//! (`master`) and WAIT.
+//!
+//! ```text
+//!   master: every write -> feed() -> backlog ring (propagation form,
+//!           under the write's stripe locks) -> senders wake -> replicas
+//!   replica: master's stream -> applied -> the same bytes -> its own
+//!           ring (feed_raw) -> its sub-replicas (identical offsets)
+//! ```
+//!
+//! The ring holds the stream from its creation: on a master when the first
+//! replica attaches, on a replica at its full sync (at the master's
+//! offset). PSYNC <replid> <offset> continues when the ID is ours (or our
+//! previous one, up to the offset where it ended: PSYNC2) and the offset
+//! is still in the ring.
 
 pub mod backlog;
 pub mod handshake;
@@ -8,32 +21,152 @@ pub mod master;
 pub mod replica;
 
 use crate::protocol::{encode_command, Argv};
-use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use backlog::Backlog;
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Bytes of the replication backlog ring. Larger than Redis's 1 MiB
-/// `repl-backlog-size` default: a replica reads the stream from the ring
-/// from the cut on, so the ring must hold every write made during the
-/// transfer (issue 6 sizes and spills this properly).
-pub const BACKLOG_BYTES: usize = 64 << 20;
+/// Smallest ring: a full sync reads the writes made during the transfer
+/// from the ring (until issue 6's per-replica spill), so it must be much
+/// larger than Redis's 1 MiB `repl-backlog-size` default. The ring is
+/// max(repl-backlog-size, this); its pages are touched only as the stream
+/// fills them.
+pub const MIN_BACKLOG_BYTES: u64 = 64 << 20;
 
 /// `*1\r\n$4\r\nPING\r\n`, the master's keepalive in the stream.
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
-/// The server's replication role: a master unless a link to a master is
-/// configured (REPLICAOF host port).
+/// `REPLCONF GETACK *`, asking every replica for its offset (WAIT).
+const GETACK: &[u8] = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+
+/// The replication IDs (Redis's `replid`, `replid2`,
+/// `second_replid_offset`).
+#[derive(Clone, Debug)]
+pub struct Ids {
+    /// The history this server's stream belongs to (a replica's is its
+    /// master's).
+    pub replid: String,
+    /// The history before the last switch (promotion, or a master that
+    /// continued with a new ID), valid up to `second`.
+    pub replid2: String,
+    /// The last offset of `replid2`'s history (INFO shows it plus one).
+    pub second: Option<u64>,
+}
+
+const NO_REPLID: &str = "0000000000000000000000000000000000000000";
+
+/// INFO stats counters.
 #[derive(Default)]
+pub struct SyncStats {
+    pub full: AtomicU64,
+    pub partial_ok: AtomicU64,
+    pub partial_err: AtomicU64,
+}
+
+/// Wakes senders waiting for the stream to grow (or for their state to
+/// change). Appenders pay one load while no sender sleeps.
+#[derive(Default)]
+pub struct Wakeup {
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Wakeup {
+    pub fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock();
+            self.cv.notify_all();
+        }
+    }
+
+    /// Sleeps until notified or `timeout`, unless `ready` already holds.
+    pub fn wait(&self, timeout: Duration, ready: impl Fn() -> bool) {
+        let mut guard = self.lock.lock();
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if !ready() {
+            self.cv.wait_for(&mut guard, timeout);
+        }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A client blocked in WAIT.
+struct Wait {
+    waiter: Arc<crate::store::Waiter>,
+    offset: u64,
+    replicas: usize,
+}
+
+/// The server's replication role and stream.
 pub struct Replication {
     master: Mutex<Option<replica::Link>>,
     /// `master.is_some()`, readable without the lock.
     replica: AtomicBool,
     /// Replicas attached to this server.
     pub replicas: master::Replicas,
-    /// The stream to replicas, created when the first one attaches (as in
-    /// Redis, the offset advances only while a backlog exists).
-    backlog: OnceLock<backlog::Backlog>,
+    ids: Mutex<Ids>,
+    /// The stream to replicas (None until one attaches, as in Redis: the
+    /// offset advances only while a backlog exists). Replaced, never
+    /// changed in place: senders hold the ring they read.
+    backlog: RwLock<Option<Arc<Backlog>>>,
+    /// `backlog.is_some()`, read by every command without the lock.
+    backlog_exists: AtomicBool,
+    /// A replica's db in its master's stream (where the next command
+    /// without SELECT applies), stored before the bytes that change it are
+    /// appended.
+    stream_db: AtomicI64,
+    /// `master_repl_offset` while no backlog exists.
+    idle_offset: AtomicU64,
+    /// Bumped when attached replicas must reconnect (promotion, a new
+    /// history): their senders see it and close.
+    generation: AtomicU64,
+    pub wakeup: Wakeup,
     last_ping_ms: AtomicU64,
+    pub stats: SyncStats,
+    waits: Mutex<Vec<Wait>>,
+    /// A replica is replacing its dataset: clients get -LOADING.
+    loading: AtomicBool,
+    /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds).
+    min_replicas: [AtomicI64; 2],
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication {
+            master: Mutex::new(None),
+            replica: AtomicBool::new(false),
+            replicas: master::Replicas::default(),
+            ids: Mutex::new(Ids {
+                replid: crate::server::random_hex40(),
+                replid2: NO_REPLID.to_string(),
+                second: None,
+            }),
+            backlog: RwLock::new(None),
+            backlog_exists: AtomicBool::new(false),
+            stream_db: AtomicI64::new(0),
+            idle_offset: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            wakeup: Wakeup::default(),
+            last_ping_ms: AtomicU64::new(0),
+            stats: SyncStats::default(),
+            waits: Mutex::new(Vec::new()),
+            loading: AtomicBool::new(false),
+            min_replicas: [AtomicI64::new(0), AtomicI64::new(10)],
+        }
+    }
+}
+
+/// How PSYNC is answered.
+pub enum Psync {
+    /// `+CONTINUE`: stream from this offset.
+    Continue(u64),
+    /// `+FULLRESYNC`, with the reason a partial one was refused (None when
+    /// the replica did not ask for one).
+    Full(Option<String>),
 }
 
 impl Replication {
@@ -44,41 +177,127 @@ impl Replication {
     }
 
     /// The link's shared status while this server is a replica.
-    pub fn link_status(&self) -> Option<std::sync::Arc<replica::LinkStatus>> {
-        self.master
-            .lock()
-            .as_ref()
-            .map(|l| std::sync::Arc::clone(&l.status))
+    pub fn link_status(&self) -> Option<Arc<replica::LinkStatus>> {
+        self.master.lock().as_ref().map(|l| Arc::clone(&l.status))
     }
 
-    /// The backlog, created on first use.
-    pub fn backlog(&self) -> &backlog::Backlog {
-        self.backlog
-            .get_or_init(|| backlog::Backlog::new(BACKLOG_BYTES, 0))
+    pub fn ids(&self) -> Ids {
+        self.ids.lock().clone()
     }
 
     /// The backlog if one exists.
-    pub fn backlog_if_any(&self) -> Option<&backlog::Backlog> {
-        self.backlog.get()
+    pub fn backlog(&self) -> Option<Arc<Backlog>> {
+        self.backlog.read().clone()
     }
 
-    /// Appends writes in their propagation form (`Server::propagate`,
-    /// called while their stripes are held). Several ops are one MULTI
-    /// block: one append, so no other write lands inside it; a block that
-    /// changes database ends with a SELECT back to its first.
-    pub fn feed(&self, ops: &[(usize, Argv)]) {
-        let Some(backlog) = self.backlog.get() else {
-            return;
-        };
+    pub fn has_backlog(&self) -> bool {
+        self.backlog_exists.load(Ordering::Acquire)
+    }
+
+    pub fn set_min_replicas(&self, to_write: i64, max_lag: i64) {
+        self.min_replicas[0].store(to_write, Ordering::Relaxed);
+        self.min_replicas[1].store(max_lag, Ordering::Relaxed);
+    }
+
+    /// min-replicas-to-write: true unless it is set and fewer replicas
+    /// than that are online with an ACK within min-replicas-max-lag
+    /// seconds (replication.c `checkGoodReplicasStatus`).
+    pub fn enough_good_replicas(&self) -> bool {
+        let to_write = self.min_replicas[0].load(Ordering::Relaxed);
+        let max_lag = self.min_replicas[1].load(Ordering::Relaxed);
+        if to_write <= 0 || max_lag <= 0 || self.is_replica() {
+            return true;
+        }
+        let now = crate::server::unix_ms() / 1000;
+        let good = self
+            .replicas
+            .snapshot()
+            .iter()
+            .filter(|r| {
+                r.is_online()
+                    && now.saturating_sub(r.ack_ms.load(Ordering::Relaxed) / 1000) <= max_lag as u64
+            })
+            .count();
+        good as i64 >= to_write
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
+    }
+
+    pub fn set_loading(&self, on: bool) {
+        self.loading.store(on, Ordering::Release);
+    }
+
+    pub fn stream_db(&self) -> i64 {
+        self.stream_db.load(Ordering::Acquire)
+    }
+
+    pub fn set_stream_db(&self, db: usize) {
+        self.stream_db
+            .store(i64::try_from(db).unwrap_or(-1), Ordering::Release);
+    }
+
+    /// The backlog, created at the current offset if there is none.
+    pub fn ensure_backlog(&self, bytes: u64) -> Arc<Backlog> {
+        let mut slot = self.backlog.write();
+        if let Some(b) = slot.as_ref() {
+            return Arc::clone(b);
+        }
+        let offset = self.idle_offset.load(Ordering::Acquire);
+        let ring = Arc::new(Backlog::new(ring_bytes(bytes), offset));
+        *slot = Some(Arc::clone(&ring));
+        self.backlog_exists.store(true, Ordering::Release);
+        ring
+    }
+
+    /// A new, empty ring starting at `offset` (a replica's full sync: its
+    /// stream now continues the master's at `offset`). Sub-replicas
+    /// reading the old one are disconnected.
+    pub fn reset_backlog(&self, bytes: u64, offset: u64) {
+        self.idle_offset.store(offset, Ordering::Release);
+        *self.backlog.write() = Some(Arc::new(Backlog::new(ring_bytes(bytes), offset)));
+        self.backlog_exists.store(true, Ordering::Release);
+        self.disconnect_replicas();
+    }
+
+    /// `master_repl_offset`.
+    pub fn offset(&self) -> u64 {
+        match self.backlog.read().as_ref() {
+            Some(b) => b.offset(),
+            None => self.idle_offset.load(Ordering::Acquire),
+        }
+    }
+
+    /// Makes every attached replica reconnect (its sender closes the link).
+    pub fn disconnect_replicas(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.wakeup.notify();
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Appends a master's writes in their propagation form (called while
+    /// their stripes are held) and returns the offset after them. Several
+    /// ops are one MULTI block: one append, so no other write lands inside
+    /// it; a block that changes database ends with a SELECT back to its
+    /// first. A replica's own writes (replica-read-only no) stay local, as
+    /// in Redis.
+    pub fn feed(&self, ops: &[(usize, Argv)]) -> Option<u64> {
+        if self.is_replica() {
+            return None;
+        }
+        let guard = self.backlog.read();
+        let backlog = guard.as_ref()?;
         let encode = |argv: &Argv| {
             let args: Vec<&[u8]> = (0..argv.len()).map(|i| argv.get(i)).collect();
             encode_command(&args)
         };
-        match ops {
-            [] => {}
-            [(db, argv)] => {
-                backlog.append(Some(*db), &encode(argv));
-            }
+        let end = match ops {
+            [] => return None,
+            [(db, argv)] => backlog.append(Some(*db), &encode(argv)),
             [(first, _), ..] => {
                 let mut entry = Vec::new();
                 let mut current = *first;
@@ -92,17 +311,33 @@ impl Replication {
                 if current != *first {
                     entry.extend(backlog::select_command(*first));
                 }
-                backlog.append(Some(*first), &entry);
+                backlog.append(Some(*first), &entry)
             }
+        };
+        drop(guard);
+        self.wakeup.notify();
+        Some(end)
+    }
+
+    /// Appends bytes of the master's stream as they came (a replica feeds
+    /// its sub-replicas the identical stream).
+    pub fn feed_raw(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
         }
+        if let Some(b) = self.backlog.read().as_ref() {
+            b.append(None, bytes);
+        }
+        self.wakeup.notify();
     }
 
     /// Appends a PING to the stream when `period_ms` passed since the last
-    /// one (one per period for all replicas, as Redis's cron).
+    /// one (one per period for all replicas, as Redis's cron). A replica's
+    /// sub-replicas get its master's PINGs instead.
     pub fn ping_if_due(&self, now_ms: u64, period_ms: u64) {
-        let Some(backlog) = self.backlog.get() else {
+        if self.is_replica() {
             return;
-        };
+        }
         let last = self.last_ping_ms.load(Ordering::Acquire);
         if now_ms.saturating_sub(last) >= period_ms
             && self
@@ -110,8 +345,88 @@ impl Replication {
                 .compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
-            backlog.append(None, PING);
+            if let Some(b) = self.backlog.read().as_ref() {
+                b.append(None, PING);
+            }
+            self.wakeup.notify();
         }
+    }
+
+    /// Redis's `masterTryPartialResynchronization` rules for
+    /// `PSYNC <replid> <psync_offset>` (the replica's offset plus one).
+    pub fn psync(&self, replid: &str, psync_offset: &str) -> Psync {
+        if replid == "?" {
+            return Psync::Full(None);
+        }
+        let Some(asked) = psync_offset
+            .parse::<i64>()
+            .ok()
+            .and_then(|o| o.checked_sub(1))
+        else {
+            return Psync::Full(Some(format!("invalid offset '{psync_offset}'")));
+        };
+        let ids = self.ids();
+        let from = u64::try_from(asked).unwrap_or(u64::MAX);
+        if replid != ids.replid {
+            let sibling = replid == ids.replid2 && ids.second.is_some_and(|s| from <= s);
+            if !sibling {
+                return Psync::Full(Some(if replid == ids.replid2 {
+                    format!(
+                        "Requested offset for second ID was {}, but I can reply up to {}",
+                        asked + 1,
+                        ids.second.map_or(0, |s| s + 1)
+                    )
+                } else {
+                    format!(
+                        "Replication ID mismatch (Replica asked for '{replid}', my replication IDs are '{}' and '{}')",
+                        ids.replid, ids.replid2
+                    )
+                }));
+            }
+        }
+        let Some(b) = self.backlog() else {
+            return Psync::Full(Some("no backlog".into()));
+        };
+        if asked < 0 || from < b.first_offset() || from > b.offset() {
+            return Psync::Full(Some(format!(
+                "Unable to partial resync with replica: lack of backlog (Replica request was: {}).",
+                asked + 1
+            )));
+        }
+        Psync::Continue(from)
+    }
+
+    /// A restarted replica's position from its RDB: its history, offset
+    /// and stream db (the ring starts empty at that offset).
+    pub fn restore(&self, info: &crate::server::persist::ReplInfo) {
+        self.adopt(&info.replid);
+        self.idle_offset.store(info.offset, Ordering::Release);
+        self.stream_db
+            .store(info.stream_db.max(0), Ordering::Release);
+    }
+
+    /// A replica's full sync completed: its history is the master's.
+    pub fn adopt(&self, replid: &str) {
+        let mut ids = self.ids.lock();
+        ids.replid = replid.to_string();
+        ids.replid2 = NO_REPLID.to_string();
+        ids.second = None;
+    }
+
+    /// A new history starts after `offset` (promotion, or a master that
+    /// continued us under a new ID): the old ID stays valid up to it, so
+    /// former siblings continue by partial resync (PSYNC2).
+    pub fn shift_ids(&self, new_replid: String, offset: u64) {
+        let mut ids = self.ids.lock();
+        ids.replid2 = std::mem::replace(&mut ids.replid, new_replid);
+        ids.second = Some(offset);
+        drop(ids);
+        crate::notice!(
+            "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
+            self.ids().replid2,
+            offset + 1,
+            self.ids().replid
+        );
     }
 
     /// Replaces the link (REPLICAOF); `None` makes this server a master.
@@ -126,4 +441,73 @@ impl Replication {
             old.stop();
         }
     }
+
+    /// REPLICAOF NO ONE: the link stops, the stream continues under a new
+    /// ID (the old one kept as replid2), attached replicas reconnect to
+    /// learn it.
+    pub fn promote(&self) {
+        self.set_master(None);
+        let offset = self.offset();
+        self.shift_ids(crate::server::random_hex40(), offset);
+        if let Some(b) = self.backlog() {
+            // Our own writes start here: the first one selects its db.
+            b.forget_db();
+        }
+        self.disconnect_replicas();
+    }
+
+    /// Blocks a WAIT client until `replicas` replicas acknowledged
+    /// `offset` (or its shard times it out), and asks them all for an ACK.
+    pub fn add_wait(&self, waiter: Arc<crate::store::Waiter>, offset: u64, replicas: usize) {
+        self.waits.lock().push(Wait {
+            waiter,
+            offset,
+            replicas,
+        });
+        if let Some(b) = self.backlog.read().as_ref() {
+            b.append(None, GETACK);
+        }
+        self.wakeup.notify();
+    }
+
+    /// Replicas that acknowledged `offset` (replication.c
+    /// `replicationCountAcksByOffset`).
+    pub fn acked(&self, offset: u64) -> usize {
+        self.replicas
+            .snapshot()
+            .iter()
+            .filter(|r| r.is_online() && r.ack_offset.load(Ordering::Acquire) >= offset)
+            .count()
+    }
+
+    /// Serves the WAIT clients whose condition now holds (an ACK arrived).
+    pub fn check_waits(&self, srv: &crate::server::Server) {
+        let mut waits = self.waits.lock();
+        if waits.is_empty() {
+            return;
+        }
+        let handles = srv.shards.get();
+        waits.retain(|w| {
+            if w.waiter.claimed.load(Ordering::Acquire) {
+                return false;
+            }
+            let n = self.acked(w.offset);
+            if n < w.replicas || !w.waiter.claim() {
+                return true;
+            }
+            if let Some(h) = handles.and_then(|h| h.get(w.waiter.shard)) {
+                h.send(crate::server::ShardMsg::Unblock {
+                    client_id: w.waiter.client_id,
+                    reply: format!(":{n}\r\n").into_bytes(),
+                });
+            }
+            false
+        });
+    }
+}
+
+/// The ring's size for `repl-backlog-size` (see [`MIN_BACKLOG_BYTES`]).
+fn ring_bytes(configured: u64) -> usize {
+    usize::try_from(configured.max(MIN_BACKLOG_BYTES))
+        .map_or(backlog::MAX_BYTES, |b| b.min(backlog::MAX_BYTES))
 }

@@ -17,21 +17,31 @@
 //! every stream byte of a fully applied command, and an ACK for GETACK
 //! reports the offset before the GETACK itself.
 //!
-//! Not yet: repl-diskless-load modes other than loading into the live
-//! dataset (disabled, swapdb), replica-serve-stale-data, suppressing
-//! active expiry, sub-replicas.
+//! The full sync loads per `repl-diskless-load`: `disabled` receives the
+//! RDB into a temp file, renames it to `dbfilename` and loads it (the old
+//! dataset is served during the transfer); `on-empty-db` decodes the
+//! stream as it arrives when the dataset is empty, else as `disabled`;
+//! `swapdb` receives into memory, then loads (the old dataset is served
+//! during the transfer; issue 6 keeps it during the load too). Clients get
+//! `-LOADING` while the dataset is replaced.
+//!
+//! Every applied byte of the master's stream also goes, unchanged, into
+//! this replica's own backlog (at transaction boundaries, under the
+//! stripes of the write it carries), which its sub-replicas read: the
+//! same stream with the same offsets (chained replication).
 //!
 //! [`handshake`]: super::handshake
 
 use super::handshake::{ack, Config, Event, Handshake, SyncPayload};
 use crate::cmd::{dispatch, Client};
+use crate::config::ReplDisklessLoad;
 use crate::protocol::{Argv, Limits, Parsed, ReplyBuf, RequestParser};
 use crate::rdb::{Decoder, Item};
+use crate::server::persist::ReplInfo;
 use crate::server::{ClientMeta, Server};
-use parking_lot::Mutex;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,12 +87,14 @@ pub struct LinkStatus {
     /// Offset of the last applied byte of the master's stream
     /// (`slave_repl_offset`); 0 before the first sync.
     pub offset: AtomicU64,
-    /// The master's replication ID (from FULLRESYNC or CONTINUE).
-    pub master_replid: Mutex<String>,
     /// Unix ms of the last byte read from the master.
     pub last_io_ms: AtomicU64,
     /// Unix ms when the link went down (0: never up or up now).
     pub down_since_ms: AtomicU64,
+    /// A full sync's payload size (-1: unknown, `$EOF:` framing) and the
+    /// bytes received so far (INFO master_sync_*).
+    pub sync_total: AtomicI64,
+    pub sync_read: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -111,23 +123,28 @@ pub struct Link {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// A cached master: the history and the offset to continue from.
+pub type Cached = (String, u64);
+
 impl Link {
-    /// Starts replicating from `host:port`.
-    pub fn start(srv: Arc<Server>, host: String, port: u16) -> Link {
+    /// Starts replicating from `host:port`, offering to continue `cached`
+    /// (PSYNC <replid> <offset+1>; `None`: PSYNC ? -1).
+    pub fn start(srv: Arc<Server>, host: String, port: u16, cached: Option<Cached>) -> Link {
         let status = Arc::new(LinkStatus {
             host,
             port,
             state: AtomicU8::new(LinkState::Connect as u8),
-            offset: AtomicU64::new(0),
-            master_replid: Mutex::new(String::new()),
+            offset: AtomicU64::new(cached.as_ref().map_or(0, |c| c.1)),
             last_io_ms: AtomicU64::new(0),
             down_since_ms: AtomicU64::new(0),
+            sync_total: AtomicI64::new(-1),
+            sync_read: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         let thread_status = Arc::clone(&status);
         let thread = std::thread::Builder::new()
             .name("repl-link".into())
-            .spawn(move || run(&srv, &thread_status))
+            .spawn(move || run(&srv, &thread_status, cached))
             .expect("spawn the replication link thread");
         Link {
             status,
@@ -155,9 +172,49 @@ enum Outcome {
     Stopped,
 }
 
-fn run(srv: &Arc<Server>, status: &LinkStatus) {
-    // The cached master: (replid, offset) once a sync completed.
-    let mut cached: Option<(String, u64)> = None;
+/// The settings an attempt reads once.
+struct Settings {
+    timeout: Duration,
+    backlog_bytes: u64,
+    load: ReplDisklessLoad,
+    masteruser: Option<Vec<u8>>,
+    masterauth: Option<Vec<u8>>,
+    announce_ip: Option<String>,
+    announce_port: u16,
+    nodelay: bool,
+}
+
+impl Settings {
+    fn read(srv: &Server) -> Settings {
+        let c = srv.config.read();
+        Settings {
+            timeout: Duration::from_secs(u64::try_from(c.repl_timeout).unwrap_or(60).max(1)),
+            backlog_bytes: c.repl_backlog_size,
+            load: c.repl_diskless_load,
+            masteruser: c.masteruser.clone(),
+            masterauth: c.masterauth.clone(),
+            announce_ip: c.replica_announce_ip.clone(),
+            announce_port: u16::try_from(c.replica_announce_port).unwrap_or(0),
+            nodelay: !c.repl_disable_tcp_nodelay,
+        }
+    }
+}
+
+fn run(srv: &Arc<Server>, status: &LinkStatus, cached: Option<Cached>) {
+    let mut cached = cached;
+    // The master's client lives across reconnections: a partial resync
+    // continues in the db the stream was in.
+    let meta = Arc::new(ClientMeta::new(
+        srv.next_client_id(),
+        0,
+        -1,
+        format!("{}:{}", status.host, status.port),
+        String::new(),
+        srv.now_ms(),
+    ));
+    let mut client = Client::new(meta, true);
+    client.master_link = true;
+    client.db = usize::try_from(srv.repl.stream_db()).unwrap_or(0);
     let mut attempt = 0u32;
     while !status.stopped() {
         if attempt > 0 {
@@ -171,7 +228,10 @@ fn run(srv: &Arc<Server>, status: &LinkStatus) {
             }
         }
         attempt += 1;
-        match attempt_sync(srv, status, &mut cached) {
+        // What a lost link left half-applied is resent from the offset.
+        client.multi = None;
+        client.repl_raw.clear();
+        match attempt_sync(srv, status, &mut cached, &mut client) {
             Outcome::Stopped => break,
             Outcome::Retry(why) => {
                 status.set_state(LinkState::Connect);
@@ -179,6 +239,7 @@ fn run(srv: &Arc<Server>, status: &LinkStatus) {
             }
         }
     }
+    srv.repl.set_loading(false);
     status.set_state(LinkState::Connect);
 }
 
@@ -203,29 +264,44 @@ fn connect(status: &LinkStatus) -> Result<TcpStream, String> {
 fn attempt_sync(
     srv: &Arc<Server>,
     status: &LinkStatus,
-    cached: &mut Option<(String, u64)>,
+    cached: &mut Option<Cached>,
+    client: &mut Client,
 ) -> Outcome {
+    let settings = Settings::read(srv);
     status.set_state(LinkState::Connecting);
     crate::notice!("Connecting to MASTER {}:{}", status.host, status.port);
     let mut link = match connect(status) {
         Ok(s) => s,
         Err(e) => return Outcome::Retry(e),
     };
-    let _ = link.set_nodelay(true);
+    let _ = link.set_nodelay(settings.nodelay);
     let _ = link.set_read_timeout(Some(TICK));
     crate::notice!("MASTER <-> REPLICA sync started");
     status.set_state(LinkState::Handshake);
-    let port = srv.tcp_port;
+    let listening_port = if settings.announce_port > 0 {
+        settings.announce_port
+    } else {
+        srv.tcp_port
+    };
+    match cached {
+        Some((replid, offset)) => crate::notice!(
+            "Trying a partial resynchronization (request {replid}:{}).",
+            *offset + 1
+        ),
+        None => crate::notice!("Partial resynchronization not possible (no cached master)"),
+    }
     let (mut handshake, ping) = Handshake::new(Config {
-        listening_port: port,
+        masteruser: settings.masteruser.clone(),
+        masterauth: settings.masterauth.clone(),
+        listening_port,
+        announce_ip: settings.announce_ip.clone(),
         cached: cached.clone(),
-        ..Config::default()
     });
     let mut io = Io {
         link: &mut link,
         status,
         buf: Vec::new(),
-        timeout: REPL_TIMEOUT,
+        timeout: settings.timeout,
     };
     if let Err(e) = io.send(&ping) {
         return e;
@@ -259,21 +335,50 @@ fn attempt_sync(
         Event::FullResync { replid, offset } => {
             crate::notice!("Full resync from master: {replid}:{offset}");
             status.set_state(LinkState::Sync);
-            if let Err(e) = full_sync(srv, &mut io) {
-                return e;
-            }
-            *status.master_replid.lock() = replid.clone();
+            // The dataset is about to be replaced: nothing to continue.
+            *cached = None;
+            let info = match full_sync(srv, &mut io, &settings) {
+                Ok(info) => info,
+                Err(e) => {
+                    srv.repl.set_loading(false);
+                    return e;
+                }
+            };
+            srv.repl.reset_backlog(settings.backlog_bytes, offset);
+            srv.repl.adopt(&replid);
+            client.db = info
+                .and_then(|i| usize::try_from(i.stream_db).ok())
+                .unwrap_or(0);
+            srv.repl.set_stream_db(client.db);
+            srv.repl.set_loading(false);
             *cached = Some((replid, offset));
             offset
         }
         Event::Continue { replid } => {
-            crate::notice!("Successful partial resynchronization with master.");
             let Some((old, offset)) = cached.clone() else {
                 return Outcome::Retry("CONTINUE without a cached master".into());
             };
-            let id = replid.unwrap_or(old);
-            *status.master_replid.lock() = id.clone();
+            crate::notice!(
+                "Successful partial resynchronization with master{}.",
+                if replid.is_some() {
+                    " (new replication ID)"
+                } else {
+                    ""
+                }
+            );
+            srv.repl.ensure_backlog(settings.backlog_bytes);
+            let id = match replid {
+                Some(new) if new != old => {
+                    crate::notice!("Master replication ID changed to {new}");
+                    // Sub-replicas reconnect to learn it (PSYNC2).
+                    srv.repl.shift_ids(new.clone(), offset);
+                    srv.repl.disconnect_replicas();
+                    new
+                }
+                _ => old,
+            };
             *cached = Some((id, offset));
+            crate::notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
             offset
         }
         Event::Send(_) => unreachable!("sends are handled above"),
@@ -287,15 +392,12 @@ fn attempt_sync(
     if let Err(e) = io.send(&ack(offset)) {
         return e;
     }
-    let result = stream(srv, &mut io, &mut offset);
+    let result = stream(srv, &mut io, client, &mut offset);
     if let Some((_, cached_offset)) = cached.as_mut() {
         *cached_offset = offset;
     }
     result
 }
-
-/// `repl-timeout`'s default; the directive is not built yet.
-const REPL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The socket with its read buffer and the link's timeout.
 struct Io<'a> {
@@ -355,74 +457,191 @@ impl Io<'_> {
     }
 }
 
-/// Replaces the dataset with the master's RDB, decoded as it arrives.
-fn full_sync(srv: &Server, io: &mut Io) -> Result<(), Outcome> {
+/// Where the payload goes before (or while) it is loaded.
+enum Sink {
+    /// Decoded as it arrives into the emptied dataset.
+    Live(Box<Decoder>),
+    /// A temp file in `dir`, renamed to `dbfilename` and loaded when whole.
+    Disk(std::path::PathBuf, std::io::BufWriter<std::fs::File>),
+    /// Memory, loaded when whole.
+    Memory(Vec<u8>),
+}
+
+/// Replaces the dataset with the master's RDB; returns the replication
+/// position it records (its `repl-stream-db` is where the stream goes on).
+fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<ReplInfo>, Outcome> {
+    let mode = match settings.load {
+        ReplDisklessLoad::Disabled => "disk",
+        ReplDisklessLoad::OnEmptyDb if srv.keyspace.is_empty() => "live",
+        ReplDisklessLoad::OnEmptyDb => "disk",
+        ReplDisklessLoad::Swapdb => "memory",
+    };
+    let mut sink = match mode {
+        "live" => {
+            begin_load(srv);
+            Sink::Live(Box::new(Decoder::new(srv.rdb_limits())))
+        }
+        "disk" => {
+            let path = std::path::PathBuf::from(format!(
+                "temp-{}.{}.rdb",
+                crate::server::unix_ms() / 1000,
+                std::process::id()
+            ));
+            let file = std::fs::File::create(&path).map_err(|e| {
+                Outcome::Retry(format!(
+                    "Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"
+                ))
+            })?;
+            Sink::Disk(path, std::io::BufWriter::with_capacity(1 << 20, file))
+        }
+        _ => Sink::Memory(Vec::new()),
+    };
+    crate::notice!("MASTER <-> REPLICA sync: receiving the payload ({mode} load)");
+    let status = io.status;
+    status.sync_total.store(-1, Ordering::Relaxed);
+    status.sync_read.store(0, Ordering::Relaxed);
+    let result = receive(srv, io, &mut sink);
+    match (result, sink) {
+        (Err(e), Sink::Disk(path, _)) => {
+            let _ = std::fs::remove_file(&path);
+            Err(e)
+        }
+        (Err(e), _) => {
+            if mode == "live" {
+                srv.keyspace.empty();
+            }
+            Err(e)
+        }
+        (Ok(info), Sink::Live(_)) => Ok(info),
+        (Ok(_), Sink::Disk(path, file)) => {
+            let file = file.into_inner().map_err(|e| {
+                Outcome::Retry(format!("writing the payload to disk: {}", e.error()))
+            })?;
+            let _ = file.sync_all();
+            let target = crate::server::persist::rdb_path(srv);
+            if let Err(e) = std::fs::rename(&path, &target) {
+                let _ = std::fs::remove_file(&path);
+                return Err(Outcome::Retry(format!(
+                    "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}",
+                    target.display()
+                )));
+            }
+            let file = std::fs::File::open(&target)
+                .map_err(|e| Outcome::Retry(format!("reopening the received RDB: {e}")))?;
+            let map = crate::io::mmap::map_sequential(&file)
+                .map_err(|e| Outcome::Retry(format!("mapping the received RDB: {e}")))?;
+            load_whole(srv, &map)
+        }
+        (Ok(_), Sink::Memory(bytes)) => load_whole(srv, &bytes),
+    }
+}
+
+/// Clients get -LOADING while the dataset is emptied and refilled.
+fn begin_load(srv: &Server) {
+    crate::notice!("MASTER <-> REPLICA sync: Flushing old data");
+    srv.repl.set_loading(true);
+    // Sub-replicas hold the old history: they resync.
+    srv.repl.disconnect_replicas();
     srv.keyspace.empty();
+    crate::notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+}
+
+/// Loads a whole received RDB (disk or memory) into the emptied dataset.
+fn load_whole(srv: &Server, bytes: &[u8]) -> Result<Option<ReplInfo>, Outcome> {
+    begin_load(srv);
+    match crate::server::persist::load_bytes(srv, bytes) {
+        Ok(loaded) => {
+            crate::notice!("MASTER <-> REPLICA sync: Loaded {} keys", loaded.keys);
+            Ok(loaded.repl)
+        }
+        Err(e) => {
+            srv.keyspace.empty();
+            Err(Outcome::Retry(format!(
+                "Failed trying to load the MASTER synchronization DB: {e}"
+            )))
+        }
+    }
+}
+
+/// Receives the payload into `sink` (decoding it as it comes for a live
+/// load); returns the replication position a live load saw.
+fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo>, Outcome> {
     let mut payload = SyncPayload::new();
-    let mut decoder = Decoder::new(srv.rdb_limits());
     let mut rdb = Vec::new();
     let clock = srv.lru_clock();
     let mut loaded = 0u64;
+    let mut aux = Vec::new();
+    let io_error = |e: std::io::Error| Outcome::Retry(format!("writing the payload to disk: {e}"));
     loop {
         let used = payload
             .feed(&io.buf, &mut rdb)
             .map_err(|f| Outcome::Retry(f.reason))?;
         io.buf.drain(..used);
-        decoder.feed(&rdb);
+        if let Some(size) = payload.announced_size() {
+            io.status
+                .sync_total
+                .store(i64::try_from(size).unwrap_or(i64::MAX), Ordering::Relaxed);
+        }
+        io.status
+            .sync_read
+            .fetch_add(rdb.len() as u64, Ordering::Relaxed);
+        match sink {
+            Sink::Disk(_, file) => file.write_all(&rdb).map_err(io_error)?,
+            Sink::Memory(bytes) => bytes.extend_from_slice(&rdb),
+            Sink::Live(decoder) => {
+                decoder.feed(&rdb);
+                if payload.is_done() {
+                    decoder.finish_input();
+                }
+                loop {
+                    match decoder.next_item() {
+                        Ok(Some(Item::Entry(e))) => {
+                            if e.db as usize >= srv.keyspace.databases() {
+                                return Err(Outcome::Retry(format!(
+                                    "the master's RDB selects database {}, beyond `databases`",
+                                    e.db
+                                )));
+                            }
+                            // A replica keeps keys that already expired:
+                            // the master's DEL will remove them.
+                            crate::server::persist::insert_loaded(srv, e, clock).map_err(
+                                |err| Outcome::Retry(format!("loading the master's RDB: {err}")),
+                            )?;
+                            loaded += 1;
+                        }
+                        Ok(Some(Item::Aux { key, value })) => aux.push((key, value)),
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(err) => {
+                            return Err(Outcome::Retry(format!("loading the master's RDB: {err}")))
+                        }
+                    }
+                }
+                if payload.is_done() && !decoder.is_done() {
+                    return Err(Outcome::Retry("the master's RDB ended early".into()));
+                }
+            }
+        }
         rdb.clear();
         if payload.is_done() {
-            decoder.finish_input();
-        }
-        loop {
-            match decoder.next_item() {
-                Ok(Some(Item::Entry(e))) => {
-                    if e.db as usize >= srv.keyspace.databases() {
-                        srv.keyspace.empty();
-                        return Err(Outcome::Retry(format!(
-                            "the master's RDB selects database {}, beyond `databases`",
-                            e.db
-                        )));
-                    }
-                    // A replica keeps keys that already expired: the
-                    // master's DEL will remove them.
-                    if let Err(err) = crate::server::persist::insert_loaded(srv, e, clock) {
-                        srv.keyspace.empty();
-                        return Err(Outcome::Retry(format!("loading the master's RDB: {err}")));
-                    }
-                    loaded += 1;
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(err) => {
-                    srv.keyspace.empty();
-                    return Err(Outcome::Retry(format!("loading the master's RDB: {err}")));
-                }
+            crate::notice!(
+                "MASTER <-> REPLICA sync: received {} bytes",
+                io.status.sync_read.load(Ordering::Relaxed)
+            );
+            if matches!(sink, Sink::Live(_)) {
+                crate::notice!("MASTER <-> REPLICA sync: Loaded {loaded} keys");
             }
-        }
-        if payload.is_done() {
-            if !decoder.is_done() {
-                srv.keyspace.empty();
-                return Err(Outcome::Retry("the master's RDB ended early".into()));
-            }
-            crate::notice!("MASTER <-> REPLICA sync: Loaded {loaded} keys");
-            return Ok(());
+            return Ok(crate::server::persist::repl_from_aux(&aux));
         }
         io.read_more()?;
     }
 }
 
-/// Applies the command stream until the link fails or is stopped.
-fn stream(srv: &Arc<Server>, io: &mut Io, offset: &mut u64) -> Outcome {
-    let meta = Arc::new(ClientMeta::new(
-        srv.next_client_id(),
-        0,
-        -1,
-        format!("{}:{}", io.status.host, io.status.port),
-        String::new(),
-        srv.now_ms(),
-    ));
-    let mut client = Client::new(meta, true);
-    client.master_link = true;
+/// Applies the command stream until the link fails or is stopped. Every
+/// byte goes on to this replica's backlog (see the module docs); the
+/// offset advances at transaction boundaries only, so a lost link resends
+/// a half-received MULTI block whole.
+fn stream(srv: &Arc<Server>, io: &mut Io, client: &mut Client, offset: &mut u64) -> Outcome {
     let mut out = ReplyBuf::new(false);
     let mut parser = RequestParser::new();
     let limits = Limits {
@@ -437,6 +656,9 @@ fn stream(srv: &Arc<Server>, io: &mut Io, offset: &mut u64) -> Outcome {
         loop {
             match parser.parse(&io.buf[used..], &limits, &mut argv) {
                 Ok(Parsed::Complete { consumed }) => {
+                    client
+                        .repl_raw
+                        .extend_from_slice(&io.buf[used..used + consumed]);
                     used += consumed;
                     pending += consumed as u64;
                     if argv.is_empty() {
@@ -448,15 +670,23 @@ fn stream(srv: &Arc<Server>, io: &mut Io, offset: &mut u64) -> Outcome {
                             return e;
                         }
                     } else {
-                        dispatch(srv, 0, &mut client, &mut out, &argv);
+                        dispatch(srv, 0, client, &mut out, &argv);
                         out.buf.clear();
                     }
-                    *offset += pending;
-                    pending = 0;
-                    io.status.offset.store(*offset, Ordering::Release);
+                    if client.multi.is_none() {
+                        srv.repl.set_stream_db(client.db);
+                        srv.repl.feed_raw(&client.repl_raw);
+                        client.repl_raw.clear();
+                        *offset += pending;
+                        pending = 0;
+                        io.status.offset.store(*offset, Ordering::Release);
+                    }
                     argv = Argv::new();
                 }
                 Ok(Parsed::Incomplete { consumed }) => {
+                    client
+                        .repl_raw
+                        .extend_from_slice(&io.buf[used..used + consumed]);
                     used += consumed;
                     pending += consumed as u64;
                     break;

@@ -378,7 +378,7 @@ impl Server {
     /// command has locked its stripes, so a write that saw `false` is
     /// ordered before any snapshot cut that follows the backlog's creation.
     pub fn propagation_enabled(&self) -> bool {
-        self.propagation_log.is_some() || self.repl.backlog_if_any().is_some()
+        self.propagation_log.is_some() || self.repl.has_backlog()
     }
 
     /// Hands one command's (or one transaction's) effects, in the form
@@ -386,11 +386,13 @@ impl Server {
     /// `(db, argv)`; more than one op arrives already wrapped in MULTI/EXEC.
     /// They go to the replication backlog (when replicas attached) and to
     /// the test log.
-    pub fn propagate(&self, ops: Vec<(usize, Argv)>) {
-        self.repl.feed(&ops);
+    /// Returns the stream's offset after them (None: no stream).
+    pub fn propagate(&self, ops: Vec<(usize, Argv)>) -> Option<u64> {
+        let end = self.repl.feed(&ops);
         if let Some(log) = &self.propagation_log {
             log.lock().extend(ops);
         }
+        end
     }
 
     /// `maxmemory` in force (0: none).
@@ -428,6 +430,10 @@ impl Server {
             return true;
         };
         if max == 0 || used <= max {
+            return true;
+        }
+        // replica-ignore-maxmemory: a replica's dataset is its master's.
+        if self.repl.is_replica() && self.config.read().replica_ignore_maxmemory {
             return true;
         }
         let policy = self.maxmemory_policy();
@@ -477,6 +483,8 @@ impl Server {
         for (slot, value) in self.eviction.iter().zip(eviction_array(&config)) {
             slot.store(value, Ordering::Relaxed);
         }
+        self.repl
+            .set_min_replicas(config.min_replicas_to_write, config.min_replicas_max_lag);
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -527,11 +535,9 @@ impl Server {
     }
 
     /// The AUX fields Redis 7.0 writes, in its order (rdb.c
-    /// `rdbSaveInfoAuxFields`); the replication fields come with replication.
-    /// `repl`: a full sync's replication ID and offset, written as Redis's
-    /// `rdbSaveInfoAuxFields` does (with `repl-stream-db` -1: the stream
-    /// starts with a SELECT).
-    pub fn rdb_aux_fields(&self, repl: Option<(&str, u64)>) -> Vec<(&'static str, String)> {
+    /// `rdbSaveInfoAuxFields`), with the replication position when the
+    /// image has one.
+    pub fn rdb_aux_fields(&self, repl: Option<&persist::ReplInfo>) -> Vec<(&'static str, String)> {
         let mut fields = vec![
             ("redis-ver", crate::cmd::conn::REDIS_VERSION.to_string()),
             ("redis-bits", "64".to_string()),
@@ -541,10 +547,10 @@ impl Server {
                 crate::io::alloc::used_bytes().unwrap_or(0).to_string(),
             ),
         ];
-        if let Some((replid, offset)) = repl {
-            fields.push(("repl-stream-db", "-1".to_string()));
-            fields.push(("repl-id", replid.to_string()));
-            fields.push(("repl-offset", offset.to_string()));
+        if let Some(r) = repl {
+            fields.push(("repl-stream-db", r.stream_db.to_string()));
+            fields.push(("repl-id", r.replid.clone()));
+            fields.push(("repl-offset", r.offset.to_string()));
         }
         fields.push(("aof-base", "0".to_string()));
         fields

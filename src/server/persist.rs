@@ -62,7 +62,7 @@ pub struct Persist {
     pub cancel: AtomicBool,
     /// The error of the last failed save, for logs.
     pub last_error: Mutex<String>,
-    counter: AtomicU64,
+    pub(crate) counter: AtomicU64,
 }
 
 impl Default for Persist {
@@ -290,28 +290,66 @@ impl ImageOut for std::net::TcpStream {
     }
 }
 
-/// A full sync's part in an image: the backlog whose offset at the cut is
-/// the sync's offset, and the bytes the replica gets before the image
-/// (`+FULLRESYNC`, `$EOF:`), which the CRC does not cover.
+/// A full sync's part in an image: the bytes the replica gets before the
+/// image (`+FULLRESYNC`, `$EOF:`), given the offset at the cut; the CRC
+/// does not cover them.
 pub(crate) struct SyncCut<'a> {
-    pub replid: &'a str,
-    pub backlog: &'a crate::repl::backlog::Backlog,
     pub preamble: &'a (dyn Fn(u64) -> Vec<u8> + Sync),
+}
+
+/// Builds an image's preamble and RDB header for the position at its cut.
+type ImageHead<'a> = dyn Fn(&Option<ReplInfo>) -> (Vec<u8>, Vec<u8>) + 'a;
+
+/// The replication position an image holds, read at its cut
+/// (`repl-id`, `repl-offset`, `repl-stream-db` AUX fields).
+#[derive(Clone, Debug)]
+pub struct ReplInfo {
+    pub replid: String,
+    pub offset: u64,
+    /// The db the stream continues in; -1: it starts with a SELECT.
+    pub stream_db: i64,
+}
+
+/// At a cut (every stripe held): a replica's position in its master's
+/// stream (so a restart or a sub-replica continues from it), or, for a
+/// master's full sync, the backlog's offset; the ring then forgets its db
+/// so the first write the replica reads carries its SELECT. A master's
+/// plain save records nothing (Redis 7.0's master restart continuation is
+/// not built).
+fn repl_at_cut(srv: &Server, for_sync: bool) -> Option<ReplInfo> {
+    let backlog = srv.repl.backlog()?;
+    if srv.repl.is_replica() {
+        let offset = backlog.offset();
+        return Some(ReplInfo {
+            replid: srv.repl.ids().replid,
+            offset,
+            stream_db: srv.repl.stream_db(),
+        });
+    }
+    if !for_sync {
+        return None;
+    }
+    backlog.forget_db();
+    Some(ReplInfo {
+        replid: srv.repl.ids().replid,
+        offset: backlog.offset(),
+        stream_db: -1,
+    })
 }
 
 /// Writes a complete RDB image of the dataset (header, AUX fields, every
 /// stripe at one cut, EOF and CRC64) to `out`, and gives `out` back with
-/// the replication offset at the cut (0 without `sync`). With `sync`, the
-/// preamble and the `repl-stream-db`/`repl-id`/`repl-offset` AUX fields
-/// carry that offset, so they are written after the cut.
+/// the replication position at the cut (see [`repl_at_cut`]). With `sync`,
+/// the preamble carries that offset.
 pub(crate) fn write_image<O: ImageOut>(
     srv: &Server,
     out: O,
     held: Option<&mut crate::store::Locked>,
     sync: Option<&SyncCut>,
-) -> Result<(O, u64), String> {
+) -> Result<(O, Option<ReplInfo>), String> {
     let opts = srv.rdb_encode_options();
-    let head = |offset: u64| -> (Vec<u8>, Vec<u8>) {
+    let head = |repl: &Option<ReplInfo>| -> (Vec<u8>, Vec<u8>) {
+        let offset = repl.as_ref().map_or(0, |r| r.offset);
         let preamble = sync.map(|s| (s.preamble)(offset)).unwrap_or_default();
         let mut head = Vec::new();
         let mut enc = Encoder::new(EncodeOptions {
@@ -319,7 +357,7 @@ pub(crate) fn write_image<O: ImageOut>(
             ..opts
         });
         enc.header(&mut head);
-        for (key, value) in srv.rdb_aux_fields(sync.map(|s| (s.replid, offset))) {
+        for (key, value) in srv.rdb_aux_fields(repl.as_ref()) {
             enc.aux(&mut head, key.as_bytes(), value.as_bytes());
         }
         (preamble, head)
@@ -329,13 +367,10 @@ pub(crate) fn write_image<O: ImageOut>(
         crc: crc64::running(),
         error: None,
     };
-    let offset;
+    let repl;
     if let Some(locked) = held {
-        offset = sync.map_or(0, |s| {
-            s.backlog.forget_db();
-            s.backlog.offset()
-        });
-        sink.put_head(head(offset));
+        repl = repl_at_cut(srv, sync.is_some());
+        sink.put_head(head(&repl));
         let mut out = Vec::new();
         for index in 0..crate::store::STRIPES {
             out.clear();
@@ -344,7 +379,7 @@ pub(crate) fn write_image<O: ImageOut>(
             sink.put(&out);
         }
     } else {
-        (sink, offset) = stream_snapshot(srv, sink, opts, sync.map(|s| s.backlog), &head)?;
+        (sink, repl) = stream_snapshot(srv, sink, opts, sync.is_some(), &head)?;
     }
     let RdbSink {
         mut out,
@@ -360,7 +395,7 @@ pub(crate) fn write_image<O: ImageOut>(
     let sum = if opts.checksum { crc.finalize() } else { 0 };
     tail.extend_from_slice(&sum.to_le_bytes());
     out.put(&tail).map_err(write_error)?;
-    Ok((out, offset))
+    Ok((out, repl))
 }
 
 /// The image's output and the CRC64 of what went into it, in output
@@ -395,16 +430,17 @@ impl<O: ImageOut> RdbSink<O> {
 
 /// Writes every stripe through the snapshot engine: the cut, then stripes
 /// as the driver or commands save them.
-/// `backlog`: read its offset at the cut; `head(offset)` gives the
-/// preamble and the RDB header, written first (the sink stays locked from
-/// before the cut until they are, so no producer writes ahead of them).
+/// The replication position is read at the cut ([`repl_at_cut`]);
+/// `head(position)` gives the preamble and the RDB header, written first
+/// (the sink stays locked from before the cut until they are, so no
+/// producer writes ahead of them).
 fn stream_snapshot<O: ImageOut>(
     srv: &Server,
     sink: RdbSink<O>,
     opts: EncodeOptions,
-    backlog: Option<&crate::repl::backlog::Backlog>,
-    head: &dyn Fn(u64) -> (Vec<u8>, Vec<u8>),
-) -> Result<(RdbSink<O>, u64), String> {
+    for_sync: bool,
+    head: &ImageHead,
+) -> Result<(RdbSink<O>, Option<ReplInfo>), String> {
     // Stripes arrive as chunks from the driver and from commands that
     // touch a stripe first; they go to the file in arrival order (each
     // starts with its own SELECTDB, so order does not matter to loaders).
@@ -425,7 +461,7 @@ fn stream_snapshot<O: ImageOut>(
         (Arc::clone(&buffered), Arc::clone(&keys), Arc::clone(&sink));
     let sink_recycle = recycle_tx.clone();
     let mut first = sink.lock();
-    let mut offset = 0;
+    let mut repl = None;
     let snap = srv
         .keyspace
         .begin_snapshot_with(
@@ -446,17 +482,11 @@ fn stream_snapshot<O: ImageOut>(
                     let _ = tx.send(out);
                 }
             }),
-            || {
-                // A replica starting here does not know the stream's db.
-                if let Some(b) = backlog {
-                    b.forget_db();
-                    offset = b.offset();
-                }
-            },
+            || repl = repl_at_cut(srv, for_sync),
         )
         .map_err(|_| "another snapshot is running".to_string())?;
     if let Some(sink) = first.as_mut() {
-        sink.put_head(head(offset));
+        sink.put_head(head(&repl));
     }
     drop(first);
 
@@ -492,7 +522,7 @@ fn stream_snapshot<O: ImageOut>(
     // Every stripe is written (each counts itself saved after its chunk is
     // queued or written), so no producer needs the sink any more.
     let done = sink.lock().take();
-    done.map(|sink| (sink, offset))
+    done.map(|sink| (sink, repl))
         .ok_or_else(|| "snapshot sink missing".to_string())
 }
 
@@ -532,11 +562,13 @@ const LOAD_BATCH: usize = 1024;
 /// insert in parallel. Expired keys are dropped (this server is a master).
 /// A damaged file is an error with the byte offset and the reason; nothing
 /// is kept from it.
-pub fn load(srv: &Server) -> Result<(), String> {
+/// Returns the replication position the file records (a replica's
+/// restart continues from it).
+pub fn load(srv: &Server) -> Result<Option<ReplInfo>, String> {
     let path = rdb_path(srv);
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
             return Err(format!(
                 "Fatal error loading the DB {}: {e}. Exiting.",
@@ -553,7 +585,11 @@ pub fn load(srv: &Server) -> Result<(), String> {
     })?;
     let result = load_bytes(srv, &map);
     match result {
-        Ok((loaded, expired)) => {
+        Ok(Loaded {
+            keys: loaded,
+            expired,
+            repl,
+        }) => {
             srv.persist
                 .last_load_keys_loaded
                 .store(loaded, Ordering::Release);
@@ -565,7 +601,7 @@ pub fn load(srv: &Server) -> Result<(), String> {
                 "DB loaded from disk: {:.3} seconds",
                 started.elapsed().as_secs_f64()
             );
-            Ok(())
+            Ok(repl)
         }
         Err(e) => {
             // Leave an empty dataset behind, never a partial one.
@@ -607,17 +643,52 @@ const LOAD_SEGMENT: usize = 4 << 20;
 /// whose items can all be skipped without decoding (every type but
 /// streams) are cut into segments that all threads decode at once; others
 /// are decoded by one thread feeding the inserting threads.
-fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Error> {
-    match crate::rdb::decode::split_body(bytes, LOAD_SEGMENT)? {
-        Some((version, segments, aux)) => {
+pub(crate) fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<Loaded, crate::rdb::Error> {
+    let mut aux = Vec::new();
+    let (keys, expired) = match crate::rdb::decode::split_body(bytes, LOAD_SEGMENT)? {
+        Some((version, segments, found)) => {
             let now = super::unix_ms();
-            for (k, v) in &aux {
+            for (k, v) in &found {
                 log_aux(k, v, now);
             }
-            load_segments(srv, bytes, version, &segments)
+            aux = found;
+            load_segments(srv, bytes, version, &segments)?
         }
-        None => load_sequential(srv, bytes),
-    }
+        None => load_sequential(srv, bytes, &mut aux)?,
+    };
+    Ok(Loaded {
+        keys,
+        expired,
+        repl: repl_from_aux(&aux),
+    })
+}
+
+/// What a load found: keys inserted, keys dropped as expired, and the
+/// replication position the image records.
+pub(crate) struct Loaded {
+    pub keys: u64,
+    pub expired: u64,
+    pub repl: Option<ReplInfo>,
+}
+
+/// The `repl-id` / `repl-offset` / `repl-stream-db` AUX fields, when all
+/// are valid (rdb.c `rsi`).
+pub(crate) fn repl_from_aux(aux: &[(Vec<u8>, Vec<u8>)]) -> Option<ReplInfo> {
+    let field = |name: &[u8]| {
+        aux.iter()
+            .find(|(k, _)| k.as_slice() == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    };
+    let replid = field(b"repl-id").filter(|id| id.len() == 40)?;
+    let offset = field(b"repl-offset")?.parse::<u64>().ok()?;
+    let stream_db = field(b"repl-stream-db")
+        .and_then(|d| d.parse::<i64>().ok())
+        .unwrap_or(-1);
+    Some(ReplInfo {
+        replid,
+        offset,
+        stream_db,
+    })
 }
 
 /// Sizes every stripe's tables for the keys the segments hold, so loading
@@ -732,6 +803,8 @@ struct Admit {
     databases: u64,
     now: u64,
     clock: u32,
+    /// A replica keeps expired keys: its master's DELs remove them.
+    keep_expired: bool,
 }
 
 impl Admit {
@@ -740,6 +813,7 @@ impl Admit {
             databases: srv.keyspace.databases() as u64,
             now: super::unix_ms(),
             clock: srv.lru_clock(),
+            keep_expired: srv.repl.is_replica() || srv.config.read().replicaof.is_some(),
         }
     }
 
@@ -758,7 +832,7 @@ impl Admit {
                 ),
             });
         }
-        Ok(e.expire_ms.is_none_or(|t| t > self.now))
+        Ok(self.keep_expired || e.expire_ms.is_none_or(|t| t > self.now))
     }
 }
 
@@ -792,7 +866,11 @@ pub(crate) fn insert_loaded(
 
 /// One decoding thread for files the skip-scanner cannot cut (streams):
 /// it hands batches to the inserting threads while another checks the CRC.
-fn load_sequential(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb::Error> {
+fn load_sequential(
+    srv: &Server,
+    bytes: &[u8],
+    aux: &mut Vec<(Vec<u8>, Vec<u8>)>,
+) -> Result<(u64, u64), crate::rdb::Error> {
     use crate::rdb::decode::{Decoder, Item, LoadedEntry};
     let admit = Admit::new(srv);
     // The CRC64 runs on its own core while this thread decodes.
@@ -828,7 +906,10 @@ fn load_sequential(srv: &Server, bytes: &[u8]) -> Result<(u64, u64), crate::rdb:
                         let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
                     }
                 }
-                Some(Item::Aux { key, value }) => log_aux(&key, &value, admit.now),
+                Some(Item::Aux { key, value }) => {
+                    log_aux(&key, &value, admit.now);
+                    aux.push((key, value));
+                }
                 Some(Item::FunctionSkipped { code_len }) => crate::warning!(
                     "Skipping a function library ({code_len} bytes) in the RDB file: sluice has no functions"
                 ),

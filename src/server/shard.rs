@@ -107,14 +107,27 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     sys::block_signals();
     let srv = Arc::new(Server::new(config, config_file, threads));
     srv.set_arc();
-    super::persist::load(&srv).map_err(StartError::Other)?;
+    srv.refresh_cached_config();
+    let repl = super::persist::load(&srv).map_err(StartError::Other)?;
     let master = srv.config.read().replicaof.clone();
     if let Some((host, port)) = master {
         crate::notice!("Replicating from {host}:{port} (replicaof)");
+        // The RDB's replication position makes a cached master: the
+        // restarted replica asks to continue from it (rdb.c `rsi`).
+        let cached = repl.map(|r| {
+            crate::notice!(
+                "Using the RDB's replication ID {} and offset {} to continue",
+                r.replid,
+                r.offset
+            );
+            srv.repl.restore(&r);
+            (r.replid, r.offset)
+        });
         srv.repl.set_master(Some(crate::repl::replica::Link::start(
             srv.clone(),
             host,
             port,
+            cached,
         )));
     }
     let mut handles = Vec::with_capacity(threads);
@@ -938,6 +951,10 @@ impl Shard {
     /// owns stripes `id, id + threads, ...`; it walks them from a cursor and
     /// stops after 25% of the timer period, as Redis's default effort.
     fn active_expire(&mut self) {
+        // A replica waits for its master's DELs (reads hide expired keys).
+        if self.srv.repl.is_replica() {
+            return;
+        }
         let budget = std::time::Duration::from_micros(250_000 / u64::from(self.hz));
         let started = Instant::now();
         let threads = self.srv.threads;
@@ -995,10 +1012,10 @@ impl Shard {
                 buf: Vec::new(),
                 resp3: conn.client.resp3,
             };
-            if blocked.null_array {
-                null.null_array();
-            } else {
-                null.null();
+            match blocked.on_timeout {
+                crate::cmd::OnTimeout::NullArray => null.null_array(),
+                crate::cmd::OnTimeout::Null => null.null(),
+                crate::cmd::OnTimeout::Acks(offset) => null.int(srv.repl.acked(offset) as i64),
             }
             conn.unblock(&srv, id, &limits, &null.buf);
             self.dirty.push(slot);

@@ -266,8 +266,23 @@ impl Db {
         }
     }
 
-    /// Finds `key`, removing it first if it has expired (one hash probe).
-    pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Lookup<'_> {
+    /// Finds `key`, removing it first if it has expired (one hash probe);
+    /// with `Expiry::Hide` an expired key is reported but kept, with
+    /// `Expiry::Ignore` it is live.
+    pub fn lookup(&mut self, key: &[u8], now_ms: u64, expiry: Expiry) -> Lookup<'_> {
+        match expiry {
+            Expiry::Delete => {}
+            Expiry::Ignore => {
+                return self.map.get_mut(key).map_or(Lookup::Missing, Lookup::Live);
+            }
+            Expiry::Hide => {
+                return match self.map.get_mut(key) {
+                    Some(e) if e.is_expired(now_ms) => Lookup::Hidden,
+                    Some(e) => Lookup::Live(e),
+                    None => Lookup::Missing,
+                };
+            }
+        }
         match self.map.find_live(key, |e| e.is_expired(now_ms)) {
             table::Found::Removed(_) => {
                 self.expires -= 1;
@@ -301,7 +316,21 @@ pub enum Lookup<'a> {
     Live(&'a mut Entry),
     /// The key had expired and was just removed.
     Expired,
+    /// The key has expired but stays (a replica waits for its master's DEL).
+    Hidden,
     Missing,
+}
+
+/// What a lookup does with a key past its expiry (db.c `expireIfNeeded`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expiry {
+    /// A master: delete it (and propagate the DEL).
+    #[default]
+    Delete,
+    /// A replica's clients: treat it as missing, keep it.
+    Hide,
+    /// A replica's master link: the key exists until the master deletes it.
+    Ignore,
 }
 
 /// A WATCH registration: the client's flag is raised when the key changes.
@@ -431,6 +460,11 @@ impl Keyspace {
 
     pub fn databases(&self) -> usize {
         self.databases
+    }
+
+    /// No key in any database.
+    pub fn is_empty(&self) -> bool {
+        (0..STRIPES).all(|i| self.lock(i).dbs.iter().all(|db| db.map.is_empty()))
     }
 
     /// Locks a stripe. While a snapshot runs, the first lock of each stripe
@@ -580,6 +614,8 @@ pub struct Keys<'a> {
     /// Keys written while clients were blocked on them (blocked.c
     /// `signalKeyAsReady`): served after the command, under its locks.
     pub ready: Vec<(usize, Key)>,
+    /// Expired keys: deleted (a master) or not (a replica).
+    pub expiry: Expiry,
 }
 
 /// Notes `key` as ready when a live waiter is blocked on it.
@@ -670,6 +706,7 @@ impl<'a> Keys<'a> {
             prop: Propagation::default(),
             lfu: None,
             ready: Vec::new(),
+            expiry: Expiry::Delete,
         }
     }
 
@@ -694,8 +731,9 @@ impl<'a> Keys<'a> {
     fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.db;
         let stripe = self.locked.stripe_for(key);
-        match stripe.dbs[db].lookup(key, self.now_ms) {
+        match stripe.dbs[db].lookup(key, self.now_ms, self.expiry) {
             Lookup::Live(entry) => Some(entry),
+            Lookup::Hidden => None,
             Lookup::Expired => {
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
@@ -713,8 +751,9 @@ impl<'a> Keys<'a> {
         let clock = self.lru_clock;
         let (hits, misses) = (&mut self.hits, &mut self.misses);
         let db = self.db;
+        let expiry = self.expiry;
         let stripe = self.locked.stripe_for(key);
-        match stripe.dbs[db].lookup(key, self.now_ms) {
+        match stripe.dbs[db].lookup(key, self.now_ms, expiry) {
             Lookup::Live(entry) => {
                 *hits += 1;
                 Keys::touch(entry, clock, self.lfu, self.now_ms);
@@ -729,7 +768,7 @@ impl<'a> Keys<'a> {
                 *misses += 1;
                 None
             }
-            Lookup::Missing => {
+            Lookup::Missing | Lookup::Hidden => {
                 *misses += 1;
                 None
             }
