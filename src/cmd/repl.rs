@@ -131,11 +131,13 @@ pub fn replicaof(ctx: &mut Ctx, argv: &Argv) {
             return ctx.out.simple(b"OK Already connected to specified master");
         }
     }
-    // A master becoming a replica offers its own history (Redis's
-    // `replicationCacheMasterUsingMyself`): its promoted former replica
-    // can then continue it.
-    let was_master = !ctx.srv.repl.is_replica();
-    let cached = was_master.then(|| (ctx.srv.repl.ids().replid, ctx.srv.repl.offset()));
+    // The new master is offered this server's history: a master's own
+    // (Redis's `replicationCacheMasterUsingMyself`: its promoted former
+    // replica can continue it), or a replica's whole dataset (the cached
+    // master).
+    let cached = ctx.srv.repl.begin_switch(&ctx.srv.keyspace);
+    // Our replicas hold our old history: they reconnect.
+    ctx.srv.repl.disconnect_replicas();
     let link = Link::start(ctx.srv.arc(), host.clone(), port, cached);
     ctx.srv.repl.set_master(Some(link));
     ctx.srv.config.write().replicaof = Some((host.clone(), port));

@@ -334,7 +334,7 @@ fn full_sync(
         let cut = SyncCut {
             preamble: &preamble,
         };
-        let (mut out, repl) = write_image(srv, sock.try_clone().map_err(io)?, None, Some(&cut))?;
+        let (mut out, repl) = image_when_free(srv, shared, || sock.try_clone().map_err(io), &cut)?;
         out.write_all(mark.as_bytes()).map_err(io)?;
         repl.map_or(0, |r| r.offset)
     } else {
@@ -355,14 +355,17 @@ fn full_sync(
         let n = srv.persist.counter.fetch_add(1, Ordering::AcqRel);
         let path = std::path::PathBuf::from(format!("temp-repl-{}-{n}.rdb", std::process::id()));
         let sent = (|| {
-            let file = crate::io::filewriter::FileWriter::create_with(&path, settings.direct_io)
-                .map_err(|e| {
-                    format!(
-                        "Failed opening the temp RDB file {} for the sync: {e}",
-                        path.display()
-                    )
-                })?;
-            let (file, repl) = write_image(srv, file, None, Some(&cut))?;
+            let open = || {
+                crate::io::filewriter::FileWriter::create_with(&path, settings.direct_io).map_err(
+                    |e| {
+                        format!(
+                            "Failed opening the temp RDB file {} for the sync: {e}",
+                            path.display()
+                        )
+                    },
+                )
+            };
+            let (file, repl) = image_when_free(srv, shared, open, &cut)?;
             let size = file
                 .finish()
                 .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
@@ -392,6 +395,28 @@ fn full_sync(
     replica.set_state(ReplicaState::Online);
     replica.ack_offset.store(offset, Ordering::Release);
     Ok((offset, diskless))
+}
+
+/// [`write_image`] once no other snapshot (a save, another replica's
+/// sync) is running: replicas that attach together are served in turn
+/// (issue 6 shares one snapshot among them).
+fn image_when_free<O: crate::server::persist::ImageOut>(
+    srv: &Server,
+    shared: &Shared,
+    mut out: impl FnMut() -> Result<O, String>,
+    cut: &SyncCut,
+) -> Result<(O, Option<crate::server::persist::ReplInfo>), String> {
+    loop {
+        match write_image(srv, out()?, None, Some(cut)) {
+            Err(e) if e == crate::server::persist::SNAPSHOT_BUSY => {
+                if shared.closed.load(Ordering::Acquire) {
+                    return Err("the replica closed the connection".into());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Streams the backlog from `from` until the replica goes away, falls out

@@ -442,6 +442,30 @@ impl Replication {
         }
     }
 
+    /// REPLICAOF host port, before the new link starts: writes stop (the
+    /// replica flag is raised), the old link (if any) stops, and the
+    /// history this server can offer the new master is returned, read
+    /// once writes in flight are done (every stripe taken once): a
+    /// master's own, or a replica's whose dataset is whole; None when
+    /// a full sync left it partial.
+    pub fn begin_switch(&self, keyspace: &crate::store::Keyspace) -> Option<replica::Cached> {
+        let old = {
+            let mut master = self.master.lock();
+            self.replica.store(true, Ordering::Release);
+            master.take()
+        };
+        let whole = match old {
+            None => true,
+            Some(link) => {
+                let synced = link.status.synced.load(Ordering::Acquire);
+                link.stop();
+                synced
+            }
+        };
+        drop(crate::store::Locked::all(keyspace));
+        whole.then(|| (self.ids().replid, self.offset()))
+    }
+
     /// REPLICAOF NO ONE: the link stops, the stream continues under a new
     /// ID (the old one kept as replid2), attached replicas reconnect to
     /// learn it.

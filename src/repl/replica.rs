@@ -95,6 +95,9 @@ pub struct LinkStatus {
     /// bytes received so far (INFO master_sync_*).
     pub sync_total: AtomicI64,
     pub sync_read: AtomicU64,
+    /// The dataset is a whole history (a sync completed and no full sync
+    /// has begun since): pointing this replica elsewhere may continue it.
+    pub synced: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -139,6 +142,7 @@ impl Link {
             down_since_ms: AtomicU64::new(0),
             sync_total: AtomicI64::new(-1),
             sync_read: AtomicU64::new(0),
+            synced: AtomicBool::new(cached.is_some()),
             stop: AtomicBool::new(false),
         });
         let thread_status = Arc::clone(&status);
@@ -337,6 +341,7 @@ fn attempt_sync(
             status.set_state(LinkState::Sync);
             // The dataset is about to be replaced: nothing to continue.
             *cached = None;
+            status.synced.store(false, Ordering::Release);
             let info = match full_sync(srv, &mut io, &settings) {
                 Ok(info) => info,
                 Err(e) => {
@@ -384,6 +389,7 @@ fn attempt_sync(
         Event::Send(_) => unreachable!("sends are handled above"),
     };
     status.offset.store(offset, Ordering::Release);
+    status.synced.store(true, Ordering::Release);
     status.down_since_ms.store(0, Ordering::Relaxed);
     status.set_state(LinkState::Connected);
     crate::notice!("MASTER <-> REPLICA sync: Finished with success");

@@ -297,6 +297,10 @@ pub(crate) struct SyncCut<'a> {
     pub preamble: &'a (dyn Fn(u64) -> Vec<u8> + Sync),
 }
 
+/// [`write_image`]'s error when another snapshot holds the keyspace (it
+/// wrote nothing: the caller may try again).
+pub(crate) const SNAPSHOT_BUSY: &str = "another snapshot is running";
+
 /// Builds an image's preamble and RDB header for the position at its cut.
 type ImageHead<'a> = dyn Fn(&Option<ReplInfo>) -> (Vec<u8>, Vec<u8>) + 'a;
 
@@ -484,7 +488,7 @@ fn stream_snapshot<O: ImageOut>(
             }),
             || repl = repl_at_cut(srv, for_sync),
         )
-        .map_err(|_| "another snapshot is running".to_string())?;
+        .map_err(|_| SNAPSHOT_BUSY.to_string())?;
     if let Some(sink) = first.as_mut() {
         sink.put_head(head(&repl));
     }

@@ -1,0 +1,538 @@
+//! PSYNC2 against real redis-server 7.0 and between sluice servers:
+//! partial resync after a cut link (both directions), after a replica
+//! restart (its RDB's replication ID and offset), siblings continuing after
+//! a promotion, chained replicas, disk-backed sync and every
+//! repl-diskless-load mode, WAIT, min-replicas-to-write, output-buffer-limit
+//! disconnect and recovery, -MASTERDOWN, and replicas that leave expiry to
+//! their master. Writers run during syncs; every test compares datasets by
+//! DEBUG DIGEST once the replica's offset equals its master's.
+
+#[macro_use]
+mod common;
+
+#[allow(unused_imports)]
+use common::{info_field, require_bin, wait_until, Client, Reply, Server, Writer, DEBUG_ON};
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// A field of `INFO <section>`.
+fn info(c: &mut Client, section: &str, field: &str) -> Option<String> {
+    let text = c.cmd_str(&["INFO", section]).as_str();
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
+}
+
+fn stat(c: &mut Client, field: &str) -> i64 {
+    info(c, "stats", field)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("INFO stats has no {field}"))
+}
+
+/// Waits until `r`'s offset is `m`'s and both hold the same data.
+fn converge(m: &mut Client, r: &mut Client) {
+    wait_until("the replica to catch up", LONG, || {
+        let want = info_field(m, "master_repl_offset");
+        info_field(r, "master_link_status").as_deref() == Some("up")
+            && want.is_some()
+            && info_field(r, "slave_repl_offset") == want
+    });
+    assert_eq!(
+        r.cmd_str(&["DEBUG", "DIGEST"]),
+        m.cmd_str(&["DEBUG", "DIGEST"]),
+        "datasets differ at equal offsets"
+    );
+}
+
+fn replicaof(c: &mut Client, master: &Server) {
+    assert_eq!(
+        c.cmd_str(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]),
+        Reply::ok()
+    );
+}
+
+fn fill(c: &mut Client, n: usize) {
+    for i in 0..n {
+        let i = i.to_string();
+        c.cmd_str(&["SET", &format!("k:{i}"), &i]);
+        c.cmd_str(&["HSET", &format!("h:{}", i.len()), &i, &i]);
+        c.cmd_str(&["RPUSH", "l", &i]);
+    }
+    c.cmd_str(&["SELECT", "3"]);
+    c.cmd_str(&["SET", "three", "3"]);
+    c.cmd_str(&["SELECT", "0"]);
+}
+
+/// Writes in several databases (the stream's SELECTs must survive cuts).
+fn writer(port: u16) -> Writer {
+    Writer::start(port, |c, n| {
+        c.cmd_str(&["SELECT", &(n % 3).to_string()]);
+        c.cmd_str(&["INCR", "w"]);
+        c.cmd_str(&["SET", &format!("w:{}", n % 300), &n.to_string()]);
+        if n % 7 == 0 {
+            c.cmd_str(&["MULTI"]);
+            c.cmd_str(&["LPUSH", "wl", &n.to_string()]);
+            c.cmd_str(&["SELECT", "5"]);
+            c.cmd_str(&["INCR", "tx"]);
+            c.cmd_str(&["EXEC"]);
+        }
+    })
+}
+
+fn redis_or_skip() -> bool {
+    require_bin("redis-server").is_some()
+}
+
+fn sluice(threads: usize, extra: &[&str]) -> Server {
+    let mut args = DEBUG_ON.to_vec();
+    args.extend_from_slice(extra);
+    Server::sluice(threads, &args)
+}
+
+fn redis(extra: &[&str]) -> Server {
+    let mut args = DEBUG_ON.to_vec();
+    // A backlog that holds the writers' output across a reconnection.
+    args.extend_from_slice(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--repl-backlog-size",
+        "64mb",
+    ]);
+    args.extend_from_slice(extra);
+    Server::redis(&args)
+}
+
+/// sluice master, redis replica: the replica's link is cut (CLIENT KILL
+/// TYPE master on the replica) while writes run; it comes back with
+/// PSYNC and sluice answers +CONTINUE.
+fn partial_resync_sluice_master(threads: usize) {
+    if !redis_or_skip() {
+        return;
+    }
+    let master = sluice(threads, &[]);
+    let replica = redis(&[]);
+    let (mut m, mut r) = (master.client(), replica.client());
+    fill(&mut m, 500);
+    let w = writer(master.port);
+    replicaof(&mut r, &master);
+    converge_while_writing(&mut m, &mut r);
+    assert_eq!(r.cmd_str(&["CLIENT", "KILL", "TYPE", "master"]).as_int(), 1);
+    wait_until("the link to come back", LONG, || {
+        stat(&mut m, "sync_partial_ok") == 1
+    });
+    println!("writes: {}", w.stop());
+    converge(&mut m, &mut r);
+    assert_eq!(stat(&mut m, "sync_full"), 1);
+    // The replica first offered its own history (a master turning replica).
+    assert_eq!(stat(&mut m, "sync_partial_err"), 1);
+    assert!(master
+        .log()
+        .contains("Partial resynchronization request from"));
+}
+
+/// The writer keeps going; wait for the link, not for equal offsets.
+fn converge_while_writing(m: &mut Client, r: &mut Client) {
+    wait_until("the replica to sync", LONG, || {
+        info_field(r, "master_link_status").as_deref() == Some("up")
+    });
+    let _ = m;
+}
+
+/// redis master, sluice replica: the master drops its replica (CLIENT
+/// KILL TYPE replica); sluice reconnects with PSYNC <replid> <offset+1>.
+fn partial_resync_redis_master(threads: usize) {
+    if !redis_or_skip() {
+        return;
+    }
+    let master = redis(&[]);
+    let replica = sluice(threads, &[]);
+    let (mut m, mut r) = (master.client(), replica.client());
+    fill(&mut m, 500);
+    let w = writer(master.port);
+    replicaof(&mut r, &master);
+    converge_while_writing(&mut m, &mut r);
+    assert_eq!(
+        m.cmd_str(&["CLIENT", "KILL", "TYPE", "replica"]).as_int(),
+        1
+    );
+    wait_until("the link to come back", LONG, || {
+        stat(&mut m, "sync_partial_ok") == 1
+    });
+    println!("writes: {}", w.stop());
+    converge(&mut m, &mut r);
+    assert_eq!(stat(&mut m, "sync_full"), 1);
+}
+
+threads_tests!(partial_resync_sluice_master, partial_resync_redis_master);
+
+/// Disk-backed sync (`repl-diskless-sync no`) both ways, and sluice
+/// loading per each repl-diskless-load mode, with writes running.
+#[test]
+fn disk_backed_sync_and_every_load_mode() {
+    if !redis_or_skip() {
+        return;
+    }
+    // sluice master writing a temp file, redis replica.
+    let master = sluice(2, &["--repl-diskless-sync", "no"]);
+    let replica = redis(&[]);
+    let (mut m, mut r) = (master.client(), replica.client());
+    fill(&mut m, 1000);
+    let w = writer(master.port);
+    replicaof(&mut r, &master);
+    converge_while_writing(&mut m, &mut r);
+    w.stop();
+    converge(&mut m, &mut r);
+    assert!(master.log().contains("target: disk"), "{}", master.log());
+
+    // redis master (disk and diskless), sluice replica in each load mode.
+    for (sync, load) in [
+        ("no", "disabled"),
+        ("yes", "disabled"),
+        ("yes", "on-empty-db"),
+        ("no", "swapdb"),
+    ] {
+        println!("repl-diskless-sync {sync}, repl-diskless-load {load}");
+        let master = redis(&["--repl-diskless-sync", sync]);
+        let replica = sluice(2, &["--repl-diskless-load", load]);
+        let (mut m, mut r) = (master.client(), replica.client());
+        fill(&mut m, 1000);
+        r.cmd_str(&["SET", "stale", "old data"]);
+        let w = writer(master.port);
+        replicaof(&mut r, &master);
+        converge_while_writing(&mut m, &mut r);
+        w.stop();
+        converge(&mut m, &mut r);
+        assert_eq!(r.cmd_str(&["GET", "stale"]), Reply::nil());
+    }
+}
+
+/// redis master -> sluice -> redis, and sluice -> sluice -> sluice: the
+/// sub-replica gets the master's stream unchanged, offsets included.
+#[test]
+fn chained_replicas() {
+    if !redis_or_skip() {
+        return;
+    }
+    let top = redis(&[]);
+    let middle = sluice(2, &[]);
+    let bottom = redis(&[]);
+    let (mut t, mut mid, mut b) = (top.client(), middle.client(), bottom.client());
+    fill(&mut t, 500);
+    let w = writer(top.port);
+    replicaof(&mut mid, &top);
+    converge_while_writing(&mut t, &mut mid);
+    replicaof(&mut b, &middle);
+    converge_while_writing(&mut mid, &mut b);
+    w.stop();
+    converge(&mut t, &mut mid);
+    converge(&mut t, &mut b);
+    assert_eq!(
+        info_field(&mut b, "master_replid"),
+        info_field(&mut t, "master_replid")
+    );
+    // The middle one's link cut: both hops continue.
+    t.cmd_str(&["CLIENT", "KILL", "TYPE", "replica"]);
+    t.cmd_str(&["SET", "after-cut", "1"]);
+    converge(&mut t, &mut mid);
+    converge(&mut t, &mut b);
+    assert_eq!(stat(&mut t, "sync_partial_ok"), 1);
+
+    let a = sluice(1, &[]);
+    let bb = sluice(2, &[]);
+    let c = sluice(1, &[]);
+    let (mut ac, mut bc, mut cc) = (a.client(), bb.client(), c.client());
+    fill(&mut ac, 300);
+    let w = writer(a.port);
+    replicaof(&mut bc, &a);
+    replicaof(&mut cc, &bb);
+    converge_while_writing(&mut bc, &mut cc);
+    w.stop();
+    converge(&mut ac, &mut bc);
+    converge(&mut ac, &mut cc);
+}
+
+/// A sluice replica (with a sluice sibling and a redis sibling) is
+/// promoted: its siblings and the old master continue by partial resync
+/// (its replid2 is the old history).
+#[test]
+fn psync2_siblings_continue_after_promotion() {
+    if !redis_or_skip() {
+        return;
+    }
+    let old = sluice(2, &[]);
+    let a = sluice(2, &[]);
+    let b = redis(&[]);
+    let c = sluice(1, &[]);
+    let (mut o, mut ac, mut bc, mut cc) = (old.client(), a.client(), b.client(), c.client());
+    fill(&mut o, 500);
+    let w = writer(old.port);
+    for r in [&mut ac, &mut bc, &mut cc] {
+        replicaof(r, &old);
+    }
+    converge_while_writing(&mut o, &mut ac);
+    w.stop();
+    for r in [&mut ac, &mut bc, &mut cc] {
+        converge(&mut o, r);
+    }
+    let old_id = info_field(&mut o, "master_replid").unwrap();
+    assert_eq!(ac.cmd_str(&["REPLICAOF", "NO", "ONE"]), Reply::ok());
+    assert_eq!(
+        info_field(&mut ac, "master_replid2").as_deref(),
+        Some(old_id.as_str())
+    );
+    let offset: i64 = info_field(&mut ac, "master_repl_offset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        info_field(&mut ac, "second_repl_offset"),
+        Some((offset + 1).to_string())
+    );
+    assert_eq!(ac.cmd_str(&["ROLE"]).as_array()[0], Reply::bulk("master"));
+    ac.cmd_str(&["SET", "promoted", "yes"]);
+    for r in [&mut bc, &mut cc, &mut o] {
+        replicaof(r, &a);
+    }
+    let w = writer(a.port);
+    wait_until("three partial resyncs on the new master", LONG, || {
+        stat(&mut ac, "sync_partial_ok") == 3
+    });
+    w.stop();
+    for r in [&mut bc, &mut cc, &mut o] {
+        converge(&mut ac, r);
+    }
+    assert_eq!(stat(&mut ac, "sync_full"), 0);
+    assert_eq!(bc.cmd_str(&["GET", "promoted"]), Reply::bulk("yes"));
+}
+
+/// WAIT: the count of replicas that acknowledged the client's last write;
+/// a timeout replies the count so far; replicas refuse WAIT.
+#[test]
+fn wait_counts_acknowledging_replicas() {
+    if !redis_or_skip() {
+        return;
+    }
+    let master = sluice(2, &[]);
+    let r1 = redis(&[]);
+    let r2 = sluice(1, &[]);
+    let (mut m, mut c1, mut c2) = (master.client(), r1.client(), r2.client());
+    assert_eq!(m.cmd_str(&["WAIT", "0", "0"]).as_int(), 0);
+    assert_eq!(
+        m.cmd_str(&["WAIT", "x", "0"]),
+        Reply::err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(
+        m.cmd_str(&["WAIT", "1", "-1"]),
+        Reply::err("ERR timeout is negative")
+    );
+    replicaof(&mut c1, &master);
+    replicaof(&mut c2, &master);
+    wait_until("two replicas online", LONG, || {
+        info_field(&mut m, "connected_slaves").as_deref() == Some("2")
+            && info_field(&mut m, "slave1").is_some_and(|l| l.contains("state=online"))
+            && info_field(&mut m, "slave0").is_some_and(|l| l.contains("state=online"))
+    });
+    for i in 0..50 {
+        m.cmd_str(&["SET", "k", &i.to_string()]);
+        assert_eq!(m.cmd_str(&["WAIT", "2", "0"]).as_int(), 2, "round {i}");
+    }
+    // More replicas than exist: the timeout answers with what acked.
+    m.cmd_str(&["INCR", "n"]);
+    assert_eq!(m.cmd_str(&["WAIT", "3", "200"]).as_int(), 2);
+    // Inside MULTI WAIT cannot block.
+    m.cmd_str(&["MULTI"]);
+    m.cmd_str(&["WAIT", "3", "0"]);
+    let replies = m.cmd_str(&["EXEC"]);
+    assert_eq!(replies.as_array().len(), 1);
+    assert_eq!(
+        c2.cmd_str(&["WAIT", "1", "0"]),
+        Reply::err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+    );
+    assert_eq!(
+        c2.cmd_str(&["SET", "x", "1"]),
+        Reply::err("READONLY You can't write against a read only replica.")
+    );
+    converge(&mut m, &mut c1);
+    converge(&mut m, &mut c2);
+    let role = m.cmd_str(&["ROLE"]);
+    assert_eq!(role.as_array()[0], Reply::bulk("master"));
+    assert_eq!(role.as_array()[2].as_array().len(), 2);
+}
+
+/// min-replicas-to-write refuses writes until enough replicas are online
+/// and acknowledging.
+#[test]
+fn min_replicas_to_write() {
+    if !redis_or_skip() {
+        return;
+    }
+    let master = sluice(
+        2,
+        &[
+            "--min-replicas-to-write",
+            "1",
+            "--min-replicas-max-lag",
+            "10",
+        ],
+    );
+    let mut m = master.client();
+    assert_eq!(
+        m.cmd_str(&["SET", "a", "1"]),
+        Reply::err("NOREPLICAS Not enough good replicas to write.")
+    );
+    assert_eq!(m.cmd_str(&["GET", "a"]), Reply::nil());
+    let replica = redis(&[]);
+    let mut r = replica.client();
+    replicaof(&mut r, &master);
+    wait_until("a good replica", LONG, || {
+        info_field(&mut m, "min_slaves_good_slaves").as_deref() == Some("1")
+    });
+    assert_eq!(m.cmd_str(&["SET", "a", "1"]), Reply::ok());
+    converge(&mut m, &mut r);
+    assert_eq!(
+        m.cmd_str(&["CONFIG", "SET", "min-replicas-to-write", "2"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        m.cmd_str(&["SET", "a", "2"]),
+        Reply::err("NOREPLICAS Not enough good replicas to write.")
+    );
+}
+
+/// A sluice replica restarted from its own RDB continues by partial
+/// resync: the file records the master's replication ID and offset.
+#[test]
+fn replica_restart_continues_partially() {
+    if !redis_or_skip() {
+        return;
+    }
+    let master = redis(&[]);
+    let mut m = master.client();
+    fill(&mut m, 500);
+    let dir = std::env::temp_dir().join(format!("sluice-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let port = master.port.to_string();
+    let args = ["--dir", &dir_arg, "--replicaof", "127.0.0.1", &port];
+    {
+        let replica = sluice(2, &args);
+        let mut r = replica.client();
+        converge(&mut m, &mut r);
+        assert_eq!(r.cmd_str(&["SAVE"]), Reply::ok());
+    }
+    // Writes while it is down stay in the master's backlog.
+    let w = writer(master.port);
+    wait_until("some writes", LONG, || {
+        stat(&mut m, "total_commands_processed") > 2000
+    });
+    let replica = sluice(2, &args);
+    let mut r = replica.client();
+    wait_until("the restarted replica to continue", LONG, || {
+        stat(&mut m, "sync_partial_ok") == 1
+    });
+    w.stop();
+    converge(&mut m, &mut r);
+    assert_eq!(stat(&mut m, "sync_full"), 1);
+    drop(replica);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A replica that stops reading is dropped once its pending stream passes
+/// the replica output-buffer limit, and recovers when it reads again.
+#[test]
+fn output_buffer_limit_disconnects_and_recovers() {
+    if !redis_or_skip() {
+        return;
+    }
+    let master = sluice(
+        2,
+        &["--client-output-buffer-limit", "replica", "256kb", "0", "0"],
+    );
+    let replica = redis(&[]);
+    let (mut m, mut r) = (master.client(), replica.client());
+    fill(&mut m, 200);
+    replicaof(&mut r, &master);
+    converge(&mut m, &mut r);
+    let pid = replica.pid().to_string();
+    let kill = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    };
+    kill("-STOP");
+    let value = "v".repeat(4096);
+    let mut i = 0;
+    wait_until("the replica to be dropped", LONG, || {
+        for _ in 0..100 {
+            m.cmd_str(&["SET", &format!("big:{}", i % 2000), &value]);
+            i += 1;
+        }
+        info_field(&mut m, "connected_slaves").as_deref() == Some("0")
+    });
+    kill("-CONT");
+    assert!(
+        master.log().contains("overcoming of output buffer limits"),
+        "{}",
+        master.log()
+    );
+    converge(&mut m, &mut r);
+}
+
+/// replica-serve-stale-data no: with the link down, data commands get
+/// -MASTERDOWN and STALE ones (INFO, PING...) still run.
+#[test]
+fn masterdown_while_link_is_down() {
+    let replica = sluice(2, &["--replica-serve-stale-data", "no"]);
+    let mut r = replica.client();
+    let dead = common::free_port().to_string();
+    assert_eq!(r.cmd_str(&["REPLICAOF", "127.0.0.1", &dead]), Reply::ok());
+    assert_eq!(
+        r.cmd_str(&["GET", "a"]),
+        Reply::err(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+        )
+    );
+    assert_eq!(r.cmd_str(&["PING"]), Reply::simple("PONG"));
+    assert_eq!(
+        info_field(&mut r, "master_link_status").as_deref(),
+        Some("down")
+    );
+    assert_eq!(
+        r.cmd_str(&["CONFIG", "SET", "replica-serve-stale-data", "yes"]),
+        Reply::ok()
+    );
+    assert_eq!(r.cmd_str(&["GET", "a"]), Reply::nil());
+}
+
+/// A replica never expires keys itself: reads hide a logically expired
+/// key, the master's DEL removes it.
+#[test]
+fn replica_leaves_expiry_to_its_master() {
+    if !redis_or_skip() {
+        return;
+    }
+    let master = redis(&[]);
+    let replica = sluice(2, &[]);
+    let (mut m, mut r) = (master.client(), replica.client());
+    assert_eq!(m.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), Reply::ok());
+    replicaof(&mut r, &master);
+    m.cmd_str(&["SET", "short", "v", "PX", "300"]);
+    m.cmd_str(&["SET", "keep", "v"]);
+    converge(&mut m, &mut r);
+    wait_until("the key to expire logically", LONG, || {
+        r.cmd_str(&["GET", "short"]) == Reply::nil()
+    });
+    // Still there: only hidden.
+    assert_eq!(r.cmd_str(&["DBSIZE"]).as_int(), 2);
+    // The master's lazy expiry propagates a DEL.
+    assert_eq!(m.cmd_str(&["GET", "short"]), Reply::nil());
+    wait_until("the master's DEL", LONG, || {
+        r.cmd_str(&["DBSIZE"]).as_int() == 1
+    });
+    converge(&mut m, &mut r);
+}
