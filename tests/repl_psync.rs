@@ -536,3 +536,84 @@ fn replica_leaves_expiry_to_its_master() {
     });
     converge(&mut m, &mut r);
 }
+
+fn role(c: &mut Client) -> String {
+    c.cmd_str(&["ROLE"]).as_array()[0].as_str()
+}
+
+/// FAILOVER: sluice hands the master role to a redis replica (its other,
+/// sluice, replica follows through it), and redis hands it to a sluice
+/// replica; writes during the switch wait, then get READONLY; no full
+/// sync anywhere after the first.
+#[test]
+fn failover_both_ways() {
+    if !redis_or_skip() {
+        return;
+    }
+    let m = sluice(2, &[]);
+    let r = redis(&[]);
+    let s = sluice(1, &[]);
+    let (mut mc, mut rc, mut sc) = (m.client(), r.client(), s.client());
+    fill(&mut mc, 300);
+    replicaof(&mut rc, &m);
+    replicaof(&mut sc, &m);
+    converge(&mut mc, &mut rc);
+    converge(&mut mc, &mut sc);
+    assert_eq!(
+        mc.cmd_str(&["FAILOVER", "TO", "127.0.0.1", "1"]),
+        Reply::err("ERR FAILOVER target HOST and PORT is not a replica.")
+    );
+    assert_eq!(
+        mc.cmd_str(&["FAILOVER", "FORCE"]),
+        Reply::err(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP."
+        )
+    );
+    assert_eq!(
+        mc.cmd_str(&["FAILOVER", "ABORT"]),
+        Reply::err("ERR No failover in progress.")
+    );
+    assert_eq!(
+        sc.cmd_str(&["FAILOVER"]),
+        Reply::err("ERR FAILOVER is not valid when server is a replica.")
+    );
+    let port = r.port.to_string();
+    assert_eq!(
+        mc.cmd_str(&["FAILOVER", "TO", "127.0.0.1", &port]),
+        Reply::ok()
+    );
+    // A write sent now waits for the switch, then is refused.
+    let mut late = m.client();
+    assert_eq!(
+        late.cmd_str(&["SET", "late", "1"]),
+        Reply::err("READONLY You can't write against a read only replica.")
+    );
+    wait_until("the failover to finish", LONG, || {
+        info_field(&mut mc, "master_failover_state").as_deref() == Some("no-failover")
+            && role(&mut mc) == "slave"
+    });
+    assert_eq!(role(&mut rc), "master");
+    rc.cmd_str(&["SET", "new-master", "redis"]);
+    converge(&mut rc, &mut mc);
+    converge(&mut rc, &mut sc);
+    assert_eq!(sc.cmd_str(&["GET", "new-master"]), Reply::bulk("redis"));
+    assert_eq!(stat(&mut rc, "sync_full"), 0);
+
+    // redis master -> sluice replica.
+    let rm = redis(&[]);
+    let s2 = sluice(2, &[]);
+    let (mut rmc, mut s2c) = (rm.client(), s2.client());
+    fill(&mut rmc, 300);
+    replicaof(&mut s2c, &rm);
+    converge(&mut rmc, &mut s2c);
+    assert_eq!(rmc.cmd_str(&["FAILOVER"]), Reply::ok());
+    wait_until("redis to hand over", LONG, || {
+        info_field(&mut rmc, "master_failover_state").as_deref() == Some("no-failover")
+            && role(&mut rmc) == "slave"
+    });
+    assert_eq!(role(&mut s2c), "master");
+    assert_eq!(s2c.cmd_str(&["SET", "now", "sluice"]), Reply::ok());
+    converge(&mut s2c, &mut rmc);
+    assert_eq!(stat(&mut s2c, "sync_partial_ok"), 1);
+    assert_eq!(stat(&mut s2c, "sync_full"), 0);
+}

@@ -303,6 +303,13 @@ pub fn dispatch_found(
         srv.metrics_reject(shard, cmd);
         return;
     }
+    if srv.repl.writes_paused()
+        && !client.master_link
+        && writes(cmd, client)
+        && postpone(srv, client, argv)
+    {
+        return;
+    }
     if cmd.flags & flags::WRITE != 0 && !client.master_link && !srv.repl.enough_good_replicas() {
         flag_multi_error(client);
         out.error("NOREPLICAS Not enough good replicas to write.");
@@ -438,6 +445,42 @@ pub fn call(
         hits,
         misses,
     );
+}
+
+/// A write, or an EXEC of queued writes (what a write pause holds).
+fn writes(cmd: &Command, client: &Client) -> bool {
+    cmd.flags & flags::WRITE != 0
+        || (cmd.name == "exec"
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queued.iter().any(|(c, _)| c.flags & flags::WRITE != 0)))
+}
+
+/// Holds the command while writes are paused (FAILOVER): the client
+/// blocks, and its shard runs the command again when writes resume.
+fn postpone(srv: &Server, client: &mut Client, argv: &Argv) -> bool {
+    let waiter = Arc::new(crate::store::Waiter {
+        client_id: client.id,
+        shard: client.meta.shard,
+        db: client.db,
+        resp3: client.resp3,
+        argv: argv.clone(),
+        claimed: AtomicBool::new(false),
+    });
+    if !srv.repl.postpone(Arc::clone(&waiter)) {
+        return false;
+    }
+    client
+        .meta
+        .blocked
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    client.blocked = Some(Blocked {
+        waiter,
+        deadline_ms: 0,
+        on_timeout: OnTimeout::Null,
+    });
+    true
 }
 
 /// A replica refuses commands while it replaces its dataset (-LOADING,

@@ -18,6 +18,7 @@ command_table! {
     "sync", 1, ADMIN | NOSCRIPT, (0, 0, 0), "@admin @slow @dangerous", psync;
     "replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", replconf;
     "wait", 3, NOSCRIPT, (0, 0, 0), "@slow @connection", wait;
+    "failover", -1, ADMIN | NOSCRIPT | STALE, (0, 0, 0), "@admin @slow @dangerous", failover;
 }
 
 /// PSYNC <replid> <offset> / SYNC: answered by the sender thread
@@ -25,6 +26,26 @@ command_table! {
 /// are written, the shard hands the socket over. A replica serves
 /// sub-replicas the same way, from its own backlog of its master's stream.
 pub fn psync(ctx: &mut Ctx, argv: &Argv) {
+    // PSYNC <my master's replid> <offset> FAILOVER: my master hands over
+    // (its FAILOVER): become a master, then serve it as a replica.
+    if argv.len() > 3 && eq_ic(argv.get(3), "failover") {
+        if argv.get(1) != ctx.srv.repl.ids().replid.as_bytes() {
+            return ctx
+                .out
+                .error("ERR PSYNC FAILOVER replid must match my replid.");
+        }
+        if ctx.srv.repl.is_replica() {
+            ctx.srv.repl.promote();
+            ctx.srv.config.write().replicaof = None;
+        }
+        crate::notice!(
+            "Failover request received for replid {}.",
+            String::from_utf8_lossy(argv.get(1))
+        );
+    }
+    if ctx.srv.repl.failover.lock().state != crate::repl::FailoverState::None {
+        return ctx.out.error("NOMASTERLINK Can't SYNC while failing over");
+    }
     if let Some(link) = ctx.srv.repl.link_status() {
         if link.state() != crate::repl::replica::LinkState::Connected {
             return ctx
@@ -104,6 +125,11 @@ pub fn replconf(ctx: &mut Ctx, argv: &Argv) {
 /// REPLICAOF host port | NO ONE
 pub fn replicaof(ctx: &mut Ctx, argv: &Argv) {
     let (host, port) = (argv.get(1), argv.get(2));
+    if ctx.srv.repl.failover.lock().state != crate::repl::FailoverState::None {
+        return ctx
+            .out
+            .error("ERR REPLICAOF not allowed while failing over.");
+    }
     if eq_ic(host, "no") && eq_ic(port, "one") {
         if ctx.srv.repl.is_replica() {
             ctx.srv.repl.promote();
@@ -138,7 +164,7 @@ pub fn replicaof(ctx: &mut Ctx, argv: &Argv) {
     let cached = ctx.srv.repl.begin_switch(&ctx.srv.keyspace);
     // Our replicas hold our old history: they reconnect.
     ctx.srv.repl.disconnect_replicas();
-    let link = Link::start(ctx.srv.arc(), host.clone(), port, cached);
+    let link = Link::start(ctx.srv.arc(), host.clone(), port, cached, false);
     ctx.srv.repl.set_master(Some(link));
     ctx.srv.config.write().replicaof = Some((host.clone(), port));
     crate::notice!(
@@ -238,4 +264,92 @@ pub fn wait(ctx: &mut Ctx, argv: &Argv) {
     ctx.srv.repl.add_wait(waiter, offset, wanted);
     // An ACK may have come in before the wait was listed.
     ctx.srv.repl.check_waits(ctx.srv);
+}
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (replication.c
+/// `failoverCommand`): pauses writes and hands the master role to a
+/// replica once it has the whole stream; `Replication::failover_cron`
+/// drives it.
+pub fn failover(ctx: &mut Ctx, argv: &Argv) {
+    let repl = &ctx.srv.repl;
+    if argv.len() == 2 && eq_ic(argv.get(1), "abort") {
+        if repl.failover.lock().state == crate::repl::FailoverState::None {
+            return ctx.out.error("ERR No failover in progress.");
+        }
+        repl.abort_failover(ctx.srv, "Failover manually aborted");
+        return ctx.out.ok();
+    }
+    let mut timeout_ms = 0i64;
+    let mut force = false;
+    let mut target: Option<(String, i64)> = None;
+    let mut j = 1;
+    while j < argv.len() {
+        let word = argv.get(j);
+        if eq_ic(word, "timeout") && j + 1 < argv.len() && timeout_ms == 0 {
+            let Some(t) = crate::num::parse_i64(argv.get(j + 1)) else {
+                return ctx.out.error("ERR value is not an integer or out of range");
+            };
+            if t <= 0 {
+                return ctx.out.error("ERR FAILOVER timeout must be greater than 0");
+            }
+            timeout_ms = t;
+            j += 2;
+        } else if eq_ic(word, "to") && j + 2 < argv.len() && target.is_none() {
+            let Some(port) = crate::num::parse_i64(argv.get(j + 2)) else {
+                return ctx.out.error("ERR value is not an integer or out of range");
+            };
+            target = Some((String::from_utf8_lossy(argv.get(j + 1)).into_owned(), port));
+            j += 3;
+        } else if eq_ic(word, "force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+    }
+    if repl.failover.lock().state != crate::repl::FailoverState::None {
+        return ctx.out.error("ERR FAILOVER already in progress.");
+    }
+    if repl.is_replica() {
+        return ctx
+            .out
+            .error("ERR FAILOVER is not valid when server is a replica.");
+    }
+    let replicas = repl.replicas.snapshot();
+    if replicas.is_empty() {
+        return ctx.out.error("ERR FAILOVER requires connected replicas.");
+    }
+    if force && (timeout_ms == 0 || target.is_none()) {
+        return ctx.out.error(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+        );
+    }
+    let target = match target {
+        Some((host, port)) => {
+            let Some(r) = replicas
+                .iter()
+                .find(|r| r.ip.eq_ignore_ascii_case(&host) && i64::from(r.port) == port)
+            else {
+                return ctx
+                    .out
+                    .error("ERR FAILOVER target HOST and PORT is not a replica.");
+            };
+            if !r.is_online() {
+                return ctx.out.error("ERR FAILOVER target replica is not online.");
+            }
+            crate::notice!("FAILOVER requested to {host}:{port}.");
+            Some((r.ip.clone(), r.port))
+        }
+        None => {
+            crate::notice!("FAILOVER requested to any replica.");
+            None
+        }
+    };
+    let end_ms = if timeout_ms > 0 {
+        crate::server::unix_ms().saturating_add(timeout_ms as u64)
+    } else {
+        0
+    };
+    repl.start_failover(target, end_ms, force);
+    ctx.out.ok();
 }

@@ -834,10 +834,11 @@ fn replication_info(srv: &crate::server::Server, s: &mut String) {
     let second = ids.second.map_or(-1, |o| o as i64 + 1);
     let _ = write!(
         s,
-        "master_failover_state:no-failover\r\n\
+        "master_failover_state:{}\r\n\
          master_replid:{}\r\nmaster_replid2:{}\r\n\
          master_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:{active}\r\n\
          repl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+        repl.failover.lock().state.name(),
         ids.replid,
         ids.replid2,
         srv.config.read().repl_backlog_size,

@@ -33,6 +33,9 @@ pub struct Config {
     /// The cached master: its replication ID and the offset of the last
     /// byte applied (PSYNC asks for the next one).
     pub cached: Option<(String, u64)>,
+    /// A coordinated failover (FAILOVER): `PSYNC <replid> <offset> FAILOVER`
+    /// asks the replica to become our master.
+    pub failover: bool,
 }
 
 /// A step the caller acts on.
@@ -220,7 +223,11 @@ impl Handshake {
         match &self.config.cached {
             Some((replid, offset)) => {
                 let next = offset.saturating_add(1).to_string();
-                encode_command(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])
+                if self.config.failover {
+                    encode_command(&[b"PSYNC", replid.as_bytes(), next.as_bytes(), b"FAILOVER"])
+                } else {
+                    encode_command(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])
+                }
             }
             None => encode_command(&[b"PSYNC", b"?", b"-1"]),
         }

@@ -132,6 +132,40 @@ pub struct Replication {
     loading: AtomicBool,
     /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds).
     min_replicas: [AtomicI64; 2],
+    /// Writes are paused (FAILOVER): their clients wait here.
+    paused: AtomicBool,
+    postponed: Mutex<Vec<Arc<crate::store::Waiter>>>,
+    pub failover: Mutex<Failover>,
+}
+
+/// A coordinated failover (FAILOVER), driven by [`Replication::failover_cron`].
+#[derive(Default)]
+pub struct Failover {
+    pub state: FailoverState,
+    /// The replica to hand over to (None: the first caught-up one).
+    pub target: Option<(String, u16)>,
+    /// Unix ms when waiting ends (0: never).
+    pub end_ms: u64,
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailoverState {
+    #[default]
+    None,
+    WaitForSync,
+    InProgress,
+}
+
+impl FailoverState {
+    /// INFO's `master_failover_state`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailoverState::None => "no-failover",
+            FailoverState::WaitForSync => "waiting-for-sync",
+            FailoverState::InProgress => "failover-in-progress",
+        }
+    }
 }
 
 impl Default for Replication {
@@ -156,6 +190,9 @@ impl Default for Replication {
             waits: Mutex::new(Vec::new()),
             loading: AtomicBool::new(false),
             min_replicas: [AtomicI64::new(0), AtomicI64::new(10)],
+            paused: AtomicBool::new(false),
+            postponed: Mutex::new(Vec::new()),
+            failover: Mutex::new(Failover::default()),
         }
     }
 }
@@ -219,6 +256,151 @@ impl Replication {
             })
             .count();
         good as i64 >= to_write
+    }
+
+    pub fn writes_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// Holds a write until writes resume (Redis's `blockPostponeClient`);
+    /// false when they already have (the caller runs it now).
+    pub fn postpone(&self, waiter: Arc<crate::store::Waiter>) -> bool {
+        let mut postponed = self.postponed.lock();
+        if !self.writes_paused() {
+            return false;
+        }
+        postponed.push(waiter);
+        true
+    }
+
+    fn pause_writes(&self) {
+        let _guard = self.postponed.lock();
+        self.paused.store(true, Ordering::Release);
+    }
+
+    /// Resumes writes: every postponed command runs again on its shard.
+    fn unpause_writes(&self, srv: &crate::server::Server) {
+        let waiters = {
+            let mut postponed = self.postponed.lock();
+            self.paused.store(false, Ordering::Release);
+            std::mem::take(&mut *postponed)
+        };
+        let Some(handles) = srv.shards.get() else {
+            return;
+        };
+        for w in waiters {
+            if w.claim() {
+                if let Some(h) = handles.get(w.shard) {
+                    h.send(crate::server::ShardMsg::Retry {
+                        client_id: w.client_id,
+                    });
+                }
+            }
+        }
+    }
+
+    /// FAILOVER accepted: writes pause, the replicas are asked for ACKs.
+    pub fn start_failover(&self, target: Option<(String, u16)>, end_ms: u64, force: bool) {
+        *self.failover.lock() = Failover {
+            state: FailoverState::WaitForSync,
+            target,
+            end_ms,
+            force,
+        };
+        self.pause_writes();
+        if let Some(b) = self.backlog.read().as_ref() {
+            b.append(None, GETACK);
+        }
+        self.wakeup.notify();
+    }
+
+    /// Ends a failover (done or aborted), resuming writes.
+    fn clear_failover(&self, srv: &crate::server::Server) {
+        *self.failover.lock() = Failover::default();
+        self.unpause_writes(srv);
+    }
+
+    /// FAILOVER ABORT, a timeout, or a refused PSYNC FAILOVER: back to
+    /// being a master (replication.c `abortFailover`).
+    pub fn abort_failover(&self, srv: &crate::server::Server, why: &str) {
+        let f = std::mem::take(&mut *self.failover.lock());
+        if f.state == FailoverState::None {
+            return;
+        }
+        match &f.target {
+            Some((h, p)) => crate::notice!("FAILOVER to {h}:{p} aborted: {why}"),
+            None => crate::notice!("FAILOVER to any replica aborted: {why}"),
+        }
+        if f.state == FailoverState::InProgress {
+            self.promote();
+            srv.config.write().replicaof = None;
+        }
+        self.clear_failover(srv);
+    }
+
+    /// Drives a failover (every shard-0 timer tick; replication.c
+    /// `updateFailoverStatus`): once the target (or any replica) has
+    /// acknowledged our whole stream, this server becomes its replica and
+    /// asks it, with PSYNC ... FAILOVER, to become the master; writes
+    /// resume when that link is up (they then get READONLY).
+    pub fn failover_cron(&self, srv: &crate::server::Server) {
+        let (state, target, end_ms, force) = {
+            let f = self.failover.lock();
+            (f.state, f.target.clone(), f.end_ms, f.force)
+        };
+        match state {
+            FailoverState::None => {}
+            FailoverState::WaitForSync => {
+                let now = crate::server::unix_ms();
+                let offset = self.offset();
+                let caught_up = self.replicas.snapshot().into_iter().find(|r| {
+                    r.is_online()
+                        && r.ack_offset.load(Ordering::Acquire) == offset
+                        && target
+                            .as_ref()
+                            .is_none_or(|(h, p)| h.eq_ignore_ascii_case(&r.ip) && *p == r.port)
+                });
+                let to = match (caught_up, end_ms != 0 && now >= end_ms) {
+                    (Some(r), _) => {
+                        crate::notice!(
+                            "Failover target {}:{} is synced, failing over.",
+                            r.ip,
+                            r.port
+                        );
+                        (r.ip.clone(), r.port)
+                    }
+                    (None, true) if force && target.is_some() => {
+                        let (h, p) = target.clone().unwrap_or_default();
+                        crate::notice!("FAILOVER to {h}:{p} time out exceeded, failing over.");
+                        (h, p)
+                    }
+                    (None, true) => {
+                        return self.abort_failover(srv, "Replica never caught up before timeout")
+                    }
+                    (None, false) => return,
+                };
+                {
+                    let mut f = self.failover.lock();
+                    f.state = FailoverState::InProgress;
+                    f.target = Some(to.clone());
+                }
+                let cached = self.begin_switch(&srv.keyspace);
+                self.disconnect_replicas();
+                let link = replica::Link::start(srv.arc(), to.0.clone(), to.1, cached, true);
+                self.set_master(Some(link));
+                srv.config.write().replicaof = Some(to);
+            }
+            FailoverState::InProgress => match self.link_status() {
+                Some(link) if link.failover_refused.load(Ordering::Acquire) => {
+                    self.abort_failover(srv, "Failover target rejected psync request")
+                }
+                Some(link) if link.state() == replica::LinkState::Connected => {
+                    crate::notice!("FAILOVER completed: this server is now a replica");
+                    self.clear_failover(srv);
+                }
+                _ => {}
+            },
+        }
     }
 
     pub fn is_loading(&self) -> bool {
@@ -335,7 +517,9 @@ impl Replication {
     /// one (one per period for all replicas, as Redis's cron). A replica's
     /// sub-replicas get its master's PINGs instead.
     pub fn ping_if_due(&self, now_ms: u64, period_ms: u64) {
-        if self.is_replica() {
+        // Paused (FAILOVER): the offset must hold still for the replicas
+        // to catch up with it.
+        if self.is_replica() || self.writes_paused() {
             return;
         }
         let last = self.last_ping_ms.load(Ordering::Acquire);

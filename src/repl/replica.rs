@@ -98,6 +98,11 @@ pub struct LinkStatus {
     /// The dataset is a whole history (a sync completed and no full sync
     /// has begun since): pointing this replica elsewhere may continue it.
     pub synced: AtomicBool,
+    /// FAILOVER: this link asks its master to hand over (PSYNC ... FAILOVER);
+    /// `failover_refused` once the master said no (the link then waits to
+    /// be stopped: the failover is aborted).
+    failover: AtomicBool,
+    pub failover_refused: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -132,7 +137,13 @@ pub type Cached = (String, u64);
 impl Link {
     /// Starts replicating from `host:port`, offering to continue `cached`
     /// (PSYNC <replid> <offset+1>; `None`: PSYNC ? -1).
-    pub fn start(srv: Arc<Server>, host: String, port: u16, cached: Option<Cached>) -> Link {
+    pub fn start(
+        srv: Arc<Server>,
+        host: String,
+        port: u16,
+        cached: Option<Cached>,
+        failover: bool,
+    ) -> Link {
         let status = Arc::new(LinkStatus {
             host,
             port,
@@ -143,6 +154,8 @@ impl Link {
             sync_total: AtomicI64::new(-1),
             sync_read: AtomicU64::new(0),
             synced: AtomicBool::new(cached.is_some()),
+            failover: AtomicBool::new(failover),
+            failover_refused: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         });
         let thread_status = Arc::clone(&status);
@@ -240,6 +253,15 @@ fn run(srv: &Arc<Server>, status: &LinkStatus, cached: Option<Cached>) {
             Outcome::Retry(why) => {
                 status.set_state(LinkState::Connect);
                 crate::warning!("Replication link with MASTER lost or refused: {why}");
+                if status.failover.load(Ordering::Acquire) {
+                    // The failover's PSYNC failed: it is aborted (by the
+                    // cron, which stops this link).
+                    status.failover_refused.store(true, Ordering::Release);
+                    while !status.stopped() {
+                        std::thread::sleep(TICK);
+                    }
+                    break;
+                }
             }
         }
     }
@@ -300,6 +322,7 @@ fn attempt_sync(
         listening_port,
         announce_ip: settings.announce_ip.clone(),
         cached: cached.clone(),
+        failover: status.failover.load(Ordering::Acquire),
     });
     let mut io = Io {
         link: &mut link,
@@ -390,6 +413,7 @@ fn attempt_sync(
     };
     status.offset.store(offset, Ordering::Release);
     status.synced.store(true, Ordering::Release);
+    status.failover.store(false, Ordering::Release);
     status.down_since_ms.store(0, Ordering::Relaxed);
     status.set_state(LinkState::Connected);
     crate::notice!("MASTER <-> REPLICA sync: Finished with success");

@@ -128,6 +128,7 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
             host,
             port,
             cached,
+            false,
         )));
     }
     let mut handles = Vec::with_capacity(threads);
@@ -943,6 +944,7 @@ impl Shard {
         self.close_idle_clients();
         if self.id == 0 {
             self.sample_ops();
+            self.srv.repl.failover_cron(&self.srv);
             super::persist::cron(&self.srv);
         }
     }
@@ -952,7 +954,8 @@ impl Shard {
     /// stops after 25% of the timer period, as Redis's default effort.
     fn active_expire(&mut self) {
         // A replica waits for its master's DELs (reads hide expired keys).
-        if self.srv.repl.is_replica() {
+        // A paused server (FAILOVER) writes nothing either.
+        if self.srv.repl.is_replica() || self.srv.repl.writes_paused() {
             return;
         }
         let budget = std::time::Duration::from_micros(250_000 / u64::from(self.hz));
