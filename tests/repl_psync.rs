@@ -617,3 +617,35 @@ fn failover_both_ways() {
     assert_eq!(stat(&mut s2c, "sync_partial_ok"), 1);
     assert_eq!(stat(&mut s2c, "sync_full"), 0);
 }
+
+/// repl-backlog-ttl: a master left without replicas frees its backlog and
+/// starts a new history; the offset stays.
+#[test]
+fn backlog_freed_after_ttl() {
+    if !redis_or_skip() {
+        return;
+    }
+    let m = sluice(2, &["--repl-backlog-ttl", "1"]);
+    let mut mc = m.client();
+    fill(&mut mc, 100);
+    let old_id = info_field(&mut mc, "master_replid").unwrap();
+    {
+        let r = redis(&[]);
+        let mut rc = r.client();
+        replicaof(&mut rc, &m);
+        converge(&mut mc, &mut rc);
+        assert_eq!(
+            info_field(&mut mc, "repl_backlog_active").as_deref(),
+            Some("1")
+        );
+    }
+    let offset = info_field(&mut mc, "master_repl_offset").unwrap();
+    wait_until("the backlog to be freed", LONG, || {
+        info_field(&mut mc, "repl_backlog_active").as_deref() == Some("0")
+    });
+    assert_ne!(info_field(&mut mc, "master_replid").unwrap(), old_id);
+    assert_eq!(info_field(&mut mc, "master_repl_offset").unwrap(), offset);
+    assert!(m
+        .log()
+        .contains("Replication backlog freed after 1 seconds"));
+}

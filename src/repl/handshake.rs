@@ -492,6 +492,23 @@ mod tests {
     }
 
     #[test]
+    fn failover_psync_names_it() {
+        let (mut h, _) = Handshake::new(Config {
+            cached: Some(("d".repeat(40), 9)),
+            failover: true,
+            ..Config::default()
+        });
+        let (ev, _) = h.feed(b"+PONG\r\n").unwrap();
+        assert!(!sends(&ev).is_empty());
+        let (ev, _) = h.feed(b"+OK\r\n+OK\r\n").unwrap();
+        let psync = format!(
+            "*4\r\n$5\r\nPSYNC\r\n$40\r\n{}\r\n$2\r\n10\r\n$8\r\nFAILOVER\r\n",
+            "d".repeat(40)
+        );
+        assert_eq!(sends(&ev), psync.into_bytes());
+    }
+
+    #[test]
     fn auth_and_cached_master() {
         let (mut h, _) = Handshake::new(Config {
             masteruser: Some(b"repl".to_vec()),
@@ -499,6 +516,7 @@ mod tests {
             listening_port: 7000,
             announce_ip: Some("10.0.0.9".into()),
             cached: Some(("b".repeat(40), 99)),
+            failover: false,
         });
         let (ev, _) = h.feed(b"-NOAUTH Authentication required.\r\n").unwrap();
         let burst = String::from_utf8(sends(&ev)).unwrap();

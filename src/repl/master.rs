@@ -160,17 +160,25 @@ pub fn serve(srv: Arc<Server>, fd: OwnedFd, request: Request) {
                 ack_ms: AtomicU64::new(crate::server::unix_ms()),
                 lag: Mutex::new(Lag::new()),
             });
-            srv.repl.replicas.list.lock().push(Arc::clone(&replica));
+            {
+                let mut list = srv.repl.replicas.list.lock();
+                list.push(Arc::clone(&replica));
+                srv.repl.no_replicas_since_ms.store(0, Ordering::Release);
+            }
             let name = replica.name();
             crate::notice!("Replica {name} asks for synchronization");
             if let Err(e) = run(&srv, TcpStream::from(fd), &request, &replica) {
                 crate::warning!("Connection with replica {name} lost: {e}");
             }
-            srv.repl
-                .replicas
-                .list
-                .lock()
-                .retain(|r| !Arc::ptr_eq(r, &replica));
+            {
+                let mut list = srv.repl.replicas.list.lock();
+                list.retain(|r| !Arc::ptr_eq(r, &replica));
+                if list.is_empty() {
+                    srv.repl
+                        .no_replicas_since_ms
+                        .store(crate::server::unix_ms(), Ordering::Release);
+                }
+            }
             // WAIT counts only attached replicas.
             srv.repl.check_waits(&srv);
         });

@@ -136,6 +136,8 @@ pub struct Replication {
     paused: AtomicBool,
     postponed: Mutex<Vec<Arc<crate::store::Waiter>>>,
     pub failover: Mutex<Failover>,
+    /// Unix ms since when no replica is attached (0: one is).
+    pub no_replicas_since_ms: AtomicU64,
 }
 
 /// A coordinated failover (FAILOVER), driven by [`Replication::failover_cron`].
@@ -193,6 +195,7 @@ impl Default for Replication {
             paused: AtomicBool::new(false),
             postponed: Mutex::new(Vec::new()),
             failover: Mutex::new(Failover::default()),
+            no_replicas_since_ms: AtomicU64::new(0),
         }
     }
 }
@@ -336,6 +339,34 @@ impl Replication {
             srv.config.write().replicaof = None;
         }
         self.clear_failover(srv);
+    }
+
+    /// repl-backlog-ttl: a master without replicas for that long frees its
+    /// backlog and starts a new history (replication.c `replicationCron`:
+    /// nobody can continue the old one from a ring that is gone).
+    pub fn backlog_cron(&self, ttl_s: i64) {
+        let since = self.no_replicas_since_ms.load(Ordering::Acquire);
+        if ttl_s <= 0 || since == 0 || self.is_replica() || !self.has_backlog() {
+            return;
+        }
+        if crate::server::unix_ms().saturating_sub(since) <= ttl_s as u64 * 1000 {
+            return;
+        }
+        {
+            let mut slot = self.backlog.write();
+            if let Some(b) = slot.take() {
+                self.idle_offset.store(b.offset(), Ordering::Release);
+            }
+            self.backlog_exists.store(false, Ordering::Release);
+        }
+        let mut ids = self.ids.lock();
+        ids.replid = crate::server::random_hex40();
+        ids.replid2 = NO_REPLID.to_string();
+        ids.second = None;
+        drop(ids);
+        crate::notice!(
+            "Replication backlog freed after {ttl_s} seconds without connected replicas."
+        );
     }
 
     /// Drives a failover (every shard-0 timer tick; replication.c
