@@ -20,7 +20,7 @@ pub mod handshake;
 pub mod master;
 pub mod replica;
 
-use crate::protocol::{encode_command, Argv};
+use crate::protocol::Argv;
 use backlog::Backlog;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -138,6 +138,29 @@ pub struct Replication {
     pub failover: Mutex<Failover>,
     /// Unix ms since when no replica is attached (0: one is).
     pub no_replicas_since_ms: AtomicU64,
+    /// The stream grew since the senders were last woken.
+    fed: AtomicBool,
+}
+
+thread_local! {
+    /// A write's propagation form is built here (no allocation per write).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Appends `argv` as a RESP array of bulk strings.
+fn encode_argv(out: &mut Vec<u8>, argv: &Argv) {
+    let mut n = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(n.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for i in 0..argv.len() {
+        let arg = argv.get(i);
+        out.push(b'$');
+        out.extend_from_slice(n.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// A coordinated failover (FAILOVER), driven by [`Replication::failover_cron`].
@@ -196,6 +219,7 @@ impl Default for Replication {
             postponed: Mutex::new(Vec::new()),
             failover: Mutex::new(Failover::default()),
             no_replicas_since_ms: AtomicU64::new(0),
+            fed: AtomicBool::new(false),
         }
     }
 }
@@ -499,37 +523,47 @@ impl Replication {
     /// first. A replica's own writes (replica-read-only no) stay local, as
     /// in Redis.
     pub fn feed(&self, ops: &[(usize, Argv)]) -> Option<u64> {
-        if self.is_replica() {
+        if self.is_replica() || ops.is_empty() {
             return None;
         }
         let guard = self.backlog.read();
         let backlog = guard.as_ref()?;
-        let encode = |argv: &Argv| {
-            let args: Vec<&[u8]> = (0..argv.len()).map(|i| argv.get(i)).collect();
-            encode_command(&args)
-        };
-        let end = match ops {
-            [] => return None,
-            [(db, argv)] => backlog.append(Some(*db), &encode(argv)),
-            [(first, _), ..] => {
-                let mut entry = Vec::new();
-                let mut current = *first;
-                for (db, argv) in ops {
-                    if *db != current {
-                        entry.extend(backlog::select_command(*db));
-                        current = *db;
-                    }
-                    entry.extend(encode(argv));
+        let first = ops[0].0;
+        let end = SCRATCH.with(|scratch| {
+            let mut entry = scratch.borrow_mut();
+            entry.clear();
+            let mut current = first;
+            for (db, argv) in ops {
+                if *db != current {
+                    entry.extend(backlog::select_command(*db));
+                    current = *db;
                 }
-                if current != *first {
-                    entry.extend(backlog::select_command(*first));
-                }
-                backlog.append(Some(*first), &entry)
+                encode_argv(&mut entry, argv);
             }
-        };
+            if current != first {
+                entry.extend(backlog::select_command(first));
+            }
+            backlog.append(Some(first), &entry)
+        });
         drop(guard);
-        self.wakeup.notify();
+        self.mark_fed();
         Some(end)
+    }
+
+    /// Notes that the stream grew; [`Replication::notify_fed`] wakes the
+    /// senders once per shard loop iteration (or link batch), not once
+    /// per write.
+    fn mark_fed(&self) {
+        if !self.fed.load(Ordering::Relaxed) {
+            self.fed.store(true, Ordering::Release);
+        }
+    }
+
+    /// Wakes the senders if the stream grew since the last call.
+    pub fn notify_fed(&self) {
+        if self.fed.load(Ordering::Relaxed) && self.fed.swap(false, Ordering::AcqRel) {
+            self.wakeup.notify();
+        }
     }
 
     /// Appends bytes of the master's stream as they came (a replica feeds
@@ -541,7 +575,7 @@ impl Replication {
         if let Some(b) = self.backlog.read().as_ref() {
             b.append(None, bytes);
         }
-        self.wakeup.notify();
+        self.mark_fed();
     }
 
     /// Appends a PING to the stream when `period_ms` passed since the last

@@ -546,6 +546,8 @@ impl Shard {
                 }
             }
             self.drain_completions();
+            // The writes of this round go to the replicas in one wake-up.
+            self.srv.repl.notify_fed();
             self.refresh_config();
             while let Some(slot) = self.dirty.pop() {
                 self.flush(slot);

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Replication benchmarks of issue 5: redis-server vs sluice-server, each
+as a master with one replica of its own kind, in one run (README
+"Replication").
+
+Usage: python3 tuning/bench-repl.py [ROUNDS] [WAITS] [SETS] [THREADS]
+  ROUNDS   alternating rounds per server (default 3; medians are reported)
+  WAITS    SET+WAIT pairs per round (default 20000, after 2000 warm-up)
+  SETS     redis-benchmark requests per round (default 2000000)
+  THREADS  sluice server-threads for master and replica (default: nproc)
+
+Per round and server, on probed loopback ports:
+1. start a master and a replica, REPLICAOF, wait for master_link_status:up;
+2. SET+WAIT 1: one client sends `SET k v`, reads +OK, sends `WAIT 1 0`,
+   reads :1; the latency of the pair in microseconds (p50/p99/p99.9/max);
+3. `redis-benchmark -t set -P 16 -c 50 -n SETS` against the master with
+   the replica attached; then waits for the replica's offset to equal the
+   master's (the run counts only if the replica kept up).
+Prints per-round rows, a median table with sluice/redis ratios, and the
+machine line. Servers are killed on exit.
+"""
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+WAITS = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+SETS = int(sys.argv[3]) if len(sys.argv) > 3 else 2_000_000
+THREADS = sys.argv[4] if len(sys.argv) > 4 else str(os.cpu_count())
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SLUICE = os.path.join(ROOT, "target", "release", "sluice-server")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def cli(port, *args):
+    out = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def info_field(port, field):
+    for line in cli(port, "INFO", "replication").splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1]
+    return None
+
+
+def start(kind, port, workdir):
+    common = ["--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, "--save", "",
+              "--appendonly", "no", "--repl-diskless-sync-delay", "0"]
+    if kind == "redis":
+        cmd = ["redis-server", *common]
+    else:
+        cmd = [SLUICE, *common, "--server-threads", THREADS]
+    log = open(os.path.join(workdir, "server.log"), "a")
+    return subprocess.Popen(cmd, stdout=log, stderr=log)
+
+
+def wait_for(what, cond, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def read_line(sock, buf):
+    while b"\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise SystemExit("connection closed")
+        buf += chunk
+    line, rest = buf.split(b"\r\n", 1)
+    return line, rest
+
+
+def set_wait(port, n, warmup=2000):
+    set_cmd = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nval\r\n"
+    wait_cmd = b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n"
+    lat = []
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buf = b""
+        for i in range(n + warmup):
+            t0 = time.perf_counter_ns()
+            s.sendall(set_cmd)
+            line, buf = read_line(s, buf)
+            assert line == b"+OK", line
+            s.sendall(wait_cmd)
+            line, buf = read_line(s, buf)
+            assert line == b":1", line
+            if i >= warmup:
+                lat.append((time.perf_counter_ns() - t0) / 1000)
+    lat.sort()
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
+    return {"p50": q(0.5), "p99": q(0.99), "p999": q(0.999), "max": lat[-1]}
+
+
+def set_throughput(port):
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-t", "set", "-P", "16", "-c", "50",
+         "-n", str(SETS), "-q"],
+        capture_output=True, text=True).stdout
+    m = re.findall(r"SET: ([0-9.]+) requests per second", out)
+    if not m:
+        raise SystemExit(f"redis-benchmark output not understood: {out!r}")
+    return float(m[-1])
+
+
+def one_round(kind):
+    work = tempfile.mkdtemp(prefix=f"bench-repl-{kind}-")
+    mport, rport = free_port(), free_port()
+    os.makedirs(os.path.join(work, "m"))
+    os.makedirs(os.path.join(work, "r"))
+    master = start(kind, mport, os.path.join(work, "m"))
+    replica = start(kind, rport, os.path.join(work, "r"))
+    try:
+        wait_for("servers", lambda: ping(mport) and ping(rport))
+        cli(rport, "REPLICAOF", "127.0.0.1", str(mport))
+        wait_for("the link", lambda: info_field(rport, "master_link_status") == "up")
+        lat = set_wait(mport, WAITS)
+        tput = set_throughput(mport)
+        wait_for("the replica to catch up",
+                 lambda: info_field(rport, "slave_repl_offset")
+                 == info_field(mport, "master_repl_offset"), timeout=300)
+        return lat, tput
+    finally:
+        for p in (master, replica):
+            p.kill()
+            p.wait()
+        subprocess.run(["rm", "-rf", work])
+
+
+def main():
+    if not os.path.exists(SLUICE):
+        raise SystemExit("build first: cargo build --release")
+    results = {"redis": [], "sluice": []}
+    for r in range(ROUNDS):
+        for kind in ("redis", "sluice"):
+            lat, tput = one_round(kind)
+            results[kind].append((lat, tput))
+            print(f"round {r + 1} {kind:6}: SET+WAIT p50 {lat['p50']:.0f} us, p99 {lat['p99']:.0f} us, "
+                  f"p99.9 {lat['p999']:.0f} us, max {lat['max']:.0f} us; "
+                  f"SET -P16 -c50 {tput:,.0f} req/s", flush=True)
+
+    def med(kind, f):
+        return statistics.median(f(x) for x in results[kind])
+
+    rows = [
+        ("SET+WAIT 1 p50 (us)", lambda x: x[0]["p50"], True),
+        ("SET+WAIT 1 p99 (us)", lambda x: x[0]["p99"], True),
+        ("SET+WAIT 1 p99.9 (us)", lambda x: x[0]["p999"], True),
+        ("SET -P 16 -c 50, replica attached (req/s)", lambda x: x[1], False),
+    ]
+    print()
+    print("| metric (median of %d rounds) | redis-server | sluice | ratio |" % ROUNDS)
+    print("|---|---:|---:|---:|")
+    for name, f, lower_better in rows:
+        a, b = med("redis", f), med("sluice", f)
+        ratio = (a / b) if lower_better else (b / a)
+        word = "x lower" if lower_better else "x"
+        print(f"| {name} | {a:,.0f} | {b:,.0f} | {ratio:.2f}{word} |")
+    uname = os.uname()
+    redis_ver = subprocess.run(["redis-server", "--version"], capture_output=True,
+                               text=True).stdout.split()[2]
+    print(f"\nmachine: {os.cpu_count()} cores, {uname.sysname} {uname.release}, "
+          f"redis-server {redis_ver}, sluice server-threads {THREADS}")
+
+
+if __name__ == "__main__":
+    main()
