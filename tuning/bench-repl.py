@@ -13,9 +13,12 @@ Per round and server, on probed loopback ports:
 1. start a master and a replica, REPLICAOF, wait for master_link_status:up;
 2. SET+WAIT 1: one client sends `SET k v`, reads +OK, sends `WAIT 1 0`,
    reads :1; the latency of the pair in microseconds (p50/p99/p99.9/max);
+   the same client's SET+PING pairs are the floor (two round trips of this
+   client on this host, no replication wait);
 3. `redis-benchmark -t set -P 16 -c 50 -n SETS` against the master with
    the replica attached; then waits for the replica's offset to equal the
-   master's (the run counts only if the replica kept up).
+   master's (the run counts only if the replica kept up); and the same
+   against a master without replica, for the cost of replicating.
 Prints per-round rows, a median table with sluice/redis ratios, and the
 machine line. Servers are killed on exit.
 """
@@ -95,9 +98,10 @@ def read_line(sock, buf):
     return line, rest
 
 
-def set_wait(port, n, warmup=2000):
+def set_wait(port, n, warmup=2000, second=b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n",
+             answer=b":1"):
     set_cmd = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nval\r\n"
-    wait_cmd = b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n"
+    wait_cmd = second
     lat = []
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -109,7 +113,7 @@ def set_wait(port, n, warmup=2000):
             assert line == b"+OK", line
             s.sendall(wait_cmd)
             line, buf = read_line(s, buf)
-            assert line == b":1", line
+            assert line == answer, line
             if i >= warmup:
                 lat.append((time.perf_counter_ns() - t0) / 1000)
     lat.sort()
@@ -140,11 +144,16 @@ def one_round(kind):
         cli(rport, "REPLICAOF", "127.0.0.1", str(mport))
         wait_for("the link", lambda: info_field(rport, "master_link_status") == "up")
         lat = set_wait(mport, WAITS)
+        floor = set_wait(mport, WAITS, second=b"*1\r\n$4\r\nPING\r\n", answer=b"+PONG")
         tput = set_throughput(mport)
         wait_for("the replica to catch up",
                  lambda: info_field(rport, "slave_repl_offset")
                  == info_field(mport, "master_repl_offset"), timeout=300)
-        return lat, tput
+        replica.kill()
+        replica.wait()
+        wait_for("the replica to be gone", lambda: info_field(mport, "connected_slaves") == "0")
+        alone = set_throughput(mport)
+        return lat, floor, tput, alone
     finally:
         for p in (master, replica):
             p.kill()
@@ -158,11 +167,12 @@ def main():
     results = {"redis": [], "sluice": []}
     for r in range(ROUNDS):
         for kind in ("redis", "sluice"):
-            lat, tput = one_round(kind)
-            results[kind].append((lat, tput))
+            lat, floor, tput, alone = one_round(kind)
+            results[kind].append((lat, tput, floor, alone))
             print(f"round {r + 1} {kind:6}: SET+WAIT p50 {lat['p50']:.0f} us, p99 {lat['p99']:.0f} us, "
-                  f"p99.9 {lat['p999']:.0f} us, max {lat['max']:.0f} us; "
-                  f"SET -P16 -c50 {tput:,.0f} req/s", flush=True)
+                  f"p99.9 {lat['p999']:.0f} us, max {lat['max']:.0f} us "
+                  f"(SET+PING p50 {floor['p50']:.0f}, p99 {floor['p99']:.0f}); "
+                  f"SET -P16 -c50 {tput:,.0f} req/s replicated, {alone:,.0f} alone", flush=True)
 
     def med(kind, f):
         return statistics.median(f(x) for x in results[kind])
@@ -171,7 +181,10 @@ def main():
         ("SET+WAIT 1 p50 (us)", lambda x: x[0]["p50"], True),
         ("SET+WAIT 1 p99 (us)", lambda x: x[0]["p99"], True),
         ("SET+WAIT 1 p99.9 (us)", lambda x: x[0]["p999"], True),
+        ("SET+PING p50, the client's floor (us)", lambda x: x[2]["p50"], True),
+        ("SET+PING p99, the client's floor (us)", lambda x: x[2]["p99"], True),
         ("SET -P 16 -c 50, replica attached (req/s)", lambda x: x[1], False),
+        ("SET -P 16 -c 50, no replica (req/s)", lambda x: x[3], False),
     ]
     print()
     print("| metric (median of %d rounds) | redis-server | sluice | ratio |" % ROUNDS)
