@@ -204,6 +204,22 @@ struct Shared {
     sent: AtomicU64,
     /// Why the watcher closed the link.
     why: Mutex<Option<String>>,
+    /// Bytes of the full sync's payload written so far (progress logs).
+    payload: Arc<AtomicU64>,
+}
+
+/// A payload output that counts what went through it.
+struct Counted<O> {
+    out: O,
+    n: Arc<AtomicU64>,
+}
+
+impl<O: crate::server::persist::ImageOut> crate::server::persist::ImageOut for Counted<O> {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.put(bytes)?;
+        self.n.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// The settings a sender reads once.
@@ -249,6 +265,7 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
         acked: AtomicBool::new(false),
         sent: AtomicU64::new(u64::MAX),
         why: Mutex::new(None),
+        payload: Arc::new(AtomicU64::new(0)),
     };
     let reader = sock.try_clone().map_err(io)?;
     let mut sock = sock;
@@ -342,8 +359,14 @@ fn full_sync(
         let cut = SyncCut {
             preamble: &preamble,
         };
-        let (mut out, repl) = image_when_free(srv, shared, || sock.try_clone().map_err(io), &cut)?;
-        out.write_all(mark.as_bytes()).map_err(io)?;
+        let counted = || {
+            Ok(Counted {
+                out: sock.try_clone().map_err(io)?,
+                n: Arc::clone(&shared.payload),
+            })
+        };
+        let (mut out, repl) = image_when_free(srv, shared, counted, &cut)?;
+        out.out.write_all(mark.as_bytes()).map_err(io)?;
         repl.map_or(0, |r| r.offset)
     } else {
         crate::notice!(
@@ -387,6 +410,7 @@ fn full_sync(
             let mut file = std::fs::File::open(&path).map_err(io)?;
             // std's copy uses sendfile(2) from a file to a socket.
             let copied = std::io::copy(&mut file, sock).map_err(io)?;
+            shared.payload.store(copied, Ordering::Relaxed);
             if copied != size {
                 return Err(format!("sent {copied} of {size} bytes of the RDB"));
             }
@@ -395,10 +419,12 @@ fn full_sync(
         let _ = std::fs::remove_file(&path);
         sent?
     };
+    let bytes = shared.payload.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64();
     crate::notice!(
-        "Synchronization with replica {} succeeded ({:.3} s, offset {offset})",
+        "Synchronization with replica {} succeeded ({bytes} bytes in {secs:.3} s, {:.1} MB/s, offset {offset})",
         replica.name(),
-        started.elapsed().as_secs_f64()
+        bytes as f64 / secs.max(1e-9) / 1e6
     );
     replica.set_state(ReplicaState::Online);
     replica.ack_offset.store(offset, Ordering::Release);
@@ -505,6 +531,8 @@ fn watch(
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut soft_since: Option<Instant> = None;
+    let mut progress = crate::repl::replica::Progress::new();
+    let what = format!("Full sync to replica {}:", replica.name());
     let limit = settings.limit;
     let close = |sock: &TcpStream, why: String| {
         *shared.why.lock() = Some(why);
@@ -529,6 +557,9 @@ fn watch(
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
             Err(_) => break,
+        }
+        if replica.state() == ReplicaState::SendBulk {
+            progress.tick(&what, shared.payload.load(Ordering::Relaxed), None);
         }
         if srv.repl.generation() != generation {
             close(

@@ -179,6 +179,40 @@ impl Link {
     }
 }
 
+/// A log line every few seconds during a transfer: bytes, rate, ETA.
+pub(crate) struct Progress {
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Progress {
+        let now = Instant::now();
+        Progress {
+            started: now,
+            last: now,
+        }
+    }
+
+    /// Logs `what` with the count so far when 2 s passed since the last.
+    pub(crate) fn tick(&mut self, what: &str, done: u64, total: Option<u64>) {
+        if self.last.elapsed() < Duration::from_secs(2) {
+            return;
+        }
+        self.last = Instant::now();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rate = done as f64 / secs;
+        match total {
+            Some(total) if total > 0 && rate > 0.0 => crate::notice!(
+                "{what} {done} of {total} bytes ({:.1} MB/s, ETA {:.0} s)",
+                rate / 1e6,
+                total.saturating_sub(done) as f64 / rate
+            ),
+            _ => crate::notice!("{what} {done} bytes ({:.1} MB/s)", rate / 1e6),
+        }
+    }
+}
+
 /// Bytes one read of the master's socket takes at most.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -337,6 +371,7 @@ fn attempt_sync(
         return e;
     }
     // Handshake.
+    let mut steps = 0;
     let event = loop {
         let (events, used) = match handshake.feed(&io.buf) {
             Ok(x) => x,
@@ -347,6 +382,13 @@ fn attempt_sync(
         for event in events {
             match event {
                 Event::Send(bytes) => {
+                    steps += 1;
+                    match steps {
+                        1 => crate::notice!("Master replied to PING, replication can continue..."),
+                        _ => crate::notice!(
+                            "MASTER <-> REPLICA sync: handshake replies received, sending PSYNC"
+                        ),
+                    }
                     if let Err(e) = io.send(&bytes) {
                         return e;
                     }
@@ -605,6 +647,8 @@ fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo
     let mut loaded = 0u64;
     let mut aux = Vec::new();
     let io_error = |e: std::io::Error| Outcome::Retry(format!("writing the payload to disk: {e}"));
+    let started = Instant::now();
+    let mut progress = Progress::new();
     loop {
         let used = payload
             .feed(&io.buf, &mut rdb)
@@ -656,10 +700,17 @@ fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo
             }
         }
         rdb.clear();
+        let read = io.status.sync_read.load(Ordering::Relaxed);
+        progress.tick(
+            "MASTER <-> REPLICA sync: received",
+            read,
+            payload.announced_size(),
+        );
         if payload.is_done() {
+            let secs = started.elapsed().as_secs_f64();
             crate::notice!(
-                "MASTER <-> REPLICA sync: received {} bytes",
-                io.status.sync_read.load(Ordering::Relaxed)
+                "MASTER <-> REPLICA sync: received {read} bytes in {secs:.3} s ({:.1} MB/s)",
+                read as f64 / secs.max(1e-9) / 1e6
             );
             if matches!(sink, Sink::Live(_)) {
                 crate::notice!("MASTER <-> REPLICA sync: Loaded {loaded} keys");
