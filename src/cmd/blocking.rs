@@ -24,8 +24,7 @@ use crate::num::{parse_f64, parse_i64};
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::{Server, ShardMsg};
 use crate::store::list::{End, Fill, ListValue};
-use crate::store::{stripe_of, BlockedOn, Keys, Value, Waiter};
-use std::sync::atomic::AtomicBool;
+use crate::store::{stripe_of, BlockedOn, Keys, Value};
 use std::sync::Arc;
 
 command_table! {
@@ -452,14 +451,7 @@ pub fn block_on(
     deadline_ms: u64,
     on_timeout: super::OnTimeout,
 ) {
-    let waiter = Arc::new(Waiter {
-        client_id: ctx.client.id,
-        shard: ctx.client.meta.shard,
-        db: ctx.ks.db,
-        resp3: ctx.client.resp3,
-        argv,
-        claimed: AtomicBool::new(false),
-    });
+    let waiter = ctx.client.waiter(ctx.ks.db, argv);
     for key in keys {
         let db = ctx.ks.db;
         let on = BlockedOn {
@@ -474,15 +466,7 @@ pub fn block_on(
             .retain(|b| !b.waiter.claimed.load(std::sync::atomic::Ordering::Acquire));
         stripe.blocked.push(on);
     }
-    ctx.client
-        .meta
-        .blocked
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    ctx.client.blocked = Some(super::Blocked {
-        waiter,
-        deadline_ms,
-        on_timeout,
-    });
+    ctx.client.block(waiter, deadline_ms, on_timeout);
 }
 
 pub fn blpop(ctx: &mut Ctx, argv: &Argv) {

@@ -163,6 +163,37 @@ pub struct Client {
 }
 
 impl Client {
+    /// A waiter for this client blocking on `argv` in `db` (not yet blocked:
+    /// see [`Client::block`]).
+    pub fn waiter(&self, db: usize, argv: Argv) -> Arc<crate::store::Waiter> {
+        Arc::new(crate::store::Waiter {
+            client_id: self.id,
+            shard: self.meta.shard,
+            db,
+            resp3: self.resp3,
+            argv,
+            claimed: AtomicBool::new(false),
+        })
+    }
+
+    /// Blocks the client on `waiter`: it reads on but runs nothing until
+    /// served, timed out at `deadline_ms` (0: never) or run again.
+    pub fn block(
+        &mut self,
+        waiter: Arc<crate::store::Waiter>,
+        deadline_ms: u64,
+        on_timeout: OnTimeout,
+    ) {
+        self.meta
+            .blocked
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.blocked = Some(Blocked {
+            waiter,
+            deadline_ms,
+            on_timeout,
+        });
+    }
+
     /// Channels plus patterns (the count SUBSCRIBE replies with).
     pub fn subscription_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
@@ -460,26 +491,11 @@ fn writes(cmd: &Command, client: &Client) -> bool {
 /// Holds the command while writes are paused (FAILOVER): the client
 /// blocks, and its shard runs the command again when writes resume.
 fn postpone(srv: &Server, client: &mut Client, argv: &Argv) -> bool {
-    let waiter = Arc::new(crate::store::Waiter {
-        client_id: client.id,
-        shard: client.meta.shard,
-        db: client.db,
-        resp3: client.resp3,
-        argv: argv.clone(),
-        claimed: AtomicBool::new(false),
-    });
+    let waiter = client.waiter(client.db, argv.clone());
     if !srv.repl.postpone(Arc::clone(&waiter)) {
         return false;
     }
-    client
-        .meta
-        .blocked
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    client.blocked = Some(Blocked {
-        waiter,
-        deadline_ms: 0,
-        on_timeout: OnTimeout::Null,
-    });
+    client.block(waiter, 0, OnTimeout::Null);
     true
 }
 

@@ -246,20 +246,12 @@ pub fn wait(ctx: &mut Ctx, argv: &Argv) {
     } else {
         ctx.ks.now_ms.saturating_add(timeout as u64)
     };
-    let waiter = std::sync::Arc::new(crate::store::Waiter {
-        client_id: ctx.client.id,
-        shard: ctx.client.meta.shard,
-        db: ctx.ks.db,
-        resp3: ctx.client.resp3,
-        argv: argv.clone(),
-        claimed: std::sync::atomic::AtomicBool::new(false),
-    });
-    ctx.client.meta.blocked.store(true, Ordering::Relaxed);
-    ctx.client.blocked = Some(super::Blocked {
-        waiter: std::sync::Arc::clone(&waiter),
+    let waiter = ctx.client.waiter(ctx.ks.db, argv.clone());
+    ctx.client.block(
+        std::sync::Arc::clone(&waiter),
         deadline_ms,
-        on_timeout: super::OnTimeout::Acks(offset),
-    });
+        super::OnTimeout::Acks(offset),
+    );
     let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
     ctx.srv.repl.add_wait(waiter, offset, wanted);
     // An ACK may have come in before the wait was listed.

@@ -790,14 +790,7 @@ fn replication_info(srv: &crate::server::Server, s: &mut String) {
         (c.min_replicas_to_write, c.min_replicas_max_lag)
     };
     if to_write > 0 && max_lag > 0 {
-        let good = replicas
-            .iter()
-            .filter(|r| {
-                r.is_online()
-                    && (now / 1000).saturating_sub(r.ack_ms.load(Ordering::Relaxed) / 1000)
-                        <= max_lag as u64
-            })
-            .count();
+        let good = repl.good_replicas(max_lag);
         let _ = write!(s, "min_slaves_good_slaves:{good}\r\n");
     }
     for (i, r) in replicas.iter().enumerate() {

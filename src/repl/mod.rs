@@ -272,17 +272,22 @@ impl Replication {
         if to_write <= 0 || max_lag <= 0 || self.is_replica() {
             return true;
         }
+        self.good_replicas(max_lag) as i64 >= to_write
+    }
+
+    /// Online replicas whose last ACK is at most `max_lag` seconds old
+    /// (`repl_good_slaves_count`).
+    pub fn good_replicas(&self, max_lag: i64) -> usize {
         let now = crate::server::unix_ms() / 1000;
-        let good = self
-            .replicas
+        let max_lag = u64::try_from(max_lag).unwrap_or(0);
+        self.replicas
             .snapshot()
             .iter()
             .filter(|r| {
                 r.is_online()
-                    && now.saturating_sub(r.ack_ms.load(Ordering::Relaxed) / 1000) <= max_lag as u64
+                    && now.saturating_sub(r.ack_ms.load(Ordering::Relaxed) / 1000) <= max_lag
             })
-            .count();
-        good as i64 >= to_write
+            .count()
     }
 
     pub fn writes_paused(&self) -> bool {
