@@ -92,6 +92,13 @@ pub struct Replica {
     /// Unix ms of its last ACK (INFO's lag).
     pub ack_ms: AtomicU64,
     pub lag: Mutex<Lag>,
+    /// Stream offset sent so far (u64::MAX before the cut is known): the
+    /// output buffer is the stream from here to the ring's end. Changed
+    /// only by the holder of `stream_sock`.
+    pub sent: AtomicU64,
+    /// While streaming, the socket: the sender thread and the shards'
+    /// direct sends ([`Replicas::push_all`]) take turns through the lock.
+    stream_sock: Mutex<Option<TcpStream>>,
 }
 
 impl Replica {
@@ -114,7 +121,53 @@ impl Replica {
     pub fn name(&self) -> String {
         format!("{}:{}", self.ip, self.port)
     }
+
+    /// Remembers that the bytes up to `end`, read off the ring at `at`,
+    /// went out (lag samples).
+    fn sent_to(&self, end: u64, at: Instant) {
+        self.sent.store(end, Ordering::Release);
+        let mut lag = self.lag.lock();
+        if lag.pending.len() < LAG_PENDING_MAX {
+            lag.pending.push_back((end, at));
+        }
+    }
+
+    /// A shard's direct send of the stream's new bytes (no thread to wake:
+    /// on this 2-core host a parked thread costs tens of microseconds to
+    /// wake). False when the sender thread must finish: it holds the
+    /// socket, the socket is full, or the replica fell behind.
+    fn push(&self, backlog: &crate::repl::backlog::Backlog, buf: &mut Vec<u8>) -> bool {
+        let Some(guard) = self.stream_sock.try_lock() else {
+            return false;
+        };
+        // Not streaming yet (a sync, or waiting for the first ACK): the
+        // sender thread starts the stream itself.
+        let Some(sock) = guard.as_ref() else {
+            return true;
+        };
+        let from = self.sent.load(Ordering::Acquire);
+        buf.clear();
+        match backlog.read(from, DIRECT_SEND_MAX, buf) {
+            Ok(0) => true,
+            Ok(n) => {
+                let at = Instant::now();
+                let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+                match socket2::SockRef::from(sock).send_with_flags(buf, flags) {
+                    Ok(sent) => {
+                        self.sent_to(from + sent as u64, at);
+                        sent == n && n < DIRECT_SEND_MAX
+                    }
+                    Err(_) => false,
+                }
+            }
+            Err(_) => false,
+        }
+    }
 }
+
+/// Most bytes a shard sends to one replica per round; more is left to
+/// the sender thread.
+const DIRECT_SEND_MAX: usize = 256 << 10;
 
 /// The attached replicas.
 #[derive(Default)]
@@ -125,6 +178,22 @@ pub struct Replicas {
 impl Replicas {
     pub fn snapshot(&self) -> Vec<Arc<Replica>> {
         self.list.lock().clone()
+    }
+
+    /// Sends the stream's new bytes to every streaming replica from the
+    /// calling shard; false if a sender thread must finish the job.
+    pub fn push_all(&self, backlog: &crate::repl::backlog::Backlog) -> bool {
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            let mut done = true;
+            for r in self.list.lock().iter() {
+                done &= r.push(backlog, &mut buf);
+            }
+            done
+        })
     }
 }
 
@@ -159,6 +228,8 @@ pub fn serve(srv: Arc<Server>, fd: OwnedFd, request: Request) {
                 ack_offset: AtomicU64::new(0),
                 ack_ms: AtomicU64::new(crate::server::unix_ms()),
                 lag: Mutex::new(Lag::new()),
+                sent: AtomicU64::new(u64::MAX),
+                stream_sock: Mutex::new(None),
             });
             {
                 let mut list = srv.repl.replicas.list.lock();
@@ -199,9 +270,6 @@ struct Shared {
     closed: AtomicBool,
     /// The replica sent an ACK (a diskless replica's "loaded").
     acked: AtomicBool,
-    /// Stream offset sent so far (u64::MAX before the cut is known): the
-    /// output buffer is the stream from here to the ring's end.
-    sent: AtomicU64,
     /// Why the watcher closed the link.
     why: Mutex<Option<String>>,
     /// Bytes of the full sync's payload written so far (progress logs).
@@ -263,7 +331,6 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
     let shared = Shared {
         closed: AtomicBool::new(false),
         acked: AtomicBool::new(false),
-        sent: AtomicU64::new(u64::MAX),
         why: Mutex::new(None),
         payload: Arc::new(AtomicU64::new(0)),
     };
@@ -280,7 +347,7 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
                     } else {
                         "+CONTINUE\r\n".to_string()
                     };
-                    shared.sent.store(from, Ordering::Release);
+                    replica.sent.store(from, Ordering::Release);
                     sock.write_all(line.as_bytes()).map_err(io)?;
                     srv.repl.stats.partial_ok.fetch_add(1, Ordering::Relaxed);
                     crate::notice!(
@@ -350,7 +417,7 @@ fn full_sync(
             replica.name()
         );
         let preamble = |offset: u64| {
-            shared.sent.store(offset, Ordering::Release);
+            replica.sent.store(offset, Ordering::Release);
             let mut bytes = fullresync(offset);
             bytes.extend(format!("$EOF:{mark}\r\n").into_bytes());
             bytes
@@ -376,7 +443,7 @@ fn full_sync(
         // +FULLRESYNC goes out at the cut; the file follows as $<size>.
         let head = Mutex::new(sock.try_clone().map_err(io)?);
         let preamble = |offset: u64| {
-            shared.sent.store(offset, Ordering::Release);
+            replica.sent.store(offset, Ordering::Release);
             let _ = head.lock().write_all(&fullresync(offset));
             Vec::new()
         };
@@ -469,13 +536,12 @@ fn stream(
     generation: u64,
     settings: &Settings,
 ) -> Result<(), String> {
-    let mut from = from;
     let mut out = Vec::new();
     let wakeup = &srv.repl.wakeup;
-    shared.sent.store(from, Ordering::Release);
-    loop {
+    replica.sent.store(from, Ordering::Release);
+    let result = (|| loop {
         if shared.closed.load(Ordering::Acquire) {
-            return Err("the replica closed the connection".into());
+            return Err("the replica closed the connection".to_string());
         }
         if srv.repl.generation() != generation {
             return Err("the replication history changed: the replica must reconnect".into());
@@ -488,22 +554,26 @@ fn stream(
             });
             continue;
         }
+        let mut guard = replica.stream_sock.lock();
+        if guard.is_none() {
+            // From now on the shards may send new bytes themselves.
+            *guard = Some(sock.try_clone().map_err(|e| e.to_string())?);
+        }
+        let from = replica.sent.load(Ordering::Acquire);
         out.clear();
         match backlog.read(from, 1 << 20, &mut out) {
-            Ok(0) => wakeup.wait(Duration::from_millis(100), || {
-                backlog.offset() != from
-                    || shared.closed.load(Ordering::Acquire)
-                    || srv.repl.generation() != generation
-            }),
+            Ok(0) => {
+                drop(guard);
+                wakeup.wait(Duration::from_millis(100), || {
+                    backlog.offset() != replica.sent.load(Ordering::Acquire)
+                        || shared.closed.load(Ordering::Acquire)
+                        || srv.repl.generation() != generation
+                });
+            }
             Ok(n) => {
                 let read_at = Instant::now();
                 sock.write_all(&out).map_err(|e| e.to_string())?;
-                from += n as u64;
-                shared.sent.store(from, Ordering::Release);
-                let mut lag = replica.lag.lock();
-                if lag.pending.len() < LAG_PENDING_MAX {
-                    lag.pending.push_back((from, read_at));
-                }
+                replica.sent_to(from + n as u64, read_at);
             }
             Err(_) => {
                 return Err(format!(
@@ -512,11 +582,13 @@ fn stream(
                 ))
             }
         }
-    }
+    })();
+    *replica.stream_sock.lock() = None;
+    result
 }
 
 /// Reads ACKs and enforces the replica output-buffer limit (the stream
-/// not yet sent: from `shared.sent` to the ring's end) and the history
+/// not yet sent: from `Replica::sent` to the ring's end) and the history
 /// (a promotion makes replicas reconnect); closes the socket to stop the
 /// sender when one is broken.
 fn watch(
@@ -568,7 +640,7 @@ fn watch(
             );
             return;
         }
-        let sent = shared.sent.load(Ordering::Acquire);
+        let sent = replica.sent.load(Ordering::Acquire);
         let pending = match (sent, srv.repl.backlog()) {
             (u64::MAX, _) | (_, None) => 0,
             (sent, Some(b)) => b.offset().saturating_sub(sent),

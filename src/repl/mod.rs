@@ -565,9 +565,17 @@ impl Replication {
     }
 
     /// Wakes the senders if the stream grew since the last call.
+    /// The calling shard sends them to the streaming replicas itself when
+    /// it can; the sender threads are woken only for what it could not.
     pub fn notify_fed(&self) {
         if self.fed.load(Ordering::Relaxed) && self.fed.swap(false, Ordering::AcqRel) {
-            self.wakeup.notify();
+            let done = match self.backlog.read().as_ref() {
+                Some(b) => self.replicas.push_all(b),
+                None => true,
+            };
+            if !done {
+                self.wakeup.notify();
+            }
         }
     }
 
@@ -745,7 +753,8 @@ impl Replication {
         if let Some(b) = self.backlog.read().as_ref() {
             b.append(None, GETACK);
         }
-        self.wakeup.notify();
+        self.mark_fed();
+        self.notify_fed();
     }
 
     /// Replicas that acknowledged `offset` (replication.c
