@@ -10,8 +10,10 @@
 //!                  diskless ($EOF:<mark>, straight to the socket) when
 //!                  repl-diskless-sync and the replica has capa eof, else
 //!                  disk-backed (a temp file in `dir`, sent as $<size>)
-//!          then the backlog from <offset> (after the first ACK for $EOF:),
-//!          woken by every append
+//!          then the backlog from <offset> (after the first ACK for $EOF:)
+//!   shards: once streaming, each event-loop round that wrote sends the new
+//!          bytes itself (Replicas::push_all: try-lock, MSG_DONTWAIT); the
+//!          sender thread is woken only for what they could not send
 //!   watcher thread: ACKs (offsets, lag samples, WAIT), output-buffer
 //!          limits, the replication ID changing (promotion): closes the link
 //! ```
