@@ -365,6 +365,7 @@ fn attempt_sync(
         link: &mut link,
         status,
         buf: Vec::new(),
+        chunk: vec![0u8; READ_CHUNK].into_boxed_slice(),
         timeout: settings.timeout,
     };
     if let Err(e) = io.send(&ping) {
@@ -479,6 +480,8 @@ struct Io<'a> {
     link: &'a mut TcpStream,
     status: &'a LinkStatus,
     buf: Vec<u8>,
+    /// Each read lands here first (allocated once, not zeroed per read).
+    chunk: Box<[u8]>,
     timeout: Duration,
 }
 
@@ -509,11 +512,10 @@ impl Io<'_> {
 
     /// One read: the bytes read, 0 when the tick passed with none.
     fn read_some(&mut self) -> Result<usize, Outcome> {
-        let mut chunk = [0u8; READ_CHUNK];
-        match self.link.read(&mut chunk) {
+        match self.link.read(&mut self.chunk[..]) {
             Ok(0) => Err(Outcome::Retry("MASTER closed the connection".into())),
             Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
+                self.buf.extend_from_slice(&self.chunk[..n]);
                 self.status
                     .last_io_ms
                     .store(crate::server::unix_ms(), Ordering::Relaxed);
@@ -767,7 +769,7 @@ fn stream(srv: &Arc<Server>, io: &mut Io, client: &mut Client, offset: &mut u64)
                         pending = 0;
                         io.status.offset.store(*offset, Ordering::Release);
                     }
-                    argv = Argv::new();
+                    argv.clear();
                 }
                 Ok(Parsed::Incomplete { consumed }) => {
                     client
