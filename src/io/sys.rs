@@ -49,6 +49,22 @@ pub fn write_nonblocking(fd: RawFd, data: &[u8]) {
     };
 }
 
+/// Reads what is already queued on a socket without waiting:
+/// `Ok(None)` when nothing is (EAGAIN), `Ok(Some(0))` at end of stream.
+pub fn recv_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: the pointer and length describe a live, writable slice.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n >= 0 {
+        return Ok(Some(n as usize));
+    }
+    let err = io::Error::last_os_error();
+    match err.kind() {
+        io::ErrorKind::WouldBlock => Ok(None),
+        io::ErrorKind::Interrupted => Ok(None),
+        _ => Err(err),
+    }
+}
+
 fn setsockopt_int(
     fd: RawFd,
     level: libc::c_int,

@@ -510,6 +510,23 @@ impl Io<'_> {
         }
     }
 
+    /// What is already queued, without waiting: true if something came.
+    fn read_ready(&mut self) -> Result<bool, Outcome> {
+        use std::os::fd::AsRawFd;
+        match crate::io::sys::recv_nonblocking(self.link.as_raw_fd(), &mut self.chunk[..]) {
+            Ok(None) => Ok(false),
+            Ok(Some(0)) => Err(Outcome::Retry("MASTER closed the connection".into())),
+            Ok(Some(n)) => {
+                self.buf.extend_from_slice(&self.chunk[..n]);
+                self.status
+                    .last_io_ms
+                    .store(crate::server::unix_ms(), Ordering::Relaxed);
+                Ok(true)
+            }
+            Err(e) => Err(Outcome::Retry(format!("read from MASTER: {e}"))),
+        }
+    }
+
     /// One read: the bytes read, 0 when the tick passed with none.
     fn read_some(&mut self) -> Result<usize, Outcome> {
         match self.link.read(&mut self.chunk[..]) {
@@ -737,7 +754,6 @@ fn stream(srv: &Arc<Server>, io: &mut Io, client: &mut Client, offset: &mut u64)
     let mut argv = Argv::new();
     let mut last_ack = Instant::now();
     let mut acked = *offset;
-    let mut last_read = 0;
     let mut pending = 0u64;
     loop {
         let mut used = 0;
@@ -786,13 +802,17 @@ fn stream(srv: &Arc<Server>, io: &mut Io, client: &mut Client, offset: &mut u64)
         }
         io.buf.drain(..used);
         srv.repl.notify_fed();
+        // More already queued: apply it before acknowledging.
+        let more = match io.read_ready() {
+            Ok(more) => more,
+            Err(e) => return e,
+        };
         // A batch applied is acknowledged at once when the stream went
-        // quiet (the read did not fill the buffer), not only every second
-        // or on GETACK: a WAIT that follows a write then often finds it
+        // quiet (nothing more queued), not only every second or on
+        // GETACK: a WAIT that follows a write then often finds it
         // acknowledged already. Under load, at most one ACK per 10 ms
         // (masters take ACKs at any time).
-        let quiet = last_read < READ_CHUNK;
-        if (*offset != acked && (quiet || last_ack.elapsed() >= Duration::from_millis(10)))
+        if (*offset != acked && (!more || last_ack.elapsed() >= Duration::from_millis(10)))
             || last_ack.elapsed() >= Duration::from_secs(1)
         {
             last_ack = Instant::now();
@@ -804,9 +824,11 @@ fn stream(srv: &Arc<Server>, io: &mut Io, client: &mut Client, offset: &mut u64)
         if io.status.stopped() {
             return Outcome::Stopped;
         }
-        match io.read_some() {
-            Ok(n) => last_read = n,
-            Err(e) => return e,
+        if more {
+            continue;
+        }
+        if let Err(e) = io.read_some() {
+            return e;
         }
         let silent_ms =
             crate::server::unix_ms().saturating_sub(io.status.last_io_ms.load(Ordering::Relaxed));
