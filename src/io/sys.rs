@@ -49,6 +49,26 @@ pub fn write_nonblocking(fd: RawFd, data: &[u8]) {
     };
 }
 
+/// Waits up to `timeout_ms` for `fd` to become writable (a non-blocking
+/// connect finishing); false on timeout.
+pub fn poll_writable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd, count 1.
+    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(err);
+    }
+    Ok(n > 0)
+}
+
 /// Reads what is already queued on a socket without waiting:
 /// `Ok(None)` when nothing is (EAGAIN), `Ok(Some(0))` at end of stream.
 pub fn recv_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {

@@ -306,21 +306,65 @@ fn run(srv: &Arc<Server>, status: &LinkStatus, cached: Option<Cached>) {
     status.set_state(LinkState::Connect);
 }
 
-fn connect(status: &LinkStatus) -> Result<TcpStream, String> {
+/// Connects to the master, giving up after `timeout` and as soon as the
+/// link is stopped (REPLICAOF waits for this thread: it must not sit in a
+/// blocking connect to an unreachable master).
+fn connect(status: &LinkStatus, timeout: Duration) -> Result<TcpStream, Outcome> {
     let addrs = (status.host.as_str(), status.port)
         .to_socket_addrs()
-        .map_err(|e| format!("Unable to resolve {}: {e}", status.host))?;
+        .map_err(|e| Outcome::Retry(format!("Unable to resolve {}: {e}", status.host)))?;
     let mut last = String::from("no address");
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+        match connect_one(status, addr, timeout) {
             Ok(s) => return Ok(s),
-            Err(e) => last = e.to_string(),
+            Err(None) => return Err(Outcome::Stopped),
+            Err(Some(e)) => last = e.to_string(),
         }
     }
-    Err(format!(
+    Err(Outcome::Retry(format!(
         "Error condition on socket for SYNC: {last} ({}:{})",
         status.host, status.port
-    ))
+    )))
+}
+
+/// A non-blocking connect polled in ticks; `Err(None)`: stopped.
+fn connect_one(
+    status: &LinkStatus,
+    addr: std::net::SocketAddr,
+    timeout: Duration,
+) -> Result<TcpStream, Option<std::io::Error>> {
+    use socket2::{Domain, Socket, Type};
+    use std::os::fd::AsRawFd;
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(Some)?;
+    sock.set_nonblocking(true).map_err(Some)?;
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINPROGRESS)
+                || e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(Some(e)),
+    }
+    let started = Instant::now();
+    loop {
+        if status.stopped() {
+            return Err(None);
+        }
+        let tick = TICK.as_millis() as i32;
+        if crate::io::sys::poll_writable(sock.as_raw_fd(), tick).map_err(Some)? {
+            break;
+        }
+        if started.elapsed() >= timeout {
+            return Err(Some(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connection timed out",
+            )));
+        }
+    }
+    if let Some(e) = sock.take_error().map_err(Some)? {
+        return Err(Some(e));
+    }
+    sock.set_nonblocking(false).map_err(Some)?;
+    Ok(TcpStream::from(sock))
 }
 
 /// One connection: handshake, sync, then the stream until the link fails.
@@ -333,9 +377,9 @@ fn attempt_sync(
     let settings = Settings::read(srv);
     status.set_state(LinkState::Connecting);
     crate::notice!("Connecting to MASTER {}:{}", status.host, status.port);
-    let mut link = match connect(status) {
+    let mut link = match connect(status, settings.timeout) {
         Ok(s) => s,
-        Err(e) => return Outcome::Retry(e),
+        Err(e) => return e,
     };
     let _ = link.set_nodelay(settings.nodelay);
     let _ = link.set_read_timeout(Some(TICK));
