@@ -649,3 +649,39 @@ fn backlog_freed_after_ttl() {
         .log()
         .contains("Replication backlog freed after 1 seconds"));
 }
+
+/// The field names of `INFO replication`, in order, without sluice's own.
+fn info_names(c: &mut Client) -> Vec<String> {
+    c.cmd_str(&["INFO", "replication"])
+        .as_str()
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+        .filter(|k| !k.starts_with("sluice_"))
+        .collect()
+}
+
+/// INFO replication has Redis 7.0's fields, in Redis's order, for a
+/// master with a replica, for that replica, and with min-replicas set.
+#[test]
+fn info_replication_fields_match_redis() {
+    if !redis_or_skip() {
+        return;
+    }
+    let mut names = Vec::new();
+    for kind in ["redis", "sluice"] {
+        let extra = ["--min-replicas-to-write", "1"];
+        let (m, r) = if kind == "redis" {
+            (redis(&extra), redis(&[]))
+        } else {
+            (sluice(2, &extra), sluice(1, &[]))
+        };
+        let (mut mc, mut rc) = (m.client(), r.client());
+        replicaof(&mut rc, &m);
+        wait_until("the replica online", LONG, || {
+            info_field(&mut mc, "slave0").is_some_and(|l| l.contains("state=online"))
+        });
+        names.push((kind, info_names(&mut mc), info_names(&mut rc)));
+    }
+    assert_eq!(names[1].1, names[0].1, "master fields");
+    assert_eq!(names[1].2, names[0].2, "replica fields");
+}
