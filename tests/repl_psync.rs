@@ -685,3 +685,44 @@ fn info_replication_fields_match_redis() {
     assert_eq!(names[1].1, names[0].1, "master fields");
     assert_eq!(names[1].2, names[0].2, "replica fields");
 }
+
+/// A sluice master restarted from its RDB keeps its history as
+/// `master_replid2`: its redis-server replica continues by partial resync
+/// (Redis 7.0's behaviour).
+#[test]
+fn master_restart_continues_partially() {
+    if !redis_or_skip() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sluice-mrestart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let replica = redis(&[]);
+    let mut r = replica.client();
+    let old_id;
+    {
+        let master = sluice(2, &["--dir", &dir_arg]);
+        let mut m = master.client();
+        fill(&mut m, 300);
+        replicaof(&mut r, &master);
+        let w = writer(master.port);
+        converge_while_writing(&mut m, &mut r);
+        w.stop();
+        converge(&mut m, &mut r);
+        old_id = info_field(&mut m, "master_replid").unwrap();
+        assert_eq!(m.cmd_str(&["SAVE"]), Reply::ok());
+    }
+    let master = sluice(2, &["--dir", &dir_arg]);
+    let mut m = master.client();
+    assert_eq!(info_field(&mut m, "master_replid2"), Some(old_id));
+    replicaof(&mut r, &master);
+    wait_until("the replica to continue", LONG, || {
+        stat(&mut m, "sync_partial_ok") == 1
+    });
+    m.cmd_str(&["SET", "after-restart", "1"]);
+    converge(&mut m, &mut r);
+    assert_eq!(stat(&mut m, "sync_full"), 0);
+    drop(master);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -667,6 +667,25 @@ impl Replication {
             .store(info.stream_db.max(0), Ordering::Release);
     }
 
+    /// A master restarted from an RDB recording `info`: a new ID, the old
+    /// one as replid2 up to that offset, and a ring starting there.
+    pub fn restore_as_master(&self, info: &crate::server::persist::ReplInfo, backlog_bytes: u64) {
+        {
+            let mut ids = self.ids.lock();
+            ids.replid2 = info.replid.clone();
+            ids.second = Some(info.offset);
+        }
+        self.idle_offset.store(info.offset, Ordering::Release);
+        self.ensure_backlog(backlog_bytes);
+        self.no_replicas_since_ms
+            .store(crate::server::unix_ms(), Ordering::Release);
+        crate::notice!(
+            "Continuing replication history {} from offset {} (as the secondary ID)",
+            info.replid,
+            info.offset
+        );
+    }
+
     /// A replica's full sync completed: its history is the master's.
     pub fn adopt(&self, replid: &str) {
         let mut ids = self.ids.lock();

@@ -315,11 +315,10 @@ pub struct ReplInfo {
 }
 
 /// At a cut (every stripe held): a replica's position in its master's
-/// stream (so a restart or a sub-replica continues from it), or, for a
-/// master's full sync, the backlog's offset; the ring then forgets its db
-/// so the first write the replica reads carries its SELECT. A master's
-/// plain save records nothing (Redis 7.0's master restart continuation is
-/// not built).
+/// stream (so a restart or a sub-replica continues from it), or a
+/// master's backlog offset (a restarted master lets its replicas continue,
+/// as Redis 7.0 does). For a full sync the ring then forgets its db so
+/// the first write the replica reads carries its SELECT.
 fn repl_at_cut(srv: &Server, for_sync: bool) -> Option<ReplInfo> {
     let backlog = srv.repl.backlog()?;
     if srv.repl.is_replica() {
@@ -331,7 +330,14 @@ fn repl_at_cut(srv: &Server, for_sync: bool) -> Option<ReplInfo> {
         });
     }
     if !for_sync {
-        return None;
+        // The restarted master's stream starts with a SELECT (its ring
+        // begins with no db), so any db is right here; Redis reads -1 as
+        // "not valid".
+        return Some(ReplInfo {
+            replid: srv.repl.ids().replid,
+            offset: backlog.offset(),
+            stream_db: 0,
+        });
     }
     backlog.forget_db();
     Some(ReplInfo {

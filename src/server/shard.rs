@@ -110,6 +110,12 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     srv.refresh_cached_config();
     let repl = super::persist::load(&srv).map_err(StartError::Other)?;
     let master = srv.config.read().replicaof.clone();
+    if let (None, Some(r)) = (&master, &repl) {
+        // A master keeps its old history as the secondary ID: its
+        // replicas continue by partial resync (Redis 7.0).
+        srv.repl
+            .restore_as_master(r, srv.config.read().repl_backlog_size);
+    }
     if let Some((host, port)) = master {
         crate::notice!("Replicating from {host}:{port} (replicaof)");
         // The RDB's replication position makes a cached master: the
