@@ -59,10 +59,15 @@ fn still_serving(server: &mut Server) {
 fn fake_master_sending_garbage() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     for load in ["disabled", "on-empty-db", "swapdb"] {
-        let mut server = replica_of(&listener, &["--repl-diskless-load", load]);
+        let mut server = replica_of(
+            &listener,
+            &["--repl-diskless-load", load, "--replica-read-only", "no"],
+        );
         let id = "a".repeat(40);
         // 1. A payload that is not an RDB.
         let mut s = accept_handshake(&listener);
+        let mut c = server.client();
+        assert_eq!(c.cmd_str(&["SET", "old", "data"]), Reply::ok());
         s.write_all(format!("+FULLRESYNC {id} 0\r\n$64\r\n").as_bytes())
             .unwrap();
         s.write_all(&[0xAB; 64]).unwrap();
@@ -70,6 +75,14 @@ fn fake_master_sending_garbage() {
         let mut s = accept_handshake(&listener);
         assert!(server.log().contains("MASTER"), "{}", server.log());
         still_serving(&mut server);
+        // swapdb loads aside: a failed load leaves the old data; the
+        // other modes had emptied it first.
+        let kept = if load == "swapdb" {
+            Reply::bulk("data")
+        } else {
+            Reply::nil()
+        };
+        assert_eq!(c.cmd_str(&["GET", "old"]), kept, "{load}");
         // 2. A diskless payload cut short, then the link closed.
         s.write_all(
             format!("+FULLRESYNC {id} 0\r\n$EOF:{}\r\nREDIS0010", "m".repeat(40)).as_bytes(),

@@ -21,9 +21,9 @@
 //! RDB into a temp file, renames it to `dbfilename` and loads it (the old
 //! dataset is served during the transfer); `on-empty-db` decodes the
 //! stream as it arrives when the dataset is empty, else as `disabled`;
-//! `swapdb` receives into memory, then loads (the old dataset is served
-//! during the transfer; issue 6 keeps it during the load too). Clients get
-//! `-LOADING` while the dataset is replaced.
+//! `swapdb` receives into memory and loads into a second keyspace while
+//! the old dataset keeps serving, then swaps them. Clients get `-LOADING`
+//! while the live dataset is emptied and refilled (the other modes).
 //!
 //! Every applied byte of the master's stream also goes, unchanged, into
 //! this replica's own backlog (at transaction boundaries, under the
@@ -670,7 +670,7 @@ fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<Re
                 .map_err(|e| Outcome::Retry(format!("mapping the received RDB: {e}")))?;
             load_whole(srv, &map)
         }
-        (Ok(_), Sink::Memory(bytes)) => load_whole(srv, &bytes),
+        (Ok(_), Sink::Memory(bytes)) => load_swapped(srv, &bytes),
     }
 }
 
@@ -698,6 +698,32 @@ fn load_whole(srv: &Server, bytes: &[u8]) -> Result<Option<ReplInfo>, Outcome> {
                 "Failed trying to load the MASTER synchronization DB: {e}"
             )))
         }
+    }
+}
+
+/// swapdb: loads into a second keyspace while the old data keeps serving,
+/// then swaps them stripe by stripe; a failed load leaves the old data.
+fn load_swapped(srv: &Server, bytes: &[u8]) -> Result<Option<ReplInfo>, Outcome> {
+    crate::notice!(
+        "MASTER <-> REPLICA sync: Loading DB in memory (swapdb: the old data keeps serving)"
+    );
+    let fresh = crate::store::Keyspace::new(srv.keyspace.databases());
+    match crate::server::persist::load_bytes_into(srv, &fresh, bytes) {
+        Ok(loaded) => {
+            // Sub-replicas hold the old history: they resync.
+            srv.repl.disconnect_replicas();
+            srv.keyspace.swap_data(&fresh);
+            crate::notice!(
+                "MASTER <-> REPLICA sync: Loaded {} keys, swapped in",
+                loaded.keys
+            );
+            // The old data is freed here, on the link thread.
+            drop(fresh);
+            Ok(loaded.repl)
+        }
+        Err(e) => Err(Outcome::Retry(format!(
+            "Failed trying to load the MASTER synchronization DB: {e} (the old data is kept)"
+        ))),
     }
 }
 
@@ -744,9 +770,10 @@ fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo
                             }
                             // A replica keeps keys that already expired:
                             // the master's DEL will remove them.
-                            crate::server::persist::insert_loaded(srv, e, clock).map_err(
-                                |err| Outcome::Retry(format!("loading the master's RDB: {err}")),
-                            )?;
+                            crate::server::persist::insert_loaded(&srv.keyspace, e, clock)
+                                .map_err(|err| {
+                                    Outcome::Retry(format!("loading the master's RDB: {err}"))
+                                })?;
                             loaded += 1;
                         }
                         Ok(Some(Item::Aux { key, value })) => aux.push((key, value)),

@@ -654,6 +654,16 @@ const LOAD_SEGMENT: usize = 4 << 20;
 /// streams) are cut into segments that all threads decode at once; others
 /// are decoded by one thread feeding the inserting threads.
 pub(crate) fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<Loaded, crate::rdb::Error> {
+    load_bytes_into(srv, &srv.keyspace, bytes)
+}
+
+/// [`load_bytes`] into `ks` (a replica's swapdb load fills a second
+/// keyspace while the first one serves).
+pub(crate) fn load_bytes_into(
+    srv: &Server,
+    ks: &crate::store::Keyspace,
+    bytes: &[u8],
+) -> Result<Loaded, crate::rdb::Error> {
     let mut aux = Vec::new();
     let (keys, expired) = match crate::rdb::decode::split_body(bytes, LOAD_SEGMENT)? {
         Some((version, segments, found)) => {
@@ -662,9 +672,9 @@ pub(crate) fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<Loaded, crate::rd
                 log_aux(k, v, now);
             }
             aux = found;
-            load_segments(srv, bytes, version, &segments)?
+            load_segments(srv, ks, bytes, version, &segments)?
         }
-        None => load_sequential(srv, bytes, &mut aux)?,
+        None => load_sequential(srv, ks, bytes, &mut aux)?,
     };
     Ok(Loaded {
         keys,
@@ -705,7 +715,7 @@ pub(crate) fn repl_from_aux(aux: &[(Vec<u8>, Vec<u8>)]) -> Option<ReplInfo> {
 /// never rehashes (a rehash re-reads every record: a cache miss each). A
 /// segment's keys count for the database it starts in; stripes get the
 /// mean share plus three standard deviations.
-fn reserve_for(srv: &Server, segments: &[crate::rdb::decode::Segment]) {
+fn reserve_for(ks: &crate::store::Keyspace, segments: &[crate::rdb::decode::Segment]) {
     let mut per_db: BTreeMap<u64, u64> = BTreeMap::new();
     for seg in segments {
         *per_db.entry(seg.db).or_default() += seg.keys;
@@ -715,13 +725,13 @@ fn reserve_for(srv: &Server, segments: &[crate::rdb::decode::Segment]) {
         let Ok(db) = usize::try_from(db) else {
             continue;
         };
-        if db >= srv.keyspace.databases() || keys == 0 {
+        if db >= ks.databases() || keys == 0 {
             continue;
         }
         let mean = keys as f64 / stripes;
         let share = (mean + 3.0 * mean.sqrt()).ceil() as usize;
         for index in 0..crate::store::STRIPES {
-            srv.keyspace.lock(index).dbs[db].map.reserve(share);
+            ks.lock(index).dbs[db].map.reserve(share);
         }
     }
 }
@@ -730,11 +740,12 @@ fn reserve_for(srv: &Server, segments: &[crate::rdb::decode::Segment]) {
 /// another checks the CRC64.
 fn load_segments(
     srv: &Server,
+    ks: &crate::store::Keyspace,
     bytes: &[u8],
     version: u16,
     segments: &[crate::rdb::decode::Segment],
 ) -> Result<(u64, u64), crate::rdb::Error> {
-    reserve_for(srv, segments);
+    reserve_for(ks, segments);
     let admit = Admit::new(srv);
     let limits = srv.rdb_limits();
     let next = AtomicUsize::new(0);
@@ -762,7 +773,7 @@ fn load_segments(
                         }
                         Ok(true) => {}
                     }
-                    if let Err(dup) = insert_loaded(srv, e, admit.clock) {
+                    if let Err(dup) = insert_loaded(ks, e, admit.clock) {
                         failure.lock().get_or_insert(dup);
                     }
                     loaded.fetch_add(1, Ordering::Relaxed);
@@ -848,7 +859,7 @@ impl Admit {
 
 /// Inserts one loaded key; a key already present is an error.
 pub(crate) fn insert_loaded(
-    srv: &Server,
+    ks: &crate::store::Keyspace,
     e: crate::rdb::decode::LoadedEntry,
     clock: u32,
 ) -> Result<(), crate::rdb::Error> {
@@ -861,7 +872,7 @@ pub(crate) fn insert_loaded(
         entry.freq = freq;
     }
     let stripe = crate::store::stripe_of(&e.key);
-    let mut guard = srv.keyspace.lock(stripe);
+    let mut guard = ks.lock(stripe);
     if guard.dbs[e.db as usize].insert(&e.key, entry).is_some() {
         return Err(crate::rdb::Error {
             offset: 0,
@@ -878,6 +889,7 @@ pub(crate) fn insert_loaded(
 /// it hands batches to the inserting threads while another checks the CRC.
 fn load_sequential(
     srv: &Server,
+    ks: &crate::store::Keyspace,
     bytes: &[u8],
     aux: &mut Vec<(Vec<u8>, Vec<u8>)>,
 ) -> Result<(u64, u64), crate::rdb::Error> {
@@ -894,7 +906,7 @@ fn load_sequential(
             let (rx, failure) = (rx.clone(), &failure);
             scope.spawn(move || {
                 for e in rx.into_iter().flatten() {
-                    if let Err(dup) = insert_loaded(srv, e, admit.clock) {
+                    if let Err(dup) = insert_loaded(ks, e, admit.clock) {
                         failure.lock().get_or_insert(dup);
                     }
                 }

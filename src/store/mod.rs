@@ -462,6 +462,26 @@ impl Keyspace {
         self.databases
     }
 
+    /// Takes `other`'s data in place of this keyspace's, stripe by stripe
+    /// (`other` gets the old data); the WATCH flags of every watched key
+    /// are raised, as a replica's swapdb load does (each stripe's clients,
+    /// watches and blocked waiters stay). `other` must be private to the
+    /// caller.
+    pub fn swap_data(&self, other: &Keyspace) {
+        assert_eq!(
+            self.databases, other.databases,
+            "swapping keyspaces of different shapes"
+        );
+        for index in 0..STRIPES {
+            let mut mine = self.lock(index);
+            let mut theirs = other.lock(index);
+            std::mem::swap(&mut mine.dbs, &mut theirs.dbs);
+            for db in 0..mine.dbs.len() {
+                mine.touch_watched_db(db, None);
+            }
+        }
+    }
+
     /// No key in any database.
     pub fn is_empty(&self) -> bool {
         (0..STRIPES).all(|i| self.lock(i).dbs.iter().all(|db| db.map.is_empty()))
