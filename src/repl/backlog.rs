@@ -15,7 +15,7 @@
 //! (relaxed) atomic operations, so a reader racing a producer that laps it
 //! reads stale or new bytes, never undefined behaviour; the check after
 //! the copy decides. Partial words at entry edges are merged with
-//! `fetch_and`/`fetch_or`, as two producers may share a word.
+//! one compare-and-swap, as two producers may share a word.
 //!
 //! Databases 255 and above are recorded as "unknown", which makes the next
 //! entry emit its SELECT even for the same db: correct, one SELECT more.
@@ -193,7 +193,8 @@ impl Backlog {
         let mut pos = at + skip as u64;
         let mut rest = bytes;
         while !rest.is_empty() {
-            let word = ((pos % self.cap) / 8) as usize;
+            // `cap` is a power of two: a mask, not a division.
+            let word = ((pos & (self.cap - 1)) / 8) as usize;
             let shift = (pos % 8) as usize;
             let take = (8 - shift).min(rest.len());
             let mut value = [0u8; 8];
@@ -202,9 +203,13 @@ impl Backlog {
             if take == 8 {
                 self.words[word].store(value, Ordering::Relaxed);
             } else {
+                // A word shared with a neighbouring entry: replace only our
+                // bytes, in one compare-and-swap.
                 let mask = ((1u64 << (take * 8)) - 1) << (shift * 8);
-                self.words[word].fetch_and(!mask, Ordering::Relaxed);
-                self.words[word].fetch_or(value, Ordering::Relaxed);
+                let _ =
+                    self.words[word].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                        Some((old & !mask) | value)
+                    });
             }
             pos += take as u64;
             rest = &rest[take..];
@@ -225,7 +230,8 @@ impl Backlog {
         out.reserve(n);
         let mut pos = from;
         while pos < from + n as u64 {
-            let word = ((pos % self.cap) / 8) as usize;
+            // `cap` is a power of two: a mask, not a division.
+            let word = ((pos & (self.cap - 1)) / 8) as usize;
             let shift = (pos % 8) as usize;
             let take = (8 - shift).min((from + n as u64 - pos) as usize);
             let bytes = self.words[word].load(Ordering::Relaxed).to_le_bytes();
