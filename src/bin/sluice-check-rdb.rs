@@ -112,7 +112,7 @@ fn main() {
                 *d.by_type.entry(e.value.type_name()).or_default() += 1;
                 if let Some(ms) = e.expire_ms {
                     d.expires += 1;
-                    if ms <= now_ms {
+                    if ms < now_ms {
                         d.expired += 1;
                     }
                 }

@@ -853,7 +853,8 @@ impl Admit {
                 ),
             });
         }
-        Ok(self.keep_expired || e.expire_ms.is_none_or(|t| t > self.now))
+        // rdb.c drops a key whose `expiretime < now`.
+        Ok(self.keep_expired || e.expire_ms.is_none_or(|t| t >= self.now))
     }
 }
 

@@ -293,7 +293,7 @@ impl Db {
         }
     }
 
-    /// Removes every key whose expiry is at or before `now_ms`, returning
+    /// Removes every key whose expiry is before `now_ms`, returning
     /// them (for stats, WATCH and, later, DEL propagation).
     pub fn expire_due(&mut self, now_ms: u64, expired: &mut Vec<Key>) {
         if self.expires == 0 {
@@ -301,7 +301,7 @@ impl Db {
         }
         let before = expired.len();
         self.map.retain(|key, entry| {
-            let due = entry.expire_ms != 0 && entry.expire_ms <= now_ms;
+            let due = entry.expire_ms != 0 && entry.expire_ms < now_ms;
             if due {
                 expired.push(key.into());
             }
@@ -952,7 +952,10 @@ mod tests {
         assert_eq!(db.expires, 0);
         db.set_expire(b"b", 5);
         let mut gone = Vec::new();
+        // Redis: a key lives through its expiry millisecond.
         db.expire_due(5, &mut gone);
+        assert!(gone.is_empty());
+        db.expire_due(6, &mut gone);
         assert_eq!(gone, vec![Key::from(&b"b"[..])]);
         assert_eq!(db.expires, 0);
         assert_eq!(db.map.len(), 1);

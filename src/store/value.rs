@@ -235,6 +235,8 @@ impl Entry {
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_ms != 0 && self.expire_ms <= now_ms
+        // db.c `keyIsExpired`: `now > when` (a key lives through its
+        // expiry millisecond, as on a Redis master its replica must agree with).
+        self.expire_ms != 0 && self.expire_ms < now_ms
     }
 }
