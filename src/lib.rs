@@ -29,9 +29,17 @@
 //! commands and MULTI/EXEC are atomic because all their stripes are held at
 //! once. Cross-thread messages that are not key access (CLIENT KILL,
 //! MONITOR, shutdown) still travel over crossbeam channels with an eventfd
-//! wakeup. A stripe is also the unit a forkless snapshot will walk, and the
-//! replication backlog append can be made under the stripe lock to keep
-//! per-key order.
+//! wakeup. A stripe is also the unit a forkless snapshot walks, and every
+//! write appends its propagation form to the replication backlog while its
+//! stripes are held, which keeps per-key order in the stream.
+//!
+//! Replication (`repl`): a lock-free multi-producer ring holds the stream;
+//! at the end of each event-loop round a shard that wrote sends the new
+//! bytes to the streaming replicas itself (non-blocking); one sender thread
+//! per replica does full syncs and whatever a shard could not send, one
+//! watcher thread per replica reads its ACKs. A replica's link thread
+//! applies its master's stream through the normal command path and appends
+//! the same bytes to its own ring for sub-replicas.
 //!
 //! # Module map
 //!
@@ -40,7 +48,8 @@
 //! - [`store`]: keyspace stripes, values, expiry. No IO.
 //! - [`rdb`]: the RDB format: encoder, incremental decoder, DUMP payloads (sans-IO).
 //! - [`cmd`]: the command table and one file per command family.
-//! - [`server`]: shard threads, the io_uring event loop, connections.
+//! - [`server`]: shard threads, the io_uring event loop, connections, persistence.
+//! - [`repl`]: PSYNC2 master and replica, the backlog ring, WAIT, FAILOVER.
 //! - [`io`]: io_uring helpers (buffer rings); most `unsafe` lives here.
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
