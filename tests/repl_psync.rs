@@ -729,3 +729,37 @@ fn master_restart_continues_partially() {
     drop(master);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// CONFIG SET repl-backlog-size replaces the ring with one of the new size
+/// holding the old history; the replica continues from it.
+#[test]
+fn backlog_resize_keeps_history() {
+    if !redis_or_skip() {
+        return;
+    }
+    let m = sluice(2, &[]);
+    let r = redis(&[]);
+    let (mut mc, mut rc) = (m.client(), r.client());
+    fill(&mut mc, 200);
+    replicaof(&mut rc, &m);
+    converge(&mut mc, &mut rc);
+    let histlen = info_field(&mut mc, "repl_backlog_histlen").unwrap();
+    assert_eq!(
+        mc.cmd_str(&["CONFIG", "SET", "repl-backlog-size", "128mb"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        info_field(&mut mc, "repl_backlog_size").as_deref(),
+        Some("134217728")
+    );
+    assert_eq!(info_field(&mut mc, "repl_backlog_histlen"), Some(histlen));
+    wait_until("the replica to continue", LONG, || {
+        stat(&mut mc, "sync_partial_ok") == 1
+    });
+    mc.cmd_str(&["SET", "after-resize", "1"]);
+    converge(&mut mc, &mut rc);
+    assert_eq!(stat(&mut mc, "sync_full"), 1);
+    assert!(m
+        .log()
+        .contains("Replication backlog resized to 134217728 bytes"));
+}

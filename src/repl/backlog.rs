@@ -77,7 +77,7 @@ impl Backlog {
     /// A ring of at least `bytes` (rounded up to a power of two, >= 16)
     /// whose stream starts at `offset` (the replication offset).
     pub fn new(bytes: usize, offset: u64) -> Backlog {
-        let cap = bytes.clamp(16, MAX_BYTES).next_power_of_two() as u64;
+        let cap = Backlog::capacity_for(bytes);
         let words = zeroed_words((cap / 8) as usize);
         Backlog {
             words,
@@ -90,6 +90,11 @@ impl Backlog {
 
     pub fn capacity(&self) -> u64 {
         self.cap
+    }
+
+    /// The capacity [`Backlog::new`] gives a ring asked for `bytes`.
+    pub fn capacity_for(bytes: usize) -> u64 {
+        bytes.clamp(16, MAX_BYTES).next_power_of_two() as u64
     }
 
     /// The offset after the last published byte (`master_repl_offset`).

@@ -503,6 +503,39 @@ impl Replication {
         self.disconnect_replicas();
     }
 
+    /// CONFIG SET repl-backlog-size: a ring of the new size replaces the
+    /// current one, with as much of its history as fits; attached replicas
+    /// reconnect and continue from it by partial resync (their senders
+    /// read the old ring).
+    pub fn resize_backlog(&self, bytes: u64) {
+        let want = ring_bytes(bytes);
+        let mut slot = self.backlog.write();
+        let Some(old) = slot.as_ref() else {
+            return;
+        };
+        if Backlog::capacity_for(want) == old.capacity() {
+            return;
+        }
+        let (first, end) = (old.first_offset(), old.offset());
+        let mut history = Vec::new();
+        let start = match old.read(first, usize::MAX, &mut history) {
+            Ok(_) => first,
+            Err(_) => {
+                history.clear();
+                end
+            }
+        };
+        let ring = Backlog::new(want, start);
+        ring.append(None, &history);
+        *slot = Some(Arc::new(ring));
+        drop(slot);
+        crate::notice!(
+            "Replication backlog resized to {} bytes",
+            Backlog::capacity_for(want)
+        );
+        self.disconnect_replicas();
+    }
+
     /// `master_repl_offset`.
     pub fn offset(&self) -> u64 {
         match self.backlog.read().as_ref() {

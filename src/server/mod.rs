@@ -485,6 +485,7 @@ impl Server {
         }
         self.repl
             .set_min_replicas(config.min_replicas_to_write, config.min_replicas_max_lag);
+        self.repl.resize_backlog(config.repl_backlog_size);
     }
 
     pub fn next_client_id(&self) -> u64 {
