@@ -276,6 +276,11 @@ struct Shared {
     why: Mutex<Option<String>>,
     /// Bytes of the full sync's payload written so far (progress logs).
     payload: Arc<AtomicU64>,
+    /// While a disk-backed sync writes its file (after `+FULLRESYNC`,
+    /// before `$<size>`): the watcher sends a "\n" keepalive every second,
+    /// as Redis does, so the replica's repl-timeout does not fire. The
+    /// sender clears it under the lock before it writes `$<size>`.
+    keepalive: Mutex<bool>,
 }
 
 /// A payload output that counts what went through it.
@@ -335,6 +340,7 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
         acked: AtomicBool::new(false),
         why: Mutex::new(None),
         payload: Arc::new(AtomicU64::new(0)),
+        keepalive: Mutex::new(false),
     };
     let reader = sock.try_clone().map_err(io)?;
     let mut sock = sock;
@@ -447,6 +453,7 @@ fn full_sync(
         let preamble = |offset: u64| {
             replica.sent.store(offset, Ordering::Release);
             let _ = head.lock().write_all(&fullresync(offset));
+            *shared.keepalive.lock() = true;
             Vec::new()
         };
         let cut = SyncCut {
@@ -474,6 +481,7 @@ fn full_sync(
                 replica.name()
             );
             replica.set_state(ReplicaState::SendBulk);
+            *shared.keepalive.lock() = false;
             sock.write_all(format!("${size}\r\n").as_bytes())
                 .map_err(io)?;
             let mut file = std::fs::File::open(&path).map_err(io)?;
@@ -605,6 +613,7 @@ fn watch(
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut soft_since: Option<Instant> = None;
+    let mut last_keepalive = Instant::now();
     let mut progress = crate::repl::replica::Progress::new();
     let what = format!("Full sync to replica {}:", replica.name());
     let limit = settings.limit;
@@ -634,6 +643,13 @@ fn watch(
         }
         if replica.state() == ReplicaState::SendBulk {
             progress.tick(&what, shared.payload.load(Ordering::Relaxed), None);
+        }
+        if last_keepalive.elapsed() >= Duration::from_secs(1) {
+            last_keepalive = Instant::now();
+            let keepalive = shared.keepalive.lock();
+            if *keepalive {
+                let _ = (&sock).write_all(b"\n");
+            }
         }
         if srv.repl.generation() != generation {
             close(
