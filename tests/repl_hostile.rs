@@ -16,7 +16,15 @@ const LONG: Duration = Duration::from_secs(30);
 /// Answers one replica's handshake (PING, REPLCONFs, PSYNC) and returns
 /// the socket once PSYNC arrived.
 fn accept_handshake(listener: &TcpListener) -> TcpStream {
-    let (mut s, _) = listener.accept().expect("accept the replica");
+    // Bounded: a replica that never comes back fails the test, not hangs it.
+    listener.set_nonblocking(true).unwrap();
+    let mut accepted = None;
+    wait_until("the replica to connect", LONG, || {
+        accepted = listener.accept().ok();
+        accepted.is_some()
+    });
+    let (mut s, _) = accepted.expect("accepted above");
+    s.set_nonblocking(false).unwrap();
     s.set_read_timeout(Some(LONG)).unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
