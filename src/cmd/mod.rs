@@ -504,9 +504,6 @@ fn postpone(srv: &Server, client: &mut Client, argv: &Argv) -> bool {
 /// `replica-serve-stale-data no`, while its link is down (-MASTERDOWN,
 /// unless flagged STALE). server.c `processCommand`.
 fn replica_refusal(srv: &Server, client: &Client, cmd: &Command) -> Option<&'static str> {
-    if srv.repl.is_loading() && cmd.flags & flags::LOADING == 0 {
-        return Some("LOADING Redis is loading the dataset in memory");
-    }
     let deny_stale = cmd.flags & flags::STALE == 0
         || (cmd.name == "exec"
             && client
@@ -523,6 +520,10 @@ fn replica_refusal(srv: &Server, client: &Client, cmd: &Command) -> Option<&'sta
                 "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
             );
         }
+    }
+    // After MASTERDOWN, as in Redis's processCommand.
+    if srv.repl.is_loading() && cmd.flags & flags::LOADING == 0 {
+        return Some("LOADING Redis is loading the dataset in memory");
     }
     None
 }
