@@ -27,15 +27,22 @@ pub use reply::ReplyBuf;
 pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
     let size: usize = args.iter().map(|a| a.len() + 16).sum();
     let mut out = Vec::with_capacity(size + 16);
+    encode_command_into(&mut out, args.iter().copied());
+    out
+}
+
+/// [`encode_command`] appending to `out` (no allocation once `out` has
+/// grown: the replication stream builds every write's form this way).
+pub fn encode_command_into<'a>(out: &mut Vec<u8>, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+    let mut n = itoa::Buffer::new();
     out.push(b'*');
-    out.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
+    out.extend_from_slice(n.format(args.len()).as_bytes());
     out.extend_from_slice(b"\r\n");
     for arg in args {
         out.push(b'$');
-        out.extend_from_slice(itoa::Buffer::new().format(arg.len()).as_bytes());
+        out.extend_from_slice(n.format(arg.len()).as_bytes());
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
-    out
 }

@@ -147,22 +147,6 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Appends `argv` as a RESP array of bulk strings.
-fn encode_argv(out: &mut Vec<u8>, argv: &Argv) {
-    let mut n = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(n.format(argv.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for i in 0..argv.len() {
-        let arg = argv.get(i);
-        out.push(b'$');
-        out.extend_from_slice(n.format(arg.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 /// A coordinated failover (FAILOVER), driven by [`Replication::failover_cron`].
 #[derive(Default)]
 pub struct Failover {
@@ -576,7 +560,7 @@ impl Replication {
                     entry.extend(backlog::select_command(*db));
                     current = *db;
                 }
-                encode_argv(&mut entry, argv);
+                crate::protocol::encode_command_into(&mut entry, argv.iter());
             }
             if current != first {
                 entry.extend(backlog::select_command(first));
