@@ -510,7 +510,7 @@ fn replica_refusal(srv: &Server, client: &Client, cmd: &Command) -> Option<&'sta
                 .multi
                 .as_ref()
                 .is_some_and(|m| m.queued.iter().any(|(c, _)| c.flags & flags::STALE == 0)));
-    if deny_stale && !srv.config.read().replica_serve_stale_data {
+    if deny_stale && !srv.repl.serves_stale_data() {
         let up = srv
             .repl
             .link_status()

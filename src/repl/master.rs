@@ -182,6 +182,12 @@ impl Replicas {
         self.list.lock().clone()
     }
 
+    /// How many attached replicas satisfy `f` (under the lock, no copy:
+    /// WAIT and min-replicas ask on every ACK and write).
+    pub fn count(&self, f: impl Fn(&Replica) -> bool) -> usize {
+        self.list.lock().iter().filter(|r| f(r)).count()
+    }
+
     /// Sends the stream's new bytes to every streaming replica from the
     /// calling shard; false if a sender thread must finish the job.
     pub fn push_all(&self, backlog: &crate::repl::backlog::Backlog) -> bool {

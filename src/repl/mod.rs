@@ -132,6 +132,8 @@ pub struct Replication {
     loading: AtomicBool,
     /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds).
     min_replicas: [AtomicI64; 2],
+    /// `replica-serve-stale-data`.
+    serve_stale: AtomicBool,
     /// Writes are paused (FAILOVER): their clients wait here.
     paused: AtomicBool,
     postponed: Mutex<Vec<Arc<crate::store::Waiter>>>,
@@ -199,6 +201,7 @@ impl Default for Replication {
             waits: Mutex::new(Vec::new()),
             loading: AtomicBool::new(false),
             min_replicas: [AtomicI64::new(0), AtomicI64::new(10)],
+            serve_stale: AtomicBool::new(true),
             paused: AtomicBool::new(false),
             postponed: Mutex::new(Vec::new()),
             failover: Mutex::new(Failover::default()),
@@ -242,9 +245,20 @@ impl Replication {
         self.backlog_exists.load(Ordering::Acquire)
     }
 
-    pub fn set_min_replicas(&self, to_write: i64, max_lag: i64) {
-        self.min_replicas[0].store(to_write, Ordering::Relaxed);
-        self.min_replicas[1].store(max_lag, Ordering::Relaxed);
+    /// Takes the directives read on hot paths (startup and CONFIG SET):
+    /// min-replicas, replica-serve-stale-data; resizes the ring if
+    /// repl-backlog-size changed.
+    pub fn refresh_config(&self, c: &crate::config::Config) {
+        self.min_replicas[0].store(c.min_replicas_to_write, Ordering::Relaxed);
+        self.min_replicas[1].store(c.min_replicas_max_lag, Ordering::Relaxed);
+        self.serve_stale
+            .store(c.replica_serve_stale_data, Ordering::Relaxed);
+        self.resize_backlog(c.repl_backlog_size);
+    }
+
+    /// `replica-serve-stale-data`, read by every command on a replica.
+    pub fn serves_stale_data(&self) -> bool {
+        self.serve_stale.load(Ordering::Relaxed)
     }
 
     /// min-replicas-to-write: true unless it is set and fewer replicas
@@ -264,14 +278,9 @@ impl Replication {
     pub fn good_replicas(&self, max_lag: i64) -> usize {
         let now = crate::server::unix_ms() / 1000;
         let max_lag = u64::try_from(max_lag).unwrap_or(0);
-        self.replicas
-            .snapshot()
-            .iter()
-            .filter(|r| {
-                r.is_online()
-                    && now.saturating_sub(r.ack_ms.load(Ordering::Relaxed) / 1000) <= max_lag
-            })
-            .count()
+        self.replicas.count(|r| {
+            r.is_online() && now.saturating_sub(r.ack_ms.load(Ordering::Relaxed) / 1000) <= max_lag
+        })
     }
 
     pub fn writes_paused(&self) -> bool {
@@ -324,10 +333,16 @@ impl Replication {
             force,
         };
         self.pause_writes();
+        self.request_acks();
+    }
+
+    /// Appends `REPLCONF GETACK *` and sends it at once.
+    fn request_acks(&self) {
         if let Some(b) = self.backlog.read().as_ref() {
             b.append(None, GETACK);
         }
-        self.wakeup.notify();
+        self.mark_fed();
+        self.notify_fed();
     }
 
     /// Ends a failover (done or aborted), resuming writes.
@@ -372,11 +387,7 @@ impl Replication {
             }
             self.backlog_exists.store(false, Ordering::Release);
         }
-        let mut ids = self.ids.lock();
-        ids.replid = crate::server::random_hex40();
-        ids.replid2 = NO_REPLID.to_string();
-        ids.second = None;
-        drop(ids);
+        self.adopt(&crate::server::random_hex40());
         crate::notice!(
             "Replication backlog freed after {ttl_s} seconds without connected replicas."
         );
@@ -703,7 +714,8 @@ impl Replication {
         );
     }
 
-    /// A replica's full sync completed: its history is the master's.
+    /// A history with no past: a replica's full sync completed (its
+    /// history is the master's), or a master that freed its backlog.
     pub fn adopt(&self, replid: &str) {
         let mut ids = self.ids.lock();
         ids.replid = replid.to_string();
@@ -718,12 +730,11 @@ impl Replication {
         let mut ids = self.ids.lock();
         ids.replid2 = std::mem::replace(&mut ids.replid, new_replid);
         ids.second = Some(offset);
-        drop(ids);
         crate::notice!(
             "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
-            self.ids().replid2,
+            ids.replid2,
             offset + 1,
-            self.ids().replid
+            ids.replid
         );
     }
 
@@ -786,21 +797,14 @@ impl Replication {
             offset,
             replicas,
         });
-        if let Some(b) = self.backlog.read().as_ref() {
-            b.append(None, GETACK);
-        }
-        self.mark_fed();
-        self.notify_fed();
+        self.request_acks();
     }
 
     /// Replicas that acknowledged `offset` (replication.c
     /// `replicationCountAcksByOffset`).
     pub fn acked(&self, offset: u64) -> usize {
         self.replicas
-            .snapshot()
-            .iter()
-            .filter(|r| r.is_online() && r.ack_offset.load(Ordering::Acquire) >= offset)
-            .count()
+            .count(|r| r.is_online() && r.ack_offset.load(Ordering::Acquire) >= offset)
     }
 
     /// Serves the WAIT clients whose condition now holds (an ACK arrived).

@@ -483,9 +483,7 @@ impl Server {
         for (slot, value) in self.eviction.iter().zip(eviction_array(&config)) {
             slot.store(value, Ordering::Relaxed);
         }
-        self.repl
-            .set_min_replicas(config.min_replicas_to_write, config.min_replicas_max_lag);
-        self.repl.resize_backlog(config.repl_backlog_size);
+        self.repl.refresh_config(&config);
     }
 
     pub fn next_client_id(&self) -> u64 {
