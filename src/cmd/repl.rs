@@ -72,7 +72,6 @@ pub fn psync(ctx: &mut Ctx, argv: &Argv) {
         } else {
             "-1".into()
         },
-        client: format!("id={} addr={}", ctx.client.id, ctx.client.meta.addr),
     };
     let srv = ctx.srv.arc();
     ctx.client.close_after_reply = true;

@@ -69,20 +69,16 @@ pub fn poll_writable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
     Ok(n > 0)
 }
 
-/// Reads what is already queued on a socket without waiting:
-/// `Ok(None)` when nothing is (EAGAIN), `Ok(Some(0))` at end of stream.
-pub fn recv_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+/// Reads what is already queued on a socket without waiting, as `read`
+/// does on a non-blocking socket (`WouldBlock` when nothing is, `Ok(0)`
+/// at end of stream).
+pub fn recv_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: the pointer and length describe a live, writable slice.
     let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
     if n >= 0 {
-        return Ok(Some(n as usize));
+        return Ok(n as usize);
     }
-    let err = io::Error::last_os_error();
-    match err.kind() {
-        io::ErrorKind::WouldBlock => Ok(None),
-        io::ErrorKind::Interrupted => Ok(None),
-        _ => Err(err),
-    }
+    Err(io::Error::last_os_error())
 }
 
 fn setsockopt_int(

@@ -215,8 +215,6 @@ pub struct Request {
     /// PSYNC's arguments (`?`, `-1` for SYNC).
     pub replid: String,
     pub offset: String,
-    /// Client id and address for log lines.
-    pub client: String,
 }
 
 /// Serves `request` on `fd` from a thread of its own.
@@ -353,7 +351,8 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
     std::thread::scope(|scope| {
         scope.spawn(|| watch(srv, reader, replica, &shared, &settings, generation));
         let result = (|| {
-            let (from, eof) = match decision {
+            // Each path sets `replica.sent`, where the stream starts.
+            let eof = match decision {
                 crate::repl::Psync::Continue(from) => {
                     let replid = srv.repl.ids().replid;
                     let line = if request.conf.capa_psync2 {
@@ -372,7 +371,7 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
                     );
                     replica.set_state(ReplicaState::Online);
                     replica.ack_offset.store(from, Ordering::Release);
-                    (from, false)
+                    false
                 }
                 crate::repl::Psync::Full(reason) => {
                     match reason {
@@ -389,7 +388,7 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
                 }
             };
             stream(
-                srv, &mut sock, &backlog, from, eof, &shared, replica, generation, &settings,
+                srv, &mut sock, &backlog, eof, &shared, replica, generation, &settings,
             )
         })();
         shared.closed.store(true, Ordering::Release);
@@ -401,8 +400,9 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
     })
 }
 
-/// Sends the dataset at a cut; returns the cut's offset and whether the
-/// stream must wait for the replica's first ACK (diskless).
+/// Sends the dataset at a cut (its offset becomes `replica.sent`);
+/// returns whether the stream must wait for the replica's first ACK
+/// (diskless).
 fn full_sync(
     srv: &Server,
     sock: &mut TcpStream,
@@ -410,7 +410,7 @@ fn full_sync(
     replica: &Replica,
     shared: &Shared,
     settings: &Settings,
-) -> Result<(u64, bool), String> {
+) -> Result<bool, String> {
     let io = |e: std::io::Error| e.to_string();
     let replid = srv.repl.ids().replid;
     let legacy = request.legacy;
@@ -511,7 +511,7 @@ fn full_sync(
     );
     replica.set_state(ReplicaState::Online);
     replica.ack_offset.store(offset, Ordering::Release);
-    Ok((offset, diskless))
+    Ok(diskless)
 }
 
 /// [`write_image`] once no other snapshot (a save, another replica's
@@ -536,7 +536,7 @@ fn image_when_free<O: crate::server::persist::ImageOut>(
     }
 }
 
-/// Streams the backlog from `from` until the replica goes away, falls out
+/// Streams the backlog from `replica.sent` until the replica goes away, falls out
 /// of the ring, or must reconnect. A diskless (`$EOF:`) replica gets
 /// nothing until its first ACK: bytes after the mark would hide the mark
 /// from it.
@@ -545,7 +545,6 @@ fn stream(
     srv: &Server,
     sock: &mut TcpStream,
     backlog: &crate::repl::backlog::Backlog,
-    from: u64,
     wait_ack: bool,
     shared: &Shared,
     replica: &Replica,
@@ -554,7 +553,6 @@ fn stream(
 ) -> Result<(), String> {
     let mut out = Vec::new();
     let wakeup = &srv.repl.wakeup;
-    replica.sent.store(from, Ordering::Release);
     let result = (|| loop {
         if shared.closed.load(Ordering::Acquire) {
             return Err("the replica closed the connection".to_string());

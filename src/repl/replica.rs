@@ -557,23 +557,20 @@ impl Io<'_> {
     /// What is already queued, without waiting: true if something came.
     fn read_ready(&mut self) -> Result<bool, Outcome> {
         use std::os::fd::AsRawFd;
-        match crate::io::sys::recv_nonblocking(self.link.as_raw_fd(), &mut self.chunk[..]) {
-            Ok(None) => Ok(false),
-            Ok(Some(0)) => Err(Outcome::Retry("MASTER closed the connection".into())),
-            Ok(Some(n)) => {
-                self.buf.extend_from_slice(&self.chunk[..n]);
-                self.status
-                    .last_io_ms
-                    .store(crate::server::unix_ms(), Ordering::Relaxed);
-                Ok(true)
-            }
-            Err(e) => Err(Outcome::Retry(format!("read from MASTER: {e}"))),
-        }
+        let read = crate::io::sys::recv_nonblocking(self.link.as_raw_fd(), &mut self.chunk[..]);
+        Ok(self.took(read)? > 0)
     }
 
     /// One read: the bytes read, 0 when the tick passed with none.
     fn read_some(&mut self) -> Result<usize, Outcome> {
-        match self.link.read(&mut self.chunk[..]) {
+        let read = self.link.read(&mut self.chunk[..]);
+        self.took(read)
+    }
+
+    /// A read's result into `chunk`: its bytes appended to `buf`; 0 when
+    /// nothing came (timeout, would block, interrupted).
+    fn took(&mut self, read: std::io::Result<usize>) -> Result<usize, Outcome> {
+        match read {
             Ok(0) => Err(Outcome::Retry("MASTER closed the connection".into())),
             Ok(n) => {
                 self.buf.extend_from_slice(&self.chunk[..n]);
@@ -585,7 +582,9 @@ impl Io<'_> {
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 Ok(0)
@@ -605,21 +604,26 @@ enum Sink {
     Memory(Vec<u8>),
 }
 
+impl Sink {
+    fn name(&self) -> &'static str {
+        match self {
+            Sink::Live(_) => "live",
+            Sink::Disk(..) => "disk",
+            Sink::Memory(_) => "memory",
+        }
+    }
+}
+
 /// Replaces the dataset with the master's RDB; returns the replication
 /// position it records (its `repl-stream-db` is where the stream goes on).
 fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<ReplInfo>, Outcome> {
-    let mode = match settings.load {
-        ReplDisklessLoad::Disabled => "disk",
-        ReplDisklessLoad::OnEmptyDb if srv.keyspace.is_empty() => "live",
-        ReplDisklessLoad::OnEmptyDb => "disk",
-        ReplDisklessLoad::Swapdb => "memory",
-    };
-    let mut sink = match mode {
-        "live" => {
+    let sink = match settings.load {
+        ReplDisklessLoad::Swapdb => Sink::Memory(Vec::new()),
+        ReplDisklessLoad::OnEmptyDb if srv.keyspace.is_empty() => {
             begin_load(srv);
             Sink::Live(Box::new(Decoder::new(srv.rdb_limits())))
         }
-        "disk" => {
+        ReplDisklessLoad::OnEmptyDb | ReplDisklessLoad::Disabled => {
             let path = std::path::PathBuf::from(format!(
                 "temp-{}.{}.rdb",
                 crate::server::unix_ms() / 1000,
@@ -632,9 +636,16 @@ fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<Re
             })?;
             Sink::Disk(path, std::io::BufWriter::with_capacity(1 << 20, file))
         }
-        _ => Sink::Memory(Vec::new()),
     };
-    crate::notice!("MASTER <-> REPLICA sync: receiving the payload ({mode} load)");
+    receive_whole(srv, io, sink)
+}
+
+/// Receives the payload into `sink`, then loads it as the sink requires.
+fn receive_whole(srv: &Server, io: &mut Io, mut sink: Sink) -> Result<Option<ReplInfo>, Outcome> {
+    crate::notice!(
+        "MASTER <-> REPLICA sync: receiving the payload ({} load)",
+        sink.name()
+    );
     let status = io.status;
     status.sync_total.store(-1, Ordering::Relaxed);
     status.sync_read.store(0, Ordering::Relaxed);
@@ -644,12 +655,11 @@ fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<Re
             let _ = std::fs::remove_file(&path);
             Err(e)
         }
-        (Err(e), _) => {
-            if mode == "live" {
-                srv.keyspace.empty();
-            }
+        (Err(e), Sink::Live(_)) => {
+            srv.keyspace.empty();
             Err(e)
         }
+        (Err(e), Sink::Memory(_)) => Err(e),
         (Ok(info), Sink::Live(_)) => Ok(info),
         (Ok(_), Sink::Disk(path, file)) => {
             let file = file.into_inner().map_err(|e| {
