@@ -724,6 +724,18 @@ fn replication_info(srv: &crate::server::Server, s: &mut String) {
     use crate::repl::replica::LinkState;
     let repl = &srv.repl;
     let now = crate::server::unix_ms();
+    // The directives shown, read once (no config lock held below).
+    let (priority, read_only, announced, to_write, max_lag, backlog_size) = {
+        let c = srv.config.read();
+        (
+            c.replica_priority,
+            c.replica_read_only,
+            c.replica_announced,
+            c.min_replicas_to_write,
+            c.min_replicas_max_lag,
+            c.repl_backlog_size,
+        )
+    };
     s.push_str("# Replication\r\n");
     match repl.link_status() {
         None => s.push_str("role:master\r\n"),
@@ -773,22 +785,16 @@ fn replication_info(srv: &crate::server::Server, s: &mut String) {
                 };
                 let _ = write!(s, "master_link_down_since_seconds:{secs}\r\n");
             }
-            let config = srv.config.read();
             let _ = write!(
                 s,
-                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
-                config.replica_priority,
-                u8::from(config.replica_read_only),
-                u8::from(config.replica_announced),
+                "slave_priority:{priority}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
+                u8::from(read_only),
+                u8::from(announced),
             );
         }
     }
     let replicas = repl.replicas.snapshot();
     let _ = write!(s, "connected_slaves:{}\r\n", replicas.len());
-    let (to_write, max_lag) = {
-        let c = srv.config.read();
-        (c.min_replicas_to_write, c.min_replicas_max_lag)
-    };
     if to_write > 0 && max_lag > 0 {
         let good = repl.good_replicas(max_lag);
         let _ = write!(s, "min_slaves_good_slaves:{good}\r\n");
@@ -830,10 +836,9 @@ fn replication_info(srv: &crate::server::Server, s: &mut String) {
         "master_failover_state:{}\r\n\
          master_replid:{}\r\nmaster_replid2:{}\r\n\
          master_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:{active}\r\n\
-         repl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+         repl_backlog_size:{backlog_size}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
         repl.failover.lock().state.name(),
         ids.replid,
         ids.replid2,
-        srv.config.read().repl_backlog_size,
     );
 }
