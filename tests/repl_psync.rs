@@ -117,7 +117,7 @@ fn partial_resync_sluice_master(threads: usize) {
     fill(&mut m, 500);
     let w = writer(master.port);
     replicaof(&mut r, &master);
-    converge_while_writing(&mut m, &mut r);
+    link_up(&mut r);
     assert_eq!(r.cmd_str(&["CLIENT", "KILL", "TYPE", "master"]).as_int(), 1);
     wait_until("the link to come back", LONG, || {
         stat(&mut m, "sync_partial_ok") == 1
@@ -133,11 +133,29 @@ fn partial_resync_sluice_master(threads: usize) {
 }
 
 /// The writer keeps going; wait for the link, not for equal offsets.
-fn converge_while_writing(m: &mut Client, r: &mut Client) {
+fn link_up(r: &mut Client) {
     wait_until("the replica to sync", LONG, || {
         info_field(r, "master_link_status").as_deref() == Some("up")
     });
-    let _ = m;
+}
+
+/// `r` replicates `master` (client `m`) while a writer runs through the
+/// sync; then both converge.
+fn sync_under_writes(master: &Server, m: &mut Client, r: &mut Client) {
+    let w = writer(master.port);
+    replicaof(r, master);
+    link_up(r);
+    w.stop();
+    converge(m, r);
+}
+
+/// An empty directory of its own for a server that restarts.
+fn fresh_dir(name: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("sluice-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let arg = dir.to_str().unwrap().to_string();
+    (dir, arg)
 }
 
 /// redis master, sluice replica: the master drops its replica (CLIENT
@@ -152,7 +170,7 @@ fn partial_resync_redis_master(threads: usize) {
     fill(&mut m, 500);
     let w = writer(master.port);
     replicaof(&mut r, &master);
-    converge_while_writing(&mut m, &mut r);
+    link_up(&mut r);
     assert_eq!(
         m.cmd_str(&["CLIENT", "KILL", "TYPE", "replica"]).as_int(),
         1
@@ -179,11 +197,7 @@ fn disk_backed_sync_and_every_load_mode() {
     let replica = redis(&[]);
     let (mut m, mut r) = (master.client(), replica.client());
     fill(&mut m, 1000);
-    let w = writer(master.port);
-    replicaof(&mut r, &master);
-    converge_while_writing(&mut m, &mut r);
-    w.stop();
-    converge(&mut m, &mut r);
+    sync_under_writes(&master, &mut m, &mut r);
     assert!(master.log().contains("target: disk"), "{}", master.log());
 
     // redis master (disk and diskless), sluice replica in each load mode.
@@ -199,11 +213,7 @@ fn disk_backed_sync_and_every_load_mode() {
         let (mut m, mut r) = (master.client(), replica.client());
         fill(&mut m, 1000);
         r.cmd_str(&["SET", "stale", "old data"]);
-        let w = writer(master.port);
-        replicaof(&mut r, &master);
-        converge_while_writing(&mut m, &mut r);
-        w.stop();
-        converge(&mut m, &mut r);
+        sync_under_writes(&master, &mut m, &mut r);
         assert_eq!(r.cmd_str(&["GET", "stale"]), Reply::nil());
     }
 }
@@ -222,9 +232,9 @@ fn chained_replicas() {
     fill(&mut t, 500);
     let w = writer(top.port);
     replicaof(&mut mid, &top);
-    converge_while_writing(&mut t, &mut mid);
+    link_up(&mut mid);
     replicaof(&mut b, &middle);
-    converge_while_writing(&mut mid, &mut b);
+    link_up(&mut b);
     w.stop();
     converge(&mut t, &mut mid);
     converge(&mut t, &mut b);
@@ -247,7 +257,7 @@ fn chained_replicas() {
     let w = writer(a.port);
     replicaof(&mut bc, &a);
     replicaof(&mut cc, &bb);
-    converge_while_writing(&mut bc, &mut cc);
+    link_up(&mut cc);
     w.stop();
     converge(&mut ac, &mut bc);
     converge(&mut ac, &mut cc);
@@ -271,7 +281,7 @@ fn psync2_siblings_continue_after_promotion() {
     for r in [&mut ac, &mut bc, &mut cc] {
         replicaof(r, &old);
     }
-    converge_while_writing(&mut o, &mut ac);
+    link_up(&mut ac);
     w.stop();
     for r in [&mut ac, &mut bc, &mut cc] {
         converge(&mut o, r);
@@ -411,10 +421,7 @@ fn replica_restart_continues_partially() {
     let master = redis(&[]);
     let mut m = master.client();
     fill(&mut m, 500);
-    let dir = std::env::temp_dir().join(format!("sluice-restart-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir_arg = dir.to_str().unwrap().to_string();
+    let (dir, dir_arg) = fresh_dir("restart");
     let port = master.port.to_string();
     let args = ["--dir", &dir_arg, "--replicaof", "127.0.0.1", &port];
     {
@@ -697,10 +704,7 @@ fn master_restart_continues_partially() {
     if !redis_or_skip() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("sluice-mrestart-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir_arg = dir.to_str().unwrap().to_string();
+    let (dir, dir_arg) = fresh_dir("mrestart");
     let replica = redis(&[]);
     let mut r = replica.client();
     let old_id;
@@ -708,11 +712,7 @@ fn master_restart_continues_partially() {
         let master = sluice(2, &["--dir", &dir_arg]);
         let mut m = master.client();
         fill(&mut m, 300);
-        replicaof(&mut r, &master);
-        let w = writer(master.port);
-        converge_while_writing(&mut m, &mut r);
-        w.stop();
-        converge(&mut m, &mut r);
+        sync_under_writes(&master, &mut m, &mut r);
         old_id = info_field(&mut m, "master_replid").unwrap();
         assert_eq!(m.cmd_str(&["SAVE"]), Reply::ok());
     }
