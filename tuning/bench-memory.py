@@ -11,6 +11,8 @@ Usage: python3 tuning/bench-memory.py [N]   (default 1000000)
 """
 import os, re, socket, subprocess, sys, time, platform
 
+from benchlib import free_port
+
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "target", "release", "sluice-server")
@@ -23,14 +25,6 @@ TYPES = [
     ("set (5 ints)", lambda i: ["SADD", f"key:{i}", "1", "2", "3", "4", "5"]),
     ("zset (5 members)", lambda i: ["ZADD", f"key:{i}", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"]),
 ]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def encode(parts):

@@ -31,30 +31,12 @@ import tempfile
 import threading
 import time
 
+from benchlib import cli, free_port, info_field
+
 KEYS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 THREADS = sys.argv[2] if len(sys.argv) > 2 else str(os.cpu_count())
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "target", "release", "sluice-server")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def cli(port, *args):
-    out = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def info_field(port, section, field):
-    for line in cli(port, "INFO", section).splitlines():
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1]
-    return None
 
 
 def pss_tree(pid):

@@ -31,6 +31,9 @@ import sys
 import tempfile
 import time
 
+import benchlib
+from benchlib import cli, free_port
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 WAITS = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
 SETS = int(sys.argv[3]) if len(sys.argv) > 3 else 2_000_000
@@ -39,24 +42,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "target", "release", "sluice-server")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def cli(port, *args):
-    out = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True)
-    return out.stdout.strip()
-
-
 def info_field(port, field):
-    for line in cli(port, "INFO", "replication").splitlines():
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1]
-    return None
+    return benchlib.info_field(port, "replication", field)
 
 
 def start(kind, port, workdir):
