@@ -58,20 +58,18 @@ pub fn psync(ctx: &mut Ctx, argv: &Argv) {
             .out
             .error("ERR Command not allowed inside a transaction");
     }
+    let text = |i: usize| String::from_utf8_lossy(argv.get(i)).into_owned();
+    let (replid, offset) = if argv.len() >= 3 {
+        (text(1), text(2))
+    } else {
+        ("?".into(), "-1".into())
+    };
     let request = crate::repl::master::Request {
         conf: ctx.client.replconf.clone(),
         legacy: argv.len() == 1,
         peer: ctx.client.meta.addr.clone(),
-        replid: if argv.len() >= 3 {
-            String::from_utf8_lossy(argv.get(1)).into_owned()
-        } else {
-            "?".into()
-        },
-        offset: if argv.len() >= 3 {
-            String::from_utf8_lossy(argv.get(2)).into_owned()
-        } else {
-            "-1".into()
-        },
+        replid,
+        offset,
     };
     let srv = ctx.srv.arc();
     ctx.client.close_after_reply = true;

@@ -618,7 +618,7 @@ fn watch(
     let mut chunk = [0u8; 4096];
     let mut soft_since: Option<Instant> = None;
     let mut last_keepalive = Instant::now();
-    let mut progress = crate::repl::replica::Progress::new();
+    let mut progress = crate::repl::Progress::new();
     let what = format!("Full sync to replica {}:", replica.name());
     let limit = settings.limit;
     let close = |sock: &TcpStream, why: String| {

@@ -25,7 +25,7 @@ use backlog::Backlog;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Smallest ring: a full sync reads the writes made during the transfer
 /// from the ring (until issue 6's per-replica spill), so it must be much
@@ -830,6 +830,40 @@ impl Replication {
             }
             false
         });
+    }
+}
+
+/// A log line every few seconds during a transfer: bytes, rate, ETA.
+pub(crate) struct Progress {
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Progress {
+        let now = Instant::now();
+        Progress {
+            started: now,
+            last: now,
+        }
+    }
+
+    /// Logs `what` with the count so far when 2 s passed since the last.
+    pub(crate) fn tick(&mut self, what: &str, done: u64, total: Option<u64>) {
+        if self.last.elapsed() < Duration::from_secs(2) {
+            return;
+        }
+        self.last = Instant::now();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rate = done as f64 / secs;
+        match total {
+            Some(total) if total > 0 && rate > 0.0 => crate::notice!(
+                "{what} {done} of {total} bytes ({:.1} MB/s, ETA {:.0} s)",
+                rate / 1e6,
+                total.saturating_sub(done) as f64 / rate
+            ),
+            _ => crate::notice!("{what} {done} bytes ({:.1} MB/s)", rate / 1e6),
+        }
     }
 }
 

@@ -179,40 +179,6 @@ impl Link {
     }
 }
 
-/// A log line every few seconds during a transfer: bytes, rate, ETA.
-pub(crate) struct Progress {
-    started: Instant,
-    last: Instant,
-}
-
-impl Progress {
-    pub(crate) fn new() -> Progress {
-        let now = Instant::now();
-        Progress {
-            started: now,
-            last: now,
-        }
-    }
-
-    /// Logs `what` with the count so far when 2 s passed since the last.
-    pub(crate) fn tick(&mut self, what: &str, done: u64, total: Option<u64>) {
-        if self.last.elapsed() < Duration::from_secs(2) {
-            return;
-        }
-        self.last = Instant::now();
-        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
-        let rate = done as f64 / secs;
-        match total {
-            Some(total) if total > 0 && rate > 0.0 => crate::notice!(
-                "{what} {done} of {total} bytes ({:.1} MB/s, ETA {:.0} s)",
-                rate / 1e6,
-                total.saturating_sub(done) as f64 / rate
-            ),
-            _ => crate::notice!("{what} {done} bytes ({:.1} MB/s)", rate / 1e6),
-        }
-    }
-}
-
 /// Bytes one read of the master's socket takes at most.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -747,7 +713,7 @@ fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo
     let mut aux = Vec::new();
     let io_error = |e: std::io::Error| Outcome::Retry(format!("writing the payload to disk: {e}"));
     let started = Instant::now();
-    let mut progress = Progress::new();
+    let mut progress = super::Progress::new();
     loop {
         let used = payload
             .feed(&io.buf, &mut rdb)
