@@ -10,99 +10,8 @@
 #[macro_use]
 mod common;
 
-#[allow(unused_imports)]
-use common::{info_field, require_bin, wait_until, Client, Reply, Server, Writer, DEBUG_ON};
-use std::time::Duration;
-
-const LONG: Duration = Duration::from_secs(60);
-
-/// A field of `INFO <section>`.
-fn info(c: &mut Client, section: &str, field: &str) -> Option<String> {
-    let text = c.cmd_str(&["INFO", section]).as_str();
-    text.lines().find_map(|l| {
-        l.strip_prefix(&format!("{field}:"))
-            .map(|v| v.trim().to_string())
-    })
-}
-
-fn stat(c: &mut Client, field: &str) -> i64 {
-    info(c, "stats", field)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("INFO stats has no {field}"))
-}
-
-/// Waits until `r`'s offset is `m`'s and both hold the same data.
-fn converge(m: &mut Client, r: &mut Client) {
-    wait_until("the replica to catch up", LONG, || {
-        let want = info_field(m, "master_repl_offset");
-        info_field(r, "master_link_status").as_deref() == Some("up")
-            && want.is_some()
-            && info_field(r, "slave_repl_offset") == want
-    });
-    assert_eq!(
-        r.cmd_str(&["DEBUG", "DIGEST"]),
-        m.cmd_str(&["DEBUG", "DIGEST"]),
-        "datasets differ at equal offsets"
-    );
-}
-
-fn replicaof(c: &mut Client, master: &Server) {
-    assert_eq!(
-        c.cmd_str(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]),
-        Reply::ok()
-    );
-}
-
-fn fill(c: &mut Client, n: usize) {
-    for i in 0..n {
-        let i = i.to_string();
-        c.cmd_str(&["SET", &format!("k:{i}"), &i]);
-        c.cmd_str(&["HSET", &format!("h:{}", i.len()), &i, &i]);
-        c.cmd_str(&["RPUSH", "l", &i]);
-    }
-    c.cmd_str(&["SELECT", "3"]);
-    c.cmd_str(&["SET", "three", "3"]);
-    c.cmd_str(&["SELECT", "0"]);
-}
-
-/// Writes in several databases (the stream's SELECTs must survive cuts).
-fn writer(port: u16) -> Writer {
-    Writer::start(port, |c, n| {
-        c.cmd_str(&["SELECT", &(n % 3).to_string()]);
-        c.cmd_str(&["INCR", "w"]);
-        c.cmd_str(&["SET", &format!("w:{}", n % 300), &n.to_string()]);
-        if n % 7 == 0 {
-            c.cmd_str(&["MULTI"]);
-            c.cmd_str(&["LPUSH", "wl", &n.to_string()]);
-            c.cmd_str(&["SELECT", "5"]);
-            c.cmd_str(&["INCR", "tx"]);
-            c.cmd_str(&["EXEC"]);
-        }
-    })
-}
-
-fn redis_or_skip() -> bool {
-    require_bin("redis-server").is_some()
-}
-
-fn sluice(threads: usize, extra: &[&str]) -> Server {
-    let mut args = DEBUG_ON.to_vec();
-    args.extend_from_slice(extra);
-    Server::sluice(threads, &args)
-}
-
-fn redis(extra: &[&str]) -> Server {
-    let mut args = DEBUG_ON.to_vec();
-    // A backlog that holds the writers' output across a reconnection.
-    args.extend_from_slice(&[
-        "--repl-diskless-sync-delay",
-        "0",
-        "--repl-backlog-size",
-        "64mb",
-    ]);
-    args.extend_from_slice(extra);
-    Server::redis(&args)
-}
+use common::repl::*;
+use common::{info_field, wait_until, Client, Reply};
 
 /// sluice master, redis replica: the replica's link is cut (CLIENT KILL
 /// TYPE master on the replica) while writes run; it comes back with
@@ -130,23 +39,6 @@ fn partial_resync_sluice_master(threads: usize) {
     assert!(master
         .log()
         .contains("Partial resynchronization request from"));
-}
-
-/// The writer keeps going; wait for the link, not for equal offsets.
-fn link_up(r: &mut Client) {
-    wait_until("the replica to sync", LONG, || {
-        info_field(r, "master_link_status").as_deref() == Some("up")
-    });
-}
-
-/// `r` replicates `master` (client `m`) while a writer runs through the
-/// sync; then both converge.
-fn sync_under_writes(master: &Server, m: &mut Client, r: &mut Client) {
-    let w = writer(master.port);
-    replicaof(r, master);
-    link_up(r);
-    w.stop();
-    converge(m, r);
 }
 
 /// An empty directory of its own for a server that restarts.

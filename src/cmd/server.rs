@@ -581,7 +581,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                  tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
                  dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
                  io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\n\
-                 reply_buffer_expands:0\r\n",
+                 reply_buffer_expands:0\r\nsluice_sync_full_aborted:{}\r\nsluice_sync_spilled_bytes:{}\r\n",
                 t.connections,
                 t.commands,
                 t.net_in,
@@ -597,6 +597,8 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 pubsub_counts.0,
                 pubsub_counts.1,
                 t.error_replies,
+                srv.repl.stats.full_aborted.load(Ordering::Relaxed),
+                srv.repl.stats.spilled_bytes.load(Ordering::Relaxed),
             );
         }
         "replication" => replication_info(srv, &mut s),

@@ -232,16 +232,38 @@ impl Backlog {
         }
         let n = ((published - from) as usize).min(max);
         let start = out.len();
-        out.reserve(n);
-        let mut pos = from;
-        while pos < from + n as u64 {
-            // `cap` is a power of two: a mask, not a division.
-            let word = ((pos & (self.cap - 1)) / 8) as usize;
-            let shift = (pos % 8) as usize;
-            let take = (8 - shift).min((from + n as u64 - pos) as usize);
-            let bytes = self.words[word].load(Ordering::Relaxed).to_le_bytes();
-            out.extend_from_slice(&bytes[shift..shift + take]);
-            pos += take as u64;
+        out.resize(start + n, 0);
+        let dst = &mut out[start..];
+        // `cap` is a power of two: a mask, not a division.
+        let word_at = |pos: u64| ((pos & (self.cap - 1)) / 8) as usize;
+        // The first word's tail, then whole words (a spill or a replica's
+        // catch-up copies megabytes), then the last word's head.
+        let shift = (from % 8) as usize;
+        let head = (8 - shift) % 8;
+        let head = head.min(n);
+        if head > 0 {
+            let bytes = self.words[word_at(from)]
+                .load(Ordering::Relaxed)
+                .to_le_bytes();
+            dst[..head].copy_from_slice(&bytes[shift..shift + head]);
+        }
+        let mut pos = from + head as u64;
+        let mut chunks = dst[head..].chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            chunk.copy_from_slice(
+                &self.words[word_at(pos)]
+                    .load(Ordering::Relaxed)
+                    .to_le_bytes(),
+            );
+            pos += 8;
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let bytes = self.words[word_at(pos)]
+                .load(Ordering::Relaxed)
+                .to_le_bytes();
+            let len = rest.len();
+            rest.copy_from_slice(&bytes[..len]);
         }
         // Seqlock-style check: nobody may have reserved past what we read.
         let reserved = self.tail.load(Ordering::Acquire) >> DB_BITS;

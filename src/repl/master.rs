@@ -18,9 +18,15 @@
 //!          limits, the replication ID changing (promotion): closes the link
 //! ```
 //!
+//! From a full sync's start until the replica has loaded and caught up,
+//! the stream it has not been sent is kept for it however long it loads:
+//! in the ring, then (past half the ring) in a spill file in `dir`
+//! (`Replica::keep`); the output-buffer limit applies only once it caught
+//! up, so a slow load never turns into a loop of full syncs.
+//!
 //! Not yet (issue 6): one snapshot shared by the replicas that attach
 //! within repl-diskless-sync-delay (each replica gets its own cut now, so
-//! the delay is not waited), spilling a slow replica's stream to disk.
+//! the delay is not waited).
 
 use crate::server::persist::{write_image, SyncCut};
 use crate::server::Server;
@@ -101,6 +107,15 @@ pub struct Replica {
     /// While streaming, the socket: the sender thread and the shards'
     /// direct sends ([`Replicas::push_all`]) take turns through the lock.
     stream_sock: Mutex<Option<TcpStream>>,
+    /// From a full sync's start until the replica has acknowledged and
+    /// been sent everything spilled for it: the stream it has not been
+    /// sent is kept (ring, then spill file) instead of counted against
+    /// the output-buffer limit.
+    syncing: AtomicBool,
+    /// The stream kept for a loading replica beyond the ring.
+    spill: Mutex<Option<Spill>>,
+    /// `spill`'s end offset (0: nothing spilled), read without the lock.
+    spill_end: AtomicU64,
 }
 
 impl Replica {
@@ -134,11 +149,115 @@ impl Replica {
         }
     }
 
+    /// Copies the stream this syncing replica has not been sent off the
+    /// ring into its spill file once `quarters`/4 of the ring are unsent
+    /// and unspilled. The watcher does it at a half; a shard whose writes
+    /// outran the watcher (a starved thread) does it at 3/4 before its
+    /// next rounds can overwrite what the replica needs.
+    fn keep(
+        &self,
+        backlog: &crate::repl::backlog::Backlog,
+        quarters: u64,
+        stats: &crate::repl::SyncStats,
+    ) -> Result<(), String> {
+        let sent = self.sent.load(Ordering::Acquire);
+        if sent == u64::MAX {
+            return Ok(());
+        }
+        let end = backlog.offset();
+        let kept = sent.max(self.spill_end.load(Ordering::Acquire));
+        if end.saturating_sub(kept) < backlog.capacity() / 4 * quarters {
+            return Ok(());
+        }
+        let mut guard = self.spill.lock();
+        if guard.is_none() {
+            let spill = Spill::create()
+                .map_err(|e| format!("can't create a spill file in the working directory: {e}"))?;
+            crate::notice!(
+                "Replica {}: the stream written during its sync outgrew half the backlog; keeping it in a spill file",
+                self.name()
+            );
+            *guard = Some(spill);
+        }
+        let Some(spill) = guard.as_mut() else {
+            return Ok(());
+        };
+        let io = |e: std::io::Error| format!("spill file write failed: {e}");
+        if sent >= spill.end {
+            // Everything spilled went out: start over at the unsent part.
+            spill.file.set_len(0).map_err(io)?;
+            spill.start = sent;
+            spill.end = sent;
+        }
+        let mut buf = Vec::new();
+        while spill.end < end {
+            buf.clear();
+            match backlog.read(spill.end, 4 << 20, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    use std::os::unix::fs::FileExt;
+                    spill
+                        .file
+                        .write_all_at(&buf, spill.end - spill.start)
+                        .map_err(io)?;
+                    spill.end += n as u64;
+                    stats.spilled_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "the replica fell behind the backlog ({} bytes) at offset {} before it could be spilled",
+                        backlog.capacity(),
+                        spill.end
+                    ))
+                }
+            }
+        }
+        self.spill_end.store(spill.end, Ordering::Release);
+        Ok(())
+    }
+
+    /// Reads up to `max` bytes of the stream at `from` into `out`: from
+    /// the spill file while `from` is in it, else from the ring.
+    fn read_stream(
+        &self,
+        backlog: &crate::repl::backlog::Backlog,
+        from: u64,
+        max: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, ()> {
+        if from < self.spill_end.load(Ordering::Acquire) {
+            let guard = self.spill.lock();
+            if let Some(spill) = guard.as_ref().filter(|s| (s.start..s.end).contains(&from)) {
+                use std::os::unix::fs::FileExt;
+                let n = usize::try_from(spill.end - from).map_or(max, |n| n.min(max));
+                let at = out.len();
+                out.resize(at + n, 0);
+                return match spill.file.read_exact_at(&mut out[at..], from - spill.start) {
+                    Ok(()) => Ok(n),
+                    Err(_) => {
+                        out.truncate(at);
+                        Err(())
+                    }
+                };
+            }
+        }
+        backlog.read(from, max, out).map_err(|_| ())
+    }
+
     /// A shard's direct send of the stream's new bytes (no thread to wake:
     /// on this 2-core host a parked thread costs tens of microseconds to
     /// wake). False when the sender thread must finish: it holds the
     /// socket, the socket is full, or the replica fell behind.
-    fn push(&self, backlog: &crate::repl::backlog::Backlog, buf: &mut Vec<u8>) -> bool {
+    fn push(
+        &self,
+        backlog: &crate::repl::backlog::Backlog,
+        buf: &mut Vec<u8>,
+        stats: &crate::repl::SyncStats,
+    ) -> bool {
+        if self.syncing.load(Ordering::Acquire) && self.keep(backlog, 3, stats).is_err() {
+            // The watcher sees the same and closes the link.
+            return false;
+        }
         let Some(guard) = self.stream_sock.try_lock() else {
             return false;
         };
@@ -190,7 +309,11 @@ impl Replicas {
 
     /// Sends the stream's new bytes to every streaming replica from the
     /// calling shard; false if a sender thread must finish the job.
-    pub fn push_all(&self, backlog: &crate::repl::backlog::Backlog) -> bool {
+    pub fn push_all(
+        &self,
+        backlog: &crate::repl::backlog::Backlog,
+        stats: &crate::repl::SyncStats,
+    ) -> bool {
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -198,7 +321,7 @@ impl Replicas {
             let mut buf = buf.borrow_mut();
             let mut done = true;
             for r in self.list.lock().iter() {
-                done &= r.push(backlog, &mut buf);
+                done &= r.push(backlog, &mut buf, stats);
             }
             done
         })
@@ -236,6 +359,9 @@ pub fn serve(srv: Arc<Server>, fd: OwnedFd, request: Request) {
                 lag: Mutex::new(Lag::new()),
                 sent: AtomicU64::new(u64::MAX),
                 stream_sock: Mutex::new(None),
+                syncing: AtomicBool::new(false),
+                spill: Mutex::new(None),
+                spill_end: AtomicU64::new(0),
             });
             {
                 let mut list = srv.repl.replicas.list.lock();
@@ -285,6 +411,41 @@ struct Shared {
     /// as Redis does, so the replica's repl-timeout does not fire. The
     /// sender clears it under the lock before it writes `$<size>`.
     keepalive: Mutex<bool>,
+}
+
+/// How often the watcher looks at a replica (ACKs, output-buffer limits,
+/// keepalives, spilling).
+pub const WATCH_TICK: Duration = Duration::from_millis(10);
+
+/// Stream bytes `start..end` a loading replica has not been sent, copied
+/// off the ring into an unlinked file in `dir` once half the ring is
+/// unsent: a replica that loads for minutes under heavy writes still
+/// continues from its cut instead of falling out of the ring into another
+/// full sync (the loop Redis users hit).
+struct Spill {
+    file: std::fs::File,
+    start: u64,
+    end: u64,
+}
+
+impl Spill {
+    fn create() -> std::io::Result<Spill> {
+        static FILES: AtomicU64 = AtomicU64::new(0);
+        let n = FILES.fetch_add(1, Ordering::Relaxed);
+        let path = format!("temp-spill-{}-{n}.stream", std::process::id());
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        // Nothing is left behind if the process dies.
+        std::fs::remove_file(&path)?;
+        Ok(Spill {
+            file,
+            start: 0,
+            end: 0,
+        })
+    }
 }
 
 /// A payload output that counts what went through it.
@@ -393,10 +554,17 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
         })();
         shared.closed.store(true, Ordering::Release);
         let _ = sock.shutdown(std::net::Shutdown::Both);
-        match shared.why.lock().take() {
+        let result = match shared.why.lock().take() {
             Some(why) => Err(why),
             None => result,
+        };
+        if let Err(why) = &result {
+            if replica.syncing.load(Ordering::Acquire) {
+                srv.repl.stats.full_aborted.fetch_add(1, Ordering::Relaxed);
+                crate::warning!("Full sync to replica {} aborted: {why}", replica.name());
+            }
         }
+        result
     })
 }
 
@@ -424,6 +592,7 @@ fn full_sync(
         }
     };
     let started = Instant::now();
+    replica.syncing.store(true, Ordering::Release);
     replica.set_state(ReplicaState::WaitBgsave);
     let offset = if diskless {
         crate::notice!(
@@ -575,7 +744,7 @@ fn stream(
         }
         let from = replica.sent.load(Ordering::Acquire);
         out.clear();
-        match backlog.read(from, 1 << 20, &mut out) {
+        match replica.read_stream(backlog, from, 1 << 20, &mut out) {
             Ok(0) => {
                 drop(guard);
                 wakeup.wait(Duration::from_millis(100), || {
@@ -613,7 +782,7 @@ fn watch(
     settings: &Settings,
     generation: u64,
 ) {
-    let _ = sock.set_read_timeout(Some(Duration::from_millis(100)));
+    let _ = sock.set_read_timeout(Some(WATCH_TICK));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut soft_since: Option<Instant> = None;
@@ -669,6 +838,32 @@ fn watch(
         };
         let over_hard = limit.hard > 0 && pending >= limit.hard;
         let over_soft = limit.soft > 0 && pending >= limit.soft;
+        if replica.syncing.load(Ordering::Acquire) {
+            // The stream a loading replica needs is kept (ring, spill
+            // file), never a reason to drop it.
+            if let Some(backlog) = srv.repl.backlog() {
+                if let Err(why) = replica.keep(&backlog, 2, &srv.repl.stats) {
+                    close(&sock, why);
+                    return;
+                }
+            }
+            // Synced once it loaded, was sent the spill and is within
+            // its output-buffer limits again.
+            let drained = sent != u64::MAX
+                && sent >= replica.spill_end.load(Ordering::Acquire)
+                && !over_hard
+                && !over_soft;
+            if shared.acked.load(Ordering::Acquire) && drained {
+                replica.syncing.store(false, Ordering::Release);
+                if replica.spill.lock().take().is_some() {
+                    crate::notice!(
+                        "Replica {}: caught up with the stream kept during its sync",
+                        replica.name()
+                    );
+                }
+            }
+            continue;
+        }
         soft_since = if over_soft {
             soft_since.or(Some(Instant::now()))
         } else {

@@ -27,12 +27,14 @@ use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Or
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Smallest ring: a full sync reads the writes made during the transfer
-/// from the ring (until issue 6's per-replica spill), so it must be much
-/// larger than Redis's 1 MiB `repl-backlog-size` default. The ring is
-/// max(repl-backlog-size, this); its pages are touched only as the stream
-/// fills them.
-pub const MIN_BACKLOG_BYTES: u64 = 64 << 20;
+/// Smallest ring. A replica's watcher copies the stream a syncing replica
+/// has not been sent to a spill file once half the ring is unsent
+/// (`master::Spill`), polling every [`master::WATCH_TICK`]; half this ring
+/// per tick is 1.6 GB/s of writes, far above what the shards can append,
+/// so the ring never wraps past a syncing replica between two polls. The
+/// ring is max(repl-backlog-size, this); its pages are touched only as the
+/// stream fills them.
+pub const MIN_BACKLOG_BYTES: u64 = 32 << 20;
 
 /// `*1\r\n$4\r\nPING\r\n`, the master's keepalive in the stream.
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
@@ -62,6 +64,11 @@ pub struct SyncStats {
     pub full: AtomicU64,
     pub partial_ok: AtomicU64,
     pub partial_err: AtomicU64,
+    /// Full syncs that ended before the replica was online (each logged
+    /// with its cause).
+    pub full_aborted: AtomicU64,
+    /// Stream bytes kept in spill files for replicas that were loading.
+    pub spilled_bytes: AtomicU64,
 }
 
 /// Wakes senders waiting for the stream to grow (or for their state to
@@ -598,7 +605,7 @@ impl Replication {
     pub fn notify_fed(&self) {
         if self.fed.load(Ordering::Relaxed) && self.fed.swap(false, Ordering::AcqRel) {
             let done = match self.backlog.read().as_ref() {
-                Some(b) => self.replicas.push_all(b),
+                Some(b) => self.replicas.push_all(b, &self.stats),
                 None => true,
             };
             if !done {

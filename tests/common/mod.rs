@@ -62,6 +62,8 @@ macro_rules! threads_tests {
     )*};
 }
 
+pub mod repl;
+
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -1,0 +1,159 @@
+//! Full sync under stress: a replica whose link stalls mid-transfer while
+//! the master takes more writes than its backlog ring holds still reaches
+//! online from its one cut (the master spills the stream for it, no sync
+//! loop), and a link cut mid-transfer recovers with a new full sync that
+//! the master counts as aborted. Replicas are sluice (1 and 2 threads) and
+//! redis-server 7.0; datasets are compared by DEBUG DIGEST at equal offsets.
+
+#[macro_use]
+mod common;
+
+use common::repl::*;
+use common::{wait_until, Client, Server};
+
+/// Values written while the link is stalled: 600 x 100 KiB, about twice
+/// the smallest ring (32 MiB), so the stream must outgrow it.
+const BIG_WRITES: usize = 600;
+const BIG_VALUE: usize = 100 << 10;
+
+/// A master whose ring is the smallest (1mb asked, 32 MiB given) and whose
+/// replica output-buffer limit would drop a replica after 1 MiB: only
+/// the spill keeps a stalled replica.
+fn master(threads: usize) -> Server {
+    sluice(
+        threads,
+        &[
+            "--repl-backlog-size",
+            "1mb",
+            "--client-output-buffer-limit",
+            "replica 1mb 1mb 1",
+        ],
+    )
+}
+
+/// 200 keys of 1 KiB that LZF cannot shrink: a payload well beyond the
+/// proxy's stall point.
+fn seed(m: &mut Client) {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for i in 0..200 {
+        let value: Vec<u8> = (0..1024)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b'a' + (x % 26) as u8
+            })
+            .collect();
+        m.cmd(&[b"SET", format!("seed:{i}").as_bytes(), &value]);
+    }
+}
+
+fn write_big(m: &mut Client) {
+    let value = vec![b'x'; BIG_VALUE];
+    for batch in 0..BIG_WRITES / 50 {
+        for i in 0..50 {
+            let key = format!("big:{}", batch * 50 + i);
+            m.send(&[b"SET", key.as_bytes(), &value]);
+        }
+        for _ in 0..50 {
+            assert_eq!(m.read_reply().as_str(), "OK");
+        }
+    }
+    m.cmd_str(&["INCR", "after-big"]);
+}
+
+/// The replica's link stalls 50 KB into the payload; the master takes
+/// ~60 MiB of writes; the link resumes; the replica converges from its
+/// first full sync.
+fn no_loop(replica: Server, threads: usize) {
+    let master = master(threads);
+    let mut m = master.client();
+    seed(&mut m);
+    let proxy = Proxy::start(master.port);
+    proxy.stall_after(50_000);
+    let mut r = replica.client();
+    assert_eq!(
+        r.cmd_str(&["REPLICAOF", "127.0.0.1", &proxy.port.to_string()])
+            .as_str(),
+        "OK"
+    );
+    wait_until("the link to stall in the payload", LONG, || proxy.stalled());
+    write_big(&mut m);
+    wait_until("the master to spill the stream", LONG, || {
+        stat(&mut m, "sluice_sync_spilled_bytes") > 32 << 20
+    });
+    proxy.resume();
+    converge(&mut m, &mut r);
+    assert_eq!(stat(&mut m, "sync_full"), 1, "one full sync, no loop");
+    assert_eq!(stat(&mut m, "sluice_sync_full_aborted"), 0);
+    let log = master.log();
+    assert!(log.contains("keeping it in a spill file"), "{log}");
+    assert!(log.contains("caught up with the stream kept during its sync"));
+}
+
+/// The link is cut 50 KB into the payload; the replica reconnects, gets a
+/// second full sync, converges; the master counted one abort.
+fn cut_mid_transfer(replica: Server, threads: usize) {
+    let master = master(threads);
+    let mut m = master.client();
+    seed(&mut m);
+    let w = writer(master.port);
+    let proxy = Proxy::start(master.port);
+    proxy.stall_after(50_000);
+    let mut r = replica.client();
+    assert_eq!(
+        r.cmd_str(&["REPLICAOF", "127.0.0.1", &proxy.port.to_string()])
+            .as_str(),
+        "OK"
+    );
+    wait_until("the link to stall in the payload", LONG, || proxy.stalled());
+    proxy.cut();
+    proxy.resume();
+    wait_until("the master to count the abort", LONG, || {
+        stat(&mut m, "sluice_sync_full_aborted") == 1
+    });
+    link_up(&mut r);
+    println!("writes: {}", w.stop());
+    converge(&mut m, &mut r);
+    assert_eq!(stat(&mut m, "sync_full"), 2);
+    assert!(master.log().contains("Full sync to replica"));
+}
+
+mod sluice_replica {
+    use super::*;
+
+    #[test]
+    fn no_loop_threads_1() {
+        no_loop(sluice(1, &[]), 1);
+    }
+
+    #[test]
+    fn no_loop_threads_2() {
+        no_loop(sluice(2, &["--repl-diskless-load", "on-empty-db"]), 2);
+    }
+
+    #[test]
+    fn cut_mid_transfer_threads_2() {
+        cut_mid_transfer(sluice(2, &[]), 2);
+    }
+}
+
+mod redis_replica {
+    use super::*;
+
+    #[test]
+    fn no_loop() {
+        if !redis_or_skip() {
+            return;
+        }
+        super::no_loop(redis(&[]), 2);
+    }
+
+    #[test]
+    fn cut_mid_transfer() {
+        if !redis_or_skip() {
+            return;
+        }
+        super::cut_mid_transfer(redis(&[]), 1);
+    }
+}
