@@ -15,6 +15,7 @@ use common::{wait_until, Client, Server};
 /// the smallest ring (32 MiB), so the stream must outgrow it.
 const BIG_WRITES: usize = 600;
 const BIG_VALUE: usize = 100 << 10;
+const SEED_KEYS: usize = 20_000;
 
 /// A master whose ring is the smallest (1mb asked, 32 MiB given) and whose
 /// replica output-buffer limit would drop a replica after 1 MiB: only
@@ -31,11 +32,13 @@ fn master(threads: usize) -> Server {
     )
 }
 
-/// 200 keys of 1 KiB that LZF cannot shrink: a payload well beyond the
-/// proxy's stall point.
+/// 20,000 keys of 1 KiB that LZF cannot shrink: a payload well beyond the
+/// proxy's stall point, more than the socket buffers hold, and more than
+/// the snapshot queues in memory (so the writes that touch unsaved stripes
+/// while the link stalls spill their stripes).
 fn seed(m: &mut Client) {
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for i in 0..200 {
+    for i in 0..SEED_KEYS {
         let value: Vec<u8> = (0..1024)
             .map(|_| {
                 x ^= x << 13;
@@ -44,7 +47,12 @@ fn seed(m: &mut Client) {
                 b'a' + (x % 26) as u8
             })
             .collect();
-        m.cmd(&[b"SET", format!("seed:{i}").as_bytes(), &value]);
+        m.send(&[b"SET", format!("seed:{i}").as_bytes(), &value]);
+        if i % 500 == 499 {
+            for _ in 0..500 {
+                assert_eq!(m.read_reply().as_str(), "OK");
+            }
+        }
     }
 }
 
@@ -89,6 +97,10 @@ fn no_loop(replica: Server, threads: usize) {
     let log = master.log();
     assert!(log.contains("keeping it in a spill file"), "{log}");
     assert!(log.contains("caught up with the stream kept during its sync"));
+    assert!(
+        log.contains("bytes of stripes saved by commands went through a spill file"),
+        "{log}"
+    );
 }
 
 /// The link is cut 50 KB into the payload; the replica reconnects, gets a

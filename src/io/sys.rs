@@ -259,3 +259,32 @@ pub fn raise_nofile(wanted: u64) -> u64 {
         lim.rlim_cur
     }
 }
+
+/// An unnamed file in `dir` (O_TMPFILE; on a filesystem without it, a
+/// file created and unlinked at once): scratch space that disappears with
+/// its last descriptor, even if the process dies.
+pub fn unnamed_file(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmpfile = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(dir);
+    match tmpfile {
+        Ok(file) => Ok(file),
+        Err(_) => {
+            static FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = dir.join(format!("temp-scratch-{}-{n}", std::process::id()));
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            std::fs::remove_file(&path)?;
+            Ok(file)
+        }
+    }
+}

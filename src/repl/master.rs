@@ -430,18 +430,8 @@ struct Spill {
 
 impl Spill {
     fn create() -> std::io::Result<Spill> {
-        static FILES: AtomicU64 = AtomicU64::new(0);
-        let n = FILES.fetch_add(1, Ordering::Relaxed);
-        let path = format!("temp-spill-{}-{n}.stream", std::process::id());
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        // Nothing is left behind if the process dies.
-        std::fs::remove_file(&path)?;
         Ok(Spill {
-            file,
+            file: crate::io::sys::unnamed_file(std::path::Path::new("."))?,
             start: 0,
             end: 0,
         })

@@ -981,7 +981,9 @@ impl Shard {
         for _ in 0..owned.len() {
             let stripe_index = owned[self.expire_cursor % owned.len()];
             self.expire_cursor = self.expire_cursor.wrapping_add(1);
-            let mut stripe = self.srv.keyspace.lock(stripe_index);
+            let Some(mut stripe) = self.srv.keyspace.lock_if_saved(stripe_index) else {
+                continue;
+            };
             for db in 0..stripe.dbs.len() {
                 expired.clear();
                 stripe.dbs[db].expire_due(now, &mut expired);

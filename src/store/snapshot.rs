@@ -115,6 +115,11 @@ impl Keyspace {
     /// if this snapshot has not seen it yet.
     #[cold]
     pub(super) fn save_stripe(&self, index: usize, stripe: &mut Stripe) {
+        // Saved already (every touch after the first): no shared lock. The
+        // running snapshot's epoch is the latest one begun.
+        if stripe.saved_epoch >= self.snapshot_epoch.load(Ordering::Acquire) {
+            return;
+        }
         let Some(snap) = self.snapshot.lock().clone() else {
             return;
         };
@@ -127,6 +132,22 @@ impl Keyspace {
             self.snapshot_active.store(false, Ordering::Release);
             *self.snapshot.lock() = None;
         }
+    }
+
+    /// Locks a stripe for background upkeep (active expiry), or None while
+    /// a running snapshot has yet to save it: upkeep waits for the driver
+    /// instead of making its shard encode the stripe inline (an expiry
+    /// cycle walking unsaved stripes stalled a shard's clients for its
+    /// whole 25 ms budget).
+    pub fn lock_if_saved(&self, index: usize) -> Option<parking_lot::MutexGuard<'_, Stripe>> {
+        let guard = self.stripes[index].lock();
+        if self.snapshot_active.load(Ordering::Acquire) {
+            let epoch = self.snapshot.lock().as_ref().map(|snap| snap.epoch);
+            if epoch.is_some_and(|epoch| guard.saved_epoch < epoch) {
+                return None;
+            }
+        }
+        Some(guard)
     }
 
     /// True while a snapshot is being taken.
