@@ -169,3 +169,79 @@ mod redis_replica {
         super::cut_mid_transfer(redis(&[]), 1);
     }
 }
+
+/// Three replicas that ask together share one snapshot: the master waits
+/// (repl-diskless-sync-delay 60) until repl-diskless-sync-max-replicas 3
+/// have joined, then writes one image to all three sockets.
+#[test]
+fn three_replicas_share_one_diskless_snapshot() {
+    let master = sluice(
+        2,
+        &[
+            "--repl-diskless-sync-delay",
+            "60",
+            "--repl-diskless-sync-max-replicas",
+            "3",
+        ],
+    );
+    let mut m = master.client();
+    seed(&mut m);
+    let w = writer(master.port);
+    let replicas = [
+        sluice(1, &[]),
+        sluice(2, &["--repl-diskless-load", "swapdb"]),
+        sluice(2, &["--repl-diskless-load", "on-empty-db"]),
+    ];
+    for r in &replicas {
+        replicaof(&mut r.client(), &master);
+    }
+    for r in &replicas {
+        link_up(&mut r.client());
+    }
+    println!("writes: {}", w.stop());
+    for r in &replicas {
+        converge(&mut m, &mut r.client());
+    }
+    assert_eq!(stat(&mut m, "sync_full"), 3);
+    let log = master.log();
+    assert_eq!(
+        log.matches("Starting BGSAVE for SYNC with target: replicas sockets (3 replica(s)")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("Starting BGSAVE for SYNC").count(), 1);
+}
+
+/// Disk-backed: three replicas ask at once; every one converges from the
+/// file it was given (one shared, or its own when it came too late).
+#[test]
+fn three_replicas_disk_backed() {
+    let master = sluice(2, &["--repl-diskless-sync", "no"]);
+    let mut m = master.client();
+    seed(&mut m);
+    let w = writer(master.port);
+    let replicas = [sluice(1, &[]), sluice(2, &[]), sluice(2, &[])];
+    for r in &replicas {
+        replicaof(&mut r.client(), &master);
+    }
+    for r in &replicas {
+        link_up(&mut r.client());
+    }
+    println!("writes: {}", w.stop());
+    for r in &replicas {
+        converge(&mut m, &mut r.client());
+    }
+    assert_eq!(stat(&mut m, "sync_full"), 3);
+    let log = master.log();
+    // Every replica was served once: in an image's group or attached.
+    let tag = "Starting BGSAVE for SYNC with target: disk (";
+    let grouped: usize = log
+        .lines()
+        .filter_map(|l| l.split_once(tag))
+        .map(|(_, rest)| rest.split(' ').next().unwrap().parse::<usize>().unwrap())
+        .sum();
+    let attached = log.matches("attached to the running one").count();
+    println!("{grouped} replica(s) in image groups, {attached} attached to a running one");
+    assert_eq!(grouped + attached, 3, "{log}");
+}

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::repl::NO_DELAY;
 use common::{info_field, require_bin, wait_until, Client, Reply, Server, Writer, DEBUG_ON};
 use sluice::rdb::{Decoder, Item, Limits};
 use sluice::repl::handshake::SyncPayload;
@@ -31,7 +32,7 @@ fn fill(c: &mut Client) {
 }
 
 fn redis_replica_of_sluice(threads: usize) {
-    let sluice = Server::sluice(threads, DEBUG_ON);
+    let sluice = Server::sluice(threads, &[DEBUG_ON, NO_DELAY].concat());
     let mut m = sluice.client();
     fill(&mut m);
     let redis = Server::redis(DEBUG_ON);
@@ -121,7 +122,7 @@ fn redis_replica_loads_a_full_sync_threads_2() {
 /// Without `capa eof` the payload is `$<size>`; REPLCONF's errors as Redis.
 #[test]
 fn sized_payload_without_capa_eof() {
-    let sluice = Server::sluice(2, DEBUG_ON);
+    let sluice = Server::sluice(2, &[DEBUG_ON, NO_DELAY].concat());
     let mut m = sluice.client();
     fill(&mut m);
     assert_eq!(

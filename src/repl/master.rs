@@ -24,11 +24,10 @@
 //! (`Replica::keep`); the output-buffer limit applies only once it caught
 //! up, so a slow load never turns into a loop of full syncs.
 //!
-//! Not yet (issue 6): one snapshot shared by the replicas that attach
-//! within repl-diskless-sync-delay (each replica gets its own cut now, so
-//! the delay is not waited).
+//! Replicas that need a full sync at about the same time share one
+//! snapshot (`repl::fullsync`: repl-diskless-sync-delay and -max-replicas
+//! for diskless, attaching to a running image for disk-backed).
 
-use crate::server::persist::{write_image, SyncCut};
 use crate::server::Server;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -116,6 +115,11 @@ pub struct Replica {
     spill: Mutex<Option<Spill>>,
     /// `spill`'s end offset (0: nothing spilled), read without the lock.
     spill_end: AtomicU64,
+    /// While a disk-backed sync writes its file (after `+FULLRESYNC`,
+    /// before `$<size>`): the watcher sends a "\n" keepalive every second,
+    /// as Redis does, so the replica's repl-timeout does not fire. The
+    /// sender clears it under the lock before it writes `$<size>`.
+    pub(crate) keepalive: Mutex<bool>,
 }
 
 impl Replica {
@@ -131,7 +135,7 @@ impl Replica {
         self.state() == ReplicaState::Online
     }
 
-    fn set_state(&self, state: ReplicaState) {
+    pub(crate) fn set_state(&self, state: ReplicaState) {
         self.state.store(state as u8, Ordering::Release);
     }
 
@@ -362,6 +366,7 @@ pub fn serve(srv: Arc<Server>, fd: OwnedFd, request: Request) {
                 syncing: AtomicBool::new(false),
                 spill: Mutex::new(None),
                 spill_end: AtomicU64::new(0),
+                keepalive: Mutex::new(false),
             });
             {
                 let mut list = srv.repl.replicas.list.lock();
@@ -406,11 +411,6 @@ struct Shared {
     why: Mutex<Option<String>>,
     /// Bytes of the full sync's payload written so far (progress logs).
     payload: Arc<AtomicU64>,
-    /// While a disk-backed sync writes its file (after `+FULLRESYNC`,
-    /// before `$<size>`): the watcher sends a "\n" keepalive every second,
-    /// as Redis does, so the replica's repl-timeout does not fire. The
-    /// sender clears it under the lock before it writes `$<size>`.
-    keepalive: Mutex<bool>,
 }
 
 /// How often the watcher looks at a replica (ACKs, output-buffer limits,
@@ -435,20 +435,6 @@ impl Spill {
             start: 0,
             end: 0,
         })
-    }
-}
-
-/// A payload output that counts what went through it.
-struct Counted<O> {
-    out: O,
-    n: Arc<AtomicU64>,
-}
-
-impl<O: crate::server::persist::ImageOut> crate::server::persist::ImageOut for Counted<O> {
-    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.out.put(bytes)?;
-        self.n.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        Ok(())
     }
 }
 
@@ -478,7 +464,12 @@ impl Settings {
     }
 }
 
-fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> Result<(), String> {
+fn run(
+    srv: &Server,
+    sock: TcpStream,
+    request: &Request,
+    replica: &Arc<Replica>,
+) -> Result<(), String> {
     let io = |e: std::io::Error| e.to_string();
     sock.set_nonblocking(false).map_err(io)?;
     let settings = Settings::read(srv);
@@ -495,7 +486,6 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
         acked: AtomicBool::new(false),
         why: Mutex::new(None),
         payload: Arc::new(AtomicU64::new(0)),
-        keepalive: Mutex::new(false),
     };
     let reader = sock.try_clone().map_err(io)?;
     let mut sock = sock;
@@ -558,108 +548,51 @@ fn run(srv: &Server, sock: TcpStream, request: &Request, replica: &Replica) -> R
     })
 }
 
-/// Sends the dataset at a cut (its offset becomes `replica.sent`);
-/// returns whether the stream must wait for the replica's first ACK
-/// (diskless).
+/// Sends the dataset at a cut (its offset becomes `replica.sent`),
+/// sharing the snapshot with other replicas that sync at the same time
+/// (`fullsync`); returns whether the stream must wait for the replica's
+/// first ACK (diskless).
 fn full_sync(
     srv: &Server,
     sock: &mut TcpStream,
     request: &Request,
-    replica: &Replica,
+    replica: &Arc<Replica>,
     shared: &Shared,
     settings: &Settings,
 ) -> Result<bool, String> {
     let io = |e: std::io::Error| e.to_string();
-    let replid = srv.repl.ids().replid;
-    let legacy = request.legacy;
     let diskless = settings.diskless && request.conf.capa_eof;
-    let mark = crate::server::random_hex40();
-    let fullresync = |offset: u64| {
-        if legacy {
-            Vec::new()
-        } else {
-            format!("+FULLRESYNC {replid} {offset}\r\n").into_bytes()
-        }
-    };
     let started = Instant::now();
     replica.syncing.store(true, Ordering::Release);
     replica.set_state(ReplicaState::WaitBgsave);
+    let me = Arc::new(crate::repl::fullsync::Joiner::new(
+        Arc::clone(replica),
+        sock.try_clone().map_err(io)?,
+        request.legacy,
+        Arc::clone(&shared.payload),
+    ));
     let offset = if diskless {
-        crate::notice!(
-            "Starting BGSAVE for SYNC with target: replicas sockets (replica {})",
-            replica.name()
-        );
-        let preamble = |offset: u64| {
-            replica.sent.store(offset, Ordering::Release);
-            let mut bytes = fullresync(offset);
-            bytes.extend(format!("$EOF:{mark}\r\n").into_bytes());
-            bytes
-        };
-        replica.set_state(ReplicaState::SendBulk);
-        let cut = SyncCut {
-            preamble: &preamble,
-        };
-        let counted = || {
-            Ok(Counted {
-                out: sock.try_clone().map_err(io)?,
-                n: Arc::clone(&shared.payload),
-            })
-        };
-        let (mut out, repl) = image_when_free(srv, shared, counted, &cut)?;
-        out.out.write_all(mark.as_bytes()).map_err(io)?;
-        repl.map_or(0, |r| r.offset)
+        crate::repl::fullsync::diskless(srv, &me)?
     } else {
+        let outcome = crate::repl::fullsync::disk(srv, &me, settings.direct_io)?;
+        let Some(image) = outcome.file else {
+            return Err("the disk-backed sync produced no file".into());
+        };
+        let size = image.size;
         crate::notice!(
-            "Starting BGSAVE for SYNC with target: disk (replica {})",
+            "Background RDB transfer started: {size} bytes to replica {}",
             replica.name()
         );
-        // +FULLRESYNC goes out at the cut; the file follows as $<size>.
-        let head = Mutex::new(sock.try_clone().map_err(io)?);
-        let preamble = |offset: u64| {
-            replica.sent.store(offset, Ordering::Release);
-            let _ = head.lock().write_all(&fullresync(offset));
-            *shared.keepalive.lock() = true;
-            Vec::new()
-        };
-        let cut = SyncCut {
-            preamble: &preamble,
-        };
-        let n = srv.persist.counter.fetch_add(1, Ordering::AcqRel);
-        let path = std::path::PathBuf::from(format!("temp-repl-{}-{n}.rdb", std::process::id()));
-        let sent = (|| {
-            let open = || {
-                crate::io::filewriter::FileWriter::create_with(&path, settings.direct_io).map_err(
-                    |e| {
-                        format!(
-                            "Failed opening the temp RDB file {} for the sync: {e}",
-                            path.display()
-                        )
-                    },
-                )
-            };
-            let (file, repl) = image_when_free(srv, shared, open, &cut)?;
-            let size = file
-                .finish()
-                .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
-            crate::notice!(
-                "Background RDB transfer started: {size} bytes to replica {}",
-                replica.name()
-            );
-            replica.set_state(ReplicaState::SendBulk);
-            *shared.keepalive.lock() = false;
-            sock.write_all(format!("${size}\r\n").as_bytes())
-                .map_err(io)?;
-            let mut file = std::fs::File::open(&path).map_err(io)?;
-            // std's copy uses sendfile(2) from a file to a socket.
-            let copied = std::io::copy(&mut file, sock).map_err(io)?;
-            shared.payload.store(copied, Ordering::Relaxed);
-            if copied != size {
-                return Err(format!("sent {copied} of {size} bytes of the RDB"));
-            }
-            Ok(repl.map_or(0, |r| r.offset))
-        })();
-        let _ = std::fs::remove_file(&path);
-        sent?
+        replica.set_state(ReplicaState::SendBulk);
+        *replica.keepalive.lock() = false;
+        sock.write_all(format!("${size}\r\n").as_bytes())
+            .map_err(io)?;
+        let copied =
+            crate::io::sys::send_file(sock, &image.file, size, &shared.payload).map_err(io)?;
+        if copied != size {
+            return Err(format!("sent {copied} of {size} bytes of the RDB"));
+        }
+        outcome.offset
     };
     let bytes = shared.payload.load(Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
@@ -671,28 +604,6 @@ fn full_sync(
     replica.set_state(ReplicaState::Online);
     replica.ack_offset.store(offset, Ordering::Release);
     Ok(diskless)
-}
-
-/// [`write_image`] once no other snapshot (a save, another replica's
-/// sync) is running: replicas that attach together are served in turn
-/// (issue 6 shares one snapshot among them).
-fn image_when_free<O: crate::server::persist::ImageOut>(
-    srv: &Server,
-    shared: &Shared,
-    mut out: impl FnMut() -> Result<O, String>,
-    cut: &SyncCut,
-) -> Result<(O, Option<crate::server::persist::ReplInfo>), String> {
-    loop {
-        match write_image(srv, out()?, None, Some(cut)) {
-            Err(e) if e == crate::server::persist::SNAPSHOT_BUSY => {
-                if shared.closed.load(Ordering::Acquire) {
-                    return Err("the replica closed the connection".into());
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            done => return done,
-        }
-    }
 }
 
 /// Streams the backlog from `replica.sent` until the replica goes away, falls out
@@ -809,7 +720,7 @@ fn watch(
         }
         if last_keepalive.elapsed() >= Duration::from_secs(1) {
             last_keepalive = Instant::now();
-            let keepalive = shared.keepalive.lock();
+            let keepalive = replica.keepalive.lock();
             if *keepalive {
                 let _ = (&sock).write_all(b"\n");
             }

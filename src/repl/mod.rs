@@ -16,6 +16,7 @@
 //! is still in the ring.
 
 pub mod backlog;
+pub mod fullsync;
 pub mod handshake;
 pub mod master;
 pub mod replica;
@@ -115,6 +116,8 @@ pub struct Replication {
     replica: AtomicBool,
     /// Replicas attached to this server.
     pub replicas: master::Replicas,
+    /// Full syncs sharing snapshots.
+    pub syncs: fullsync::SyncQueues,
     ids: Mutex<Ids>,
     /// The stream to replicas (None until one attaches, as in Redis: the
     /// offset advances only while a backlog exists). Replaced, never
@@ -192,6 +195,7 @@ impl Default for Replication {
             master: Mutex::new(None),
             replica: AtomicBool::new(false),
             replicas: master::Replicas::default(),
+            syncs: fullsync::SyncQueues::default(),
             ids: Mutex::new(Ids {
                 replid: crate::server::random_hex40(),
                 replid2: NO_REPLID.to_string(),

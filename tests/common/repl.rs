@@ -80,8 +80,15 @@ pub fn redis_or_skip() -> bool {
     require_bin("redis-server").is_some()
 }
 
+/// A master that starts a diskless sync at once instead of waiting the
+/// default 5 s for more replicas to share it.
+pub const NO_DELAY: &[&str] = &["--repl-diskless-sync-delay", "0"];
+
+/// A sluice server that starts a diskless sync at once (as `redis` below;
+/// sharing a delayed sync is tested on its own).
 pub fn sluice(threads: usize, extra: &[&str]) -> Server {
     let mut args = DEBUG_ON.to_vec();
+    args.extend_from_slice(NO_DELAY);
     args.extend_from_slice(extra);
     Server::sluice(threads, &args)
 }
