@@ -364,6 +364,10 @@ pub struct Config {
     /// `rdb-direct-io` (sluice only): write RDB files with O_DIRECT,
     /// bypassing the page cache (see `io::filewriter`).
     pub rdb_direct_io: bool,
+    /// sluice's own: most bytes per second a full sync's payload is sent
+    /// at, per replica (0: as fast as the link takes), so a sync cannot
+    /// crowd out client traffic on a shared NIC. Redis has no such knob.
+    pub repl_sync_rate_limit: u64,
     /// `save`: snapshot points; empty disables automatic snapshots.
     pub save: Vec<SavePoint>,
     /// `enable-protected-configs`, immutable.
@@ -437,6 +441,7 @@ impl Config {
             rdbcompression: false,
             rdbchecksum: false,
             rdb_direct_io: false,
+            repl_sync_rate_limit: 0,
             replica_read_only: false,
             replicaof: None,
             masterauth: None,
@@ -954,6 +959,18 @@ pub static DIRECTIVES: &[Directive] = &[
             get: |c| c.replica_lazy_flush,
             set: |c, v| c.replica_lazy_flush = v,
             check: None,
+        },
+    },
+    Directive {
+        name: "repl-sync-rate-limit",
+        alias: None,
+        default: "0",
+        flags: 0,
+        kind: Kind::Memory {
+            get: |c| c.repl_sync_rate_limit,
+            set: |c, v| c.repl_sync_rate_limit = v,
+            min: 0,
+            max: i64::MAX as u64,
         },
     },
     Directive {

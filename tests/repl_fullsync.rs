@@ -245,3 +245,53 @@ fn three_replicas_disk_backed() {
     println!("{grouped} replica(s) in image groups, {attached} attached to a running one");
     assert_eq!(grouped + attached, 3, "{log}");
 }
+
+/// `repl-sync-rate-limit` (sluice's own, settable at runtime) paces the
+/// payload: the master's own account of the transfer (bytes, seconds)
+/// cannot beat the limit, in both sync modes.
+fn rate_limited(diskless: bool, replica: Server) {
+    let mode = if diskless { "yes" } else { "no" };
+    let master = sluice(2, &["--repl-diskless-sync", mode]);
+    let mut m = master.client();
+    assert_eq!(
+        m.cmd_str(&["CONFIG", "SET", "repl-sync-rate-limit", "8mb"])
+            .as_str(),
+        "OK"
+    );
+    assert_eq!(
+        m.cmd_str(&["CONFIG", "GET", "repl-sync-rate-limit"]),
+        common::Reply::bulks(["repl-sync-rate-limit", "8388608"])
+    );
+    seed(&mut m);
+    replicaof(&mut replica.client(), &master);
+    converge(&mut m, &mut replica.client());
+    let log = master.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("Synchronization with replica"))
+        .expect("the master logs the transfer");
+    // "... succeeded (<bytes> bytes in <secs> s, ..."
+    let (_, rest) = line.split_once("succeeded (").unwrap();
+    let mut words = rest.split(' ');
+    let bytes: f64 = words.next().unwrap().parse().unwrap();
+    let secs: f64 = words.nth(2).unwrap().parse().unwrap();
+    println!("{bytes} bytes in {secs} s");
+    assert!(bytes > 20e6, "the payload is the seeded 20 MB");
+    assert!(
+        secs >= bytes / 8_388_608.0 * 0.99,
+        "{bytes} bytes in {secs} s beat 8 MiB/s"
+    );
+}
+
+#[test]
+fn rate_limited_diskless() {
+    rate_limited(true, sluice(2, &[]));
+}
+
+#[test]
+fn rate_limited_disk_backed_redis_replica() {
+    if !redis_or_skip() {
+        return;
+    }
+    rate_limited(false, redis(&[]));
+}

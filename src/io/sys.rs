@@ -291,12 +291,14 @@ pub fn unnamed_file(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
 
 /// Sends `size` bytes of `file` from its start to `sock` with sendfile(2)
 /// (page cache to socket, no copy through user space), at an offset of
-/// its own so several senders can share one file; counts into `sent`.
+/// its own so several senders can share one file, at most `chunk` bytes
+/// per call; `on_sent(n)` after each (progress, pacing).
 pub fn send_file(
     sock: &std::net::TcpStream,
     file: &std::fs::File,
     size: u64,
-    sent: &std::sync::atomic::AtomicU64,
+    chunk: usize,
+    on_sent: &mut dyn FnMut(u64),
 ) -> std::io::Result<u64> {
     use std::os::fd::AsRawFd;
     let mut offset: libc::off_t = 0;
@@ -304,7 +306,7 @@ pub fn send_file(
     while offset < end {
         let chunk = usize::try_from(end - offset)
             .unwrap_or(usize::MAX)
-            .min(1 << 30);
+            .min(chunk);
         // SAFETY: both descriptors are open for the borrows' lifetime and
         // `offset` is a valid off_t the kernel updates.
         let n = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut offset, chunk) };
@@ -318,7 +320,7 @@ pub fn send_file(
         if n == 0 {
             break;
         }
-        sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        on_sent(n as u64);
     }
     Ok(offset as u64)
 }

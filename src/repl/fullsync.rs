@@ -156,6 +156,7 @@ impl SyncQueues {
 struct FanOut {
     group: Vec<Arc<Joiner>>,
     failed: Vec<Option<String>>,
+    pacer: Pacer,
 }
 
 impl ImageOut for FanOut {
@@ -178,7 +179,46 @@ impl ImageOut for FanOut {
         if alive == 0 {
             return Err(std::io::Error::other("every replica of the sync went away"));
         }
+        self.pacer.pace(bytes.len() as u64);
         Ok(())
+    }
+}
+
+/// Paces a payload to `repl-sync-rate-limit` bytes per second (0: as
+/// fast as the sockets take it): sleeps while ahead of the schedule.
+pub(crate) struct Pacer {
+    rate: u64,
+    start: Instant,
+    sent: u64,
+}
+
+impl Pacer {
+    pub fn new(srv: &Server) -> Pacer {
+        Pacer {
+            rate: srv.config.read().repl_sync_rate_limit,
+            start: Instant::now(),
+            sent: 0,
+        }
+    }
+
+    /// Bytes per send call: small enough to pace smoothly when limited.
+    pub fn chunk(&self) -> usize {
+        if self.rate == 0 {
+            1 << 30
+        } else {
+            256 << 10
+        }
+    }
+
+    pub fn pace(&mut self, n: u64) {
+        if self.rate == 0 {
+            return;
+        }
+        self.sent += n;
+        let due = Duration::from_secs_f64(self.sent as f64 / self.rate as f64);
+        if let Some(ahead) = due.checked_sub(self.start.elapsed()) {
+            std::thread::sleep(ahead);
+        }
     }
 }
 
@@ -224,6 +264,7 @@ pub(crate) fn diskless(srv: &Server, me: &Arc<Joiner>) -> Result<u64, String> {
             Ok(FanOut {
                 group: group.to_vec(),
                 failed: vec![None; group.len()],
+                pacer: Pacer::new(srv),
             })
         };
         match image_when_free(srv, out, &cut) {

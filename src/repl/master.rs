@@ -587,8 +587,14 @@ fn full_sync(
         *replica.keepalive.lock() = false;
         sock.write_all(format!("${size}\r\n").as_bytes())
             .map_err(io)?;
+        let mut pacer = crate::repl::fullsync::Pacer::new(srv);
+        let chunk = pacer.chunk();
+        let mut on_sent = |n: u64| {
+            shared.payload.fetch_add(n, Ordering::Relaxed);
+            pacer.pace(n);
+        };
         let copied =
-            crate::io::sys::send_file(sock, &image.file, size, &shared.payload).map_err(io)?;
+            crate::io::sys::send_file(sock, &image.file, size, chunk, &mut on_sent).map_err(io)?;
         if copied != size {
             return Err(format!("sent {copied} of {size} bytes of the RDB"));
         }
