@@ -90,8 +90,23 @@ fn no_loop(replica: Server, threads: usize) {
     wait_until("the master to spill the stream", LONG, || {
         stat(&mut m, "sluice_sync_spilled_bytes") > 32 << 20
     });
+    // The master shows the sync's progress and what it keeps on disk.
+    let progress = |m: &mut Client, key: &str| -> u64 {
+        let line = info(m, "replication", "sluice_slave0_sync").expect("sluice_slave0_sync");
+        line.split(',')
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+    };
+    assert!(progress(&mut m, "spilled_bytes") > 0);
     proxy.resume();
     converge(&mut m, &mut r);
+    assert!(progress(&mut m, "payload_bytes") > 20_000_000);
+    assert_eq!(
+        progress(&mut m, "spilled_bytes"),
+        0,
+        "the spill is dropped once sent"
+    );
     assert_eq!(stat(&mut m, "sync_full"), 1, "one full sync, no loop");
     assert_eq!(stat(&mut m, "sluice_sync_full_aborted"), 0);
     let log = master.log();

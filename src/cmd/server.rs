@@ -721,7 +721,9 @@ fn fmt_percentile(p: f64) -> String {
 
 /// INFO's replication section, field for field as Redis 7.0's
 /// `genRedisInfoString`, plus `sluice_slaveN_ack_lag_us` (a name Redis
-/// tooling does not know: the time from a write's append to its ACK).
+/// tooling does not know: the time from a write's append to its ACK) and
+/// `sluice_slaveN_sync` (its last full sync's payload bytes so far, time,
+/// rate, and the stream kept for it in a spill file).
 fn replication_info(srv: &crate::server::Server, s: &mut String) {
     use crate::repl::replica::LinkState;
     let repl = &srv.repl;
@@ -822,6 +824,15 @@ fn replication_info(srv: &crate::server::Server, s: &mut String) {
             h.value_at_quantile(0.99),
             h.value_at_quantile(0.999),
             h.len()
+        );
+    }
+    for (i, r) in replicas.iter().enumerate() {
+        let (bytes, secs) = r.sync_progress();
+        let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
+        let _ = write!(
+            s,
+            "sluice_slave{i}_sync:payload_bytes={bytes},seconds={secs:.3},bytes_per_sec={rate:.0},spilled_bytes={}\r\n",
+            r.spilled_bytes()
         );
     }
     let ids = repl.ids();

@@ -27,7 +27,7 @@ use crate::server::Server;
 use parking_lot::{Condvar, Mutex};
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,25 +37,17 @@ pub(crate) struct Joiner {
     pub sock: TcpStream,
     /// Legacy SYNC: no `+FULLRESYNC` line.
     pub legacy: bool,
-    /// Payload bytes written to it (progress logs).
-    pub payload: Arc<AtomicU64>,
     /// Set by the leader: the cut's offset, and for a disk-backed sync the
     /// file to send.
     done: Mutex<Option<Result<Outcome, String>>>,
 }
 
 impl Joiner {
-    pub fn new(
-        replica: Arc<Replica>,
-        sock: TcpStream,
-        legacy: bool,
-        payload: Arc<AtomicU64>,
-    ) -> Joiner {
+    pub fn new(replica: Arc<Replica>, sock: TcpStream, legacy: bool) -> Joiner {
         Joiner {
             replica,
             sock,
             legacy,
-            payload,
             done: Mutex::new(None),
         }
     }
@@ -169,6 +161,7 @@ impl ImageOut for FanOut {
             match (&joiner.sock).write_all(bytes) {
                 Ok(()) => {
                     joiner
+                        .replica
                         .payload
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     alive += 1;

@@ -120,6 +120,10 @@ pub struct Replica {
     /// as Redis does, so the replica's repl-timeout does not fire. The
     /// sender clears it under the lock before it writes `$<size>`.
     pub(crate) keepalive: Mutex<bool>,
+    /// Payload bytes of its last full sync written so far, and when that
+    /// sync started (INFO `sluice_slaveN_sync`, progress logs).
+    pub(crate) payload: Arc<AtomicU64>,
+    sync_started: Mutex<Option<(Instant, Option<Instant>)>>,
 }
 
 impl Replica {
@@ -133,6 +137,25 @@ impl Replica {
 
     pub fn is_online(&self) -> bool {
         self.state() == ReplicaState::Online
+    }
+
+    /// Its last full sync's payload bytes and seconds so far (until the
+    /// payload ended).
+    pub fn sync_progress(&self) -> (u64, f64) {
+        let secs = match *self.sync_started.lock() {
+            Some((start, Some(end))) => (end - start).as_secs_f64(),
+            Some((start, None)) => start.elapsed().as_secs_f64(),
+            None => 0.0,
+        };
+        (self.payload.load(Ordering::Relaxed), secs)
+    }
+
+    /// Bytes of the stream kept in its spill file now.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.spill
+            .lock()
+            .as_ref()
+            .map_or(0, |s| s.end.saturating_sub(s.start))
     }
 
     pub(crate) fn set_state(&self, state: ReplicaState) {
@@ -367,6 +390,8 @@ pub fn serve(srv: Arc<Server>, fd: OwnedFd, request: Request) {
                 spill: Mutex::new(None),
                 spill_end: AtomicU64::new(0),
                 keepalive: Mutex::new(false),
+                payload: Arc::new(AtomicU64::new(0)),
+                sync_started: Mutex::new(None),
             });
             {
                 let mut list = srv.repl.replicas.list.lock();
@@ -409,8 +434,6 @@ struct Shared {
     acked: AtomicBool,
     /// Why the watcher closed the link.
     why: Mutex<Option<String>>,
-    /// Bytes of the full sync's payload written so far (progress logs).
-    payload: Arc<AtomicU64>,
 }
 
 /// How often the watcher looks at a replica (ACKs, output-buffer limits,
@@ -485,7 +508,6 @@ fn run(
         closed: AtomicBool::new(false),
         acked: AtomicBool::new(false),
         why: Mutex::new(None),
-        payload: Arc::new(AtomicU64::new(0)),
     };
     let reader = sock.try_clone().map_err(io)?;
     let mut sock = sock;
@@ -525,7 +547,7 @@ fn run(
                         }
                     }
                     srv.repl.stats.full.fetch_add(1, Ordering::Relaxed);
-                    full_sync(srv, &mut sock, request, replica, &shared, &settings)?
+                    full_sync(srv, &mut sock, request, replica, &settings)?
                 }
             };
             stream(
@@ -557,7 +579,6 @@ fn full_sync(
     sock: &mut TcpStream,
     request: &Request,
     replica: &Arc<Replica>,
-    shared: &Shared,
     settings: &Settings,
 ) -> Result<bool, String> {
     let io = |e: std::io::Error| e.to_string();
@@ -565,11 +586,12 @@ fn full_sync(
     let started = Instant::now();
     replica.syncing.store(true, Ordering::Release);
     replica.set_state(ReplicaState::WaitBgsave);
+    replica.payload.store(0, Ordering::Relaxed);
+    *replica.sync_started.lock() = Some((started, None));
     let me = Arc::new(crate::repl::fullsync::Joiner::new(
         Arc::clone(replica),
         sock.try_clone().map_err(io)?,
         request.legacy,
-        Arc::clone(&shared.payload),
     ));
     let offset = if diskless {
         crate::repl::fullsync::diskless(srv, &me)?
@@ -590,7 +612,7 @@ fn full_sync(
         let mut pacer = crate::repl::fullsync::Pacer::new(srv);
         let chunk = pacer.chunk();
         let mut on_sent = |n: u64| {
-            shared.payload.fetch_add(n, Ordering::Relaxed);
+            replica.payload.fetch_add(n, Ordering::Relaxed);
             pacer.pace(n);
         };
         let copied =
@@ -600,7 +622,10 @@ fn full_sync(
         }
         outcome.offset
     };
-    let bytes = shared.payload.load(Ordering::Relaxed);
+    if let Some((_, end)) = replica.sync_started.lock().as_mut() {
+        *end = Some(Instant::now());
+    }
+    let bytes = replica.payload.load(Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
     crate::notice!(
         "Synchronization with replica {} succeeded ({bytes} bytes in {secs:.3} s, {:.1} MB/s, offset {offset})",
@@ -722,7 +747,7 @@ fn watch(
             Err(_) => break,
         }
         if replica.state() == ReplicaState::SendBulk {
-            progress.tick(&what, shared.payload.load(Ordering::Relaxed), None);
+            progress.tick(&what, replica.payload.load(Ordering::Relaxed), None);
         }
         if last_keepalive.elapsed() >= Duration::from_secs(1) {
             last_keepalive = Instant::now();
