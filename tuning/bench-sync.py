@@ -2,25 +2,35 @@
 """Full sync: redis-server vs sluice-server in one run (README "Full sync").
 
 Usage: python3 tuning/bench-sync.py [KEYS] [THREADS] [ROUNDS]
-  KEYS     keys of 100 random bytes for the sync-time rows (default 1000000)
+  KEYS     comma-separated key counts, 100 random bytes each
+           (default 1000000,10000000)
   THREADS  sluice server-threads (default: nproc)
-  ROUNDS   rounds per row, medians reported (default 3)
+  ROUNDS   rounds for the first key count (medians); others run once
+           (default 3)
+Environment: BENCH_ONLY=sluice skips redis-server (its column repeats
+sluice's); BENCH_RATES=0 skips the payload-rate rows; BENCH_JSON=path
+writes the results for tuning/plot-sync.py.
 
-Each server kind syncs a replica of its own kind (redis -> redis,
-sluice -> sluice), both with their defaults (diskless sync, disk load),
-on probed loopback ports, fresh `--dir`s, killed on exit. Rows:
-1. idle: wall time from REPLICAOF on an empty replica to its INFO showing
+Each server kind syncs a fresh, empty replica of its own kind (redis ->
+redis, sluice -> sluice) on probed loopback ports, fresh `--dir`s, killed
+on exit. Both masters run with repl-diskless-sync-delay 0 (Redis's 5 s
+default would otherwise be most of Redis's time; sluice honours it too)
+and otherwise their defaults (diskless sync; replicas load from disk).
+Rows per key count:
+1. idle: wall time from REPLICAOF to the replica's INFO showing
    master_link_status:up and master_sync_in_progress:0;
-2. under writes: the same while `redis-benchmark -t set -r KEYS -d 100
-   -P 8 -c 4` overwrites random keys on the master; also the master's
-   client latency (a GET every 200 us from another client: p50/p99/max)
-   and the peak PSS of the master's process tree (Redis's fork child
-   included) over the PSS before, sampled every 5 ms;
-3. payload rate: 1 GiB of 1 KiB and of 16 KiB values, RDB bytes (a SAVE's
-   file size) over the idle sync's wall time.
+2. under writes: the same while `redis-benchmark -t set -r <keys> -d 100
+   -P 8 -c 4` overwrites random keys on the master; meanwhile another
+   client sends GET every 200 us (p50/p99/max over the sync) and the
+   peak PSS of the master's process tree (Redis's fork child included)
+   is sampled every 5 ms (growth over the PSS before the sync).
+Payload rate: 1 GiB of 1 KiB and of 16 KiB values, RDB bytes (a SAVE's
+file size) over the idle sync's wall time, with the replicas loading
+from disk (the default) and loading the stream as it arrives
+(repl-diskless-load on-empty-db).
 After every sync the replica must reach the master's key count.
-Prints a markdown table with ratios and the machine line.
 """
+import json
 import os
 import platform
 import socket
@@ -32,7 +42,7 @@ import time
 
 from benchlib import cli, free_port, info_field
 
-KEYS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+KEY_COUNTS = [int(k) for k in (sys.argv[1] if len(sys.argv) > 1 else "1000000,10000000").split(",")]
 THREADS = sys.argv[2] if len(sys.argv) > 2 else str(os.cpu_count())
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,6 +70,7 @@ def pss_tree(pid):
 
 class Server:
     def __init__(self, kind, extra=()):
+        extra = ["--repl-diskless-sync-delay", "0", *extra]
         self.kind = kind
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix=f"bench-sync-{kind}-")
@@ -106,10 +117,10 @@ def synced(port):
     return "master_link_status:up" in info and "master_sync_in_progress:0" in info
 
 
-def sync_once(master, replica_kind, during=None):
+def sync_once(master, replica_kind, during=None, load="disabled"):
     """Seconds from REPLICAOF to link up on a fresh replica; `during` is a
     callable run while the sync runs (returns a stop callable)."""
-    replica = Server(replica_kind)
+    replica = Server(replica_kind, ["--repl-diskless-load", load])
     try:
         stop = during() if during else None
         t0 = time.time()
@@ -132,10 +143,10 @@ def sync_once(master, replica_kind, during=None):
         replica.stop()
 
 
-def under_writes(master):
+def under_writes(master, keys):
     def start():
         bench = subprocess.Popen(
-            ["redis-benchmark", "-p", str(master.port), "-t", "set", "-r", str(KEYS),
+            ["redis-benchmark", "-p", str(master.port), "-t", "set", "-r", str(keys),
              "-d", "100", "-P", "8", "-c", "4", "-n", "1000000000", "-q"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.3)
@@ -190,18 +201,20 @@ def median(xs):
 
 def measure(kind):
     out = {}
-    master = Server(kind)
-    try:
-        fill(master.port, proto_file(KEYS, 100))
-        assert int(cli(master.port, "DBSIZE")) == KEYS
-        out["idle"] = median([sync_once(master, kind)[0] for _ in range(ROUNDS)])
-        runs = [sync_once(master, kind, under_writes(master)) for _ in range(ROUNDS)]
-        runs.sort(key=lambda r: r[0])
-        took, extra = runs[len(runs) // 2]
-        out["busy"] = took
-        out.update(extra)
-    finally:
-        master.stop()
+    for n, keys in enumerate(KEY_COUNTS):
+        rounds = ROUNDS if n == 0 else 1
+        master = Server(kind)
+        try:
+            fill(master.port, proto_file(keys, 100))
+            assert int(cli(master.port, "DBSIZE")) == keys
+            out[f"idle{keys}"] = median([sync_once(master, kind)[0] for _ in range(rounds)])
+            runs = [sync_once(master, kind, under_writes(master, keys)) for _ in range(rounds)]
+            runs.sort(key=lambda r: r[0])
+            took, extra = runs[len(runs) // 2]
+            out[f"busy{keys}"] = took
+            out.update({f"{k}{keys}": v for k, v in extra.items()})
+        finally:
+            master.stop()
     for size in () if os.environ.get("BENCH_RATES") == "0" else (1024, 16384):
         master = Server(kind)
         try:
@@ -209,8 +222,9 @@ def measure(kind):
             fill(master.port, proto_file(keys, size))
             cli(master.port, "SAVE")
             rdb = os.path.getsize(os.path.join(master.dir, "dump.rdb"))
-            took = median([sync_once(master, kind)[0] for _ in range(ROUNDS)])
-            out[f"rate{size}"] = rdb / took
+            for load in ("disabled", "on-empty-db"):
+                took = median([sync_once(master, kind, load=load)[0] for _ in range(ROUNDS)])
+                out[f"rate{size}{load}"] = rdb / took
         finally:
             master.stop()
     return out
@@ -224,25 +238,29 @@ def main():
     s = measure("sluice")
     r = s if os.environ.get("BENCH_ONLY") == "sluice" else measure("redis")
     mb = 1e6
-    print(f"### Full sync: {KEYS} keys of 100 random bytes, medians of {ROUNDS}, "
-          f"sluice server-threads {THREADS}\n")
+    print(f"### Full sync: keys of 100 random bytes, sluice server-threads {THREADS}, "
+          f"medians of {ROUNDS} for {KEY_COUNTS[0]} keys\n")
     print("| metric | redis-server | sluice | ratio |")
     print("|---|---:|---:|---:|")
-    rows = [
-        (f"sync {KEYS} keys idle (s)", r["idle"], s["idle"], "{:.3f}", True),
-        (f"sync {KEYS} keys under writes (s)", r["busy"], s["busy"], "{:.3f}", True),
-        ("master client GET p50 during sync (us)", r["p50"], s["p50"], "{:.0f}", True),
-        ("master client GET p99 during sync (us)", r["p99"], s["p99"], "{:.0f}", True),
-        ("master client GET max during sync (us)", r["max"], s["max"], "{:.0f}", True),
-        ("master PSS before (MB)", r["base"] / mb, s["base"] / mb, "{:.0f}", None),
-        ("master PSS growth during sync (MB)", r["growth"] / mb, s["growth"] / mb, "{:.0f}", True),
-    ]
-    if "rate1024" in s:
+    rows = []
+    for keys in KEY_COUNTS:
         rows += [
-            ("payload rate, 1 KiB values (MB/s)", r["rate1024"] / mb, s["rate1024"] / mb, "{:.0f}", False),
-            ("payload rate, 16 KiB values (MB/s)", r["rate16384"] / mb, s["rate16384"] / mb, "{:.0f}", False),
+            (f"sync {keys:,} keys idle (s)", f"idle{keys}", 1, "{:.2f}", True),
+            (f"sync {keys:,} keys under writes (s)", f"busy{keys}", 1, "{:.2f}", True),
+            (f"{keys:,} keys: master GET p50 during the sync (us)", f"p50{keys}", 1, "{:.0f}", True),
+            (f"{keys:,} keys: master GET p99 during the sync (us)", f"p99{keys}", 1, "{:.0f}", True),
+            (f"{keys:,} keys: master GET max during the sync (us)", f"max{keys}", 1, "{:.0f}", True),
+            (f"{keys:,} keys: master PSS before (MB)", f"base{keys}", mb, "{:.0f}", None),
+            (f"{keys:,} keys: master PSS growth during the sync (MB)", f"growth{keys}", mb, "{:.0f}", True),
         ]
-    for name, a, b, fmt, lower in rows:
+    for size in (1024, 16384):
+        for load in ("disabled", "on-empty-db"):
+            rows.append((f"payload rate, {size // 1024} KiB values, replica load {load} (MB/s)",
+                         f"rate{size}{load}", mb, "{:.0f}", False))
+    for name, key, unit, fmt, lower in rows:
+        if key not in s:
+            continue
+        a, b = r[key] / unit, s[key] / unit
         if lower is None:
             ratio = ""
         elif lower:
@@ -254,9 +272,13 @@ def main():
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"\nmachine: {os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
-          f"redis-server {redis_v}, sluice {commit}; command: "
-          f"python3 tuning/bench-sync.py {KEYS} {THREADS} {ROUNDS}")
+    machine = (f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
+               f"redis-server {redis_v}, sluice {commit}")
+    print(f"\nmachine: {machine}; command: python3 tuning/bench-sync.py "
+          f"{','.join(map(str, KEY_COUNTS))} {THREADS} {ROUNDS}")
+    if os.environ.get("BENCH_JSON"):
+        with open(os.environ["BENCH_JSON"], "w") as f:
+            json.dump({"redis": r, "sluice": s, "keys": KEY_COUNTS, "machine": machine}, f, indent=1)
 
 
 if __name__ == "__main__":
