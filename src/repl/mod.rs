@@ -18,6 +18,7 @@
 pub mod backlog;
 pub mod fullsync;
 pub mod handshake;
+pub mod liveload;
 pub mod master;
 pub mod replica;
 

@@ -36,7 +36,6 @@ use super::handshake::{ack, Config, Event, Handshake, SyncPayload};
 use crate::cmd::{dispatch, Client};
 use crate::config::ReplDisklessLoad;
 use crate::protocol::{Argv, Limits, Parsed, ReplyBuf, RequestParser};
-use crate::rdb::{Decoder, Item};
 use crate::server::persist::ReplInfo;
 use crate::server::{ClientMeta, Server};
 use std::io::{Read, Write};
@@ -562,8 +561,9 @@ impl Io<'_> {
 
 /// Where the payload goes before (or while) it is loaded.
 enum Sink {
-    /// Decoded as it arrives into the emptied dataset.
-    Live(Box<Decoder>),
+    /// Decoded as it arrives into the emptied dataset, by several threads
+    /// (`repl::liveload`).
+    Live(Box<super::liveload::LiveLoad>),
     /// A temp file in `dir` written through io_uring (1 MiB writes in
     /// flight while the next bytes arrive), fdatasync'ed, renamed to
     /// `dbfilename` and loaded from its mapping when whole. Not O_DIRECT:
@@ -590,7 +590,7 @@ fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<Re
         ReplDisklessLoad::Swapdb => Sink::Memory(Vec::new()),
         ReplDisklessLoad::OnEmptyDb if srv.keyspace.is_empty() => {
             begin_load(srv);
-            Sink::Live(Box::new(Decoder::new(srv.rdb_limits())))
+            Sink::Live(Box::new(super::liveload::LiveLoad::new(srv)))
         }
         ReplDisklessLoad::OnEmptyDb | ReplDisklessLoad::Disabled => {
             let path = std::path::PathBuf::from(format!(
@@ -708,12 +708,38 @@ fn load_swapped(srv: &Server, bytes: &[u8]) -> Result<Option<ReplInfo>, Outcome>
 /// Receives the payload into `sink` (decoding it as it comes for a live
 /// load); returns the replication position a live load saw.
 fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo>, Outcome> {
+    let io_error = |e: std::io::Error| Outcome::Retry(format!("writing the payload to disk: {e}"));
+    match sink {
+        Sink::Disk(_, file) => {
+            receive_with(io, &mut |rdb, _| file.write(rdb).map_err(io_error)).map(|()| None)
+        }
+        Sink::Memory(bytes) => receive_with(io, &mut |rdb, _| {
+            bytes.extend_from_slice(rdb);
+            Ok(())
+        })
+        .map(|()| None),
+        Sink::Live(live) => {
+            let (received, loaded) = live.run(srv, |live| {
+                receive_with(io, &mut |rdb, done| {
+                    live.feed(srv, rdb, done).map_err(Outcome::Retry)
+                })
+            });
+            received?;
+            let loaded = loaded.map_err(Outcome::Retry)?;
+            crate::notice!("MASTER <-> REPLICA sync: Loaded {loaded} keys");
+            Ok(crate::server::persist::repl_from_aux(&live.aux))
+        }
+    }
+}
+
+/// Where payload bytes go: `take(bytes, last)`.
+type Take<'a> = dyn FnMut(&[u8], bool) -> Result<(), Outcome> + 'a;
+
+/// Reads the payload off the link (either framing), giving its bytes to
+/// `take`, with progress in INFO and the log.
+fn receive_with(io: &mut Io, take: &mut Take) -> Result<(), Outcome> {
     let mut payload = SyncPayload::new();
     let mut rdb = Vec::new();
-    let clock = srv.lru_clock();
-    let mut loaded = 0u64;
-    let mut aux = Vec::new();
-    let io_error = |e: std::io::Error| Outcome::Retry(format!("writing the payload to disk: {e}"));
     let started = Instant::now();
     let mut progress = super::Progress::new();
     loop {
@@ -729,44 +755,7 @@ fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo
         io.status
             .sync_read
             .fetch_add(rdb.len() as u64, Ordering::Relaxed);
-        match sink {
-            Sink::Disk(_, file) => file.write(&rdb).map_err(io_error)?,
-            Sink::Memory(bytes) => bytes.extend_from_slice(&rdb),
-            Sink::Live(decoder) => {
-                decoder.feed(&rdb);
-                if payload.is_done() {
-                    decoder.finish_input();
-                }
-                loop {
-                    match decoder.next_item() {
-                        Ok(Some(Item::Entry(e))) => {
-                            if e.db as usize >= srv.keyspace.databases() {
-                                return Err(Outcome::Retry(format!(
-                                    "the master's RDB selects database {}, beyond `databases`",
-                                    e.db
-                                )));
-                            }
-                            // A replica keeps keys that already expired:
-                            // the master's DEL will remove them.
-                            crate::server::persist::insert_loaded(&srv.keyspace, e, clock)
-                                .map_err(|err| {
-                                    Outcome::Retry(format!("loading the master's RDB: {err}"))
-                                })?;
-                            loaded += 1;
-                        }
-                        Ok(Some(Item::Aux { key, value })) => aux.push((key, value)),
-                        Ok(Some(_)) => {}
-                        Ok(None) => break,
-                        Err(err) => {
-                            return Err(Outcome::Retry(format!("loading the master's RDB: {err}")))
-                        }
-                    }
-                }
-                if payload.is_done() && !decoder.is_done() {
-                    return Err(Outcome::Retry("the master's RDB ended early".into()));
-                }
-            }
-        }
+        take(&rdb, payload.is_done())?;
         rdb.clear();
         let read = io.status.sync_read.load(Ordering::Relaxed);
         progress.tick(
@@ -780,10 +769,7 @@ fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo
                 "MASTER <-> REPLICA sync: received {read} bytes in {secs:.3} s ({:.1} MB/s)",
                 read as f64 / secs.max(1e-9) / 1e6
             );
-            if matches!(sink, Sink::Live(_)) {
-                crate::notice!("MASTER <-> REPLICA sync: Loaded {loaded} keys");
-            }
-            return Ok(crate::server::persist::repl_from_aux(&aux));
+            return Ok(());
         }
         io.read_more()?;
     }

@@ -54,6 +54,8 @@ pub fn fill(c: &mut Client, n: usize) {
         c.cmd_str(&["SET", &format!("k:{i}"), &i]);
         c.cmd_str(&["HSET", &format!("h:{}", i.len()), &i, &i]);
         c.cmd_str(&["RPUSH", "l", &i]);
+        // A stream: the one type a live load decodes on the link thread.
+        c.cmd_str(&["XADD", "s", "*", "i", &i]);
     }
     c.cmd_str(&["SELECT", "3"]);
     c.cmd_str(&["SET", "three", "3"]);

@@ -1,0 +1,289 @@
+//! A replica's live load (repl-diskless-load on-empty-db): the payload is
+//! decoded while it arrives, by several threads.
+//!
+//! ```text
+//!   link thread   recv -> pending bytes -> StreamSplitter walks whole
+//!                 items (lengths only) -> every ~4 MiB of whole items is
+//!                 a segment -> bounded channel (backpressure: the link
+//!                 stops reading, TCP pushes back on the master)
+//!   loaders (2+)  decode_segment (values allocated and copied here: the
+//!                 page faults of a fresh dataset, most of a load's cost,
+//!                 spread over every core) -> insert into the stripes
+//! ```
+//!
+//! The CRC64 runs on the link thread over the bytes as segments leave it
+//! and is checked against the trailer. Items only the full decoder can walk
+//! (streams, module types) are decoded on the link thread and inserted
+//! there, outside any segment. Keys in an RDB are distinct, so segments
+//! may load in any order.
+
+use crate::rdb::decode::{decode_segment, Item, Segment, Step, StreamSplitter};
+use crate::server::Server;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Bytes of whole items per segment.
+const SEGMENT: usize = 4 << 20;
+
+/// Segments queued for the loaders before the link stops reading.
+const QUEUED: usize = 4;
+
+/// A segment to decode.
+struct Job {
+    bytes: Vec<u8>,
+    /// The database selected at its start.
+    db: u64,
+    /// Its payload offset (error messages).
+    base: u64,
+    version: u16,
+}
+
+/// What the loaders report back.
+#[derive(Default)]
+struct Shared {
+    failure: Mutex<Option<String>>,
+    loaded: AtomicU64,
+}
+
+pub(crate) struct LiveLoad {
+    splitter: StreamSplitter,
+    /// Received bytes from the current segment's start.
+    pending: Vec<u8>,
+    /// The next item to walk, in `pending`.
+    pos: usize,
+    /// Payload offset of `pending[0]`.
+    base: u64,
+    /// The database selected at `pending[0]`.
+    seg_db: u64,
+    header_done: bool,
+    /// The EOF opcode was walked; the trailer follows.
+    ended: bool,
+    complete: bool,
+    crc: crate::rdb::crc64::Running,
+    jobs: Option<crossbeam_channel::Sender<Job>>,
+    queue: crossbeam_channel::Receiver<Job>,
+    recycled: crossbeam_channel::Receiver<Vec<u8>>,
+    recycle: crossbeam_channel::Sender<Vec<u8>>,
+    shared: Arc<Shared>,
+    pub aux: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl LiveLoad {
+    pub fn new(srv: &Server) -> LiveLoad {
+        let (jobs, queue) = crossbeam_channel::bounded(QUEUED);
+        let (recycle, recycled) = crossbeam_channel::bounded(QUEUED + 2);
+        LiveLoad {
+            splitter: StreamSplitter::new(srv.rdb_limits()),
+            pending: Vec::new(),
+            pos: 0,
+            base: 0,
+            seg_db: 0,
+            header_done: false,
+            ended: false,
+            complete: false,
+            crc: crate::rdb::crc64::running(),
+            jobs: Some(jobs),
+            queue,
+            recycled,
+            recycle,
+            shared: Arc::new(Shared::default()),
+            aux: Vec::new(),
+        }
+    }
+
+    /// Runs `receive` (which feeds this) with the loader threads going;
+    /// returns its result, and the keys loaded or the loaders' first
+    /// failure.
+    pub fn run<T>(
+        &mut self,
+        srv: &Server,
+        receive: impl FnOnce(&mut LiveLoad) -> T,
+    ) -> (T, Result<u64, String>) {
+        let loaders = srv.threads.max(2);
+        let clock = srv.lru_clock();
+        let limits = srv.rdb_limits();
+        let databases = srv.keyspace.databases() as u64;
+        let result = std::thread::scope(|scope| {
+            for _ in 0..loaders {
+                let queue = self.queue.clone();
+                let recycle = self.recycle.clone();
+                let shared = Arc::clone(&self.shared);
+                scope.spawn(move || {
+                    for job in queue.iter() {
+                        let Job {
+                            mut bytes,
+                            db,
+                            base,
+                            version,
+                        } = job;
+                        if shared.failure.lock().is_some() {
+                            continue;
+                        }
+                        let seg = Segment {
+                            start: 0,
+                            end: bytes.len(),
+                            db,
+                            keys: 0,
+                        };
+                        let decoded = decode_segment(&bytes, seg, version, limits, |e| {
+                            if let Err(why) = insert(srv, databases, clock, e) {
+                                shared.failure.lock().get_or_insert(why);
+                            } else {
+                                shared.loaded.fetch_add(1, Ordering::Relaxed);
+                            }
+                        });
+                        if let Err(e) = decoded {
+                            shared.failure.lock().get_or_insert(format!(
+                                "loading the master's RDB: {e} (segment at offset {base})"
+                            ));
+                        }
+                        bytes.clear();
+                        let _ = recycle.try_send(bytes);
+                    }
+                });
+            }
+            let result = receive(self);
+            // No more segments: the loaders drain the queue and stop.
+            self.jobs = None;
+            result
+        });
+        let loaded = match self.shared.failure.lock().take() {
+            Some(why) => Err(why),
+            None => Ok(self.shared.loaded.load(Ordering::Relaxed)),
+        };
+        (result, loaded)
+    }
+
+    /// Takes the next payload bytes; `done`: the payload ended with them.
+    pub fn feed(&mut self, srv: &Server, bytes: &[u8], done: bool) -> Result<(), String> {
+        self.pending.extend_from_slice(bytes);
+        let bad = |e: crate::rdb::Error| format!("loading the master's RDB: {e}");
+        if !self.header_done {
+            match self.splitter.header(&self.pending).map_err(bad)? {
+                Some(n) => {
+                    self.consume(n);
+                    self.header_done = true;
+                }
+                None if done => return Err("the master's RDB ended early".into()),
+                None => return Ok(()),
+            }
+        }
+        while !self.ended {
+            let before = self.pos;
+            let (step, after) = self
+                .splitter
+                .step(&self.pending, self.pos, self.base)
+                .map_err(bad)?;
+            match step {
+                Step::More => break,
+                Step::Skipped => self.pos = after,
+                Step::Aux(k, v) => {
+                    self.aux.push((k, v));
+                    self.pos = after;
+                }
+                Step::Decoded(item) => {
+                    // Not part of a segment: the items before it go out,
+                    // it is inserted here.
+                    self.pos = before;
+                    self.cut()?;
+                    self.consume(after - before);
+                    if let Item::Entry(e) = item {
+                        insert(srv, srv.keyspace.databases() as u64, srv.lru_clock(), e)?;
+                        self.shared.loaded.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.seg_db = self.splitter.db;
+                }
+                Step::End => {
+                    self.pos = after;
+                    self.cut()?;
+                    self.consume(1);
+                    self.ended = true;
+                }
+            }
+            if self.pos >= SEGMENT {
+                self.cut()?;
+            }
+        }
+        if self.ended && !self.complete {
+            // The 8-byte CRC64 trailer (from version 5; 0: not computed).
+            let tail = if self.splitter.version >= 5 { 8 } else { 0 };
+            if self.pending.len() >= tail {
+                if tail == 8 {
+                    let mut sum = [0u8; 8];
+                    sum.copy_from_slice(&self.pending[..8]);
+                    let want = u64::from_le_bytes(sum);
+                    let got =
+                        std::mem::replace(&mut self.crc, crate::rdb::crc64::running()).finalize();
+                    if want != 0 && want != got {
+                        return Err(format!(
+                            "loading the master's RDB: wrong RDB checksum (expected {want:x}, got {got:x})"
+                        ));
+                    }
+                }
+                self.complete = true;
+            }
+        }
+        if done && !self.complete {
+            return Err("the master's RDB ended early".into());
+        }
+        Ok(())
+    }
+
+    /// Sends `pending[..pos]` to the loaders as a segment.
+    fn cut(&mut self) -> Result<(), String> {
+        if let Some(why) = self.shared.failure.lock().clone() {
+            return Err(why);
+        }
+        if self.pos == 0 {
+            return Ok(());
+        }
+        let mut rest = self.recycled.try_recv().unwrap_or_default();
+        rest.extend_from_slice(&self.pending[self.pos..]);
+        let mut seg = std::mem::replace(&mut self.pending, rest);
+        seg.truncate(self.pos);
+        self.crc.update(&seg);
+        let len = seg.len() as u64;
+        let job = Job {
+            bytes: seg,
+            db: self.seg_db,
+            base: self.base,
+            version: self.splitter.version,
+        };
+        if let Some(jobs) = &self.jobs {
+            jobs.send(job)
+                .map_err(|_| "the RDB loader threads stopped".to_string())?;
+        }
+        self.base += len;
+        self.pos = 0;
+        self.seg_db = self.splitter.db;
+        Ok(())
+    }
+
+    /// Drops `n` bytes at `pending`'s start that no segment carries
+    /// (header, an item decoded here, the EOF opcode), after the CRC.
+    fn consume(&mut self, n: usize) {
+        self.crc.update(&self.pending[..n]);
+        self.pending.drain(..n);
+        self.base += n as u64;
+        self.pos = self.pos.saturating_sub(n);
+    }
+}
+
+fn insert(
+    srv: &Server,
+    databases: u64,
+    clock: u32,
+    e: crate::rdb::decode::LoadedEntry,
+) -> Result<(), String> {
+    if e.db >= databases {
+        return Err(format!(
+            "the master's RDB selects database {}, beyond `databases`",
+            e.db
+        ));
+    }
+    // A replica keeps keys that already expired: the master's DEL will
+    // remove them.
+    crate::server::persist::insert_loaded(&srv.keyspace, e, clock)
+        .map_err(|err| format!("loading the master's RDB: {err}"))
+}
