@@ -283,8 +283,10 @@ pub(crate) fn diskless(srv: &Server, me: &Arc<Joiner>) -> Result<u64, String> {
 
 /// A disk-backed full sync for `me`: its `+FULLRESYNC` is written at the
 /// cut (or at once, attaching to an image being written), then the
-/// finished file is returned for its sender to send.
-pub(crate) fn disk(srv: &Server, me: &Arc<Joiner>, direct_io: bool) -> Result<Outcome, String> {
+/// finished file is returned for its sender to send. The file is written
+/// through the page cache whatever `rdb-direct-io` says: it is read back
+/// at once, by sendfile(2).
+pub(crate) fn disk(srv: &Server, me: &Arc<Joiner>) -> Result<Outcome, String> {
     let replid = srv.repl.ids().replid;
     let queues = &srv.repl.syncs;
     // Attach to an image being written whose cut the ring still holds.
@@ -344,7 +346,7 @@ pub(crate) fn disk(srv: &Server, me: &Arc<Joiner>, direct_io: bool) -> Result<Ou
         let path = std::path::PathBuf::from(format!("temp-repl-{}-{n}.rdb", std::process::id()));
         let written = (|| {
             let open = || {
-                crate::io::filewriter::FileWriter::create_with(&path, direct_io).map_err(|e| {
+                crate::io::filewriter::FileWriter::create_with(&path, false).map_err(|e| {
                     format!(
                         "Failed opening the temp RDB file {} for the sync: {e}",
                         path.display()

@@ -468,7 +468,6 @@ struct Settings {
     nodelay: bool,
     ping_ms: u64,
     limit: crate::config::OutputBufferLimit,
-    direct_io: bool,
 }
 
 impl Settings {
@@ -482,7 +481,6 @@ impl Settings {
                 .unwrap_or(10)
                 .saturating_mul(1000),
             limit: c.client_output_buffer_limit[crate::config::OBUF_REPLICA],
-            direct_io: c.rdb_direct_io,
         }
     }
 }
@@ -596,7 +594,7 @@ fn full_sync(
     let offset = if diskless {
         crate::repl::fullsync::diskless(srv, &me)?
     } else {
-        let outcome = crate::repl::fullsync::disk(srv, &me, settings.direct_io)?;
+        let outcome = crate::repl::fullsync::disk(srv, &me)?;
         let Some(image) = outcome.file else {
             return Err("the disk-backed sync produced no file".into());
         };
