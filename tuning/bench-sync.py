@@ -279,7 +279,9 @@ def main():
         if lower is None:
             ratio = ""
         elif lower:
-            ratio = f"{a / b:.2f}x lower" if b > 0 else "-"
+            # "lower" is better; a worse sluice reads as "higher".
+            ratio = "-" if b <= 0 or a <= 0 else (
+                f"{a / b:.2f}x lower" if a >= b else f"{b / a:.2f}x higher")
         else:
             ratio = f"{b / a:.2f}x"
         print(f"| {name} | {fmt.format(a)} | {fmt.format(b)} | {ratio} |")
