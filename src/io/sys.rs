@@ -260,32 +260,75 @@ pub fn raise_nofile(wanted: u64) -> u64 {
     }
 }
 
-/// An unnamed file in `dir` (O_TMPFILE; on a filesystem without it, a
-/// file created and unlinked at once): scratch space that disappears with
-/// its last descriptor, even if the process dies.
-pub fn unnamed_file(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmpfile = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_TMPFILE)
-        .mode(0o600)
-        .open(dir);
-    match tmpfile {
-        Ok(file) => Ok(file),
-        Err(_) => {
-            static FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = dir.join(format!("temp-scratch-{}-{n}", std::process::id()));
-            let file = std::fs::OpenOptions::new()
+/// An append-only unnamed file in the working directory (`dir`):
+/// O_TMPFILE, or on a filesystem without it a file created and unlinked
+/// at once, so it disappears with its descriptor even if the process dies.
+/// Where bytes wait when memory should not hold them (a syncing replica's
+/// stream, snapshot stripes commands saved while the queue was full).
+pub struct Scratch {
+    file: std::fs::File,
+    len: u64,
+}
+
+impl Scratch {
+    pub fn new() -> std::io::Result<Scratch> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let open = |path: &std::path::Path, flags: i32, create: bool| {
+            std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
-                .create_new(true)
+                .create_new(create)
+                .custom_flags(flags)
                 .mode(0o600)
-                .open(&path)?;
-            std::fs::remove_file(&path)?;
-            Ok(file)
-        }
+                .open(path)
+        };
+        let file = match open(std::path::Path::new("."), libc::O_TMPFILE, false) {
+            Ok(file) => file,
+            Err(_) => {
+                static FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path =
+                    std::path::PathBuf::from(format!("temp-scratch-{}-{n}", std::process::id()));
+                let file = open(&path, 0, true)?;
+                std::fs::remove_file(&path)?;
+                file
+            }
+        };
+        Ok(Scratch { file, len: 0 })
+    }
+
+    /// Bytes appended since creation or the last [`Scratch::clear`].
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.write_all_at(bytes, self.len)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Fills `out` from offset `at`.
+    pub fn read_at(&self, out: &mut [u8], at: u64) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.read_exact_at(out, at)
+    }
+
+    /// A second descriptor, to read appended bytes without holding
+    /// whatever lock guards the appends.
+    pub fn reader(&self) -> std::io::Result<std::fs::File> {
+        self.file.try_clone()
+    }
+
+    pub fn clear(&mut self) -> std::io::Result<()> {
+        self.file.set_len(0)?;
+        self.len = 0;
+        Ok(())
     }
 }
 

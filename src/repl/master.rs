@@ -152,10 +152,7 @@ impl Replica {
 
     /// Bytes of the stream kept in its spill file now.
     pub fn spilled_bytes(&self) -> u64 {
-        self.spill
-            .lock()
-            .as_ref()
-            .map_or(0, |s| s.end.saturating_sub(s.start))
+        self.spill.lock().as_ref().map_or(0, |s| s.bytes.len())
     }
 
     pub(crate) fn set_state(&self, state: ReplicaState) {
@@ -198,8 +195,9 @@ impl Replica {
         }
         let mut guard = self.spill.lock();
         if guard.is_none() {
-            let spill = Spill::create()
+            let bytes = crate::io::sys::Scratch::new()
                 .map_err(|e| format!("can't create a spill file in the working directory: {e}"))?;
+            let spill = Spill { bytes, start: sent };
             crate::notice!(
                 "Replica {}: the stream written during its sync outgrew half the backlog; keeping it in a spill file",
                 self.name()
@@ -210,36 +208,30 @@ impl Replica {
             return Ok(());
         };
         let io = |e: std::io::Error| format!("spill file write failed: {e}");
-        if sent >= spill.end {
+        if sent >= spill.end() {
             // Everything spilled went out: start over at the unsent part.
-            spill.file.set_len(0).map_err(io)?;
+            spill.bytes.clear().map_err(io)?;
             spill.start = sent;
-            spill.end = sent;
         }
         let mut buf = Vec::new();
-        while spill.end < end {
+        while spill.end() < end {
             buf.clear();
-            match backlog.read(spill.end, 4 << 20, &mut buf) {
+            match backlog.read(spill.end(), 4 << 20, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    use std::os::unix::fs::FileExt;
-                    spill
-                        .file
-                        .write_all_at(&buf, spill.end - spill.start)
-                        .map_err(io)?;
-                    spill.end += n as u64;
+                    spill.bytes.append(&buf).map_err(io)?;
                     stats.spilled_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }
                 Err(_) => {
                     return Err(format!(
                         "the replica fell behind the backlog ({} bytes) at offset {} before it could be spilled",
                         backlog.capacity(),
-                        spill.end
+                        spill.end()
                     ))
                 }
             }
         }
-        self.spill_end.store(spill.end, Ordering::Release);
+        self.spill_end.store(spill.end(), Ordering::Release);
         Ok(())
     }
 
@@ -254,12 +246,14 @@ impl Replica {
     ) -> Result<usize, ()> {
         if from < self.spill_end.load(Ordering::Acquire) {
             let guard = self.spill.lock();
-            if let Some(spill) = guard.as_ref().filter(|s| (s.start..s.end).contains(&from)) {
-                use std::os::unix::fs::FileExt;
-                let n = usize::try_from(spill.end - from).map_or(max, |n| n.min(max));
+            if let Some(spill) = guard
+                .as_ref()
+                .filter(|s| (s.start..s.end()).contains(&from))
+            {
+                let n = usize::try_from(spill.end() - from).map_or(max, |n| n.min(max));
                 let at = out.len();
                 out.resize(at + n, 0);
-                return match spill.file.read_exact_at(&mut out[at..], from - spill.start) {
+                return match spill.bytes.read_at(&mut out[at..], from - spill.start) {
                     Ok(()) => Ok(n),
                     Err(_) => {
                         out.truncate(at);
@@ -440,24 +434,20 @@ struct Shared {
 /// keepalives, spilling).
 pub const WATCH_TICK: Duration = Duration::from_millis(10);
 
-/// Stream bytes `start..end` a loading replica has not been sent, copied
-/// off the ring into an unlinked file in `dir` once half the ring is
+/// Stream bytes from `start` a loading replica has not been sent,
+/// copied off the ring into a scratch file in `dir` once half the ring is
 /// unsent: a replica that loads for minutes under heavy writes still
 /// continues from its cut instead of falling out of the ring into another
 /// full sync (the loop Redis users hit).
 struct Spill {
-    file: std::fs::File,
+    bytes: crate::io::sys::Scratch,
     start: u64,
-    end: u64,
 }
 
 impl Spill {
-    fn create() -> std::io::Result<Spill> {
-        Ok(Spill {
-            file: crate::io::sys::unnamed_file(std::path::Path::new("."))?,
-            start: 0,
-            end: 0,
-        })
+    /// The stream offset after its last byte.
+    fn end(&self) -> u64 {
+        self.start + self.bytes.len()
     }
 }
 

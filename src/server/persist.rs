@@ -45,30 +45,18 @@ thread_local! {
     static DRIVER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Chunks commands saved while the queue was full: appended whole, read
-/// back by the writer thread in order.
-struct ChunkSpill {
-    file: std::fs::File,
-    /// Bytes appended (whole chunks only).
-    written: u64,
-}
+/// Chunks commands saved while the queue was full, appended whole (a
+/// scratch file created on the first), read back by the writer in order.
+type ChunkSpill = Mutex<Option<crate::io::sys::Scratch>>;
 
-impl ChunkSpill {
-    fn append(spill: &Mutex<Option<ChunkSpill>>, chunk: &[u8]) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        let mut guard = spill.lock();
-        if guard.is_none() {
-            *guard = Some(ChunkSpill {
-                file: crate::io::sys::unnamed_file(std::path::Path::new("."))?,
-                written: 0,
-            });
-        }
-        let Some(s) = guard.as_mut() else {
-            return Ok(());
-        };
-        s.file.write_all_at(chunk, s.written)?;
-        s.written += chunk.len() as u64;
-        Ok(())
+fn spill_chunk(spill: &ChunkSpill, chunk: &[u8]) -> std::io::Result<()> {
+    let mut guard = spill.lock();
+    if guard.is_none() {
+        *guard = Some(crate::io::sys::Scratch::new()?);
+    }
+    match guard.as_mut() {
+        Some(scratch) => scratch.append(chunk),
+        None => Ok(()),
     }
 }
 
@@ -491,16 +479,15 @@ fn stream_snapshot<O: ImageOut>(
     for_sync: bool,
     head: &ImageHead,
 ) -> Result<(RdbSink<O>, Option<ReplInfo>), String> {
-    // Stripes arrive as chunks from the driver and from commands that
-    // touch a stripe first; they go to the file in arrival order (each
+    // Stripes arrive as chunks from the drivers and from commands that
+    // touch a stripe first; they go to the output in arrival order (each
     // starts with its own SELECTDB, so order does not matter to loaders).
-    // A producer that finds more than MAX_BUFFERED queued writes its chunk
-    // itself: a command saving a stripe inline cannot wait, and under a
-    // write load commands queued ~7 MiB per client batch (64 random keys,
-    // 64 stripes of a 1M-key dataset); drivers that slept instead were
-    // slower.
+    // Drivers wait for room before each stripe; a command cannot wait (its
+    // client would), so past MAX_BUFFERED it spills its chunk (under a
+    // write load commands saved ~7 MiB per client batch: 64 random keys,
+    // 64 stripes of a 1M-key dataset).
     let sink = Arc::new(Mutex::new(Some(sink)));
-    let spill = Arc::new(Mutex::new(None::<ChunkSpill>));
+    let spill: Arc<ChunkSpill> = Arc::new(Mutex::new(None));
     let producer_spill = Arc::clone(&spill);
     let (tx, rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     // Written buffers come back for the next stripes: a fresh buffer per
@@ -527,7 +514,7 @@ fn stream_snapshot<O: ImageOut>(
                 } else if DRIVER.get() || sink_buffered.load(Ordering::Acquire) <= MAX_BUFFERED {
                     sink_buffered.fetch_add(out.len(), Ordering::AcqRel);
                     let _ = tx.send(out);
-                } else if let Err(e) = ChunkSpill::append(&producer_spill, &out) {
+                } else if let Err(e) = spill_chunk(&producer_spill, &out) {
                     // The disk refused: queue it after all (memory grows,
                     // nothing is lost, the client is not kept waiting).
                     crate::warning!("Snapshot spill file write failed, queueing in memory: {e}");
@@ -567,44 +554,44 @@ fn stream_snapshot<O: ImageOut>(
                 },
             )
         });
-        // The writer keeps normal priority: at the drivers' nice 10 it got
-        // a tenth of a core against a replica loading on the same host
-        // (a 1 GiB sync fell from 674 to 100 MB/s).
-        scope.spawn(|| {
-            let mut spill_read = 0u64;
-            loop {
-                let mut chunk = match rx.recv_timeout(std::time::Duration::from_millis(1)) {
-                    Ok(chunk) => chunk,
-                    Err(_) => {
-                        // Every stripe queues or spills its chunk before
-                        // counting itself saved.
-                        let finished = snap.remaining() == 0 && rx.is_empty();
-                        let spilled = spill.lock().as_ref().map_or(0, |s| s.written);
-                        if spilled > spill_read {
-                            spill_read = drain_spill(&spill, spill_read, spilled, &sink);
-                        } else if finished {
-                            break;
-                        }
-                        continue;
+        // This thread writes, at normal priority: at the drivers' nice 10
+        // it got a tenth of a core against a replica loading on the same
+        // host (a 1 GiB sync fell from 674 to 100 MB/s).
+        let mut spill_read = 0u64;
+        let mut spill_buf = Vec::new();
+        loop {
+            let mut chunk = match rx.recv_timeout(std::time::Duration::from_millis(1)) {
+                Ok(chunk) => chunk,
+                Err(_) => {
+                    // Every stripe queues or spills its chunk before
+                    // counting itself saved.
+                    let finished = snap.remaining() == 0 && rx.is_empty();
+                    let spilled = spill.lock().as_ref().map_or(0, |s| s.len());
+                    if spilled > spill_read {
+                        drain_spill(&spill, spill_read..spilled, &mut spill_buf, &sink);
+                        spill_read = spilled;
+                    } else if finished {
+                        break;
                     }
-                };
-                srv.persist
-                    .keys_processed
-                    .store(keys.load(Ordering::Relaxed), Ordering::Relaxed);
-                if let Some(file) = sink.lock().as_mut() {
-                    file.put(&chunk);
+                    continue;
                 }
-                buffered.fetch_sub(chunk.len(), Ordering::AcqRel);
-                drained.1.notify_all();
-                chunk.clear();
-                let _ = recycle_tx.try_send(chunk);
+            };
+            srv.persist
+                .keys_processed
+                .store(keys.load(Ordering::Relaxed), Ordering::Relaxed);
+            if let Some(file) = sink.lock().as_mut() {
+                file.put(&chunk);
             }
-        });
+            buffered.fetch_sub(chunk.len(), Ordering::AcqRel);
+            drained.1.notify_all();
+            chunk.clear();
+            let _ = recycle_tx.try_send(chunk);
+        }
     });
     if let Some(spilled) = spill.lock().take() {
         crate::notice!(
             "Snapshot: {} bytes of stripes saved by commands went through a spill file",
-            spilled.written
+            spilled.len()
         );
     }
     // Every stripe is written (each counts itself saved after its chunk is
@@ -614,27 +601,28 @@ fn stream_snapshot<O: ImageOut>(
         .ok_or_else(|| "snapshot sink missing".to_string())
 }
 
-/// Sends spilled chunks `from..to` (whole chunks) to the sink in one hold
-/// of its lock, so no driver's chunk lands inside one; returns `to`.
+/// Sends spilled chunks in `range` (whole chunks) to the sink in one hold
+/// of its lock, so no driver's chunk lands inside one; `buf` is reused
+/// across calls.
 fn drain_spill<O: ImageOut>(
-    spill: &Mutex<Option<ChunkSpill>>,
-    from: u64,
-    to: u64,
+    spill: &ChunkSpill,
+    range: std::ops::Range<u64>,
+    buf: &mut Vec<u8>,
     sink: &Mutex<Option<RdbSink<O>>>,
-) -> u64 {
+) {
     use std::os::unix::fs::FileExt;
-    let file = match spill.lock().as_ref().map(|s| s.file.try_clone()) {
-        Some(Ok(file)) => file,
-        _ => return to,
+    // Read through a second descriptor: commands keep appending meanwhile.
+    let Some(Ok(file)) = spill.lock().as_ref().map(|s| s.reader()) else {
+        return;
     };
     let mut guard = sink.lock();
     let Some(sink) = guard.as_mut() else {
-        return to;
+        return;
     };
-    let mut buf = vec![0u8; 4 << 20];
-    let mut at = from;
-    while at < to {
-        let n = usize::try_from(to - at).map_or(buf.len(), |n| n.min(buf.len()));
+    buf.resize(4 << 20, 0);
+    let mut at = range.start;
+    while at < range.end {
+        let n = usize::try_from(range.end - at).map_or(buf.len(), |n| n.min(buf.len()));
         if let Err(e) = file.read_exact_at(&mut buf[..n], at) {
             sink.fail(e);
             break;
@@ -642,7 +630,6 @@ fn drain_spill<O: ImageOut>(
         sink.put(&buf[..n]);
         at += n as u64;
     }
-    to
 }
 
 /// server.c `serverCron`: a background save when a save point is reached
