@@ -80,7 +80,7 @@ struct Queue {
     /// A leader is gathering replicas or writing an image.
     busy: bool,
     /// Disk-backed only: the running image's cut offset (once cut) and
-    /// the replicas that share it.
+    /// the replicas that attached to it after its group was formed.
     running: Option<(Option<u64>, Vec<Arc<Joiner>>)>,
 }
 
@@ -110,16 +110,10 @@ impl SyncQueues {
         let mut q = queue.lock();
         q.waiting.push(Arc::clone(me));
         self.changed.notify_all();
-        loop {
-            if let Some(done) = me.done.lock().take() {
-                return done;
-            }
-            if !q.busy {
-                break;
-            }
-            self.changed.wait_for(&mut q, Duration::from_millis(100));
+        if let Some(done) = self.outcome(&mut q, me, |q| !q.busy) {
+            return done;
         }
-        // Lead: gather, then run for everyone gathered.
+        // No one leads: lead. Gather, then run for everyone gathered.
         q.busy = true;
         let since = Instant::now();
         while let Some(until) = gather(q.waiting.len(), since) {
@@ -133,7 +127,6 @@ impl SyncQueues {
             *joiner.done.lock() = Some(result);
         }
         q.busy = false;
-        q.running = None;
         self.changed.notify_all();
         drop(q);
         me.done
@@ -141,6 +134,46 @@ impl SyncQueues {
             .take()
             .unwrap_or_else(|| Err("the sync's leader lost track of this replica".into()))
     }
+
+    /// Waits (the queue's lock released while waiting) for `me`'s outcome,
+    /// or until `stop(queue)`: None then.
+    fn outcome(
+        &self,
+        q: &mut parking_lot::MutexGuard<'_, Queue>,
+        me: &Joiner,
+        stop: impl Fn(&Queue) -> bool,
+    ) -> Option<Result<Outcome, String>> {
+        loop {
+            if let Some(done) = me.done.lock().take() {
+                return Some(done);
+            }
+            if stop(q) {
+                return None;
+            }
+            self.changed.wait_for(q, Duration::from_millis(100));
+        }
+    }
+}
+
+/// Logs the start of a shared snapshot for `group`.
+fn log_start(target: &str, group: &[Arc<Joiner>]) {
+    let names: Vec<String> = group.iter().map(|j| j.replica.name()).collect();
+    crate::notice!(
+        "Starting BGSAVE for SYNC with target: {target} ({} replica(s): {})",
+        group.len(),
+        names.join(", ")
+    );
+}
+
+/// Tells a disk-backed replica its image's cut: the stream starts there,
+/// `+FULLRESYNC` (not for legacy SYNC), keepalives until the file follows.
+fn announce_cut(j: &Joiner, replid: &str, offset: u64) -> std::io::Result<()> {
+    j.replica.sent.store(offset, Ordering::Release);
+    *j.replica.keepalive.lock() = true;
+    if j.legacy {
+        return Ok(());
+    }
+    (&j.sock).write_all(fullresync(replid, offset).as_bytes())
 }
 
 /// Writes one image to every socket of a diskless group; a replica whose
@@ -235,12 +268,7 @@ pub(crate) fn diskless(srv: &Server, me: &Arc<Joiner>) -> Result<u64, String> {
         (Instant::now() < until && !(max > 0 && n >= max)).then_some(until)
     };
     let mut lead = |group: &[Arc<Joiner>]| -> Vec<Result<Outcome, String>> {
-        let names: Vec<String> = group.iter().map(|j| j.replica.name()).collect();
-        crate::notice!(
-            "Starting BGSAVE for SYNC with target: replicas sockets ({} replica(s): {})",
-            group.len(),
-            names.join(", ")
-        );
+        log_start("replicas sockets", group);
         let mark = crate::server::random_hex40();
         let replid = srv.repl.ids().replid;
         let preamble = |offset: u64| {
@@ -299,40 +327,27 @@ pub(crate) fn disk(srv: &Server, me: &Arc<Joiner>) -> Result<Outcome, String> {
         };
         if let Some((Some(offset), joiners)) = q.running.as_mut() {
             if held(*offset) {
-                me.replica.sent.store(*offset, Ordering::Release);
-                if !me.legacy {
-                    (&me.sock)
-                        .write_all(fullresync(&replid, *offset).as_bytes())
-                        .map_err(|e| e.to_string())?;
-                }
-                *me.replica.keepalive.lock() = true;
+                announce_cut(me, &replid, *offset).map_err(|e| e.to_string())?;
                 crate::notice!(
                     "Waiting for end of BGSAVE for SYNC (replica {} attached to the running one)",
                     me.replica.name()
                 );
                 joiners.push(Arc::clone(me));
-                drop(q);
-                return wait_attached(queues, me);
+                return queues
+                    .outcome(&mut q, me, |_| false)
+                    .unwrap_or_else(|| Err("the running image ended without this replica".into()));
             }
         }
     }
     let gather = |_: usize, _: Instant| None;
     let mut lead = |group: &[Arc<Joiner>]| -> Vec<Result<Outcome, String>> {
-        let names: Vec<String> = group.iter().map(|j| j.replica.name()).collect();
-        crate::notice!(
-            "Starting BGSAVE for SYNC with target: disk ({} replica(s): {})",
-            group.len(),
-            names.join(", ")
-        );
-        queues.disk.lock().running = Some((None, group.to_vec()));
+        log_start("disk", group);
+        queues.disk.lock().running = Some((None, Vec::new()));
         let preamble = |offset: u64| {
             let mut q = queues.disk.lock();
             for j in group {
-                j.replica.sent.store(offset, Ordering::Release);
-                if !j.legacy {
-                    let _ = (&j.sock).write_all(fullresync(&replid, offset).as_bytes());
-                }
-                *j.replica.keepalive.lock() = true;
+                // A replica that went away fails when the file is sent.
+                let _ = announce_cut(j, &replid, offset);
             }
             if let Some(running) = q.running.as_mut() {
                 running.0 = Some(offset);
@@ -378,24 +393,13 @@ pub(crate) fn disk(srv: &Server, me: &Arc<Joiner>) -> Result<Outcome, String> {
             .take()
             .map(|(_, joiners)| joiners)
             .unwrap_or_default();
-        for j in attached.iter().skip(group.len()) {
+        for j in &attached {
             *j.done.lock() = Some(written.clone());
         }
         queues.changed.notify_all();
         group.iter().map(|_| written.clone()).collect()
     };
     queues.join(&queues.disk, me, gather, &mut lead)
-}
-
-/// Waits for the image a replica attached to.
-fn wait_attached(queues: &SyncQueues, me: &Arc<Joiner>) -> Result<Outcome, String> {
-    let mut q = queues.disk.lock();
-    loop {
-        if let Some(done) = me.done.lock().take() {
-            return done;
-        }
-        queues.changed.wait_for(&mut q, Duration::from_millis(100));
-    }
 }
 
 /// [`write_image`] once no other snapshot (a save) is running.
