@@ -115,9 +115,8 @@ impl Keyspace {
     /// if this snapshot has not seen it yet.
     #[cold]
     pub(super) fn save_stripe(&self, index: usize, stripe: &mut Stripe) {
-        // Saved already (every touch after the first): no shared lock. The
-        // running snapshot's epoch is the latest one begun.
-        if stripe.saved_epoch >= self.snapshot_epoch.load(Ordering::Acquire) {
+        // Saved already (every touch after the first): no shared lock.
+        if !self.unsaved(stripe) {
             return;
         }
         let Some(snap) = self.snapshot.lock().clone() else {
@@ -141,13 +140,15 @@ impl Keyspace {
     /// whole 25 ms budget).
     pub fn lock_if_saved(&self, index: usize) -> Option<parking_lot::MutexGuard<'_, Stripe>> {
         let guard = self.stripes[index].lock();
-        if self.snapshot_active.load(Ordering::Acquire) {
-            let epoch = self.snapshot.lock().as_ref().map(|snap| snap.epoch);
-            if epoch.is_some_and(|epoch| guard.saved_epoch < epoch) {
-                return None;
-            }
-        }
-        Some(guard)
+        let pending = self.snapshot_active.load(Ordering::Acquire) && self.unsaved(&guard);
+        (!pending).then_some(guard)
+    }
+
+    /// Whether `stripe` (held) has yet to be saved by the running snapshot,
+    /// whose epoch is the latest one begun; read without the snapshot's
+    /// lock.
+    fn unsaved(&self, stripe: &Stripe) -> bool {
+        stripe.saved_epoch < self.snapshot_epoch.load(Ordering::Acquire)
     }
 
     /// True while a snapshot is being taken.
