@@ -122,7 +122,7 @@ pub struct Replica {
     pub(crate) keepalive: Mutex<bool>,
     /// Payload bytes of its last full sync written so far, and when that
     /// sync started (INFO `sluice_slaveN_sync`, progress logs).
-    pub(crate) payload: Arc<AtomicU64>,
+    pub(crate) payload: AtomicU64,
     sync_started: Mutex<Option<(Instant, Option<Instant>)>>,
 }
 
@@ -384,7 +384,7 @@ pub fn serve(srv: Arc<Server>, fd: OwnedFd, request: Request) {
                 spill: Mutex::new(None),
                 spill_end: AtomicU64::new(0),
                 keepalive: Mutex::new(false),
-                payload: Arc::new(AtomicU64::new(0)),
+                payload: AtomicU64::new(0),
                 sync_started: Mutex::new(None),
             });
             {
@@ -752,7 +752,8 @@ fn watch(
             return;
         }
         let sent = replica.sent.load(Ordering::Acquire);
-        let pending = match (sent, srv.repl.backlog()) {
+        let backlog = srv.repl.backlog();
+        let pending = match (sent, &backlog) {
             (u64::MAX, _) | (_, None) => 0,
             (sent, Some(b)) => b.offset().saturating_sub(sent),
         };
@@ -761,8 +762,8 @@ fn watch(
         if replica.syncing.load(Ordering::Acquire) {
             // The stream a loading replica needs is kept (ring, spill
             // file), never a reason to drop it.
-            if let Some(backlog) = srv.repl.backlog() {
-                if let Err(why) = replica.keep(&backlog, 2, &srv.repl.stats) {
+            if let Some(backlog) = &backlog {
+                if let Err(why) = replica.keep(backlog, 2, &srv.repl.stats) {
                     close(&sock, why);
                     return;
                 }
