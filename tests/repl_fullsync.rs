@@ -185,6 +185,25 @@ mod redis_replica {
     }
 }
 
+/// Seeds `master`, points every replica at it while a writer runs, and
+/// waits until each holds the master's data at its offset; each synced
+/// once.
+fn sync_together(master: &Server, m: &mut Client, replicas: &[Server]) {
+    seed(m);
+    let w = writer(master.port);
+    for r in replicas {
+        replicaof(&mut r.client(), master);
+    }
+    for r in replicas {
+        link_up(&mut r.client());
+    }
+    println!("writes: {}", w.stop());
+    for r in replicas {
+        converge(m, &mut r.client());
+    }
+    assert_eq!(stat(m, "sync_full"), replicas.len() as i64);
+}
+
 /// Three replicas that ask together share one snapshot: the master waits
 /// (repl-diskless-sync-delay 60) until repl-diskless-sync-max-replicas 3
 /// have joined, then writes one image to all three sockets.
@@ -200,24 +219,15 @@ fn three_replicas_share_one_diskless_snapshot() {
         ],
     );
     let mut m = master.client();
-    seed(&mut m);
-    let w = writer(master.port);
-    let replicas = [
-        sluice(1, &[]),
-        sluice(2, &["--repl-diskless-load", "swapdb"]),
-        sluice(2, &["--repl-diskless-load", "on-empty-db"]),
-    ];
-    for r in &replicas {
-        replicaof(&mut r.client(), &master);
-    }
-    for r in &replicas {
-        link_up(&mut r.client());
-    }
-    println!("writes: {}", w.stop());
-    for r in &replicas {
-        converge(&mut m, &mut r.client());
-    }
-    assert_eq!(stat(&mut m, "sync_full"), 3);
+    sync_together(
+        &master,
+        &mut m,
+        &[
+            sluice(1, &[]),
+            sluice(2, &["--repl-diskless-load", "swapdb"]),
+            sluice(2, &["--repl-diskless-load", "on-empty-db"]),
+        ],
+    );
     let log = master.log();
     assert_eq!(
         log.matches("Starting BGSAVE for SYNC with target: replicas sockets (3 replica(s)")
@@ -234,20 +244,11 @@ fn three_replicas_share_one_diskless_snapshot() {
 fn three_replicas_disk_backed() {
     let master = sluice(2, &["--repl-diskless-sync", "no"]);
     let mut m = master.client();
-    seed(&mut m);
-    let w = writer(master.port);
-    let replicas = [sluice(1, &[]), sluice(2, &[]), sluice(2, &[])];
-    for r in &replicas {
-        replicaof(&mut r.client(), &master);
-    }
-    for r in &replicas {
-        link_up(&mut r.client());
-    }
-    println!("writes: {}", w.stop());
-    for r in &replicas {
-        converge(&mut m, &mut r.client());
-    }
-    assert_eq!(stat(&mut m, "sync_full"), 3);
+    sync_together(
+        &master,
+        &mut m,
+        &[sluice(1, &[]), sluice(2, &[]), sluice(2, &[])],
+    );
     let log = master.log();
     // Every replica was served once: in an image's group or attached.
     let tag = "Starting BGSAVE for SYNC with target: disk (";

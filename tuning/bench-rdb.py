@@ -31,32 +31,12 @@ import tempfile
 import threading
 import time
 
-from benchlib import cli, free_port, info_field
+from benchlib import cli, free_port, info_field, pss_tree
 
 KEYS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 THREADS = sys.argv[2] if len(sys.argv) > 2 else str(os.cpu_count())
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "target", "release", "sluice-server")
-
-
-def pss_tree(pid):
-    """PSS in bytes of pid and its children (Redis's fork child)."""
-    pids = [pid]
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
 
 
 def start(name, port, workdir):

@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import cli, free_port, info_field
+from benchlib import cli, free_port, info_field, pss_tree
 
 KEY_COUNTS = [int(k) for k in (sys.argv[1] if len(sys.argv) > 1 else "1000000,10000000").split(",")]
 THREADS = sys.argv[2] if len(sys.argv) > 2 else str(os.cpu_count())
@@ -49,25 +49,6 @@ ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 GIVE_UP = int(os.environ.get("BENCH_GIVE_UP", "180"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "target", "release", "sluice-server")
-
-
-def pss_tree(pid):
-    pids = [pid]
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
 
 
 class Server:

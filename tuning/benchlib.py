@@ -1,5 +1,5 @@
 """Helpers the tuning/bench-*.py scripts share: a free loopback port,
-redis-cli calls and INFO fields. Imported as `benchlib` (the scripts run
+redis-cli calls, INFO fields and a process tree's PSS. Imported as `benchlib` (the scripts run
 from anywhere as `python3 tuning/<script>.py`, which puts tuning/ first
 on the import path)."""
 import socket
@@ -24,3 +24,23 @@ def info_field(port, section, field):
         if line.startswith(field + ":"):
             return line.split(":", 1)[1]
     return None
+
+
+def pss_tree(pid):
+    """PSS in bytes of pid and its children (Redis's fork child)."""
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
