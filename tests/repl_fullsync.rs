@@ -72,7 +72,9 @@ fn write_big(m: &mut Client) {
 
 /// The replica's link stalls 50 KB into the payload; the master takes
 /// ~60 MiB of writes; the link resumes; the replica converges from its
-/// first full sync.
+/// first full sync. Meanwhile the SETs keep per-key preimages (no stripe
+/// is saved by a command) until two SWAPDBs, which take whole stripes,
+/// save every unsaved one inline, through the spill file.
 fn no_loop(replica: Server, threads: usize) {
     let master = master(threads);
     let mut m = master.client();
@@ -90,6 +92,11 @@ fn no_loop(replica: Server, threads: usize) {
     wait_until("the master to spill the stream", LONG, || {
         stat(&mut m, "sluice_sync_spilled_bytes") > 32 << 20
     });
+    assert_eq!(stat(&mut m, "sluice_snapshot_stripes_saved_inline"), 0);
+    for _ in 0..2 {
+        assert_eq!(m.cmd_str(&["SWAPDB", "0", "1"]).as_str(), "OK");
+    }
+    assert!(stat(&mut m, "sluice_snapshot_stripes_saved_inline") > 0);
     // The master shows the sync's progress and what it keeps on disk.
     let progress = |m: &mut Client, key: &str| -> u64 {
         let line = info(m, "replication", "sluice_slave0_sync").expect("sluice_slave0_sync");
@@ -109,6 +116,11 @@ fn no_loop(replica: Server, threads: usize) {
     );
     assert_eq!(stat(&mut m, "sync_full"), 1, "one full sync, no loop");
     assert_eq!(stat(&mut m, "sluice_sync_full_aborted"), 0);
+    let copied = stat(&mut m, "sluice_snapshot_keys_copied_on_write");
+    assert!(
+        copied >= BIG_WRITES as i64 / 2,
+        "{copied} keys copied on write"
+    );
     let log = master.log();
     assert!(log.contains("keeping it in a spill file"), "{log}");
     assert!(log.contains("caught up with the stream kept during its sync"));

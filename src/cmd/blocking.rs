@@ -267,7 +267,7 @@ fn serve_zset(
         z.remove(member);
     }
     if z.is_empty() {
-        ks.db_of(key).remove(key);
+        ks.remove(key);
     }
     ks.modified(key);
     match count {
@@ -349,7 +349,7 @@ fn serve_key(ks: &mut Keys, fill: Fill, spec: &Spec, key: &[u8], out: &mut Reply
         Spec::ZPop { .. } => unreachable!("sorted sets are served by serve_zset"),
     };
     if nonempty_list(ks, key).ok().flatten().is_none() {
-        ks.db_of(key).remove(key);
+        ks.remove(key);
     }
     ks.modified(key);
     match spec {

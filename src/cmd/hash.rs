@@ -43,10 +43,10 @@ command_table! {
 struct WrongType;
 
 /// The hash at `key` for reading (`lookupKeyRead` + `checkType`).
-fn read<'k>(ks: &'k mut Keys<'_>, key: &[u8]) -> Result<Option<&'k mut HashValue>, WrongType> {
+fn read<'k>(ks: &'k mut Keys<'_>, key: &[u8]) -> Result<Option<&'k HashValue>, WrongType> {
     match ks.lookup_read(key) {
         None => Ok(None),
-        Some(entry) => match &mut entry.value {
+        Some(entry) => match &entry.value {
             Value::Hash(h) => Ok(Some(h)),
             _ => Err(WrongType),
         },

@@ -298,11 +298,11 @@ fn rename_generic(ctx: &mut Ctx, argv: &Argv, nx: bool) {
         if nx {
             return ctx.out.int(0);
         }
-        ctx.ks.db_of(dst).remove(dst);
+        ctx.ks.remove(dst);
     }
-    let entry = ctx.ks.db_of(src).remove(src).expect("looked up above");
+    let entry = ctx.ks.remove(src).expect("looked up above");
     ctx.ks.modified(src);
-    ctx.ks.db_of(dst).insert(dst, entry);
+    ctx.ks.insert_in(ctx.ks.db, dst, entry);
     ctx.ks.modified(dst);
     ctx.ks.dirty -= 1; // Redis counts a rename as one change.
     if nx {
@@ -355,7 +355,7 @@ pub fn copy(ctx: &mut Ctx, argv: &Argv) {
         ctx.ks.db = own_db;
         return ctx.out.int(0);
     }
-    ctx.ks.db_of(dst).insert(dst, entry);
+    ctx.ks.insert_in(ctx.ks.db, dst, entry);
     ctx.ks.modified(dst);
     ctx.ks.db = own_db;
     ctx.out.int(1);
@@ -382,9 +382,9 @@ pub fn move_(ctx: &mut Ctx, argv: &Argv) {
     if taken {
         return ctx.out.int(0);
     }
-    let entry = ctx.ks.db_of(key).remove(key).expect("looked up above");
+    let entry = ctx.ks.remove(key).expect("looked up above");
     ctx.ks.modified(key);
-    ctx.ks.locked.stripe_for(key).dbs[target].insert(key, entry);
+    ctx.ks.insert_in(target, key, entry);
     ctx.ks.modified_in(target, key);
     ctx.ks.dirty -= 1;
     ctx.out.int(1);
@@ -525,7 +525,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &Argv, relative: bool, unit: Unit, name: 
         // Replicated as an explicit DEL (expire.c `expireGenericCommand`).
         ctx.propagate_as(&[b"DEL", key]);
     } else {
-        ctx.ks.db_of(key).set_expire(key, when as u64);
+        ctx.ks.set_expire(key, when as u64);
         ctx.ks.modified(key);
         // Replicated as PEXPIREAT <absolute ms> with the options kept; the
         // name is rewritten unless it already was PEXPIREAT.
@@ -597,7 +597,7 @@ pub fn persist(ctx: &mut Ctx, argv: &Argv) {
     let key = argv.get(1);
     match ctx.ks.lookup_write(key) {
         Some(entry) if entry.expire_ms != 0 => {
-            ctx.ks.db_of(key).set_expire(key, 0);
+            ctx.ks.set_expire(key, 0);
             ctx.ks.modified(key);
             ctx.out.int(1);
         }

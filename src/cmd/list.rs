@@ -57,6 +57,15 @@ const ERR_LPOS_MAXLEN: &str = "ERR MAXLEN can't be negative";
 struct WrongType;
 
 /// The list in `entry`: `Ok(None)` when there is no key.
+/// [`as_list`] for reading.
+fn list_ref(entry: Option<&Entry>) -> Result<Option<&ListValue>, WrongType> {
+    match entry.map(|e| &e.value) {
+        None => Ok(None),
+        Some(Value::List(list)) => Ok(Some(list)),
+        Some(_) => Err(WrongType),
+    }
+}
+
 fn as_list(entry: Option<&mut Entry>) -> Result<Option<&mut ListValue>, WrongType> {
     match entry {
         None => Ok(None),
@@ -295,7 +304,7 @@ pub fn lmpop(ctx: &mut Ctx, argv: &Argv) {
 // Reads
 
 pub fn llen(ctx: &mut Ctx, argv: &Argv) {
-    match as_list(ctx.ks.lookup_read(argv.get(1))) {
+    match list_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(WrongType) => ctx.out.error(ERR_WRONGTYPE),
         Ok(None) => ctx.out.int(0),
         Ok(Some(list)) => ctx.out.int(list.len() as i64),
@@ -307,7 +316,7 @@ pub fn lrange(ctx: &mut Ctx, argv: &Argv) {
     let (Some(start), Some(end)) = (parse_i64(argv.get(2)), parse_i64(argv.get(3))) else {
         return ctx.out.error(ERR_NOT_INT);
     };
-    match as_list(ctx.ks.lookup_read(argv.get(1))) {
+    match list_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(WrongType) => ctx.out.error(ERR_WRONGTYPE),
         Ok(None) => ctx.out.array(0),
         Ok(Some(list)) => match clamp_range(start, end, list.len()) {
@@ -324,7 +333,7 @@ pub fn lrange(ctx: &mut Ctx, argv: &Argv) {
 
 /// t_list.c `lindexCommand`: the key first, then the index.
 pub fn lindex(ctx: &mut Ctx, argv: &Argv) {
-    match as_list(ctx.ks.lookup_read(argv.get(1))) {
+    match list_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(WrongType) => ctx.out.error(ERR_WRONGTYPE),
         Ok(None) => ctx.out.null(),
         Ok(Some(list)) => {
@@ -398,7 +407,7 @@ pub fn lpos(ctx: &mut Ctx, argv: &Argv) {
     } else {
         (opts.rank, false)
     };
-    let list = match as_list(ctx.ks.lookup_read(argv.get(1))) {
+    let list = match list_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(WrongType) => return ctx.out.error(ERR_WRONGTYPE),
         Ok(None) if opts.count.is_some() => return ctx.out.array(0),
         Ok(None) => return ctx.out.null(),

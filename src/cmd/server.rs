@@ -563,6 +563,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 let o = srv.ops_samples.lock();
                 o.samples.iter().sum::<u64>() / o.samples.len() as u64
             };
+            let snap = &srv.keyspace.snapshot_stats;
             let _ = write!(
                 s,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
@@ -581,7 +582,8 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                  tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
                  dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
                  io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\n\
-                 reply_buffer_expands:0\r\nsluice_sync_full_aborted:{}\r\nsluice_sync_spilled_bytes:{}\r\n",
+                 reply_buffer_expands:0\r\nsluice_sync_full_aborted:{}\r\nsluice_sync_spilled_bytes:{}\r\n\
+                 sluice_snapshot_stripes_saved_inline:{}\r\nsluice_snapshot_keys_copied_on_write:{}\r\n",
                 t.connections,
                 t.commands,
                 t.net_in,
@@ -599,6 +601,8 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 t.error_replies,
                 srv.repl.stats.full_aborted.load(Ordering::Relaxed),
                 srv.repl.stats.spilled_bytes.load(Ordering::Relaxed),
+                snap.stripes_saved_inline.load(Ordering::Relaxed),
+                snap.keys_copied_on_write.load(Ordering::Relaxed),
             );
         }
         "replication" => replication_info(srv, &mut s),

@@ -72,6 +72,15 @@ fn max_intset(ctx: &Ctx) -> usize {
 }
 
 /// The set in `entry`: `Ok(None)` when missing, `Err` for another type.
+/// [`as_set`] for reading.
+fn set_ref(entry: Option<&Entry>) -> Result<Option<&SetValue>, ()> {
+    match entry.map(|e| &e.value) {
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => Err(()),
+    }
+}
+
 fn as_set(entry: Option<&mut Entry>) -> Result<Option<&mut SetValue>, ()> {
     match entry {
         None => Ok(None),
@@ -139,7 +148,7 @@ pub fn srem(ctx: &mut Ctx, argv: &Argv) {
         }
     };
     if emptied {
-        ctx.ks.db_of(key).remove(key);
+        ctx.ks.remove(key);
     }
     if deleted > 0 {
         ctx.ks.modified(key);
@@ -149,7 +158,7 @@ pub fn srem(ctx: &mut Ctx, argv: &Argv) {
 }
 
 pub fn sismember(ctx: &mut Ctx, argv: &Argv) {
-    match as_set(ctx.ks.lookup_read(argv.get(1))) {
+    match set_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(()) => ctx.out.error(ERR_WRONGTYPE),
         Ok(None) => ctx.out.int(0),
         Ok(Some(set)) => ctx.out.int(i64::from(set.contains(argv.get(2)))),
@@ -157,7 +166,7 @@ pub fn sismember(ctx: &mut Ctx, argv: &Argv) {
 }
 
 pub fn smismember(ctx: &mut Ctx, argv: &Argv) {
-    match as_set(ctx.ks.lookup_read(argv.get(1))) {
+    match set_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(()) => ctx.out.error(ERR_WRONGTYPE),
         Ok(set) => {
             ctx.out.array(argv.len() - 2);
@@ -170,7 +179,7 @@ pub fn smismember(ctx: &mut Ctx, argv: &Argv) {
 }
 
 pub fn scard(ctx: &mut Ctx, argv: &Argv) {
-    match as_set(ctx.ks.lookup_read(argv.get(1))) {
+    match set_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(()) => ctx.out.error(ERR_WRONGTYPE),
         Ok(None) => ctx.out.int(0),
         Ok(Some(set)) => ctx.out.int(set.len() as i64),
@@ -180,7 +189,7 @@ pub fn scard(ctx: &mut Ctx, argv: &Argv) {
 /// SMEMBERS: SINTER of one key (t_set.c `sinterCommand`), so the reply is
 /// a set in the set's own order.
 pub fn smembers(ctx: &mut Ctx, argv: &Argv) {
-    match as_set(ctx.ks.lookup_read(argv.get(1))) {
+    match set_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(()) => ctx.out.error(ERR_WRONGTYPE),
         Ok(None) => ctx.out.set(0),
         Ok(Some(set)) => {
@@ -246,7 +255,7 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) {
     };
     ctx.out.bulk(&member);
     if emptied {
-        ctx.ks.db_of(key).remove(key);
+        ctx.ks.remove(key);
     }
     ctx.ks.modified(key);
     // Replicated as the SREM it amounts to (t_set.c `spopCommand`).
@@ -325,7 +334,7 @@ fn spop_count(ctx: &mut Ctx, argv: &Argv) {
 
 pub fn srandmember(ctx: &mut Ctx, argv: &Argv) {
     match argv.len() {
-        2 => match as_set(ctx.ks.lookup_read(argv.get(1))) {
+        2 => match set_ref(ctx.ks.lookup_read(argv.get(1))) {
             Err(()) => ctx.out.error(ERR_WRONGTYPE),
             Ok(None) => ctx.out.null(),
             Ok(Some(set)) => match set.nth(random_below(set.len().max(1))) {
@@ -348,7 +357,7 @@ fn srandmember_count(ctx: &mut Ctx, argv: &Argv) {
         return ctx.out.error(ERR_SRANDMEMBER_RANGE);
     }
     let (count, unique) = (l.unsigned_abs(), l >= 0);
-    let set = match as_set(ctx.ks.lookup_read(argv.get(1))) {
+    let set = match set_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(()) => return ctx.out.error(ERR_WRONGTYPE),
         Ok(None) => return ctx.out.array(0),
         Ok(Some(set)) => set,
@@ -413,7 +422,7 @@ pub fn smove(ctx: &mut Ctx, argv: &Argv) {
         return ctx.out.int(0);
     }
     if src_set.is_empty() {
-        ctx.ks.db_of(src).remove(src);
+        ctx.ks.remove(src);
     }
     ctx.ks.modified(src);
     let max = max_intset(ctx);
@@ -461,7 +470,10 @@ impl Sources {
                 sources.slots.push(slot);
                 continue;
             }
-            let slot = match ctx.ks.lookup_read(key) {
+            // Counted as a read; taken out through lookup_write so a
+            // running snapshot keeps the set's preimage first.
+            let found = ctx.ks.lookup_read(key).is_some();
+            let slot = match ctx.ks.lookup_write(key).filter(|_| found) {
                 None => None,
                 Some(entry) => match &mut entry.value {
                     Value::Set(_) => {
@@ -747,7 +759,7 @@ pub fn sscan(ctx: &mut Ctx, argv: &Argv) {
     let Some(cursor) = parse_cursor(argv.get(2)) else {
         return ctx.out.error("ERR invalid cursor");
     };
-    let set = match as_set(ctx.ks.lookup_read(argv.get(1))) {
+    let set = match set_ref(ctx.ks.lookup_read(argv.get(1))) {
         Err(()) => return ctx.out.error(ERR_WRONGTYPE),
         Ok(None) => {
             ctx.out.array(2);

@@ -49,10 +49,10 @@ const BLOCKED_DEFAULT_COUNT: usize = 1000;
 struct WrongType;
 
 /// The stream at `key` for reading (`lookupKeyRead` + `checkType`).
-fn read<'k>(ks: &'k mut Keys<'_>, key: &[u8]) -> Result<Option<&'k mut Stream>, WrongType> {
+fn read<'k>(ks: &'k mut Keys<'_>, key: &[u8]) -> Result<Option<&'k Stream>, WrongType> {
     match ks.lookup_read(key) {
         None => Ok(None),
-        Some(entry) => match &mut entry.value {
+        Some(entry) => match &entry.value {
             Value::Stream(s) => Ok(Some(s)),
             _ => Err(WrongType),
         },
@@ -912,6 +912,9 @@ fn xread_generic(ctx: &mut Ctx, argv: &Argv, xreadgroup: bool) {
                 reply_range(&mut body, s, start, StreamId::MAX, spec.count, false);
             }
             Some((group, consumer)) => {
+                let Ok(Some(s)) = write(&mut ctx.ks, key) else {
+                    continue;
+                };
                 let g = s.group_mut(group).expect("group checked");
                 let created = touch_consumer(g, consumer, now);
                 if created {
@@ -926,7 +929,7 @@ fn xread_generic(ctx: &mut Ctx, argv: &Argv, xreadgroup: bool) {
                         ]));
                     }
                 }
-                let Ok(Some(s)) = read(&mut ctx.ks, key) else {
+                let Ok(Some(s)) = write(&mut ctx.ks, key) else {
                     continue;
                 };
                 if history {
@@ -1308,7 +1311,7 @@ pub fn xack(ctx: &mut Ctx, argv: &Argv) {
         Ok(ids) => ids,
         Err(e) => return ctx.out.error(e),
     };
-    let Ok(Some(s)) = read(&mut ctx.ks, key) else {
+    let Ok(Some(s)) = write(&mut ctx.ks, key) else {
         return;
     };
     let g = s.group_mut(group).expect("group checked");
@@ -1605,7 +1608,7 @@ pub fn xclaim(ctx: &mut Ctx, argv: &Argv) {
     let mut claim = Claim::new(ctx, key, group_name, argv.get(3), justid);
     claim.delivery = delivery;
     claim.retrycount = u64::try_from(retrycount).ok();
-    let Ok(Some(s)) = read(&mut ctx.ks, key) else {
+    let Ok(Some(s)) = write(&mut ctx.ks, key) else {
         return;
     };
     let mut propagate_last_id = false;
@@ -1699,7 +1702,7 @@ pub fn xautoclaim(ctx: &mut Ctx, argv: &Argv) {
     }
     let mut claim = Claim::new(ctx, key, group_name, argv.get(3), justid);
     let now = claim.now;
-    let Ok(Some(s)) = read(&mut ctx.ks, key) else {
+    let Ok(Some(s)) = write(&mut ctx.ks, key) else {
         return;
     };
     let mut attempts = count.saturating_mul(10);

@@ -451,12 +451,12 @@ pub fn getex(ctx: &mut Ctx, argv: &Argv) {
             ctx.propagate_as(&[b"DEL", key]);
         }
         Some(ms) => {
-            ctx.ks.db_of(key).set_expire(key, ms);
+            ctx.ks.set_expire(key, ms);
             ctx.ks.modified(key);
             ctx.propagate_as(&[b"PEXPIREAT", key, itoa::Buffer::new().format(ms).as_bytes()]);
         }
         None if opts.persist && had_ttl => {
-            ctx.ks.db_of(key).set_expire(key, 0);
+            ctx.ks.set_expire(key, 0);
             ctx.ks.modified(key);
             ctx.propagate_as(&[b"PERSIST", key]);
         }

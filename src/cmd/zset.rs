@@ -86,22 +86,20 @@ command_table! {
 enum Found<'a> {
     Missing,
     WrongType,
-    ZSet(&'a mut ZSetValue),
+    ZSet(&'a ZSetValue),
 }
 
-fn found(entry: Option<&mut crate::store::Entry>) -> Found<'_> {
-    match entry {
+fn found(entry: Option<&crate::store::Entry>) -> Found<'_> {
+    match entry.map(|e| &e.value) {
         None => Found::Missing,
-        Some(e) => match &mut e.value {
-            Value::ZSet(z) => Found::ZSet(z),
-            _ => Found::WrongType,
-        },
+        Some(Value::ZSet(z)) => Found::ZSet(z),
+        Some(_) => Found::WrongType,
     }
 }
 
 /// The zset at `key` for reading; `Err(())` after replying WRONGTYPE,
 /// `Ok(None)` when missing.
-fn read_zset<'k>(ctx: &'k mut Ctx, key: &[u8]) -> Result<Option<&'k mut ZSetValue>, ()> {
+fn read_zset<'k>(ctx: &'k mut Ctx, key: &[u8]) -> Result<Option<&'k ZSetValue>, ()> {
     match found(ctx.ks.lookup_read(key)) {
         Found::Missing => Ok(None),
         Found::ZSet(z) => Ok(Some(z)),
@@ -114,10 +112,10 @@ fn read_zset<'k>(ctx: &'k mut Ctx, key: &[u8]) -> Result<Option<&'k mut ZSetValu
 
 /// [`read_zset`] for writers (no hit/miss stats).
 fn write_zset<'k>(ctx: &'k mut Ctx, key: &[u8]) -> Result<Option<&'k mut ZSetValue>, ()> {
-    match found(ctx.ks.lookup_write(key)) {
-        Found::Missing => Ok(None),
-        Found::ZSet(z) => Ok(Some(z)),
-        Found::WrongType => {
+    match ctx.ks.lookup_write(key).map(|e| &mut e.value) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => {
             ctx.out.error(ERR_WRONGTYPE);
             Err(())
         }

@@ -124,21 +124,21 @@ pub fn rdb_path(srv: &Server) -> PathBuf {
     PathBuf::from(&config.dbfilename)
 }
 
-/// Encodes one stripe: for each non-empty database, SELECTDB then its keys.
-/// The CRC is the file writer's (stripes arrive in any order), so the
-/// encoder here keeps none.
+/// Encodes one stripe as it was at the snapshot's cut: for each non-empty
+/// database, SELECTDB then its keys. The CRC is the file writer's (stripes
+/// arrive in any order), so the encoder here keeps none.
 fn encode_stripe(out: &mut Vec<u8>, stripe: &Stripe, opts: EncodeOptions) -> usize {
     let mut enc = Encoder::new(EncodeOptions {
         checksum: false,
         ..opts
     });
     let mut keys = 0;
-    for (db, part) in stripe.dbs.iter().enumerate() {
-        if part.map.is_empty() {
+    for db in 0..stripe.dbs.len() {
+        if stripe.cut_is_empty(db) {
             continue;
         }
         enc.select_db(out, db as u64);
-        for (key, entry) in &part.map {
+        for (key, entry) in stripe.cut_entries(db) {
             let meta = KeyMeta {
                 expire_ms: (entry.expire_ms != 0).then_some(entry.expire_ms),
                 idle: None,

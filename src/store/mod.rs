@@ -284,9 +284,9 @@ impl Db {
             }
         }
         match self.map.find_live(key, |e| e.is_expired(now_ms)) {
-            table::Found::Removed(_) => {
+            table::Found::Removed(old) => {
                 self.expires -= 1;
-                Lookup::Expired
+                Lookup::Expired(old)
             }
             table::Found::Live(entry) => Lookup::Live(entry),
             table::Found::Missing => Lookup::Missing,
@@ -314,8 +314,8 @@ impl Db {
 /// What [`Db::lookup`] found.
 pub enum Lookup<'a> {
     Live(&'a mut Entry),
-    /// The key had expired and was just removed.
-    Expired,
+    /// The key had expired and was just removed (here is its entry).
+    Expired(Entry),
     /// The key has expired but stays (a replica waits for its master's DEL).
     Hidden,
     Missing,
@@ -358,6 +358,9 @@ pub struct Stripe {
     pub blocked: Vec<BlockedOn>,
     /// The last snapshot epoch that saved this stripe (see `snapshot`).
     pub saved_epoch: u64,
+    /// Cut values of keys changed before the running snapshot saved this
+    /// stripe (see `snapshot`).
+    preimages: snapshot::Preimages,
 }
 
 /// A client blocked by a command (BLPOP ...), shared by every key it waits
@@ -422,6 +425,7 @@ pub struct Keyspace {
     snapshot: Mutex<Option<Arc<snapshot::Snapshot>>>,
     snapshot_active: AtomicBool,
     snapshot_epoch: AtomicU64,
+    pub snapshot_stats: snapshot::SnapshotStats,
 }
 
 impl Keyspace {
@@ -434,6 +438,7 @@ impl Keyspace {
                     watchers: Vec::new(),
                     blocked: Vec::new(),
                     saved_epoch: 0,
+                    preimages: Default::default(),
                 })
             })
             .collect();
@@ -443,6 +448,7 @@ impl Keyspace {
             snapshot: Mutex::new(None),
             snapshot_active: AtomicBool::new(false),
             snapshot_epoch: AtomicU64::new(0),
+            snapshot_stats: Default::default(),
         }
     }
 
@@ -491,14 +497,23 @@ impl Keyspace {
     /// saves it into the snapshot before the caller can change it.
     pub fn lock(&self, stripe: usize) -> MutexGuard<'_, Stripe> {
         let mut guard = self.stripes[stripe].lock();
-        if self.snapshot_active.load(Ordering::Acquire) {
-            self.save_stripe(stripe, &mut guard);
-        }
+        self.save_if_running(stripe, &mut guard);
         guard
+    }
+
+    /// Saves `stripe` (held) into the running snapshot if it has yet to be.
+    fn save_if_running(&self, index: usize, stripe: &mut Stripe) {
+        if self.snapshot_active.load(Ordering::Acquire) {
+            self.save_stripe(index, stripe, true);
+        }
     }
 }
 
 /// The stripes a command holds while it runs.
+///
+/// Stripes are locked without saving; [`Locked::stripe`] saves one into a
+/// running snapshot before handing it out, while [`Keys`]'s own write paths
+/// keep per-key preimages instead (see `snapshot`).
 ///
 /// States: `Some` holds the (sorted, distinct) stripes of the command's keys;
 /// `All` holds every stripe (FLUSHALL, SWAPDB, EXEC of such commands);
@@ -518,7 +533,7 @@ impl<'a> Locked<'a> {
     pub fn one(keyspace: &'a Keyspace, stripe: usize) -> Self {
         Locked {
             keyspace,
-            one: Some((stripe, keyspace.lock(stripe))),
+            one: Some((stripe, keyspace.stripes[stripe].lock())),
             held: Vec::new(),
             all: false,
         }
@@ -531,7 +546,10 @@ impl<'a> Locked<'a> {
         if let [only] = stripes[..] {
             return Locked::one(keyspace, only);
         }
-        let held = stripes.iter().map(|&s| (s, keyspace.lock(s))).collect();
+        let held = stripes
+            .iter()
+            .map(|&s| (s, keyspace.stripes[s].lock()))
+            .collect();
         Locked {
             keyspace,
             one: None,
@@ -542,7 +560,9 @@ impl<'a> Locked<'a> {
 
     /// Locks every stripe, in ascending order.
     pub fn all(keyspace: &'a Keyspace) -> Self {
-        let held = (0..STRIPES).map(|s| (s, keyspace.lock(s))).collect();
+        let held = (0..STRIPES)
+            .map(|s| (s, keyspace.stripes[s].lock()))
+            .collect();
         Locked {
             keyspace,
             one: None,
@@ -561,9 +581,19 @@ impl<'a> Locked<'a> {
         }
     }
 
-    /// The held stripe `index`. Panics when it is not held: the command
-    /// table's key positions are wrong, a programmer error.
+    /// The held stripe `index`, saved into a running snapshot first (the
+    /// caller may change anything in it). Panics when it is not held: the
+    /// command table's key positions are wrong, a programmer error.
     pub fn stripe(&mut self, index: usize) -> &mut Stripe {
+        let keyspace = self.keyspace;
+        let stripe = self.unsaved_stripe(index);
+        keyspace.save_if_running(index, stripe);
+        stripe
+    }
+
+    /// The held stripe `index` as it is: a caller that changes it keeps
+    /// preimages itself (`snapshot::keep`).
+    fn unsaved_stripe(&mut self, index: usize) -> &mut Stripe {
         if let Some((held, guard)) = self.one.as_mut() {
             assert_eq!(*held, index, "stripe {index} used but not locked");
             return guard;
@@ -583,7 +613,18 @@ impl<'a> Locked<'a> {
     /// no second hash of the key (checked in debug builds, which the tests
     /// run; the hash was 5% of a replica applying SETs).
     pub fn stripe_for(&mut self, key: &[u8]) -> &mut Stripe {
-        let index = match &self.one {
+        let index = self.index_for(key);
+        self.stripe(index)
+    }
+
+    /// [`Locked::stripe_for`] without the save ([`Locked::unsaved_stripe`]).
+    fn unsaved_stripe_for(&mut self, key: &[u8]) -> &mut Stripe {
+        let index = self.index_for(key);
+        self.unsaved_stripe(index)
+    }
+
+    fn index_for(&self, key: &[u8]) -> usize {
+        match &self.one {
             Some((held, _)) => {
                 debug_assert_eq!(
                     *held,
@@ -593,22 +634,24 @@ impl<'a> Locked<'a> {
                 *held
             }
             None => stripe_of(key),
-        };
-        self.stripe(index)
+        }
     }
 
-    /// Runs `f` on stripe `index`: the held guard when holding all stripes,
-    /// else a lock taken just for `f` (walking). Walking while holding a
-    /// subset would break lock order, so it asserts against it.
-    pub fn with_stripe<R>(&mut self, index: usize, f: impl FnOnce(&mut Stripe) -> R) -> R {
+    /// Reads stripe `index` with `f`: the held guard when holding all
+    /// stripes, else a lock taken just for `f` (walking). Walking while
+    /// holding a subset would break lock order, so it asserts against it.
+    /// Reading needs no save into a running snapshot (KEYS, DBSIZE and
+    /// INFO's keyspace section used to make their shard encode every
+    /// stripe a sync had yet to reach).
+    pub fn with_stripe<R>(&mut self, index: usize, f: impl FnOnce(&Stripe) -> R) -> R {
         if self.all {
-            return f(&mut self.held[index].1);
+            return f(self.unsaved_stripe(index));
         }
         assert!(
             self.held.is_empty() && self.one.is_none(),
             "walking stripes while holding some"
         );
-        f(&mut self.keyspace.lock(index))
+        f(&self.keyspace.stripes[index].lock())
     }
 
     /// True when stripe `index` is held (a served BLMOVE may only touch a
@@ -753,7 +796,9 @@ impl<'a> Keys<'a> {
         }
     }
 
-    /// The current database's part of `key`'s stripe.
+    /// The current database's part of `key`'s stripe (saved into a running
+    /// snapshot first: prefer the methods below, which keep only the
+    /// changed key's preimage).
     pub fn db_of(&mut self, key: &[u8]) -> &mut Db {
         let db = self.db;
         &mut self.locked.stripe_for(key).dbs[db]
@@ -763,11 +808,14 @@ impl<'a> Keys<'a> {
     /// `expireIfNeeded`), without stats or access-time update.
     fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.db;
-        let stripe = self.locked.stripe_for(key);
+        let keyspace = self.locked.keyspace;
+        let stripe = self.locked.unsaved_stripe_for(key);
+        let saving = keyspace.saving(stripe);
         match stripe.dbs[db].lookup(key, self.now_ms, self.expiry) {
             Lookup::Live(entry) => Some(entry),
             Lookup::Hidden => None,
-            Lookup::Expired => {
+            Lookup::Expired(old) => {
+                snapshot::keep(&mut stripe.preimages, saving, db, key, || Some(old));
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
                 if self.prop.enabled {
@@ -780,19 +828,23 @@ impl<'a> Keys<'a> {
     }
 
     /// A live entry for reading: counts hits/misses, updates the access time.
-    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
         let clock = self.lru_clock;
         let (hits, misses) = (&mut self.hits, &mut self.misses);
         let db = self.db;
         let expiry = self.expiry;
-        let stripe = self.locked.stripe_for(key);
+        let keyspace = self.locked.keyspace;
+        let stripe = self.locked.unsaved_stripe_for(key);
+        let saving = keyspace.saving(stripe);
         match stripe.dbs[db].lookup(key, self.now_ms, expiry) {
             Lookup::Live(entry) => {
                 *hits += 1;
+                // Access times are not part of the image: no preimage.
                 Keys::touch(entry, clock, self.lfu, self.now_ms);
                 Some(entry)
             }
-            Lookup::Expired => {
+            Lookup::Expired(old) => {
+                snapshot::keep(&mut stripe.preimages, saving, db, key, || Some(old));
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
                 if self.prop.enabled {
@@ -808,9 +860,13 @@ impl<'a> Keys<'a> {
         }
     }
 
-    /// A live entry for writing: no hit/miss stats.
+    /// A live entry for writing: no hit/miss stats. The caller may change
+    /// it in place: a running snapshot that has yet to save its stripe
+    /// keeps a copy of it first.
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let (clock, lfu, now) = (self.lru_clock, self.lfu, self.now_ms);
+        let db = self.db;
+        self.keep_current(db, key);
         let entry = self.live(key)?;
         Keys::touch(entry, clock, lfu, now);
         Some(entry)
@@ -818,7 +874,7 @@ impl<'a> Keys<'a> {
 
     /// A live entry for reading without an access-time update
     /// (LOOKUP_NOTOUCH: TYPE, OBJECT, TTL). Counts hits and misses.
-    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
         let found = self.live(key).is_some();
         if found {
             self.hits += 1;
@@ -828,7 +884,7 @@ impl<'a> Keys<'a> {
         // A second probe only on a hit; the borrow checker cannot return the
         // first one's reference across the counter update.
         if found {
-            self.live(key)
+            self.live(key).map(|e| &*e)
         } else {
             None
         }
@@ -849,10 +905,52 @@ impl<'a> Keys<'a> {
         entry.access_s = self.lru_clock;
         entry.freq_minutes = lfu_minutes(self.now_ms);
         let db = self.db;
-        let stripe = self.locked.stripe_for(key);
-        stripe.dbs[db].insert(key, entry);
+        self.insert_in(db, key, entry);
+        let stripe = self.locked.unsaved_stripe_for(key);
         stripe.touch_watched(db, key);
         note_ready(stripe, &mut self.ready, db, key);
+    }
+
+    /// Puts `entry` at `key` in `db` as it is, dropping any old entry (no
+    /// bookkeeping: a building block for RENAME, COPY, MOVE).
+    pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry) {
+        let keyspace = self.locked.keyspace;
+        let stripe = self.locked.unsaved_stripe_for(key);
+        let saving = keyspace.saving(stripe);
+        let old = stripe.dbs[db].insert(key, entry);
+        snapshot::keep(&mut stripe.preimages, saving, db, key, || old);
+    }
+
+    /// Keeps a copy of `key`'s value in `db` for a running snapshot that
+    /// has yet to save its stripe, before a change in place.
+    fn keep_current(&mut self, db: usize, key: &[u8]) {
+        let keyspace = self.locked.keyspace;
+        let stripe = self.locked.unsaved_stripe_for(key);
+        let saving = keyspace.saving(stripe);
+        let current = &stripe.dbs[db].map;
+        snapshot::keep(&mut stripe.preimages, saving, db, key, || {
+            current.get(key).cloned()
+        });
+    }
+
+    /// Takes `key` out of the current database as it is (no expiry check,
+    /// no bookkeeping).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let db = self.db;
+        self.remove_in(db, key)
+    }
+
+    /// [`Keys::remove`] from database `db`.
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.keep_current(db, key);
+        self.locked.unsaved_stripe_for(key).dbs[db].remove(key)
+    }
+
+    /// Sets or clears (`0`) the expiry of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], expire_ms: u64) {
+        let db = self.db;
+        self.keep_current(db, key);
+        self.locked.unsaved_stripe_for(key).dbs[db].set_expire(key, expire_ms);
     }
 
     /// Deletes a live `key`; true if it existed. Signals the change.
@@ -860,7 +958,7 @@ impl<'a> Keys<'a> {
         if self.live(key).is_none() {
             return false;
         }
-        self.db_of(key).remove(key);
+        self.remove(key);
         self.modified(key);
         true
     }
@@ -875,14 +973,14 @@ impl<'a> Keys<'a> {
     /// (blocked.c `signalKeyAsReady` alone, as XGROUP DESTROY does).
     pub fn signal_ready(&mut self, key: &[u8]) {
         let db = self.db;
-        let stripe = self.locked.stripe_for(key);
+        let stripe = self.locked.unsaved_stripe_for(key);
         note_ready(stripe, &mut self.ready, db, key);
     }
 
     /// Like [`Keys::modified`] for a key in another database (MOVE, COPY DB).
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.dirty += 1;
-        let stripe = self.locked.stripe_for(key);
+        let stripe = self.locked.unsaved_stripe_for(key);
         stripe.touch_watched(db, key);
         note_ready(stripe, &mut self.ready, db, key);
     }
