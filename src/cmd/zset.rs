@@ -871,9 +871,10 @@ fn zrange_generic(
     let Ok(z) = read_zset(ctx, argv.get(src_at)) else {
         return;
     };
+    let by_rank = matches!(sel, Selector::Rank(..));
     let items = z.map_or_else(Vec::new, |z| sel.select(z, rev, offset, limit));
     if store {
-        store_result(ctx, argv.get(1), items);
+        store_result(ctx, argv.get(1), items, by_rank);
     } else {
         let borrowed: Vec<(f64, &[u8])> = items.iter().map(|(s, m)| (*s, &**m)).collect();
         reply_elements(ctx.out, &borrowed, withscores);
@@ -882,15 +883,23 @@ fn zrange_generic(
 
 /// Stores a range result at `dst` (replacing it; an empty result deletes
 /// it) and replies with its size, as Redis `zrangeResultFinalizeStore`.
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, Box<[u8]>)>) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, Box<[u8]>)>, by_rank: bool) {
     let n = items.len();
     if n == 0 {
         ctx.ks.delete(dst);
     } else {
         let limits = ctx.srv.encoding_limits();
-        // Redis 7.0 `zrangeResultBeginStore` starts a listpack and adds one
-        // by one, so a -0 score is stored as 0 even if it converts later.
-        let mut z = ZSetValue::default();
+        // Redis 7.0 `zrangeResultBeginStore` starts a skiplist when it
+        // knows the length (a rank range) and it exceeds the listpack
+        // limit, else a listpack, and adds one by one: a -0 score is kept
+        // only in the skiplist.
+        let known_big =
+            by_rank && i64::try_from(n).map_or(true, |n| n > limits.zset_max_listpack_entries);
+        let mut z = if known_big {
+            ZSetValue::for_first_member(usize::MAX, 0, 0)
+        } else {
+            ZSetValue::default()
+        };
         for (score, member) in items {
             z.convert_before_insert(
                 member.len(),
