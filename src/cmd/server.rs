@@ -632,20 +632,22 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
         "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             s.push_str("# Keyspace\r\n");
-            for db in 0..srv.keyspace.databases() {
-                let (mut keys, mut expires, mut ttl_sum) = (0u64, 0u64, 0u64);
-                for st in 0..STRIPES {
-                    ctx.ks.locked.with_stripe(st, |stripe| {
-                        let d = &stripe.dbs[db];
-                        keys += d.map.len() as u64;
-                        expires += d.expires as u64;
+            // (keys, expires, ttl_sum) per database, one pass over the stripes.
+            let mut totals = vec![(0u64, 0u64, 0u64); srv.keyspace.databases()];
+            for st in 0..STRIPES {
+                ctx.ks.locked.with_stripe(st, |stripe| {
+                    for (d, (keys, expires, ttl_sum)) in stripe.dbs.iter().zip(&mut totals) {
+                        *keys += d.map.len() as u64;
+                        *expires += d.expires as u64;
                         if d.expires > 0 {
                             for e in d.map.values().filter(|e| e.expire_ms > now_ms) {
-                                ttl_sum += e.expire_ms - now_ms;
+                                *ttl_sum += e.expire_ms - now_ms;
                             }
                         }
-                    });
-                }
+                    }
+                });
+            }
+            for (db, (keys, expires, ttl_sum)) in totals.into_iter().enumerate() {
                 if keys > 0 {
                     let avg = ttl_sum.checked_div(expires).unwrap_or(0);
                     let _ = write!(s, "db{db}:keys={keys},expires={expires},avg_ttl={avg}\r\n");

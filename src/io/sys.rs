@@ -222,18 +222,6 @@ pub fn rss_bytes() -> u64 {
     pages * u64::try_from(page).unwrap_or(4096)
 }
 
-/// Gives the calling thread a lower CPU priority (nice +10), for
-/// background work that must not take CPU from client traffic (snapshot
-/// drivers). Failure is harmless and ignored.
-pub fn lower_thread_priority() {
-    // SAFETY: gettid and setpriority take no pointers; on Linux a thread id
-    // names one thread for PRIO_PROCESS.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
-    }
-}
-
 /// Raises RLIMIT_NOFILE's soft limit towards `wanted` (at most the hard
 /// limit) and returns the limit in force afterwards.
 pub fn raise_nofile(wanted: u64) -> u64 {

@@ -35,8 +35,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Number of lock stripes. A power of two that divides Redis Cluster's 16384
-/// slots, so a stripe is a fixed set of slots.
-pub const STRIPES: usize = 1024;
+/// slots, so a stripe is a fixed set of slots. Many small stripes keep the
+/// time any one is held short: a snapshot driver encodes a whole stripe
+/// under its lock, and a shard that wants it waits (1024 stripes: master
+/// GET p99 1.4-4.8 ms during a 1M-key sync under writes; 8192: 0.15-0.5
+/// ms in most runs). An empty stripe costs ~1 KiB.
+pub const STRIPES: usize = 8192;
 const _: () = assert!(STRIPES.is_power_of_two());
 const _: () = assert!(16384 % STRIPES == 0);
 

@@ -170,7 +170,7 @@ impl Keyspace {
 
     /// Saves every stripe not saved yet, with `drivers` threads taking
     /// stripes from a shared counter. Each driver runs `start` once (the
-    /// caller may lower its priority) and `before_each` before each stripe
+    /// caller may mark its thread) and `before_each` before each stripe
     /// (the caller's backpressure: it may wait for the writer). Returns
     /// when the image is complete.
     pub fn drive_snapshot(
