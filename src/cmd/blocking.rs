@@ -459,12 +459,10 @@ pub fn block_on(
             key: (*key).into(),
             waiter: Arc::clone(&waiter),
         };
-        let stripe = ctx.ks.locked.stripe_for(key);
+        let blocked = ctx.ks.locked.blocked_for(key);
         // Drop entries of waiters already served, timed out or gone.
-        stripe
-            .blocked
-            .retain(|b| !b.waiter.claimed.load(std::sync::atomic::Ordering::Acquire));
-        stripe.blocked.push(on);
+        blocked.retain(|b| !b.waiter.claimed.load(std::sync::atomic::Ordering::Acquire));
+        blocked.push(on);
     }
     ctx.client.block(waiter, deadline_ms, on_timeout);
 }
@@ -519,12 +517,9 @@ pub fn serve_ready(srv: &Server, ks: &mut Keys) {
         ks.db = db;
         super::stream::serve_waiters(srv, ks, db, &key);
         loop {
-            let stripe = ks.locked.stripe_for(&key);
-            stripe
-                .blocked
-                .retain(|b| !b.waiter.claimed.load(std::sync::atomic::Ordering::Acquire));
-            let Some(waiter) = stripe
-                .blocked
+            let blocked = ks.locked.blocked_for(&key);
+            blocked.retain(|b| !b.waiter.claimed.load(std::sync::atomic::Ordering::Acquire));
+            let Some(waiter) = blocked
                 .iter()
                 .find(|b| {
                     b.db == db && b.key == key && !super::stream::is_stream_waiter(&b.waiter.argv)

@@ -61,14 +61,12 @@ pub fn watch(ctx: &mut Ctx, argv: &Argv) {
             continue;
         }
         let now = ctx.ks.now_ms;
-        let expired_at_watch = ctx
-            .ks
-            .db_of(key)
+        let expired_at_watch = ctx.ks.locked.read_for(key).dbs[db]
             .map
             .get(key)
             .is_some_and(|e| e.is_expired(now));
         let dirty = Arc::clone(&ctx.client.watch_dirty);
-        ctx.ks.locked.stripe_for(key).watchers.push(Watch {
+        ctx.ks.locked.watchers_for(key).push(Watch {
             db,
             key: key.into(),
             dirty,
@@ -117,7 +115,7 @@ pub fn watched_keys_changed(client: &Client, ks: &mut Keys) -> bool {
         .iter()
         .filter(|w| !w.expired_at_watch)
         .any(|w| {
-            ks.locked.stripe_for(&w.key).dbs[w.db]
+            ks.locked.read_for(&w.key).dbs[w.db]
                 .map
                 .get(&w.key)
                 .is_some_and(|e| e.is_expired(now))

@@ -998,7 +998,7 @@ pub fn is_stream_waiter(argv: &Argv) -> bool {
 pub fn serve_waiters(srv: &Server, ks: &mut Keys, db: usize, key: &[u8]) {
     let waiters: Vec<Arc<crate::store::Waiter>> = ks
         .locked
-        .stripe_for(key)
+        .read_for(key)
         .blocked
         .iter()
         .filter(|b| b.db == db && *b.key == *key && is_stream_waiter(&b.waiter.argv))

@@ -621,6 +621,22 @@ impl<'a> Locked<'a> {
         self.stripe(index)
     }
 
+    /// The stripe holding `key`, to read (no save into a running snapshot).
+    pub fn read_for(&mut self, key: &[u8]) -> &Stripe {
+        self.unsaved_stripe_for(key)
+    }
+
+    /// The WATCH registrations on `key`'s stripe: not data, so changing
+    /// them needs no save into a running snapshot.
+    pub fn watchers_for(&mut self, key: &[u8]) -> &mut Vec<Watch> {
+        &mut self.unsaved_stripe_for(key).watchers
+    }
+
+    /// The clients blocked on keys of `key`'s stripe (not data either).
+    pub fn blocked_for(&mut self, key: &[u8]) -> &mut Vec<BlockedOn> {
+        &mut self.unsaved_stripe_for(key).blocked
+    }
+
     /// [`Locked::stripe_for`] without the save ([`Locked::unsaved_stripe`]).
     fn unsaved_stripe_for(&mut self, key: &[u8]) -> &mut Stripe {
         let index = self.index_for(key);
@@ -798,14 +814,6 @@ impl<'a> Keys<'a> {
             let random = (crate::cmd::keys::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
             entry.lfu_touch(lfu_minutes(now_ms), params, random);
         }
-    }
-
-    /// The current database's part of `key`'s stripe (saved into a running
-    /// snapshot first: prefer the methods below, which keep only the
-    /// changed key's preimage).
-    pub fn db_of(&mut self, key: &[u8]) -> &mut Db {
-        let db = self.db;
-        &mut self.locked.stripe_for(key).dbs[db]
     }
 
     /// A live entry (expired keys are deleted on the way, db.c
