@@ -582,6 +582,12 @@ fn info_replication_fields_match_redis() {
         wait_until("the replica online", LONG, || {
             info_field(&mut mc, "slave0").is_some_and(|l| l.contains("state=online"))
         });
+        // The master may call it online before the replica has finished
+        // loading (its master_sync_* fields show only meanwhile).
+        link_up(&mut rc);
+        wait_until("the replica's load to finish", LONG, || {
+            info_field(&mut rc, "master_sync_in_progress").as_deref() == Some("0")
+        });
         names.push((kind, info_names(&mut mc), info_names(&mut rc)));
     }
     assert_eq!(names[1].1, names[0].1, "master fields");
