@@ -170,6 +170,14 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
                 match Shard::new(id, srv, listeners, rx, eventfd) {
                     Ok(mut shard) => {
                         ready.fetch_add(1, Ordering::Release);
+                        // Serve once every shard is set up: a shard still
+                        // allocating its buffers (8 MiB) made the first
+                        // client's INFO used_memory, and maxmemory, jump.
+                        while ready.load(Ordering::Acquire) < threads
+                            && !failed.load(Ordering::Acquire)
+                        {
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
                         shard.run();
                     }
                     Err(err) => {
