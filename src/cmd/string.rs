@@ -264,7 +264,7 @@ fn set_generic(
     if opts.get && get_generic(ctx, key).is_err() {
         return;
     }
-    let old_ttl_ms = ctx.ks.lookup_write(key).map(|entry| entry.expire_ms);
+    let old_ttl_ms = ctx.ks.lookup_write_ref(key).map(|entry| entry.expire_ms);
     let found = old_ttl_ms.is_some();
     if (opts.nx && found) || (opts.xx && !found) {
         if !opts.get {
@@ -486,7 +486,7 @@ fn mset_generic(ctx: &mut Ctx, argv: &Argv, nx: bool, name: &str) {
     if nx
         && (1..argv.len())
             .step_by(2)
-            .any(|j| ctx.ks.lookup_write(argv.get(j)).is_some())
+            .any(|j| ctx.ks.lookup_write_ref(argv.get(j)).is_some())
     {
         ctx.out.int(0);
         return;

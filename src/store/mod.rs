@@ -884,6 +884,16 @@ impl<'a> Keys<'a> {
         Some(entry)
     }
 
+    /// [`Keys::lookup_write`] for a caller that only reads the entry and
+    /// then replaces or deletes the key ([`Keys::set`], [`Keys::remove`]
+    /// keep its old value for a running snapshot by moving it): no copy.
+    pub fn lookup_write_ref(&mut self, key: &[u8]) -> Option<&Entry> {
+        let (clock, lfu, now) = (self.lru_clock, self.lfu, self.now_ms);
+        let entry = self.live(key)?;
+        Keys::touch(entry, clock, lfu, now);
+        Some(entry)
+    }
+
     /// A live entry for reading without an access-time update
     /// (LOOKUP_NOTOUCH: TYPE, OBJECT, TTL). Counts hits and misses.
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
