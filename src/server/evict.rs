@@ -8,7 +8,7 @@
 use super::Server;
 use crate::config::MaxmemoryPolicy;
 use crate::protocol::Argv;
-use crate::store::{lfu_minutes, stripe_of, Key, STRIPES};
+use crate::store::{lfu_minutes, Key, STRIPES};
 
 /// The best key to evict among `samples` random ones, as (db, key).
 pub fn pick_victim(srv: &Server, policy: MaxmemoryPolicy, samples: usize) -> Option<(usize, Key)> {
@@ -20,7 +20,7 @@ pub fn pick_victim(srv: &Server, policy: MaxmemoryPolicy, samples: usize) -> Opt
     // More tries than samples: stripes may be empty or hold no volatile key.
     for _ in 0..samples * 8 {
         let stripe_index = crate::cmd::keys::random_u64() as usize % STRIPES;
-        let stripe = srv.keyspace.lock(stripe_index);
+        let stripe = srv.keyspace.lock_read(stripe_index);
         // The first database (from a random one) with candidates here.
         let start = crate::cmd::keys::random_u64() as usize % databases;
         let usable = (0..databases).map(|d| (start + d) % databases).find(|&d| {
@@ -65,10 +65,9 @@ pub fn pick_victim(srv: &Server, policy: MaxmemoryPolicy, samples: usize) -> Opt
 /// Deletes `key` from `db` if still there: WATCH sees it, the replication
 /// stream gets a bare DEL (evict.c propagates without MULTI).
 pub fn evict(srv: &Server, db: usize, key: &[u8]) -> bool {
-    let mut stripe = srv.keyspace.lock(stripe_of(key));
-    if stripe.dbs[db].remove(key).is_none() {
+    let Some(stripe) = srv.keyspace.remove_key(db, key) else {
         return false;
-    }
+    };
     stripe.touch_watched(db, key);
     if srv.propagation_enabled() {
         srv.propagate(vec![(db, Argv::from_slices(&[&b"DEL"[..], key]))]);

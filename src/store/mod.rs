@@ -505,11 +505,38 @@ impl Keyspace {
         guard
     }
 
+    /// Locks a stripe for reading only: no save into a running snapshot
+    /// (eviction's sampling).
+    pub fn lock_read(&self, stripe: usize) -> StripeRead<'_> {
+        StripeRead(self.stripes[stripe].lock())
+    }
+
+    /// Removes `key` from `db` (eviction), keeping its value for a running
+    /// snapshot that has yet to save its stripe instead of saving the whole
+    /// stripe. Returns the stripe, still locked, if the key was there.
+    pub fn remove_key(&self, db: usize, key: &[u8]) -> Option<StripeRead<'_>> {
+        let mut stripe = self.stripes[stripe_of(key)].lock();
+        let saving = self.saving(&stripe);
+        let old = stripe.dbs[db].remove(key)?;
+        snapshot::keep(&mut stripe.preimages, saving, db, key, || Some(old));
+        Some(StripeRead(stripe))
+    }
+
     /// Saves `stripe` (held) into the running snapshot if it has yet to be.
     fn save_if_running(&self, index: usize, stripe: &mut Stripe) {
         if self.snapshot_active.load(Ordering::Acquire) {
             self.save_stripe(index, stripe, true);
         }
+    }
+}
+
+/// A stripe locked for reading only (see [`Keyspace::lock_read`]).
+pub struct StripeRead<'a>(MutexGuard<'a, Stripe>);
+
+impl std::ops::Deref for StripeRead<'_> {
+    type Target = Stripe;
+    fn deref(&self) -> &Stripe {
+        &self.0
     }
 }
 

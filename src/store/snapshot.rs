@@ -287,7 +287,8 @@ mod tests {
         let ks = Keyspace::new(2);
         let key = |i: usize| format!("k{i}").into_bytes();
         let mut want = Vec::new();
-        for i in 0..4000 {
+        // Keys 10000.. stay untouched until eviction removes them.
+        for i in (0..4000).chain(10_000..10_500) {
             let db = i % 2;
             let mut stripes = vec![stripe_of(&key(i))];
             let mut keys = Keys::new(Locked::some(&ks, &mut stripes), db, 0, 0);
@@ -345,6 +346,11 @@ mod tests {
             if i % 5 == 0 {
                 keys.locked.stripe_for(&k).dbs[db].remove(&k);
             }
+        }
+        // Eviction's sampling read and its removal of untouched keys.
+        for i in 10_000..10_500 {
+            drop(ks.lock_read(stripe_of(&key(i))));
+            assert!(ks.remove_key(i % 2, &key(i)).is_some());
         }
         ks.drive_snapshot(&snap, 2, || {}, || {});
         let mut got = image.lock().clone();
