@@ -56,7 +56,6 @@ const ERR_LPOS_MAXLEN: &str = "ERR MAXLEN can't be negative";
 /// The key holds another type.
 struct WrongType;
 
-/// The list in `entry`: `Ok(None)` when there is no key.
 /// [`as_list`] for reading.
 fn list_ref(entry: Option<&Entry>) -> Result<Option<&ListValue>, WrongType> {
     match entry.map(|e| &e.value) {
@@ -66,6 +65,7 @@ fn list_ref(entry: Option<&Entry>) -> Result<Option<&ListValue>, WrongType> {
     }
 }
 
+/// The list in `entry`: `Ok(None)` when there is no key.
 fn as_list(entry: Option<&mut Entry>) -> Result<Option<&mut ListValue>, WrongType> {
     match entry {
         None => Ok(None),

@@ -71,7 +71,6 @@ fn max_intset(ctx: &Ctx) -> usize {
     intset_max_entries(ctx.srv.encoding_limits().set_max_intset_entries)
 }
 
-/// The set in `entry`: `Ok(None)` when missing, `Err` for another type.
 /// [`as_set`] for reading.
 fn set_ref(entry: Option<&Entry>) -> Result<Option<&SetValue>, ()> {
     match entry.map(|e| &e.value) {
@@ -81,6 +80,7 @@ fn set_ref(entry: Option<&Entry>) -> Result<Option<&SetValue>, ()> {
     }
 }
 
+/// The set in `entry`: `Ok(None)` when missing, `Err` for another type.
 fn as_set(entry: Option<&mut Entry>) -> Result<Option<&mut SetValue>, ()> {
     match entry {
         None => Ok(None),

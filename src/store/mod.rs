@@ -516,10 +516,17 @@ impl Keyspace {
     /// stripe. Returns the stripe, still locked, if the key was there.
     pub fn remove_key(&self, db: usize, key: &[u8]) -> Option<StripeRead<'_>> {
         let mut stripe = self.stripes[stripe_of(key)].lock();
-        let saving = self.saving(&stripe);
-        let old = stripe.dbs[db].remove(key)?;
-        snapshot::keep(&mut stripe.preimages, saving, db, key, || Some(old));
+        self.remove_kept(&mut stripe, db, key)?;
         Some(StripeRead(stripe))
+    }
+
+    /// Removes `key` from `db` of `stripe` (held), keeping a copy of its
+    /// value for a running snapshot that has yet to save the stripe.
+    fn remove_kept(&self, stripe: &mut Stripe, db: usize, key: &[u8]) -> Option<Entry> {
+        let saving = self.saving(stripe);
+        let old = stripe.dbs[db].remove(key)?;
+        snapshot::keep(&mut stripe.preimages, saving, db, key, || Some(old.clone()));
+        Some(old)
     }
 
     /// Saves `stripe` (held) into the running snapshot if it has yet to be.
@@ -664,6 +671,15 @@ impl<'a> Locked<'a> {
         &mut self.unsaved_stripe_for(key).blocked
     }
 
+    /// The stripe holding `key` for a change that keeps its own preimages
+    /// (`snapshot::keep`), and whether it must ([`Keyspace::saving`]).
+    fn changing_for(&mut self, key: &[u8]) -> (&mut Stripe, bool) {
+        let keyspace = self.keyspace;
+        let stripe = self.unsaved_stripe_for(key);
+        let saving = keyspace.saving(stripe);
+        (stripe, saving)
+    }
+
     /// [`Locked::stripe_for`] without the save ([`Locked::unsaved_stripe`]).
     fn unsaved_stripe_for(&mut self, key: &[u8]) -> &mut Stripe {
         let index = self.index_for(key);
@@ -698,7 +714,7 @@ impl<'a> Locked<'a> {
             self.held.is_empty() && self.one.is_none(),
             "walking stripes while holding some"
         );
-        f(&self.keyspace.stripes[index].lock())
+        f(&self.keyspace.lock_read(index))
     }
 
     /// True when stripe `index` is held (a served BLMOVE may only touch a
@@ -847,9 +863,7 @@ impl<'a> Keys<'a> {
     /// `expireIfNeeded`), without stats or access-time update.
     fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.db;
-        let keyspace = self.locked.keyspace;
-        let stripe = self.locked.unsaved_stripe_for(key);
-        let saving = keyspace.saving(stripe);
+        let (stripe, saving) = self.locked.changing_for(key);
         match stripe.dbs[db].lookup(key, self.now_ms, self.expiry) {
             Lookup::Live(entry) => Some(entry),
             Lookup::Hidden => None,
@@ -872,9 +886,7 @@ impl<'a> Keys<'a> {
         let (hits, misses) = (&mut self.hits, &mut self.misses);
         let db = self.db;
         let expiry = self.expiry;
-        let keyspace = self.locked.keyspace;
-        let stripe = self.locked.unsaved_stripe_for(key);
-        let saving = keyspace.saving(stripe);
+        let (stripe, saving) = self.locked.changing_for(key);
         match stripe.dbs[db].lookup(key, self.now_ms, expiry) {
             Lookup::Live(entry) => {
                 *hits += 1;
@@ -903,18 +915,20 @@ impl<'a> Keys<'a> {
     /// it in place: a running snapshot that has yet to save its stripe
     /// keeps a copy of it first.
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let (clock, lfu, now) = (self.lru_clock, self.lfu, self.now_ms);
         let db = self.db;
         self.keep_current(db, key);
-        let entry = self.live(key)?;
-        Keys::touch(entry, clock, lfu, now);
-        Some(entry)
+        self.live_touched(key)
     }
 
     /// [`Keys::lookup_write`] for a caller that only reads the entry and
     /// then replaces or deletes the key ([`Keys::set`], [`Keys::remove`]
     /// keep its old value for a running snapshot by moving it): no copy.
     pub fn lookup_write_ref(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.live_touched(key).map(|e| &*e)
+    }
+
+    /// A live entry with its access time updated (`lookupKeyWrite`).
+    fn live_touched(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let (clock, lfu, now) = (self.lru_clock, self.lfu, self.now_ms);
         let entry = self.live(key)?;
         Keys::touch(entry, clock, lfu, now);
@@ -963,9 +977,7 @@ impl<'a> Keys<'a> {
     /// Puts `entry` at `key` in `db` as it is, dropping any old entry (no
     /// bookkeeping: a building block for RENAME, COPY, MOVE).
     pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry) {
-        let keyspace = self.locked.keyspace;
-        let stripe = self.locked.unsaved_stripe_for(key);
-        let saving = keyspace.saving(stripe);
+        let (stripe, saving) = self.locked.changing_for(key);
         let old = stripe.dbs[db].insert(key, entry);
         snapshot::keep(&mut stripe.preimages, saving, db, key, || old);
     }
@@ -973,9 +985,7 @@ impl<'a> Keys<'a> {
     /// Keeps a copy of `key`'s value in `db` for a running snapshot that
     /// has yet to save its stripe, before a change in place.
     fn keep_current(&mut self, db: usize, key: &[u8]) {
-        let keyspace = self.locked.keyspace;
-        let stripe = self.locked.unsaved_stripe_for(key);
-        let saving = keyspace.saving(stripe);
+        let (stripe, saving) = self.locked.changing_for(key);
         let current = &stripe.dbs[db].map;
         snapshot::keep(&mut stripe.preimages, saving, db, key, || {
             current.get(key).cloned()
@@ -991,8 +1001,8 @@ impl<'a> Keys<'a> {
 
     /// [`Keys::remove`] from database `db`.
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
-        self.keep_current(db, key);
-        self.locked.unsaved_stripe_for(key).dbs[db].remove(key)
+        let keyspace = self.locked.keyspace;
+        keyspace.remove_kept(self.locked.unsaved_stripe_for(key), db, key)
     }
 
     /// Sets or clears (`0`) the expiry of an existing key.

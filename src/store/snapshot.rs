@@ -5,12 +5,14 @@
 //!   begin     hold every stripe lock at once (no command is half-done),
 //!             bump the epoch, publish the snapshot, release: that is the cut
 //!   write     the store's own write paths (Keys: set, delete, lookup_write,
-//!             lazy expiry) on a stripe not saved yet first keep the key's
-//!             value as it was at the cut (its preimage; moved, not copied,
-//!             when the write replaces or removes it)
+//!             remove, insert_in, set_expire, lazy expiry; eviction's
+//!             Keyspace::remove_key) on a stripe not saved yet first keep
+//!             the key's value as it was at the cut (its preimage; moved,
+//!             not copied, when the write replaces it)
 //!   other     anything else that gets the stripe mutably (Keyspace::lock,
-//!             Locked::stripe: expiry, eviction, FLUSHALL, MOVE ...) first
-//!             hands the whole stripe, as it was at the cut, to the writer
+//!             Locked::stripe: FLUSHALL, SWAPDB ...) first hands the whole
+//!             stripe, as it was at the cut, to the writer; active expiry
+//!             skips stripes not saved yet
 //!   drive     the driver locks stripes 0..STRIPES in turn, so every stripe
 //!             is saved once: its entries minus the changed keys, plus the
 //!             preimages; the writer's output is the image
@@ -39,7 +41,7 @@ pub type Preimages = hashbrown::HashMap<(usize, Key), Option<Entry>>;
 #[derive(Default)]
 pub struct SnapshotStats {
     /// Stripes saved whole by someone other than the snapshot's driver
-    /// (a command, eviction) before the driver reached them.
+    /// (a command such as FLUSHALL) before the driver reached them.
     pub stripes_saved_inline: AtomicU64,
     /// Keys whose cut value was kept because they changed before their
     /// stripe was saved.
@@ -208,12 +210,12 @@ impl Keyspace {
         if !self.unsaved(stripe) {
             return;
         }
+        // Unsaved means a snapshot runs: it is cleared only once every
+        // stripe is saved, and its epoch is the latest (a new one cannot
+        // begin while this stripe is held).
         let Some(snap) = self.snapshot.lock().clone() else {
             return;
         };
-        if stripe.saved_epoch >= snap.epoch {
-            return;
-        }
         if inline {
             self.snapshot_stats
                 .stripes_saved_inline
@@ -244,8 +246,7 @@ impl Keyspace {
     /// whole 25 ms budget).
     pub fn lock_if_saved(&self, index: usize) -> Option<parking_lot::MutexGuard<'_, Stripe>> {
         let guard = self.stripes[index].lock();
-        let pending = self.snapshot_active.load(Ordering::Acquire) && self.unsaved(&guard);
-        (!pending).then_some(guard)
+        (!self.saving(&guard)).then_some(guard)
     }
 
     /// Whether `stripe` (held) has yet to be saved by the running snapshot,
