@@ -494,7 +494,7 @@ impl Keyspace {
 
     /// No key in any database.
     pub fn is_empty(&self) -> bool {
-        (0..STRIPES).all(|i| self.lock(i).dbs.iter().all(|db| db.map.is_empty()))
+        (0..STRIPES).all(|i| self.lock_read(i).dbs.iter().all(|db| db.map.is_empty()))
     }
 
     /// Locks a stripe. While a snapshot runs, the first lock of each stripe
