@@ -9,7 +9,7 @@ mod common;
 
 use common::{require_bin, wait_until, Client, Server};
 use sluice::rdb::{Decoder, Item, Limits};
-use sluice::repl::handshake::{ack, Config, Event, Handshake, SyncPayload};
+use sluice::repl::handshake::{ack, Config, Event, Failure, Handshake, SyncPayload};
 use sluice::store::{digest, Db, Entry};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -87,7 +87,6 @@ fn full_sync_then_stream(extra: &[&str]) {
     // The payload, decoded as it arrives (diskless load).
     let mut payload = SyncPayload::new();
     let mut decoder = Decoder::new(Limits::default());
-    let mut rdb = Vec::new();
     let mut dbs: Vec<Db> = (0..16).map(|_| Db::default()).collect();
     let mut aux = Vec::new();
     let mut take_items = |decoder: &mut Decoder, dbs: &mut Vec<Db>| {
@@ -103,10 +102,13 @@ fn full_sync_then_stream(extra: &[&str]) {
         }
     };
     loop {
-        let used = payload.feed(&buf, &mut rdb).expect("payload framing");
+        let used = payload
+            .feed(&buf, &mut |bytes: &[u8]| {
+                decoder.feed(bytes);
+                Ok::<(), Failure>(())
+            })
+            .expect("payload framing");
         buf.drain(..used);
-        decoder.feed(&rdb);
-        rdb.clear();
         take_items(&mut decoder, &mut dbs);
         if payload.is_done() {
             break;

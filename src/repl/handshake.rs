@@ -289,8 +289,9 @@ pub const MARK_LEN: usize = 40;
 enum Framing {
     /// Waiting for the `$...` line.
     Header,
-    /// `$<n>`: this many RDB bytes still to come.
+    /// `$<n>`: `left` of the `size` RDB bytes still to come.
     Sized {
+        size: u64,
         left: u64,
     },
     /// `$EOF:<mark>`: the RDB ends where the mark is; the last MARK_LEN
@@ -333,20 +334,27 @@ impl SyncPayload {
         matches!(self.framing, Framing::Marked { .. })
     }
 
-    /// The payload's size when announced (`$<n>`), for progress reports.
+    /// The payload's size when announced (`$<n>`), for progress reports
+    /// (until the payload is done).
     pub fn announced_size(&self) -> Option<u64> {
         match self.framing {
-            Framing::Sized { left } => Some(left),
+            Framing::Sized { size, .. } => Some(size),
             _ => None,
         }
     }
 
-    /// Consumes payload bytes from `input`, appending RDB bytes to `rdb`.
+    /// Consumes payload bytes from `input`, passing RDB bytes to `emit` as
+    /// slices of `input` where it can (a payload of 1 GiB is not copied
+    /// here: only the last MARK_LEN bytes of each input wait in `held`).
     /// Returns how many input bytes were consumed; once [`is_done`], the
-    /// unconsumed rest is the command stream.
+    /// unconsumed rest is the command stream. `emit`'s error stops it.
     ///
     /// [`is_done`]: SyncPayload::is_done
-    pub fn feed(&mut self, input: &[u8], rdb: &mut Vec<u8>) -> Result<usize, Failure> {
+    pub fn feed<E: From<Failure>>(
+        &mut self,
+        input: &[u8],
+        emit: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<usize, E> {
         let mut used = 0;
         loop {
             match &mut self.framing {
@@ -362,27 +370,46 @@ impl SyncPayload {
                     };
                     self.framing = header(line)?;
                 }
-                Framing::Sized { left } => {
+                Framing::Sized { left, .. } => {
                     let take = (*left).min((input.len() - used) as u64) as usize;
-                    rdb.extend_from_slice(&input[used..used + take]);
+                    let bytes = &input[used..used + take];
                     used += take;
                     *left -= take as u64;
                     if *left == 0 {
                         self.framing = Framing::Done;
-                    } else {
+                    }
+                    if !bytes.is_empty() {
+                        emit(bytes)?;
+                    }
+                    if !self.is_done() {
                         return Ok(used);
                     }
                 }
                 Framing::Marked { mark, held } => {
                     // As Redis: the payload ends when the last 40 bytes
                     // received are the mark (the master sends nothing
-                    // after it until the replica's first ACK).
-                    held.extend_from_slice(&input[used..]);
+                    // after it until the replica's first ACK). `held` keeps
+                    // the last MARK_LEN bytes seen.
+                    let rest = &input[used..];
                     used = input.len();
-                    if held.len() > MARK_LEN {
-                        let pass = held.len() - MARK_LEN;
-                        rdb.extend_from_slice(&held[..pass]);
+                    if held.len() + rest.len() <= MARK_LEN {
+                        held.extend_from_slice(rest);
+                    } else if rest.len() >= MARK_LEN {
+                        let pass = rest.len() - MARK_LEN;
+                        if !held.is_empty() {
+                            emit(held)?;
+                        }
+                        if pass > 0 {
+                            emit(&rest[..pass])?;
+                        }
+                        held.clear();
+                        held.extend_from_slice(&rest[pass..]);
+                    } else {
+                        // Shorter than the mark: some of `held` passes.
+                        let pass = held.len() + rest.len() - MARK_LEN;
+                        emit(&held[..pass])?;
                         held.drain(..pass);
+                        held.extend_from_slice(rest);
                     }
                     if held[..] == mark[..] {
                         self.framing = Framing::Done;
@@ -428,7 +455,7 @@ fn header(line: &[u8]) -> Result<Framing, Failure> {
         .and_then(|s| s.parse::<u64>().ok())
     {
         Some(0) => Ok(Framing::Done),
-        Some(left) => Ok(Framing::Sized { left }),
+        Some(size) => Ok(Framing::Sized { size, left: size }),
         None => Err(fail(
             format!("Bad payload size from MASTER: '{text}'"),
             false,
@@ -564,6 +591,13 @@ mod tests {
         assert!(err.retry);
     }
 
+    fn collect(rdb: &mut Vec<u8>) -> impl FnMut(&[u8]) -> Result<(), Failure> + '_ {
+        |bytes| {
+            rdb.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
     fn run(payload: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<u8>) {
         let mut p = SyncPayload::new();
         let mut rdb = Vec::new();
@@ -580,7 +614,7 @@ mod tests {
                 rest.append(&mut pending);
                 continue;
             }
-            let used = p.feed(&pending, &mut rdb).unwrap();
+            let used = p.feed(&pending, &mut collect(&mut rdb)).unwrap();
             pending.drain(..used);
             if p.is_done() {
                 rest.append(&mut pending);
@@ -616,20 +650,36 @@ mod tests {
         }
     }
 
+    /// INFO's master_sync_total_bytes is the announced size, not what is
+    /// left of it (it was, until 2026-12-04).
+    #[test]
+    fn announced_size_stays_the_total() {
+        let mut p = SyncPayload::new();
+        let mut rdb = Vec::new();
+        p.feed(b"$10\r\n0123", &mut collect(&mut rdb)).unwrap();
+        assert_eq!(p.announced_size(), Some(10));
+        p.feed(b"45678", &mut collect(&mut rdb)).unwrap();
+        assert_eq!(p.announced_size(), Some(10));
+        assert_eq!(rdb, b"012345678");
+        assert!(!p.is_done());
+    }
+
     #[test]
     fn payload_errors() {
         let mut rdb = Vec::new();
         let err = SyncPayload::new()
-            .feed(b"-ERR no\r\n", &mut rdb)
+            .feed(b"-ERR no\r\n", &mut collect(&mut rdb))
             .unwrap_err();
         assert_eq!(
             err.reason,
             "MASTER aborted replication with an error: -ERR no"
         );
-        let err = SyncPayload::new().feed(b"+what\r\n", &mut rdb).unwrap_err();
+        let err = SyncPayload::new()
+            .feed(b"+what\r\n", &mut collect(&mut rdb))
+            .unwrap_err();
         assert!(err.reason.starts_with("Bad protocol from MASTER"));
         let err = SyncPayload::new()
-            .feed(b"$EOF:short\r\n", &mut rdb)
+            .feed(b"$EOF:short\r\n", &mut collect(&mut rdb))
             .unwrap_err();
         assert!(err.reason.starts_with("Bad EOF mark"));
     }

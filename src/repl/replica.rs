@@ -501,17 +501,26 @@ impl Io<'_> {
             .map_err(|e| Outcome::Retry(format!("write to MASTER: {e}")))
     }
 
-    /// Reads at least one byte (or returns on stop, timeout or error).
+    /// Reads at least one byte into `buf` (or returns on stop, timeout or
+    /// error).
     fn read_more(&mut self) -> Result<(), Outcome> {
+        let n = self.read_chunk()?;
+        self.buf.extend_from_slice(&self.chunk[..n]);
+        Ok(())
+    }
+
+    /// Reads at least one byte into `chunk[..n]`, returning n (or returns
+    /// on stop, timeout or error).
+    fn read_chunk(&mut self) -> Result<usize, Outcome> {
         let started = Instant::now();
         loop {
             if self.status.stopped() {
                 return Err(Outcome::Stopped);
             }
-            match self.read_some() {
-                Ok(0) => {}
-                Ok(_) => return Ok(()),
-                Err(e) => return Err(e),
+            let read = self.link.read(&mut self.chunk[..]);
+            match self.took(read)? {
+                0 => {}
+                n => return Ok(n),
             }
             if started.elapsed() > self.timeout {
                 return Err(Outcome::Retry("Timeout receiving from MASTER".into()));
@@ -523,22 +532,26 @@ impl Io<'_> {
     fn read_ready(&mut self) -> Result<bool, Outcome> {
         use std::os::fd::AsRawFd;
         let read = crate::io::sys::recv_nonblocking(self.link.as_raw_fd(), &mut self.chunk[..]);
-        Ok(self.took(read)? > 0)
+        let n = self.took(read)?;
+        self.buf.extend_from_slice(&self.chunk[..n]);
+        Ok(n > 0)
     }
 
-    /// One read: the bytes read, 0 when the tick passed with none.
+    /// One read into `buf`: the bytes read, 0 when the tick passed with
+    /// none.
     fn read_some(&mut self) -> Result<usize, Outcome> {
         let read = self.link.read(&mut self.chunk[..]);
-        self.took(read)
+        let n = self.took(read)?;
+        self.buf.extend_from_slice(&self.chunk[..n]);
+        Ok(n)
     }
 
-    /// A read's result into `chunk`: its bytes appended to `buf`; 0 when
-    /// nothing came (timeout, would block, interrupted).
+    /// A read's result into `chunk`: its byte count; 0 when nothing came
+    /// (timeout, would block, interrupted).
     fn took(&mut self, read: std::io::Result<usize>) -> Result<usize, Outcome> {
         match read {
             Ok(0) => Err(Outcome::Retry("MASTER closed the connection".into())),
             Ok(n) => {
-                self.buf.extend_from_slice(&self.chunk[..n]);
                 self.status
                     .last_io_ms
                     .store(crate::server::unix_ms(), Ordering::Relaxed);
@@ -736,42 +749,53 @@ fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo
 type Take<'a> = dyn FnMut(&[u8], bool) -> Result<(), Outcome> + 'a;
 
 /// Reads the payload off the link (either framing), giving its bytes to
-/// `take`, with progress in INFO and the log.
+/// `take`, with progress in INFO and the log. Reads land in `io.chunk` and
+/// go to `take` from there (no copy through `io.buf`); what follows the
+/// payload is left in `io.buf` for the stream.
 fn receive_with(io: &mut Io, take: &mut Take) -> Result<(), Outcome> {
     let mut payload = SyncPayload::new();
-    let mut rdb = Vec::new();
     let started = Instant::now();
     let mut progress = super::Progress::new();
-    loop {
-        let used = payload
-            .feed(&io.buf, &mut rdb)
-            .map_err(|f| Outcome::Retry(f.reason))?;
-        io.buf.drain(..used);
+    let status = io.status;
+    let mut emit = |bytes: &[u8]| {
+        status
+            .sync_read
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        take(bytes, false)
+    };
+    // Bytes that came with the handshake's last reply first.
+    let used = payload.feed(&io.buf, &mut emit)?;
+    io.buf.drain(..used);
+    while !payload.is_done() {
+        let n = io.read_chunk()?;
+        let used = payload.feed(&io.chunk[..n], &mut emit)?;
+        if payload.is_done() {
+            io.buf.extend_from_slice(&io.chunk[used..n]);
+        }
         if let Some(size) = payload.announced_size() {
-            io.status
+            status
                 .sync_total
                 .store(i64::try_from(size).unwrap_or(i64::MAX), Ordering::Relaxed);
         }
-        io.status
-            .sync_read
-            .fetch_add(rdb.len() as u64, Ordering::Relaxed);
-        take(&rdb, payload.is_done())?;
-        rdb.clear();
-        let read = io.status.sync_read.load(Ordering::Relaxed);
         progress.tick(
             "MASTER <-> REPLICA sync: received",
-            read,
+            status.sync_read.load(Ordering::Relaxed),
             payload.announced_size(),
         );
-        if payload.is_done() {
-            let secs = started.elapsed().as_secs_f64();
-            crate::notice!(
-                "MASTER <-> REPLICA sync: received {read} bytes in {secs:.3} s ({:.1} MB/s)",
-                read as f64 / secs.max(1e-9) / 1e6
-            );
-            return Ok(());
-        }
-        io.read_more()?;
+    }
+    take(&[], true)?;
+    let read = status.sync_read.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64();
+    crate::notice!(
+        "MASTER <-> REPLICA sync: received {read} bytes in {secs:.3} s ({:.1} MB/s)",
+        read as f64 / secs.max(1e-9) / 1e6
+    );
+    Ok(())
+}
+
+impl From<super::handshake::Failure> for Outcome {
+    fn from(f: super::handshake::Failure) -> Outcome {
+        Outcome::Retry(f.reason)
     }
 }
 
