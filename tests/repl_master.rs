@@ -10,7 +10,7 @@ mod common;
 use common::repl::NO_DELAY;
 use common::{info_field, require_bin, wait_until, Client, Reply, Server, Writer, DEBUG_ON};
 use sluice::rdb::{Decoder, Item, Limits};
-use sluice::repl::handshake::SyncPayload;
+use sluice::repl::handshake::{Failure, SyncPayload};
 use sluice::store::{digest, Db, Entry};
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -158,7 +158,12 @@ fn sized_payload_without_capa_eof() {
     let mut payload = SyncPayload::new();
     let mut rdb = Vec::new();
     loop {
-        let used = payload.feed(&buf, &mut rdb).unwrap();
+        let used = payload
+            .feed(&buf, &mut |bytes: &[u8]| {
+                rdb.extend_from_slice(bytes);
+                Ok::<(), Failure>(())
+            })
+            .unwrap();
         buf.drain(..used);
         if payload.is_done() {
             break;
