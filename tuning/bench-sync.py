@@ -21,10 +21,13 @@ Rows per key count:
    master_link_status:up and master_sync_in_progress:0;
 2. under writes: the same while `redis-benchmark -t set -r <keys> -d 100
    -P 8 -c 4` overwrites random keys on the master; meanwhile another
-   client sends GET every 200 us (p50/p99/max over the sync) and the
+   client sends GET every 200 us (p50/p99/max over the sync);
+3. memory: row 2's load again, the GET probe replaced by sampling the
    peak PSS of the master's process tree (Redis's fork child included)
-   is sampled every 5 ms (growth over the PSS before the sync);
-3. quiet replica: row 2 again with the replica at nice 19, for its GET
+   every 5 ms (growth over the PSS before the sync). Separate rounds:
+   reading smaps_rollup that often stalls the process it reads (with it,
+   sluice's GET p99 tripled and its sync took ~20% longer);
+4. quiet replica: row 2 again with the replica at nice 19, for its GET
    latency rows only. Master, replica and load generator share the two
    cores here; a replica loading with every core it has (sluice's does)
    takes them from the master's shards, so row 2's latencies measure the
@@ -34,7 +37,9 @@ Payload rate: 1 GiB of 1 KiB and of 16 KiB values, RDB bytes (a SAVE's
 file size) over the idle sync's wall time, with the replicas loading
 from disk (the default) and loading the stream as it arrives
 (repl-diskless-load on-empty-db).
-After every sync the replica must reach the master's key count.
+After every sync the replica must reach the master's key count. The
+replica's INFO and DBSIZE are polled over one connection (a redis-cli
+process every 2 ms took a good part of a core from the servers).
 """
 import json
 import os
@@ -46,7 +51,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import cli, free_port, info_field, pss_tree
+from benchlib import Conn, cli, free_port, info_field, pss_tree
 
 KEY_COUNTS = [int(k) for k in (sys.argv[1] if len(sys.argv) > 1 else "1000000,10000000").split(",")]
 THREADS = sys.argv[2] if len(sys.argv) > 2 else str(os.cpu_count())
@@ -105,8 +110,8 @@ def proto_file(keys, size):
     return path
 
 
-def synced(port):
-    info = cli(port, "INFO", "replication")
+def synced(conn):
+    info = conn.call("INFO", "replication")
     return "master_link_status:up" in info and "master_sync_in_progress:0" in info
 
 
@@ -120,7 +125,8 @@ def sync_once(master, replica_kind, during=None, load="disabled", nice=0):
         t0 = time.time()
         cli(replica.port, "REPLICAOF", "127.0.0.1", str(master.port))
         deadline = t0 + GIVE_UP
-        while not synced(replica.port):
+        poll = Conn(replica.port)
+        while not synced(poll):
             if time.time() > deadline:
                 # Redis under heavy writes can loop on full syncs (its
                 # output-buffer limit drops the replica): recorded as
@@ -137,16 +143,23 @@ def sync_once(master, replica_kind, during=None, load="disabled", nice=0):
         # Converged: the replica holds as many keys as the master
         # (the writes stopped above).
         deadline = time.time() + 60
-        while cli(replica.port, "DBSIZE") != cli(master.port, "DBSIZE"):
+        ask = Conn(master.port)
+        while poll.call("DBSIZE") != ask.call("DBSIZE"):
             if time.time() > deadline:
                 raise SystemExit("replica did not converge")
             time.sleep(0.01)
+        poll.close()
+        ask.close()
         return took, extra
     finally:
         replica.stop()
 
 
-def under_writes(master, keys):
+def under_writes(master, keys, pss=False, probe=True):
+    """The write load; with `probe` a GET every 200 us (latencies), with
+    `pss` the master's PSS every 5 ms (peak growth). Not both in one run:
+    reading smaps_rollup every 5 ms stalls the sampled process (it tripled
+    sluice's GET p99 and slowed its sync by ~20% here)."""
     def start():
         bench = subprocess.Popen(
             ["redis-benchmark", "-p", str(master.port), "-t", "set", "-r", str(keys),
@@ -159,11 +172,13 @@ def under_writes(master, keys):
         lat = []
 
         def sample():
-            while not done.is_set():
+            while pss and not done.is_set():
                 peak[0] = max(peak[0], pss_tree(master.proc.pid))
                 time.sleep(0.005)
 
-        def probe():
+        def get_probe():
+            if not probe:
+                return
             with socket.create_connection(("127.0.0.1", master.port)) as s:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 while not done.is_set():
@@ -179,7 +194,7 @@ def under_writes(master, keys):
                     lat.append(time.perf_counter() - t)
                     time.sleep(0.0002)
 
-        threads = [threading.Thread(target=sample), threading.Thread(target=probe)]
+        threads = [threading.Thread(target=sample), threading.Thread(target=get_probe)]
         for t in threads:
             t.start()
 
@@ -189,10 +204,11 @@ def under_writes(master, keys):
                 t.join()
             bench.kill()
             bench.wait()
+            if not probe:
+                return {"growth": peak[0] - base, "base": base}
             lat.sort()
             pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e6
-            return {"growth": peak[0] - base, "base": base,
-                    "p50": pct(0.5), "p99": pct(0.99), "max": lat[-1] * 1e6}
+            return {"p50": pct(0.5), "p99": pct(0.99), "max": lat[-1] * 1e6}
         return stop
     return start
 
@@ -216,6 +232,10 @@ def measure(kind):
             took, extra = runs[len(runs) // 2]
             out[f"busy{keys}"] = took
             out.update({f"{k}{keys}": v for k, v in extra.items()})
+            runs = [sync_once(master, kind, under_writes(master, keys, pss=True, probe=False))
+                    for _ in range(rounds)]
+            runs.sort(key=lambda r: r[1]["growth"])
+            out.update({f"{k}{keys}": v for k, v in runs[len(runs) // 2][1].items()})
             runs = [sync_once(master, kind, under_writes(master, keys), nice=REPLICA_NICE)
                     for _ in range(rounds)]
             runs.sort(key=lambda r: r[1]["p99"])

@@ -1,5 +1,6 @@
 """Helpers the tuning/bench-*.py scripts share: a free loopback port,
-redis-cli calls, INFO fields and a process tree's PSS. Imported as `benchlib` (the scripts run
+redis-cli calls, a polling connection, INFO fields and a process tree's
+PSS. Imported as `benchlib` (the scripts run
 from anywhere as `python3 tuning/<script>.py`, which puts tuning/ first
 on the import path)."""
 import socket
@@ -17,6 +18,36 @@ def free_port():
 def cli(port, *args):
     out = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True)
     return out.stdout.strip()
+
+
+class Conn:
+    """One RESP connection for polling: spawning redis-cli every few ms
+    costs a good part of a core, which a 2-core host's servers need."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.file = self.sock.makefile("rb")
+
+    def call(self, *args):
+        """The reply: str for simple/bulk strings and integers, None for
+        nil; raises on an error reply."""
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+        line = self.file.readline().rstrip(b"\r\n")
+        kind, rest = line[:1], line[1:]
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.file.read(n + 2)[:-2].decode()
+        return rest.decode()
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
 
 
 def info_field(port, section, field):
