@@ -36,6 +36,7 @@ threads_tests!(
     info_sections,
     client_commands,
     expiry,
+    active_expiry_stats,
     quit,
     invalid_config_exits,
 );
@@ -930,6 +931,69 @@ fn expiry(threads: usize) {
     });
     assert_eq!(c.q("PERSIST long"), Reply::Int(1));
     assert_eq!(c.q("TTL long"), Reply::Int(-1));
+}
+
+/// Active expiry's estimates, as Redis's: INFO keyspace avg_ttl (from the
+/// TTLs active expiry samples, not a walk of every key per INFO) and the
+/// INFO stats expire fields.
+fn active_expiry_stats(threads: usize) {
+    let server = Server::sluice(threads, &[]);
+    let mut c = server.client();
+    for i in 0..1000 {
+        assert_eq!(
+            c.cmd_str(&["SET", &format!("k{i}"), "v", "EX", "1000"]),
+            Reply::ok()
+        );
+    }
+    assert_eq!(c.q("SET plain v"), Reply::ok());
+    let info = |c: &mut Client, section: &str, field: &str| -> String {
+        let text = c.cmd_str(&["INFO", section]).as_str();
+        info_fields(&text)
+            .into_iter()
+            .find(|(_, k, _)| k == field)
+            .map(|(_, _, v)| v)
+            .unwrap_or_else(|| panic!("INFO {section} lacks {field}:\n{text}"))
+    };
+    let avg_ttl = |c: &mut Client| -> u64 {
+        let db0 = info(c, "keyspace", "db0");
+        let rest = db0
+            .strip_prefix("keys=1001,expires=1000,avg_ttl=")
+            .unwrap_or_else(|| panic!("db0: {db0}"));
+        rest.parse().unwrap()
+    };
+    wait_until("an avg_ttl estimate", Duration::from_secs(10), || {
+        avg_ttl(&mut c) > 0
+    });
+    // Every sampled TTL is at most 1000 s, and well over 900 s here.
+    let ttl = avg_ttl(&mut c);
+    assert!((900_000..=1_000_000).contains(&ttl), "avg_ttl {ttl}");
+    for field in [
+        "expired_time_cap_reached_count",
+        "expire_cycle_cpu_milliseconds",
+    ] {
+        let v = info(&mut c, "stats", field);
+        assert!(v.parse::<u64>().is_ok(), "{field}:{v}");
+    }
+    // Many keys due at once: the cycle keeps going (more than 10% of what
+    // it samples has expired) until they are all gone.
+    for i in 0..200 {
+        assert_eq!(
+            c.cmd_str(&["SET", &format!("short:{i}"), "v", "PX", "20"]),
+            Reply::ok()
+        );
+    }
+    wait_until("active expiry of 200 keys", Duration::from_secs(10), || {
+        c.q("DBSIZE") == Reply::Int(1001)
+    });
+    let stale: f64 = info(&mut c, "stats", "expired_stale_perc").parse().unwrap();
+    assert!((0.0..=100.0).contains(&stale), "expired_stale_perc {stale}");
+    // No key with a TTL left: avg_ttl reads 0, as Redis's.
+    assert_eq!(c.q("FLUSHALL"), Reply::ok());
+    assert_eq!(c.q("SET plain v"), Reply::ok());
+    assert_eq!(
+        info(&mut c, "keyspace", "db0"),
+        "keys=1,expires=0,avg_ttl=0"
+    );
 }
 
 /// QUIT answers +OK and closes the connection.

@@ -437,6 +437,10 @@ fn totals(ctx: &Ctx) -> ShardMetrics {
         t.net_out += m.net_out;
         t.error_replies += m.error_replies;
         t.evicted += m.evicted;
+        t.expire_time_cap_reached += m.expire_time_cap_reached;
+        t.expire_cycle_us += m.expire_cycle_us;
+        // Each shard's estimate covers its own stripes: the mean.
+        t.expired_stale_perc += m.expired_stale_perc / ctx.srv.metrics.len() as f64;
     }
     t
 }
@@ -571,8 +575,8 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                  total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\n\
                  instantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\n\
                  instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{}\r\n\
-                 sync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\n\
-                 expired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\n\
+                 sync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\n\
+                 expired_time_cap_reached_count:{}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:{}\r\n\
                  evicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
                  keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
                  pubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
@@ -593,6 +597,9 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 srv.repl.stats.partial_ok.load(Ordering::Relaxed),
                 srv.repl.stats.partial_err.load(Ordering::Relaxed),
                 t.expired,
+                t.expired_stale_perc * 100.0,
+                t.expire_time_cap_reached,
+                t.expire_cycle_us / 1000,
                 t.evicted,
                 t.hits,
                 t.misses,
@@ -632,24 +639,36 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
         "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             s.push_str("# Keyspace\r\n");
-            // (keys, expires, ttl_sum) per database, one pass over the stripes.
-            let mut totals = vec![(0u64, 0u64, 0u64); srv.keyspace.databases()];
+            // (keys, expires) per database, one pass over the stripes;
+            // avg_ttl is active expiry's running estimate (as Redis's, so
+            // INFO costs O(stripes), not O(keys)).
+            let mut totals = vec![(0u64, 0u64); srv.keyspace.databases()];
             for st in 0..STRIPES {
                 ctx.ks.locked.with_stripe(st, |stripe| {
-                    for (d, (keys, expires, ttl_sum)) in stripe.dbs.iter().zip(&mut totals) {
+                    for (d, (keys, expires)) in stripe.dbs.iter().zip(&mut totals) {
                         *keys += d.map.len() as u64;
                         *expires += d.expires as u64;
-                        if d.expires > 0 {
-                            for e in d.map.values().filter(|e| e.expire_ms > now_ms) {
-                                *ttl_sum += e.expire_ms - now_ms;
-                            }
-                        }
                     }
                 });
             }
-            for (db, (keys, expires, ttl_sum)) in totals.into_iter().enumerate() {
+            let estimates: Vec<Vec<u64>> = srv
+                .metrics
+                .iter()
+                .map(|m| m.lock().avg_ttl.clone())
+                .collect();
+            for (db, (keys, expires)) in totals.into_iter().enumerate() {
                 if keys > 0 {
-                    let avg = ttl_sum.checked_div(expires).unwrap_or(0);
+                    let (sum, n) = estimates
+                        .iter()
+                        .filter_map(|e| e.get(db).copied().filter(|&ttl| ttl > 0))
+                        .fold((0u64, 0u64), |(sum, n), ttl| {
+                            (sum.saturating_add(ttl), n + 1)
+                        });
+                    let avg = if expires == 0 {
+                        0
+                    } else {
+                        sum.checked_div(n).unwrap_or(0)
+                    };
                     let _ = write!(s, "db{db}:keys={keys},expires={expires},avg_ttl={avg}\r\n");
                 }
             }

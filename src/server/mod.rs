@@ -162,6 +162,16 @@ pub struct ShardMetrics {
     pub net_out: u64,
     pub error_replies: u64,
     pub evicted: u64,
+    /// Active expiry (INFO stats): cycles stopped by their time budget,
+    /// time spent, and the running estimate of the expired share of keys
+    /// with a TTL (expire.c `stat_expired_stale_perc`, a fraction).
+    pub expire_time_cap_reached: u64,
+    pub expire_cycle_us: u64,
+    pub expired_stale_perc: f64,
+    /// Per database, the running estimate of the TTL left on keys that
+    /// have one (INFO keyspace avg_ttl, as expire.c's `db->avg_ttl`); 0:
+    /// none yet.
+    pub avg_ttl: Vec<u64>,
     /// Error replies by their first word (INFO errorstats).
     pub error_kinds: BTreeMap<String, u64>,
 }

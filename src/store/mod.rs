@@ -297,22 +297,41 @@ impl Db {
         }
     }
 
-    /// Removes every key whose expiry is before `now_ms`, returning
-    /// them (for stats, WATCH and, later, DEL propagation).
-    pub fn expire_due(&mut self, now_ms: u64, expired: &mut Vec<Key>) {
+    /// Removes every key whose expiry is before `now_ms`, appending them
+    /// to `expired` (for stats, WATCH and DEL propagation); returns the
+    /// keys with a TTL it looked at and the TTLs left on those it kept.
+    pub fn expire_due(&mut self, now_ms: u64, expired: &mut Vec<Key>) -> ExpireScan {
+        let mut scan = ExpireScan {
+            checked: self.expires,
+            ..ExpireScan::default()
+        };
         if self.expires == 0 {
-            return;
+            return scan;
         }
         let before = expired.len();
         self.map.retain(|key, entry| {
-            let due = entry.expire_ms != 0 && entry.expire_ms < now_ms;
-            if due {
-                expired.push(key.into());
+            if entry.expire_ms == 0 {
+                return true;
             }
-            !due
+            if entry.expire_ms < now_ms {
+                expired.push(key.into());
+                return false;
+            }
+            scan.ttl_ms_sum += entry.expire_ms - now_ms;
+            true
         });
         self.expires -= expired.len() - before;
+        scan
     }
+}
+
+/// What one [`Db::expire_due`] saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpireScan {
+    /// Keys with a TTL looked at.
+    pub checked: usize,
+    /// The TTLs left on those kept (`checked` minus the expired ones).
+    pub ttl_ms_sum: u64,
 }
 
 /// What [`Db::lookup`] found.
@@ -1110,10 +1129,16 @@ mod tests {
         db.set_expire(b"b", 5);
         let mut gone = Vec::new();
         // Redis: a key lives through its expiry millisecond.
-        db.expire_due(5, &mut gone);
+        let kept = db.expire_due(5, &mut gone);
         assert!(gone.is_empty());
-        db.expire_due(6, &mut gone);
+        assert_eq!((kept.checked, kept.ttl_ms_sum), (1, 0));
+        db.insert(b"c", Entry::new(Value::Int(1), 106));
+        let scan = db.expire_due(6, &mut gone);
         assert_eq!(gone, vec![Key::from(&b"b"[..])]);
+        assert_eq!((scan.checked, scan.ttl_ms_sum), (2, 100));
+        assert_eq!(db.expires, 1);
+        db.remove(b"c");
+        assert_eq!(db.expire_due(7, &mut gone), ExpireScan::default());
         assert_eq!(db.expires, 0);
         assert_eq!(db.map.len(), 1);
     }
