@@ -274,9 +274,51 @@ fn three_replicas_disk_backed() {
     assert_eq!(grouped + attached, 3, "{log}");
 }
 
+/// The replica's INFO progress fields mid-payload, as Redis 7.0 computes
+/// them: total is the announced size (`$<n>`), or 0 for a diskless
+/// (`$EOF:`) payload, whose left bytes are then negative.
+/// Returns the total.
+fn check_progress(r: &mut Client, diskless: bool) -> i64 {
+    let mut fields = Vec::new();
+    wait_until("payload bytes to arrive", LONG, || {
+        let text = r.cmd_str(&["INFO", "replication"]).as_str();
+        let get = |f: &str| {
+            text.lines().find_map(|l| {
+                l.strip_prefix(&format!("master_sync_{f}:"))
+                    .map(str::to_string)
+            })
+        };
+        fields = [
+            "total_bytes",
+            "read_bytes",
+            "left_bytes",
+            "perc",
+            "last_io_seconds_ago",
+        ]
+        .iter()
+        .filter_map(|f| get(f))
+        .collect();
+        fields.len() == 5 && fields[1] != "0"
+    });
+    println!("progress: {fields:?}");
+    let num = |i: usize| -> i64 { fields[i].parse().unwrap() };
+    let (total, read, left) = (num(0), num(1), num(2));
+    assert!(read > 0 && left == total - read, "{fields:?}");
+    assert!(num(4) >= 0, "{fields:?}");
+    if diskless {
+        assert_eq!((total, fields[3].as_str()), (0, "0.00"), "{fields:?}");
+    } else {
+        assert!(total > 20_000_000 && read <= total, "{fields:?}");
+        let perc = format!("{:.2}", read as f64 / total as f64 * 100.0);
+        assert_eq!(fields[3], perc, "{fields:?}");
+    }
+    total
+}
+
 /// `repl-sync-rate-limit` (sluice's own, settable at runtime) paces the
 /// payload: the master's own account of the transfer (bytes, seconds)
-/// cannot beat the limit, in both sync modes.
+/// cannot beat the limit, in both sync modes; meanwhile the replica's
+/// progress fields read as Redis's would.
 fn rate_limited(diskless: bool, replica: Server) {
     let mode = if diskless { "yes" } else { "no" };
     let master = sluice(2, &["--repl-diskless-sync", mode]);
@@ -291,8 +333,19 @@ fn rate_limited(diskless: bool, replica: Server) {
         common::Reply::bulks(["repl-sync-rate-limit", "8388608"])
     );
     seed(&mut m);
-    replicaof(&mut replica.client(), &master);
-    converge(&mut m, &mut replica.client());
+    let mut r = replica.client();
+    replicaof(&mut r, &master);
+    let total = check_progress(&mut r, diskless);
+    converge(&mut m, &mut r);
+    if !diskless {
+        // The announced size is the whole payload the master sent.
+        let line = info(&mut m, "replication", "sluice_slave0_sync").unwrap();
+        let sent = line
+            .split(',')
+            .find_map(|kv| kv.strip_prefix("payload_bytes="))
+            .unwrap();
+        assert_eq!(sent, total.to_string(), "{line}");
+    }
     let log = master.log();
     let line = log
         .lines()
@@ -314,6 +367,19 @@ fn rate_limited(diskless: bool, replica: Server) {
 #[test]
 fn rate_limited_diskless() {
     rate_limited(true, sluice(2, &[]));
+}
+
+#[test]
+fn rate_limited_disk_backed() {
+    rate_limited(false, sluice(2, &[]));
+}
+
+#[test]
+fn rate_limited_diskless_redis_replica() {
+    if !redis_or_skip() {
+        return;
+    }
+    rate_limited(true, redis(&[]));
 }
 
 #[test]

@@ -790,12 +790,17 @@ fn replication_info(srv: &crate::server::Server, s: &mut String) {
                 u8::from(syncing),
             );
             if syncing {
+                // As Redis computes them: total is -1 before the payload's
+                // `$` line and 0 for an EOF-marked (diskless) payload, so
+                // left can be negative there.
                 let total = link.sync_total.load(Ordering::Relaxed);
-                let read = link.sync_read.load(Ordering::Relaxed) as i64;
-                let (left, perc) = if total > 0 {
-                    (total - read, read as f64 * 100.0 / total as f64)
+                let read =
+                    i64::try_from(link.sync_read.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+                let left = total.saturating_sub(read);
+                let perc = if total != 0 {
+                    read as f64 / total as f64 * 100.0
                 } else {
-                    (0, 0.0)
+                    0.0
                 };
                 let _ = write!(
                     s,

@@ -308,6 +308,9 @@ enum Framing {
 /// `$` line. Yields the RDB bytes; whatever follows is the command stream.
 pub struct SyncPayload {
     framing: Framing,
+    /// Bytes consumed after the `$` line (the EOF mark included), as
+    /// Redis's `repl_transfer_read`.
+    read: u64,
 }
 
 impl Default for SyncPayload {
@@ -320,6 +323,7 @@ impl SyncPayload {
     pub fn new() -> SyncPayload {
         SyncPayload {
             framing: Framing::Header,
+            read: 0,
         }
     }
 
@@ -334,13 +338,20 @@ impl SyncPayload {
         matches!(self.framing, Framing::Marked { .. })
     }
 
-    /// The payload's size when announced (`$<n>`), for progress reports
-    /// (until the payload is done).
+    /// The payload's size once its `$` line came, as Redis's
+    /// `repl_transfer_size`: `$<n>`'s n, 0 for the EOF-marked framing
+    /// (unknown); None before the line and once the payload is done.
     pub fn announced_size(&self) -> Option<u64> {
         match self.framing {
             Framing::Sized { size, .. } => Some(size),
+            Framing::Marked { .. } => Some(0),
             _ => None,
         }
+    }
+
+    /// Bytes consumed after the `$` line, the EOF mark included.
+    pub fn read(&self) -> u64 {
+        self.read
     }
 
     /// Consumes payload bytes from `input`, passing RDB bytes to `emit` as
@@ -374,6 +385,7 @@ impl SyncPayload {
                     let take = (*left).min((input.len() - used) as u64) as usize;
                     let bytes = &input[used..used + take];
                     used += take;
+                    self.read += take as u64;
                     *left -= take as u64;
                     if *left == 0 {
                         self.framing = Framing::Done;
@@ -392,6 +404,7 @@ impl SyncPayload {
                     // the last MARK_LEN bytes seen.
                     let rest = &input[used..];
                     used = input.len();
+                    self.read += rest.len() as u64;
                     if held.len() + rest.len() <= MARK_LEN {
                         held.extend_from_slice(rest);
                     } else if rest.len() >= MARK_LEN {
@@ -660,8 +673,16 @@ mod tests {
         assert_eq!(p.announced_size(), Some(10));
         p.feed(b"45678", &mut collect(&mut rdb)).unwrap();
         assert_eq!(p.announced_size(), Some(10));
+        assert_eq!(p.read(), 9);
         assert_eq!(rdb, b"012345678");
         assert!(!p.is_done());
+        // EOF-marked: size 0 (unknown), every byte after the line counted.
+        let mut p = SyncPayload::new();
+        assert_eq!(p.announced_size(), None);
+        let mark = "0123456789abcdef0123456789abcdef01234567";
+        let line = format!("$EOF:{mark}\r\nrdb bytes");
+        p.feed(line.as_bytes(), &mut collect(&mut rdb)).unwrap();
+        assert_eq!((p.announced_size(), p.read()), (Some(0), 9));
     }
 
     #[test]

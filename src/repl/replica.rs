@@ -757,34 +757,31 @@ fn receive_with(io: &mut Io, take: &mut Take) -> Result<(), Outcome> {
     let started = Instant::now();
     let mut progress = super::Progress::new();
     let status = io.status;
-    let mut emit = |bytes: &[u8]| {
-        status
-            .sync_read
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        take(bytes, false)
-    };
+    let mut emit = |bytes: &[u8]| take(bytes, false);
     // Bytes that came with the handshake's last reply first.
     let used = payload.feed(&io.buf, &mut emit)?;
     io.buf.drain(..used);
     while !payload.is_done() {
-        let n = io.read_chunk()?;
-        let used = payload.feed(&io.chunk[..n], &mut emit)?;
-        if payload.is_done() {
-            io.buf.extend_from_slice(&io.chunk[used..n]);
-        }
         if let Some(size) = payload.announced_size() {
             status
                 .sync_total
                 .store(i64::try_from(size).unwrap_or(i64::MAX), Ordering::Relaxed);
         }
+        status.sync_read.store(payload.read(), Ordering::Relaxed);
         progress.tick(
             "MASTER <-> REPLICA sync: received",
-            status.sync_read.load(Ordering::Relaxed),
+            payload.read(),
             payload.announced_size(),
         );
+        let n = io.read_chunk()?;
+        let used = payload.feed(&io.chunk[..n], &mut emit)?;
+        if payload.is_done() {
+            io.buf.extend_from_slice(&io.chunk[used..n]);
+        }
     }
     take(&[], true)?;
-    let read = status.sync_read.load(Ordering::Relaxed);
+    let read = payload.read();
+    status.sync_read.store(read, Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
     crate::notice!(
         "MASTER <-> REPLICA sync: received {read} bytes in {secs:.3} s ({:.1} MB/s)",
