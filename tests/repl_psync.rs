@@ -92,21 +92,29 @@ fn disk_backed_sync_and_every_load_mode() {
     sync_under_writes(&master, &mut m, &mut r);
     assert!(master.log().contains("target: disk"), "{}", master.log());
 
-    // redis master (disk and diskless), sluice replica in each load mode.
-    for (sync, load) in [
-        ("no", "disabled"),
-        ("yes", "disabled"),
-        ("yes", "on-empty-db"),
-        ("no", "swapdb"),
+    // redis master (disk and diskless), sluice replica in each load mode;
+    // on-empty-db with an empty replica loads live (received in place),
+    // with data it falls back to disk.
+    for (sync, load, stale) in [
+        ("no", "disabled", true),
+        ("yes", "disabled", true),
+        ("yes", "on-empty-db", true),
+        ("yes", "on-empty-db", false),
+        ("no", "on-empty-db", false),
+        ("no", "swapdb", true),
     ] {
-        println!("repl-diskless-sync {sync}, repl-diskless-load {load}");
+        println!("repl-diskless-sync {sync}, repl-diskless-load {load}, stale data {stale}");
         let master = redis(&["--repl-diskless-sync", sync]);
         let replica = sluice(2, &["--repl-diskless-load", load]);
         let (mut m, mut r) = (master.client(), replica.client());
         fill(&mut m, 1000);
-        r.cmd_str(&["SET", "stale", "old data"]);
+        if stale {
+            r.cmd_str(&["SET", "stale", "old data"]);
+        }
         sync_under_writes(&master, &mut m, &mut r);
         assert_eq!(r.cmd_str(&["GET", "stale"]), Reply::nil());
+        let live = replica.log().contains("receiving the payload (live load)");
+        assert_eq!(live, load == "on-empty-db" && !stale, "{}", replica.log());
     }
 }
 

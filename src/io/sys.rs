@@ -81,6 +81,26 @@ pub fn recv_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     Err(io::Error::last_os_error())
 }
 
+/// One `recv` (honouring the socket's receive timeout) appended to `buf`:
+/// up to `max` bytes land in its spare capacity, with no copy through
+/// another buffer and no zeroing. Returns the bytes read (0: end of
+/// stream).
+pub fn recv_append(fd: RawFd, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    buf.reserve(max);
+    let spare = buf.spare_capacity_mut();
+    let want = spare.len().min(max);
+    // SAFETY: the pointer and length describe `buf`'s live spare capacity,
+    // which recv may write; only the bytes it reports are then exposed.
+    let n = unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), want, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: recv initialized the first n (<= want) spare bytes.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
 fn setsockopt_int(
     fd: RawFd,
     level: libc::c_int,

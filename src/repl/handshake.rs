@@ -311,6 +311,8 @@ pub struct SyncPayload {
     /// Bytes consumed after the `$` line (the EOF mark included), as
     /// Redis's `repl_transfer_read`.
     read: u64,
+    /// [`SyncPayload::pass`] was called: `held` bytes were passed on.
+    passing: bool,
 }
 
 impl Default for SyncPayload {
@@ -324,6 +326,7 @@ impl SyncPayload {
         SyncPayload {
             framing: Framing::Header,
             read: 0,
+            passing: false,
         }
     }
 
@@ -352,6 +355,72 @@ impl SyncPayload {
     /// Bytes consumed after the `$` line, the EOF mark included.
     pub fn read(&self) -> u64 {
         self.read
+    }
+
+    /// Switches to pass-through mode, for a sink that receives the payload
+    /// in place and stops at the RDB's own end (a live load): bytes that
+    /// [`feed`] held back for the EOF mark go to `emit` now, before the
+    /// sink receives more. Only after the `$` line (see
+    /// [`announced_size`]); then only [`pass`].
+    ///
+    /// [`feed`]: SyncPayload::feed
+    /// [`pass`]: SyncPayload::pass
+    /// [`announced_size`]: SyncPayload::announced_size
+    pub fn begin_pass<E: From<Failure>>(
+        &mut self,
+        emit: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match &self.framing {
+            Framing::Header => Err(fail("the payload's framing is not known yet", false).into()),
+            Framing::Marked { held, .. } if !self.passing && !held.is_empty() => {
+                self.passing = true;
+                emit(held)
+            }
+            _ => {
+                self.passing = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Pass-through mode (after [`begin_pass`]): `input`, the next bytes
+    /// off the link, is already in the sink; returns how many belong to
+    /// the payload, the EOF mark included (it follows the RDB's EOF opcode
+    /// and checksum, where such a sink has stopped reading); the rest,
+    /// once [`is_done`], is the stream.
+    ///
+    /// [`begin_pass`]: SyncPayload::begin_pass
+    /// [`is_done`]: SyncPayload::is_done
+    pub fn pass(&mut self, input: &[u8]) -> usize {
+        debug_assert!(self.passing);
+        let taken = match &mut self.framing {
+            Framing::Header | Framing::Done => 0,
+            Framing::Sized { left, .. } => {
+                let take = (*left).min(input.len() as u64) as usize;
+                *left -= take as u64;
+                if *left == 0 {
+                    self.framing = Framing::Done;
+                }
+                take
+            }
+            Framing::Marked { mark, held } => {
+                // `held` now keeps the last MARK_LEN bytes seen, already
+                // passed on, to spot the mark.
+                if input.len() >= MARK_LEN {
+                    held.clear();
+                    held.extend_from_slice(&input[input.len() - MARK_LEN..]);
+                } else {
+                    held.extend_from_slice(input);
+                    held.drain(..held.len().saturating_sub(MARK_LEN));
+                }
+                if held[..] == mark[..] {
+                    self.framing = Framing::Done;
+                }
+                input.len()
+            }
+        };
+        self.read += taken as u64;
+        taken
     }
 
     /// Consumes payload bytes from `input`, passing RDB bytes to `emit` as
@@ -637,9 +706,53 @@ mod tests {
         (rdb, rest)
     }
 
+    /// As `run`, switching to pass-through once the `$` line is parsed:
+    /// each later chunk lands in the sink first, as a live load receives.
+    fn run_pass(payload: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<u8>) {
+        let mut p = SyncPayload::new();
+        let mut sink = Vec::new();
+        let mut rest = Vec::new();
+        let mut pending = Vec::new();
+        let mut at = 0;
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (payload.len() + 1)).collect();
+        bounds.sort_unstable();
+        bounds.push(payload.len());
+        let mut passing = false;
+        for b in bounds {
+            let chunk = &payload[at..b.max(at)];
+            at = at.max(b);
+            if p.is_done() {
+                rest.extend_from_slice(chunk);
+                continue;
+            }
+            if passing {
+                sink.extend_from_slice(chunk);
+                let n = p.pass(chunk);
+                if p.is_done() {
+                    sink.truncate(sink.len() - (chunk.len() - n));
+                    rest.extend_from_slice(&chunk[n..]);
+                }
+                continue;
+            }
+            pending.extend_from_slice(chunk);
+            let used = p.feed(&pending, &mut collect(&mut sink)).unwrap();
+            pending.drain(..used);
+            if p.is_done() {
+                rest.append(&mut pending);
+            } else if p.announced_size().is_some() {
+                assert!(pending.is_empty());
+                p.begin_pass(&mut collect(&mut sink)).unwrap();
+                passing = true;
+            }
+        }
+        assert!(p.is_done());
+        (sink, rest)
+    }
+
     proptest! {
         /// However the bytes are cut, the RDB and the stream after it come
-        /// out whole, in both framings.
+        /// out whole, in both framings, and in pass-through mode (where
+        /// the EOF mark may go to the sink after the RDB).
         #[test]
         fn payload_survives_any_chunking(
             rdb in prop::collection::vec(any::<u8>(), 1..300),
@@ -652,6 +765,9 @@ mod tests {
             let (got, rest) = run(&sized, &cuts);
             prop_assert_eq!(&got, &rdb);
             prop_assert_eq!(&rest, &stream);
+            let (got, rest) = run_pass(&sized, &cuts);
+            prop_assert_eq!(&got, &rdb);
+            prop_assert_eq!(&rest, &stream);
 
             let mark = "0123456789abcdef0123456789abcdef01234567";
             let mut marked = format!("\n$EOF:{mark}\r\n").into_bytes();
@@ -659,6 +775,12 @@ mod tests {
             marked.extend_from_slice(mark.as_bytes());
             let (got, rest) = run(&marked, &cuts);
             prop_assert_eq!(&got, &rdb);
+            prop_assert!(rest.is_empty());
+            let (got, rest) = run_pass(&marked, &cuts);
+            prop_assert_eq!(&got[..rdb.len()], &rdb[..]);
+            // (None when `feed` saw the whole payload before the switch.)
+            let after = &got[rdb.len()..];
+            prop_assert!(after.is_empty() || after == mark.as_bytes());
             prop_assert!(rest.is_empty());
         }
     }

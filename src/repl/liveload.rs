@@ -2,7 +2,7 @@
 //! decoded while it arrives, by several threads.
 //!
 //! ```text
-//!   link thread   recv -> pending bytes -> StreamSplitter walks whole
+//!   link thread   recv into pending (in place) -> StreamSplitter walks whole
 //!                 items (lengths only) -> every ~4 MiB of whole items is
 //!                 a segment -> bounded channel (backpressure: the link
 //!                 stops reading, TCP pushes back on the master)
@@ -158,6 +158,19 @@ impl LiveLoad {
     /// Takes the next payload bytes; `done`: the payload ended with them.
     pub fn feed(&mut self, srv: &Server, bytes: &[u8], done: bool) -> Result<(), String> {
         self.pending.extend_from_slice(bytes);
+        self.landed(srv, done)
+    }
+
+    /// Where the link may append payload bytes in place (no copy), then
+    /// call [`LiveLoad::landed`]. Bytes past the RDB's end (a diskless
+    /// payload's EOF mark) are never read.
+    pub fn landing(&mut self) -> &mut Vec<u8> {
+        &mut self.pending
+    }
+
+    /// Walks what [`LiveLoad::feed`] or the link appended to
+    /// [`LiveLoad::landing`]; `done`: the payload has ended.
+    pub fn landed(&mut self, srv: &Server, done: bool) -> Result<(), String> {
         let bad = |e: crate::rdb::Error| format!("loading the master's RDB: {e}");
         if !self.header_done {
             match self.splitter.header(&self.pending).map_err(bad)? {
