@@ -3,7 +3,7 @@
 
 Usage: python3 tuning/bench-sync.py [KEYS] [THREADS] [ROUNDS]
   KEYS     comma-separated key counts, 100 random bytes each
-           (default 1000000,10000000)
+           (default 1000000,10000000); `none`: the payload rates only
   THREADS  sluice server-threads (default: nproc)
   ROUNDS   rounds for the first key count (medians); others run once
            (default 3)
@@ -53,7 +53,8 @@ import time
 
 from benchlib import Conn, cli, free_port, info_field, pss_tree
 
-KEY_COUNTS = [int(k) for k in (sys.argv[1] if len(sys.argv) > 1 else "1000000,10000000").split(",")]
+KEY_ARG = sys.argv[1] if len(sys.argv) > 1 else "1000000,10000000"
+KEY_COUNTS = [] if KEY_ARG == "none" else [int(k) for k in KEY_ARG.split(",")]
 THREADS = sys.argv[2] if len(sys.argv) > 2 else str(os.cpu_count())
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 # A sync not done by then is reported as such (see sync_once).
@@ -267,7 +268,7 @@ def main():
     r = s if os.environ.get("BENCH_ONLY") == "sluice" else measure("redis")
     mb = 1e6
     print(f"### Full sync: keys of 100 random bytes, sluice server-threads {THREADS}, "
-          f"medians of {ROUNDS} for {KEY_COUNTS[0]} keys\n")
+          f"medians of {ROUNDS} for {KEY_COUNTS[0] if KEY_COUNTS else 'the payload rates'}\n")
     print("| metric | redis-server | sluice | ratio |")
     print("|---|---:|---:|---:|")
     rows = []
@@ -315,7 +316,7 @@ def main():
     machine = (f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
                f"redis-server {redis_v}, sluice {commit}")
     print(f"\nmachine: {machine}; command: python3 tuning/bench-sync.py "
-          f"{','.join(map(str, KEY_COUNTS))} {THREADS} {ROUNDS}")
+          f"{KEY_ARG} {THREADS} {ROUNDS}")
     if os.environ.get("BENCH_JSON"):
         with open(os.environ["BENCH_JSON"], "w") as f:
             json.dump({"redis": r, "sluice": s, "keys": KEY_COUNTS, "machine": machine,
