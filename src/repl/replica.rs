@@ -518,7 +518,9 @@ impl Io<'_> {
     }
 
     /// Reads at least one byte onto `buf`'s end, in place, returning how
-    /// many (or returns on stop, timeout or error).
+    /// many (or returns on stop, timeout or error). Reads the socket
+    /// itself: a link that wraps it (TLS, when it comes) must read through
+    /// its stream instead.
     fn read_append(&mut self, buf: &mut Vec<u8>) -> Result<usize, Outcome> {
         use std::os::fd::AsRawFd;
         let fd = self.link.as_raw_fd();
