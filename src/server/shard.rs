@@ -1002,20 +1002,22 @@ impl Shard {
         let mut capped = false;
         let mut avg_ttl = std::mem::take(&mut self.srv.metrics[self.id].lock().avg_ttl);
         avg_ttl.resize(self.srv.keyspace.databases(), 0);
+        let mut scans = Vec::new();
         for _ in 0..owned {
             let stripe_index = self.id + (self.expire_cursor % owned) * threads;
             self.expire_cursor = self.expire_cursor.wrapping_add(1);
-            let Some(mut stripe) = self.srv.keyspace.lock_if_saved(stripe_index) else {
-                continue;
-            };
-            for db in 0..stripe.dbs.len() {
-                expired.clear();
-                let scan = stripe.dbs[db].expire_due(now, &mut expired);
+            expired.clear();
+            scans.clear();
+            let stripe =
+                self.srv
+                    .keyspace
+                    .expire_stripe(stripe_index, now, &mut expired, &mut scans);
+            for (db, scan) in scans.iter().enumerate() {
                 checked += scan.checked;
-                due += expired.len();
+                due += scan.expired;
                 sampled += scan.checked;
-                reclaimed += expired.len();
-                let kept = (scan.checked - expired.len()) as u64;
+                reclaimed += scan.expired;
+                let kept = (scan.checked - scan.expired) as u64;
                 if let (Some(avg), Some(ttl)) =
                     (avg_ttl.get_mut(db), scan.ttl_ms_sum.checked_div(kept))
                 {
@@ -1025,17 +1027,17 @@ impl Shard {
                     }
                     *avg = (*avg / 50) * 49 + ttl / 50;
                 }
-                for key in &expired {
-                    stripe.touch_watched(db, key);
-                    // Each as a bare DEL, under the stripe lock (expire.c
-                    // `activeExpireCycle` propagates without MULTI).
-                    if self.srv.propagation_enabled() {
-                        let del = crate::protocol::Argv::from_slices(&[&b"DEL"[..], key]);
-                        self.srv.propagate(vec![(db, del)]);
-                    }
-                }
-                total += expired.len() as u64;
             }
+            for (db, key) in &expired {
+                stripe.touch_watched(*db, key);
+                // Each as a bare DEL, under the stripe lock (expire.c
+                // `activeExpireCycle` propagates without MULTI).
+                if self.srv.propagation_enabled() {
+                    let del = crate::protocol::Argv::from_slices(&[&b"DEL"[..], key]);
+                    self.srv.propagate(vec![(*db, del)]);
+                }
+            }
+            total += expired.len() as u64;
             drop(stripe);
             if started.elapsed() > budget {
                 capped = true;

@@ -297,10 +297,11 @@ impl Db {
         }
     }
 
-    /// Removes every key whose expiry is before `now_ms`, appending them
-    /// to `expired` (for stats, WATCH and DEL propagation); returns the
-    /// keys with a TTL it looked at and the TTLs left on those it kept.
-    pub fn expire_due(&mut self, now_ms: u64, expired: &mut Vec<Key>) -> ExpireScan {
+    /// Removes every key whose expiry is before `now_ms`, handing each to
+    /// `expired` with its entry (for a snapshot's preimage, stats, WATCH
+    /// and DEL propagation); returns the keys with a TTL it looked at and
+    /// the TTLs left on those it kept.
+    pub fn expire_due(&mut self, now_ms: u64, mut expired: impl FnMut(&[u8], Entry)) -> ExpireScan {
         let mut scan = ExpireScan {
             checked: self.expires,
             ..ExpireScan::default()
@@ -308,19 +309,20 @@ impl Db {
         if self.expires == 0 {
             return scan;
         }
-        let before = expired.len();
         self.map.retain(|key, entry| {
             if entry.expire_ms == 0 {
                 return true;
             }
             if entry.expire_ms < now_ms {
-                expired.push(key.into());
+                let old = std::mem::replace(entry, Entry::new(Value::Int(0), 0));
+                expired(key, old);
+                scan.expired += 1;
                 return false;
             }
             scan.ttl_ms_sum += entry.expire_ms - now_ms;
             true
         });
-        self.expires -= expired.len() - before;
+        self.expires -= scan.expired;
         scan
     }
 }
@@ -330,6 +332,8 @@ impl Db {
 pub struct ExpireScan {
     /// Keys with a TTL looked at.
     pub checked: usize,
+    /// How many of them had expired (and were removed).
+    pub expired: usize,
     /// The TTLs left on those kept (`checked` minus the expired ones).
     pub ttl_ms_sum: u64,
 }
@@ -1129,16 +1133,16 @@ mod tests {
         db.set_expire(b"b", 5);
         let mut gone = Vec::new();
         // Redis: a key lives through its expiry millisecond.
-        let kept = db.expire_due(5, &mut gone);
-        assert!(gone.is_empty());
-        assert_eq!((kept.checked, kept.ttl_ms_sum), (1, 0));
+        let mut take = |key: &[u8], _| gone.push(Key::from(key));
+        let kept = db.expire_due(5, &mut take);
+        assert_eq!((kept.checked, kept.expired, kept.ttl_ms_sum), (1, 0, 0));
         db.insert(b"c", Entry::new(Value::Int(1), 106));
-        let scan = db.expire_due(6, &mut gone);
-        assert_eq!(gone, vec![Key::from(&b"b"[..])]);
-        assert_eq!((scan.checked, scan.ttl_ms_sum), (2, 100));
+        let scan = db.expire_due(6, &mut take);
+        assert_eq!((scan.checked, scan.expired, scan.ttl_ms_sum), (2, 1, 100));
         assert_eq!(db.expires, 1);
         db.remove(b"c");
-        assert_eq!(db.expire_due(7, &mut gone), ExpireScan::default());
+        assert_eq!(db.expire_due(7, &mut take), ExpireScan::default());
+        assert_eq!(gone, vec![Key::from(&b"b"[..])]);
         assert_eq!(db.expires, 0);
         assert_eq!(db.map.len(), 1);
     }

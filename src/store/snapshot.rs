@@ -6,13 +6,13 @@
 //!             bump the epoch, publish the snapshot, release: that is the cut
 //!   write     the store's own write paths (Keys: set, delete, lookup_write,
 //!             remove, insert_in, set_expire, lazy expiry; eviction's
-//!             Keyspace::remove_key) on a stripe not saved yet first keep
+//!             Keyspace::remove_key; active expiry's
+//!             Keyspace::expire_stripe) on a stripe not saved yet first keep
 //!             the key's value as it was at the cut (its preimage; moved,
 //!             not copied, when the write replaces it)
 //!   other     anything else that gets the stripe mutably (Keyspace::lock,
 //!             Locked::stripe: FLUSHALL, SWAPDB ...) first hands the whole
-//!             stripe, as it was at the cut, to the writer; active expiry
-//!             skips stripes not saved yet
+//!             stripe, as it was at the cut, to the writer
 //!   drive     the driver locks stripes 0..STRIPES in turn, so every stripe
 //!             is saved once: its entries minus the changed keys, plus the
 //!             preimages; the writer's output is the image
@@ -28,7 +28,7 @@
 //! touch made the shards encode most of a dataset under random writes: a
 //! master's GET p99 during a 10M-key sync was 85 ms.)
 
-use super::{Entry, Key, Keyspace, Stripe, STRIPES};
+use super::{Entry, ExpireScan, Key, Keyspace, Stripe, STRIPES};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -239,14 +239,29 @@ impl Keyspace {
         self.snapshot_active.load(Ordering::Acquire) && self.unsaved(stripe)
     }
 
-    /// Locks a stripe for background upkeep (active expiry), or None while
-    /// a running snapshot has yet to save it: upkeep waits for the driver
-    /// instead of making its shard encode the stripe inline (an expiry
-    /// cycle walking unsaved stripes stalled a shard's clients for its
-    /// whole 25 ms budget).
-    pub fn lock_if_saved(&self, index: usize) -> Option<parking_lot::MutexGuard<'_, Stripe>> {
-        let guard = self.stripes[index].lock();
-        (!self.saving(&guard)).then_some(guard)
+    /// Active expiry of one stripe: removes the keys of every database
+    /// whose expiry is before `now_ms`, keeping each one's value for a
+    /// running snapshot that has yet to save the stripe (as any write
+    /// does), and appends them to `expired` as (db, key) and what each
+    /// database's scan saw to `scans`. Returns the stripe, still locked,
+    /// for the caller's WATCH and DEL propagation.
+    pub fn expire_stripe(
+        &self,
+        index: usize,
+        now_ms: u64,
+        expired: &mut Vec<(usize, Key)>,
+        scans: &mut Vec<ExpireScan>,
+    ) -> parking_lot::MutexGuard<'_, Stripe> {
+        let mut guard = self.stripes[index].lock();
+        let saving = self.saving(&guard);
+        let Stripe { dbs, preimages, .. } = &mut *guard;
+        for (db, d) in dbs.iter_mut().enumerate() {
+            scans.push(d.expire_due(now_ms, |key, old| {
+                keep(preimages, saving, db, key, || Some(old));
+                expired.push((db, Key::from(key)));
+            }));
+        }
+        guard
     }
 
     /// Whether `stripe` (held) has yet to be saved by the running snapshot,
@@ -288,12 +303,15 @@ mod tests {
         let ks = Keyspace::new(2);
         let key = |i: usize| format!("k{i}").into_bytes();
         let mut want = Vec::new();
-        // Keys 10000.. stay untouched until eviction removes them.
-        for i in (0..4000).chain(10_000..10_500) {
+        // Keys 10000.. stay untouched until eviction removes them; keys
+        // 20000.. (live at the cut, expiring at 50) until active expiry
+        // does.
+        for i in (0..4000).chain(10_000..10_500).chain(20_000..20_500) {
             let db = i % 2;
             let mut stripes = vec![stripe_of(&key(i))];
             let mut keys = Keys::new(Locked::some(&ks, &mut stripes), db, 0, 0);
-            keys.set(&key(i), Value::Int(i as i64), 0);
+            let expire = if i >= 20_000 { 50 } else { 0 };
+            keys.set(&key(i), Value::Int(i as i64), expire);
             want.push((db, key(i), i as i64));
         }
         want.sort();
@@ -353,6 +371,14 @@ mod tests {
             drop(ks.lock_read(stripe_of(&key(i))));
             assert!(ks.remove_key(i % 2, &key(i)).is_some());
         }
+        // Active expiry after their expiry.
+        let (mut expired, mut scans) = (Vec::new(), Vec::new());
+        for i in 20_000..20_500 {
+            drop(ks.expire_stripe(stripe_of(&key(i)), 100, &mut expired, &mut scans));
+        }
+        // (Plus keys the writes above gave a TTL of 5 in those stripes.)
+        let gone = |i: usize| expired.iter().any(|(db, k)| *db == i % 2 && **k == *key(i));
+        assert!((20_000..20_500).all(gone));
         ks.drive_snapshot(&snap, 2, || {}, || {});
         let mut got = image.lock().clone();
         got.sort();
