@@ -1001,7 +1001,6 @@ impl Shard {
         }
         let now = self.srv.now_ms();
         let mut expired = Vec::new();
-        let mut total = 0u64;
         // The current round: keys with a TTL looked at, and how many of
         // them had expired; and the whole cycle's.
         let (mut checked, mut due) = (0usize, 0usize);
@@ -1010,8 +1009,7 @@ impl Shard {
         let mut avg_ttl = std::mem::take(&mut self.srv.metrics[self.id].lock().avg_ttl);
         avg_ttl.resize(self.srv.keyspace.databases(), 0);
         let mut scans = Vec::new();
-        let mut visited = 0;
-        for _ in 0..owned {
+        for visited in 1..=owned {
             let stripe_index = self.id + (self.expire_cursor % owned) * threads;
             self.expire_cursor = self.expire_cursor.wrapping_add(1);
             expired.clear();
@@ -1045,13 +1043,11 @@ impl Shard {
                     self.srv.propagate(vec![(*db, del)]);
                 }
             }
-            total += expired.len() as u64;
             drop(stripe);
             if started.elapsed() > budget {
                 capped = true;
                 break;
             }
-            visited += 1;
             if checked >= EXPIRE_ROUND {
                 if due * 10 <= checked {
                     break;
@@ -1064,7 +1060,7 @@ impl Shard {
             }
         }
         let mut m = self.srv.metrics[self.id].lock();
-        m.expired += total;
+        m.expired += reclaimed as u64;
         m.expire_cycle_us += started.elapsed().as_micros() as u64;
         m.expire_time_cap_reached += u64::from(capped);
         // expire.c: the stale share estimate, 5% per cycle.
