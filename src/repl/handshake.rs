@@ -357,6 +357,11 @@ impl SyncPayload {
         self.read
     }
 
+    /// Whether [`SyncPayload::begin_pass`] switched to pass-through.
+    pub fn is_passing(&self) -> bool {
+        self.passing
+    }
+
     /// Switches to pass-through mode, for a sink that receives the payload
     /// in place and stops at the RDB's own end (a live load): bytes that
     /// [`feed`] held back for the EOF mark go to `emit` now, before the
@@ -680,18 +685,29 @@ mod tests {
         }
     }
 
+    /// `payload` cut at `cuts` (taken modulo its length + 1, sorted).
+    fn chunks<'a>(payload: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (payload.len() + 1)).collect();
+        bounds.sort_unstable();
+        bounds.push(payload.len());
+        let mut at = 0;
+        bounds
+            .into_iter()
+            .map(|b| {
+                let chunk = &payload[at..b];
+                at = b;
+                chunk
+            })
+            .collect()
+    }
+
     fn run(payload: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<u8>) {
         let mut p = SyncPayload::new();
         let mut rdb = Vec::new();
         let mut rest = Vec::new();
         let mut pending = Vec::new();
-        let mut at = 0;
-        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (payload.len() + 1)).collect();
-        bounds.sort_unstable();
-        bounds.push(payload.len());
-        for b in bounds {
-            pending.extend_from_slice(&payload[at..b.max(at)]);
-            at = at.max(b);
+        for chunk in chunks(payload, cuts) {
+            pending.extend_from_slice(chunk);
             if p.is_done() {
                 rest.append(&mut pending);
                 continue;
@@ -713,19 +729,12 @@ mod tests {
         let mut sink = Vec::new();
         let mut rest = Vec::new();
         let mut pending = Vec::new();
-        let mut at = 0;
-        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (payload.len() + 1)).collect();
-        bounds.sort_unstable();
-        bounds.push(payload.len());
-        let mut passing = false;
-        for b in bounds {
-            let chunk = &payload[at..b.max(at)];
-            at = at.max(b);
+        for chunk in chunks(payload, cuts) {
             if p.is_done() {
                 rest.extend_from_slice(chunk);
                 continue;
             }
-            if passing {
+            if p.is_passing() {
                 sink.extend_from_slice(chunk);
                 let n = p.pass(chunk);
                 if p.is_done() {
@@ -742,7 +751,6 @@ mod tests {
             } else if p.announced_size().is_some() {
                 assert!(pending.is_empty());
                 p.begin_pass(&mut collect(&mut sink)).unwrap();
-                passing = true;
             }
         }
         assert!(p.is_done());

@@ -387,7 +387,7 @@ fn attempt_sync(
     let event = loop {
         let (events, used) = match handshake.feed(&io.buf) {
             Ok(x) => x,
-            Err(f) => return Outcome::Retry(f.reason),
+            Err(f) => return f.into(),
         };
         io.buf.drain(..used);
         let mut end = None;
@@ -507,8 +507,14 @@ impl Io<'_> {
     /// error).
     fn read_more(&mut self) -> Result<(), Outcome> {
         let n = self.read_chunk()?;
-        self.buf.extend_from_slice(&self.chunk[..n]);
+        self.keep(n);
         Ok(())
+    }
+
+    /// Appends `chunk[..n]` (a read's bytes) to `buf`; returns n.
+    fn keep(&mut self, n: usize) -> usize {
+        self.buf.extend_from_slice(&self.chunk[..n]);
+        n
     }
 
     /// Reads at least one byte into `chunk[..n]`, returning n (or returns
@@ -554,8 +560,7 @@ impl Io<'_> {
         use std::os::fd::AsRawFd;
         let read = crate::io::sys::recv_nonblocking(self.link.as_raw_fd(), &mut self.chunk[..]);
         let n = self.took(read)?;
-        self.buf.extend_from_slice(&self.chunk[..n]);
-        Ok(n > 0)
+        Ok(self.keep(n) > 0)
     }
 
     /// One read into `buf`: the bytes read, 0 when the tick passed with
@@ -563,8 +568,7 @@ impl Io<'_> {
     fn read_some(&mut self) -> Result<usize, Outcome> {
         let read = self.link.read(&mut self.chunk[..]);
         let n = self.took(read)?;
-        self.buf.extend_from_slice(&self.chunk[..n]);
-        Ok(n)
+        Ok(self.keep(n))
     }
 
     /// A read's result into `chunk`: its byte count; 0 when nothing came
@@ -830,15 +834,13 @@ fn receive_with(io: &mut Io, sink: &mut dyn PayloadSink) -> Result<(), Outcome> 
     // Bytes that came with the handshake's last reply first.
     let used = payload.feed(&io.buf, &mut |b: &[u8]| sink.take(b, false))?;
     io.buf.drain(..used);
-    let mut in_place = false;
     while !payload.is_done() {
         if let Some(size) = payload.announced_size() {
             status
                 .sync_total
                 .store(i64::try_from(size).unwrap_or(i64::MAX), Ordering::Relaxed);
-            if !in_place && sink.landing().is_some() {
+            if !payload.is_passing() && sink.landing().is_some() {
                 payload.begin_pass(&mut |b: &[u8]| sink.take(b, false))?;
-                in_place = true;
             }
         }
         status.sync_read.store(payload.read(), Ordering::Relaxed);
@@ -848,15 +850,14 @@ fn receive_with(io: &mut Io, sink: &mut dyn PayloadSink) -> Result<(), Outcome> 
             payload.announced_size(),
         );
         match sink.landing() {
-            Some(landing) if in_place => {
+            Some(landing) if payload.is_passing() => {
                 let before = landing.len();
-                let n = io.read_append(landing)?;
+                io.read_append(landing)?;
                 let used = payload.pass(&landing[before..]);
                 if payload.is_done() {
                     io.buf.extend_from_slice(&landing[before + used..]);
                     landing.truncate(before + used);
                 }
-                debug_assert!(n >= used);
                 sink.landed(false)?;
             }
             _ => {
