@@ -44,7 +44,8 @@ echo "test.sh: cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "test.sh: cargo test --all-targets"
 cargo test --all-targets
-# The backlog ring's loom model (every interleaving of two producers and a
-# reader); its own target dir, since --cfg loom rebuilds every crate.
+# The backlog ring's loom models (every interleaving of two producers and a
+# reader; three producers publishing out of order, preemption-bounded); its
+# own target dir, since --cfg loom rebuilds every crate.
 echo "test.sh: loom model of the replication backlog"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib repl::backlog::loom_tests

@@ -4,8 +4,11 @@
 //! ```text
 //!   tail word   [ offset (56 bits) | db of the last entry + 1 (8 bits) ]
 //!   append      CAS the tail word: reserve SELECT (when the db changes)
-//!               + the entry; copy the bytes into the ring; then publish
-//!               in reservation order (wait for `published == start`)
+//!               + the entry; copy the bytes into the ring; then publish:
+//!               CAS `published` from start to end, or, while an earlier
+//!               reservation is still being written, leave the range in
+//!               a `done` slot for that producer to publish with its own
+//!               (nobody waits for a producer that was preempted)
 //!   read        copy [from, published) out, then re-read the tail: if a
 //!               producer has reserved past from + capacity, the copy may
 //!               hold overwritten bytes and the reader has lost its place
@@ -17,13 +20,21 @@
 //! the copy decides. Partial words at entry edges are merged with
 //! one compare-and-swap, as two producers may share a word.
 //!
+//! Publishing out of order is a Dekker handshake between a producer
+//! leaving its range (count it in `waiting`, write its slot, fence, read
+//! `published`) and the one publishing up to its start (`published`,
+//! fence, read `waiting` and the slots): with sequentially consistent
+//! fences, whichever fence comes second sees the other side's writes, so
+//! the range is either found or taken back by its own producer, and a
+//! compare-and-swap on the slot decides which, exactly once.
+//!
 //! Databases 255 and above are recorded as "unknown", which makes the next
 //! entry emit its SELECT even for the same db: correct, one SELECT more.
 
 #[cfg(loom)]
-use loom::sync::atomic::{AtomicU64, Ordering};
+use loom::sync::atomic::{fence, AtomicU64, Ordering};
 #[cfg(not(loom))]
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 const DB_BITS: u32 = 8;
 const DB_MASK: u64 = (1 << DB_BITS) - 1;
@@ -45,7 +56,21 @@ pub struct Backlog {
     published: AtomicU64,
     /// The stream's first offset in this ring (nothing before it exists).
     origin: u64,
+    /// Ranges written ahead of an unfinished earlier one, as
+    /// `start << LEN_BITS | len` (0: free), see [`Backlog::publish`].
+    done: Box<[AtomicU64]>,
+    /// How many `done` slots are taken or about to be: counted before the
+    /// slot is written and uncounted after it is emptied, so never fewer.
+    waiting: AtomicU64,
 }
+
+/// `done` slots: more than the producers that can be mid-append at once
+/// (shards and replication threads); with all taken a producer waits.
+const DONE_SLOTS: usize = 64;
+/// A `done` record's length bits (a longer range waits instead); the
+/// rest hold its start's low bits, unique among ranges pending at once.
+const LEN_BITS: u32 = 24;
+const LEN_MASK: u64 = (1 << LEN_BITS) - 1;
 
 /// `*2\r\n$6\r\nSELECT\r\n$<n>\r\n<db>\r\n`, as Redis feeds its replicas.
 pub fn select_command(db: usize) -> Vec<u8> {
@@ -85,6 +110,8 @@ impl Backlog {
             tail: AtomicU64::new((offset << DB_BITS) | DB_UNKNOWN),
             published: AtomicU64::new(offset),
             origin: offset,
+            done: (0..DONE_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            waiting: AtomicU64::new(0),
         }
     }
 
@@ -131,6 +158,14 @@ impl Backlog {
     /// do). Returns the offset after it. An entry larger than the ring
     /// still advances the offset, but no reader can get it back.
     pub fn append(&self, db: Option<usize>, entry: &[u8]) -> u64 {
+        let (start, end) = self.reserve_and_write(db, entry);
+        self.publish(start, end);
+        end
+    }
+
+    /// The first half of [`Backlog::append`]: reserves the range and
+    /// writes it; returns it.
+    fn reserve_and_write(&self, db: Option<usize>, entry: &[u8]) -> (u64, u64) {
         let mut select = Vec::new();
         let mut current = self.tail.load(Ordering::Relaxed);
         let start = loop {
@@ -165,15 +200,42 @@ impl Backlog {
         };
         self.write_at(start, &select);
         self.write_at(start + select.len() as u64, entry);
-        let end = start + (select.len() + entry.len()) as u64;
-        // Publish in reservation order: wait for the producers before us
-        // (spinning briefly, then yielding: one may have been preempted).
+        (start, start + (select.len() + entry.len()) as u64)
+    }
+
+    /// Publishes the written range `[start, end)`: moves `published` to
+    /// `end` when it stands at `start`, then publishes the ranges later
+    /// producers left in `done` that continue it. When an earlier range
+    /// is still being written, leaves this one there for its producer
+    /// instead of waiting (a shard waiting here held its stripes and its
+    /// clients while the producer before it sat preempted).
+    fn publish(&self, mut start: u64, mut end: u64) {
         let mut spins = 0u32;
-        while self
-            .published
-            .compare_exchange_weak(start, end, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-        {
+        while start < end {
+            if self
+                .published
+                .compare_exchange(start, end, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                (start, end) = (end, self.take_done(end).unwrap_or(end));
+                continue;
+            }
+            if let Some((slot, record)) = self.leave(start, end) {
+                // The producer before may have published up to `start`
+                // before it could see the record: then take it back.
+                fence(Ordering::SeqCst);
+                if self.published.load(Ordering::Relaxed) != start
+                    || self.done[slot]
+                        .compare_exchange(record, 0, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_err()
+                {
+                    return; // it is (or will be) published by another
+                }
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
+            // No free slot, or a range too long for one: wait (spinning
+            // briefly, then yielding).
             spins += 1;
             #[cfg(loom)]
             {
@@ -187,7 +249,51 @@ impl Backlog {
                 std::thread::yield_now();
             }
         }
-        end
+    }
+
+    /// Records `[start, end)` as written but not published in a free
+    /// `done` slot; returns the slot and record, or None if none is free
+    /// or the range is too long to record.
+    fn leave(&self, start: u64, end: u64) -> Option<(usize, u64)> {
+        let len = end - start;
+        if len > LEN_MASK {
+            return None;
+        }
+        let record = (start << LEN_BITS) | len;
+        let first = (start / 8) as usize;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let slot = (0..DONE_SLOTS)
+            .map(|i| (first + i) % DONE_SLOTS)
+            .find(|&i| {
+                self.done[i]
+                    .compare_exchange(0, record, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            });
+        if slot.is_none() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        Some((slot?, record))
+    }
+
+    /// Takes the range left in `done` that starts at `at` (where
+    /// `published` now stands); returns its end.
+    fn take_done(&self, at: u64) -> Option<u64> {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let key = (at << LEN_BITS) >> LEN_BITS;
+        for slot in self.done.iter() {
+            let record = slot.load(Ordering::Acquire);
+            if record != 0 && record >> LEN_BITS == key {
+                // Failing: its producer took it back to publish itself.
+                slot.compare_exchange(record, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .ok()?;
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                return Some(at + (record & LEN_MASK));
+            }
+        }
+        None
     }
 
     /// Copies `bytes` to ring position `at` (mod capacity), word by word.
@@ -419,6 +525,57 @@ mod tests {
         assert_eq!(seen, [2000; 4]);
     }
 
+    /// Ranges finished ahead of an earlier one are published by the
+    /// earlier one's producer, in reservation order, whatever order the
+    /// producers finish in.
+    #[test]
+    fn later_ranges_wait_in_done_slots_for_the_earlier_one() {
+        let ring = Backlog::new(1024, 100);
+        let a = ring.reserve_and_write(None, b"aaaa");
+        let b = ring.reserve_and_write(None, b"bb");
+        let c = ring.reserve_and_write(None, b"cccccc");
+        ring.publish(c.0, c.1);
+        ring.publish(b.0, b.1);
+        assert_eq!(ring.offset(), 100, "nothing published before a");
+        assert_eq!(ring.waiting.load(Ordering::Relaxed), 2);
+        ring.publish(a.0, a.1);
+        assert_eq!(ring.offset(), c.1);
+        assert_eq!(ring.waiting.load(Ordering::Relaxed), 0);
+        assert!(ring.done.iter().all(|d| d.load(Ordering::Relaxed) == 0));
+        let mut out = Vec::new();
+        ring.read(100, 1024, &mut out).unwrap();
+        assert_eq!(out, b"aaaabbcccccc");
+        // With a gap left (d unfinished), e waits; d publishes both.
+        let d = ring.reserve_and_write(None, b"d");
+        let e = ring.reserve_and_write(None, b"e");
+        ring.publish(e.0, e.1);
+        assert_eq!(ring.offset(), c.1);
+        ring.publish(d.0, d.1);
+        assert_eq!(ring.offset(), e.1);
+    }
+
+    /// Every `done` slot taken: the next producer ahead of the gap waits
+    /// until the gap's producer publishes (here: from another thread).
+    #[test]
+    fn a_producer_waits_when_every_done_slot_is_taken() {
+        let ring = std::sync::Arc::new(Backlog::new(1 << 16, 0));
+        let gap = ring.reserve_and_write(None, b"gap");
+        let ahead: Vec<_> = (0..=DONE_SLOTS)
+            .map(|_| ring.reserve_and_write(None, b"x"))
+            .collect();
+        for r in &ahead[..DONE_SLOTS] {
+            ring.publish(r.0, r.1);
+        }
+        let last = ahead[DONE_SLOTS];
+        let waiter = {
+            let ring = ring.clone();
+            std::thread::spawn(move || ring.publish(last.0, last.1))
+        };
+        ring.publish(gap.0, gap.1);
+        waiter.join().unwrap();
+        assert_eq!(ring.offset(), last.1);
+    }
+
     #[test]
     fn lapped_readers_are_told() {
         let ring = Backlog::new(16, 0);
@@ -468,6 +625,35 @@ mod loom_tests {
                 String::from_utf8_lossy(&out)
             );
             assert!(out.starts_with(&partial));
+        });
+    }
+
+    /// Three producers: ranges left for an earlier producer (possibly in
+    /// a chain) are published exactly once, nothing is lost or waits
+    /// forever, and every slot is free at the end.
+    #[test]
+    fn ranges_left_in_done_slots_are_published_once() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(|| {
+            let ring = Arc::new(Backlog::new(64, 0));
+            let producers: Vec<_> = [&b"A"[..], b"BB", b"CCC"]
+                .into_iter()
+                .map(|entry| {
+                    let ring = ring.clone();
+                    loom::thread::spawn(move || ring.append(None, entry))
+                })
+                .collect();
+            for p in producers {
+                p.join().unwrap();
+            }
+            assert_eq!(ring.offset(), 6);
+            assert_eq!(ring.waiting.load(Ordering::Relaxed), 0);
+            assert!(ring.done.iter().all(|d| d.load(Ordering::Relaxed) == 0));
+            let mut out = Vec::new();
+            ring.read(0, 64, &mut out).unwrap();
+            out.sort_unstable();
+            assert_eq!(out, b"ABBCCC");
         });
     }
 }
