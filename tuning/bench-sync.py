@@ -21,7 +21,9 @@ Rows per key count:
    master_link_status:up and master_sync_in_progress:0;
 2. under writes: the same while `redis-benchmark -t set -r <keys> -d 100
    -P 8 -c 4` overwrites random keys on the master; meanwhile another
-   client sends GET every 200 us (p50/p99/max over the sync);
+   client sends GET every 200 us (p50/p99/max over the sync); the
+   master's commands served per second over the sync (the writes and
+   the GETs, total_commands_processed);
 3. memory: row 2's load again, the GET probe replaced by sampling the
    peak PSS of the master's process tree (Redis's fork child included)
    every 5 ms (growth over the PSS before the sync). Separate rounds:
@@ -198,8 +200,11 @@ def under_writes(master, keys, pss=False, probe=True):
         threads = [threading.Thread(target=sample), threading.Thread(target=get_probe)]
         for t in threads:
             t.start()
+        served = lambda: int(info_field(master.port, "stats", "total_commands_processed"))
+        c0, t0 = served(), time.time()
 
         def stop():
+            rate = (served() - c0) / (time.time() - t0)
             done.set()
             for t in threads:
                 t.join()
@@ -209,7 +214,7 @@ def under_writes(master, keys, pss=False, probe=True):
                 return {"growth": peak[0] - base, "base": base}
             lat.sort()
             pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e6
-            return {"p50": pct(0.5), "p99": pct(0.99), "max": lat[-1] * 1e6}
+            return {"p50": pct(0.5), "p99": pct(0.99), "max": lat[-1] * 1e6, "served": rate}
         return stop
     return start
 
@@ -276,6 +281,8 @@ def main():
         rows += [
             (f"sync {keys:,} keys idle (s)", f"idle{keys}", 1, "{:.2f}", True),
             (f"sync {keys:,} keys under writes (s)", f"busy{keys}", 1, "{:.2f}", True),
+            (f"{keys:,} keys: master commands served during the sync (k/s)", f"served{keys}", 1e3,
+             "{:.0f}", False),
             (f"{keys:,} keys: master GET p50 during the sync (us)", f"p50{keys}", 1, "{:.0f}", True),
             (f"{keys:,} keys: master GET p99 during the sync (us)", f"p99{keys}", 1, "{:.0f}", True),
             (f"{keys:,} keys: master GET max during the sync (us)", f"max{keys}", 1, "{:.0f}", True),
