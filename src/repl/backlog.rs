@@ -129,6 +129,38 @@ impl Backlog {
         self.published.load(Ordering::Acquire)
     }
 
+    /// The end of every range reserved so far (published or not).
+    pub fn reserved(&self) -> u64 {
+        self.tail.load(Ordering::Acquire) >> DB_BITS
+    }
+
+    /// [`Backlog::reserved`], once every byte below it is published:
+    /// waits for the producers mid-append, and so for the ranges later
+    /// producers left behind them (a write can have replied with its
+    /// range still unpublished). With every stripe held (a snapshot's cut)
+    /// only producers that hold no stripe can be mid-append (PING,
+    /// GETACK), so the wait is short, and the offset returned counts
+    /// every write the cut sees, no more.
+    pub fn settled(&self) -> u64 {
+        let reserved = self.reserved();
+        let mut spins = 0u32;
+        while self.published.load(Ordering::Acquire) < reserved {
+            spins += 1;
+            #[cfg(loom)]
+            {
+                let _ = spins;
+                loom::thread::yield_now();
+            }
+            #[cfg(not(loom))]
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        reserved
+    }
+
     /// The oldest offset still readable.
     pub fn first_offset(&self) -> u64 {
         self.offset().saturating_sub(self.cap).max(self.origin)
@@ -554,6 +586,24 @@ mod tests {
         assert_eq!(ring.offset(), e.1);
     }
 
+    /// A range left behind an unfinished one counts in `settled` only once
+    /// both are published.
+    #[test]
+    fn settled_waits_for_ranges_left_behind_a_producer() {
+        let ring = std::sync::Arc::new(Backlog::new(1024, 0));
+        let a = ring.reserve_and_write(None, b"ping");
+        let b = ring.reserve_and_write(None, b"set");
+        ring.publish(b.0, b.1);
+        assert_eq!((ring.offset(), ring.reserved()), (0, b.1));
+        let settler = {
+            let ring = ring.clone();
+            std::thread::spawn(move || ring.settled())
+        };
+        ring.publish(a.0, a.1);
+        assert_eq!(settler.join().unwrap(), b.1);
+        assert_eq!(ring.settled(), ring.offset());
+    }
+
     /// Every `done` slot taken: the next producer ahead of the gap waits
     /// until the gap's producer publishes (here: from another thread).
     #[test]
@@ -625,6 +675,29 @@ mod loom_tests {
                 String::from_utf8_lossy(&out)
             );
             assert!(out.starts_with(&partial));
+        });
+    }
+
+    /// Once a producer has returned, `settled` (what a snapshot's cut
+    /// reads) covers its range, even when it left the range behind a
+    /// producer still mid-append.
+    #[test]
+    fn settled_covers_every_returned_producer() {
+        loom::model(|| {
+            let ring = Arc::new(Backlog::new(64, 0));
+            let keyless = {
+                let ring = ring.clone();
+                loom::thread::spawn(move || ring.append(None, b"PING"))
+            };
+            let write = {
+                let ring = ring.clone();
+                loom::thread::spawn(move || ring.append(None, b"SET"))
+            };
+            let end = write.join().unwrap();
+            let settled = ring.settled();
+            assert!(settled >= end && ring.offset() >= settled);
+            keyless.join().unwrap();
+            assert_eq!(ring.settled(), 7);
         });
     }
 

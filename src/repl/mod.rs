@@ -419,7 +419,9 @@ impl Replication {
             FailoverState::None => {}
             FailoverState::WaitForSync => {
                 let now = crate::server::unix_ms();
-                let offset = self.offset();
+                // A replica can only acknowledge published bytes: equal
+                // to the reserved end, it has every write that replied.
+                let offset = self.reserved_offset();
                 let caught_up = self.replicas.snapshot().into_iter().find(|r| {
                     r.is_online()
                         && r.ack_offset.load(Ordering::Acquire) == offset
@@ -547,6 +549,16 @@ impl Replication {
     pub fn offset(&self) -> u64 {
         match self.backlog.read().as_ref() {
             Some(b) => b.offset(),
+            None => self.idle_offset.load(Ordering::Acquire),
+        }
+    }
+
+    /// The end of the whole stream, ranges still being published included
+    /// (a write may have replied while its range waits behind a producer
+    /// mid-append; see `Backlog::settled`).
+    fn reserved_offset(&self) -> u64 {
+        match self.backlog.read().as_ref() {
+            Some(b) => b.reserved(),
             None => self.idle_offset.load(Ordering::Acquire),
         }
     }
@@ -784,7 +796,10 @@ impl Replication {
             }
         };
         drop(crate::store::Locked::all(keyspace));
-        whole.then(|| (self.ids().replid, self.offset()))
+        let offset = self
+            .backlog()
+            .map_or_else(|| self.offset(), |b| b.settled());
+        whole.then(|| (self.ids().replid, offset))
     }
 
     /// REPLICAOF NO ONE: the link stops, the stream continues under a new

@@ -341,12 +341,12 @@ pub struct ReplInfo {
 /// At a cut (every stripe held): a replica's position in its master's
 /// stream (so a restart or a sub-replica continues from it), or a
 /// master's backlog offset (a restarted master lets its replicas continue,
-/// as Redis 7.0 does). For a full sync the ring then forgets its db so
+/// as Redis 7.0 does); settled, so it counts every write the cut sees. For a full sync the ring then forgets its db so
 /// the first write the replica reads carries its SELECT.
 fn repl_at_cut(srv: &Server, for_sync: bool) -> Option<ReplInfo> {
     let backlog = srv.repl.backlog()?;
     if srv.repl.is_replica() {
-        let offset = backlog.offset();
+        let offset = backlog.settled();
         return Some(ReplInfo {
             replid: srv.repl.ids().replid,
             offset,
@@ -359,14 +359,14 @@ fn repl_at_cut(srv: &Server, for_sync: bool) -> Option<ReplInfo> {
         // "not valid".
         return Some(ReplInfo {
             replid: srv.repl.ids().replid,
-            offset: backlog.offset(),
+            offset: backlog.settled(),
             stream_db: 0,
         });
     }
     backlog.forget_db();
     Some(ReplInfo {
         replid: srv.repl.ids().replid,
-        offset: backlog.offset(),
+        offset: backlog.settled(),
         stream_db: -1,
     })
 }
