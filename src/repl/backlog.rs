@@ -72,6 +72,20 @@ const DONE_SLOTS: usize = 64;
 const LEN_BITS: u32 = 24;
 const LEN_MASK: u64 = (1 << LEN_BITS) - 1;
 
+/// One round of waiting for another producer: spin briefly, then yield
+/// (it may have been preempted).
+fn back_off(spins: &mut u32) {
+    *spins += 1;
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    if *spins < 64 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
 /// `*2\r\n$6\r\nSELECT\r\n$<n>\r\n<db>\r\n`, as Redis feeds its replicas.
 pub fn select_command(db: usize) -> Vec<u8> {
     crate::protocol::encode_command(&[&b"SELECT"[..], db.to_string().as_bytes()])
@@ -145,18 +159,7 @@ impl Backlog {
         let reserved = self.reserved();
         let mut spins = 0u32;
         while self.published.load(Ordering::Acquire) < reserved {
-            spins += 1;
-            #[cfg(loom)]
-            {
-                let _ = spins;
-                loom::thread::yield_now();
-            }
-            #[cfg(not(loom))]
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            back_off(&mut spins);
         }
         reserved
     }
@@ -266,20 +269,8 @@ impl Backlog {
                 self.waiting.fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
-            // No free slot, or a range too long for one: wait (spinning
-            // briefly, then yielding).
-            spins += 1;
-            #[cfg(loom)]
-            {
-                let _ = spins;
-                loom::thread::yield_now();
-            }
-            #[cfg(not(loom))]
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            // No free slot, or a range too long for one: wait.
+            back_off(&mut spins);
         }
     }
 
