@@ -421,7 +421,7 @@ impl Replication {
                 let now = crate::server::unix_ms();
                 // A replica can only acknowledge published bytes: equal
                 // to the reserved end, it has every write that replied.
-                let offset = self.reserved_offset();
+                let offset = self.stream_offset(Backlog::reserved);
                 let caught_up = self.replicas.snapshot().into_iter().find(|r| {
                     r.is_online()
                         && r.ack_offset.load(Ordering::Acquire) == offset
@@ -547,18 +547,14 @@ impl Replication {
 
     /// `master_repl_offset`.
     pub fn offset(&self) -> u64 {
-        match self.backlog.read().as_ref() {
-            Some(b) => b.offset(),
-            None => self.idle_offset.load(Ordering::Acquire),
-        }
+        self.stream_offset(Backlog::offset)
     }
 
-    /// The end of the whole stream, ranges still being published included
-    /// (a write may have replied while its range waits behind a producer
-    /// mid-append; see `Backlog::settled`).
-    fn reserved_offset(&self) -> u64 {
+    /// `at` of the backlog (`Backlog::offset`, `reserved`, `settled`), or
+    /// the offset kept while there is none.
+    fn stream_offset(&self, at: impl FnOnce(&Backlog) -> u64) -> u64 {
         match self.backlog.read().as_ref() {
-            Some(b) => b.reserved(),
+            Some(b) => at(b),
             None => self.idle_offset.load(Ordering::Acquire),
         }
     }
@@ -796,9 +792,7 @@ impl Replication {
             }
         };
         drop(crate::store::Locked::all(keyspace));
-        let offset = self
-            .backlog()
-            .map_or_else(|| self.offset(), |b| b.settled());
+        let offset = self.stream_offset(Backlog::settled);
         whole.then(|| (self.ids().replid, offset))
     }
 
