@@ -939,20 +939,17 @@ fn expiry(threads: usize) {
 fn active_expiry_stats(threads: usize) {
     let server = Server::sluice(threads, &[]);
     let mut c = server.client();
-    for i in 0..1000 {
-        assert_eq!(
-            c.cmd_str(&["SET", &format!("k{i}"), "v", "EX", "1000"]),
-            Reply::ok()
-        );
-    }
+    let set_all = |c: &mut Client, prefix: &str, n: usize, unit: &str, ttl: &str| {
+        for i in 0..n {
+            let key = format!("{prefix}{i}");
+            assert_eq!(c.cmd_str(&["SET", &key, "v", unit, ttl]), Reply::ok());
+        }
+    };
+    set_all(&mut c, "k", 1000, "EX", "1000");
     assert_eq!(c.q("SET plain v"), Reply::ok());
     let info = |c: &mut Client, section: &str, field: &str| -> String {
-        let text = c.cmd_str(&["INFO", section]).as_str();
-        info_fields(&text)
-            .into_iter()
-            .find(|(_, k, _)| k == field)
-            .map(|(_, _, v)| v)
-            .unwrap_or_else(|| panic!("INFO {section} lacks {field}:\n{text}"))
+        common::repl::info(c, section, field)
+            .unwrap_or_else(|| panic!("INFO {section} lacks {field}"))
     };
     let avg_ttl = |c: &mut Client| -> u64 {
         let db0 = info(c, "keyspace", "db0");
@@ -976,12 +973,7 @@ fn active_expiry_stats(threads: usize) {
     }
     // Many keys due at once: the cycle keeps going (more than 10% of what
     // it samples has expired) until they are all gone.
-    for i in 0..200 {
-        assert_eq!(
-            c.cmd_str(&["SET", &format!("short:{i}"), "v", "PX", "20"]),
-            Reply::ok()
-        );
-    }
+    set_all(&mut c, "short:", 200, "PX", "20");
     wait_until("active expiry of 200 keys", Duration::from_secs(10), || {
         c.q("DBSIZE") == Reply::Int(1001)
     });
