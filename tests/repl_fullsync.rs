@@ -389,3 +389,52 @@ fn rate_limited_disk_backed_redis_replica() {
     }
     rate_limited(false, redis(&[]));
 }
+
+/// Each of `pid`'s threads named `comm`, with its `Cpus_allowed_list`.
+fn thread_cpus(pid: u32, comm: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc task list") {
+        let dir = task.expect("task entry").path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if name.trim_end() != comm {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        if let Some(line) = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")) {
+            found.push(line["Cpus_allowed_list:".len()..].trim().to_string());
+        }
+    }
+    found
+}
+
+/// The link and sender threads a shard spawns (REPLICAOF and PSYNC arrive
+/// on a shard) run on every CPU the process may use, not on the pinned
+/// shard's one: they used to inherit the pin, and a whole full sync,
+/// master and replica, ran on one core of two.
+#[test]
+fn replication_threads_are_not_pinned_to_a_shard() {
+    let master = sluice(1, &[]);
+    let replica = sluice(1, &[]);
+    let process = thread_cpus(replica.pid(), "sluice-server");
+    let shard = thread_cpus(replica.pid(), "shard-0");
+    if process == shard {
+        eprintln!("skipping: the process may use one CPU only ({process:?}), nothing to unpin");
+        return;
+    }
+    let (mut m, mut r) = (master.client(), replica.client());
+    fill(&mut m, 1000);
+    replicaof(&mut r, &master);
+    converge(&mut m, &mut r);
+    assert_eq!(
+        thread_cpus(replica.pid(), "repl-link"),
+        process,
+        "replica's link thread"
+    );
+    let senders = thread_cpus(master.pid(), "repl-sender");
+    assert!(!senders.is_empty(), "the master has a sender thread");
+    let master_cpus = thread_cpus(master.pid(), "sluice-server");
+    assert!(
+        senders.iter().all(|s| *s == master_cpus[0]),
+        "senders {senders:?}"
+    );
+}

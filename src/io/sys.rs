@@ -181,6 +181,35 @@ pub fn local_addr(fd: RawFd) -> Option<SocketAddr> {
     sockaddr(fd, false)
 }
 
+/// The process's CPU affinity before any shard pinned itself.
+static PROCESS_CPUS: std::sync::OnceLock<libc::cpu_set_t> = std::sync::OnceLock::new();
+
+/// Records the process's CPU affinity; call before the shard threads pin
+/// themselves (a thread inherits its creator's mask).
+pub fn save_process_cpus() {
+    PROCESS_CPUS.get_or_init(|| {
+        // SAFETY: cpu_set_t is plain data; the kernel writes at most its size.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+            set
+        }
+    });
+}
+
+/// Lets the calling thread run on every CPU the process may use. Threads a
+/// shard spawns (replication links and senders, saves, their helpers)
+/// would otherwise inherit the shard's pin: a whole full sync, master and
+/// replica, ran on one core of two while the other idled.
+pub fn unpin_current_thread() {
+    if let Some(set) = PROCESS_CPUS.get() {
+        // SAFETY: `set` is a live cpu_set_t of the size passed.
+        unsafe {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
+        }
+    }
+}
+
 /// Blocks SIGTERM and SIGINT in the calling thread (and the threads it
 /// spawns later) and ignores SIGPIPE, so that only [`wait_signal`] sees them.
 pub fn block_signals() {

@@ -366,6 +366,7 @@ pub fn serve(srv: Arc<Server>, fd: OwnedFd, request: Request) {
     let spawned = std::thread::Builder::new()
         .name("repl-sender".into())
         .spawn(move || {
+            crate::io::sys::unpin_current_thread();
             let ip = request
                 .conf
                 .ip_address

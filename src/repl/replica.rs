@@ -160,7 +160,10 @@ impl Link {
         let thread_status = Arc::clone(&status);
         let thread = std::thread::Builder::new()
             .name("repl-link".into())
-            .spawn(move || run(&srv, &thread_status, cached))
+            .spawn(move || {
+                crate::io::sys::unpin_current_thread();
+                run(&srv, &thread_status, cached)
+            })
             .expect("spawn the replication link thread");
         Link {
             status,

@@ -233,6 +233,7 @@ pub fn bgsave(srv: &Arc<Server>) -> Result<(), SaveError> {
     std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
+            crate::io::sys::unpin_current_thread();
             crate::notice!("Background saving started");
             match run_claimed(&thread, None) {
                 Ok(_) => crate::notice!("Background saving terminated with success"),

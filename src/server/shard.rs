@@ -157,6 +157,7 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     let eventfds: Vec<RawFd> = handles.iter().map(|h| h.eventfd).collect();
     let _ = srv.shards.set(handles);
     crate::notice!("Server initialized");
+    sys::save_process_cpus();
     let mut joins = Vec::new();
     let ready = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
