@@ -431,7 +431,9 @@ pub fn call(
     let lru_clock = crate::server::lru_clock_at(now_ms);
     let mut ks = Keys::new(locked, client.db, now_ms, lru_clock);
     ks.lfu = srv.lfu_params();
-    ks.prop.enabled = srv.propagation_enabled();
+    // The master link's writes go on as the master's bytes (below), so
+    // they build no propagation form.
+    ks.prop.enabled = srv.propagation_enabled() && !client.master_link;
     ks.expiry = if client.master_link {
         crate::store::Expiry::Ignore
     } else if srv.repl.is_replica() {
@@ -452,12 +454,10 @@ pub fn call(
     // writes to a key as they happened.
     let changed = ctx.ks.dirty > 0;
     let ops = ctx.ks.prop.finish(ctx.ks.db, changed, argv);
-    if !ops.is_empty() {
-        propagate(ctx.srv, ctx.client, ops);
-    }
+    propagate(ctx.srv, ctx.client, ops, changed);
     blocking::serve_ready(srv, &mut ctx.ks);
     for op in std::mem::take(&mut ctx.ks.prop.ops) {
-        propagate(ctx.srv, ctx.client, vec![op]);
+        propagate(ctx.srv, ctx.client, vec![op], false);
     }
     let Keys {
         dirty,
@@ -530,13 +530,19 @@ fn replica_refusal(srv: &Server, client: &Client, cmd: &Command) -> Option<&'sta
 
 /// Hands a command's effects to the replication stream while its stripes
 /// are held (several ops are wrapped in MULTI/EXEC). The master link's
-/// writes go to this replica's own backlog as the master sent them: the
-/// bytes of the stream up to here, with the db they leave the stream in.
-fn propagate(srv: &Server, client: &mut Client, ops: Vec<(usize, Argv)>) {
+/// writes (`changed`) go to this replica's own backlog as the master sent
+/// them: the bytes of the stream up to here, with the db they leave the
+/// stream in (the link feeds the rest at the next transaction boundary).
+fn propagate(srv: &Server, client: &mut Client, ops: Vec<(usize, Argv)>, changed: bool) {
     if client.master_link {
-        srv.repl.set_stream_db(client.db);
-        srv.repl.feed_raw(&client.repl_raw);
-        client.repl_raw.clear();
+        if changed {
+            srv.repl.set_stream_db(client.db);
+            srv.repl.feed_raw(&client.repl_raw);
+            client.repl_raw.clear();
+        }
+        return;
+    }
+    if ops.is_empty() {
         return;
     }
     if let Some(end) = srv.propagate(wrap_transaction(ops)) {
@@ -599,13 +605,11 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     // One transaction in the stream (a single write goes out bare, as in
     // Redis 7.0), appended while the stripes are held; EXEC itself is never
     // propagated.
-    if !ops.is_empty() {
-        propagate(ctx.srv, ctx.client, ops);
-    }
+    propagate(ctx.srv, ctx.client, ops, ks.dirty > 0);
     // Blocked clients are served after the whole transaction.
     blocking::serve_ready(ctx.srv, &mut ks);
     for op in std::mem::take(&mut ks.prop.ops) {
-        propagate(ctx.srv, ctx.client, vec![op]);
+        propagate(ctx.srv, ctx.client, vec![op], false);
     }
     ctx.ks.prop.prevent = true;
     ctx.ks.dirty += ks.dirty;
