@@ -453,8 +453,15 @@ pub fn call(
     // Propagate while the stripes are still held, so the stream orders
     // writes to a key as they happened.
     let changed = ctx.ks.dirty > 0;
-    let ops = ctx.ks.prop.finish(ctx.ks.db, changed, argv);
-    propagate(ctx.srv, ctx.client, ops, changed);
+    if ctx.ks.prop.as_is(changed) {
+        ctx.ks.prop.force = false;
+        if let Some(end) = srv.propagate_as_is(ctx.ks.db, argv) {
+            ctx.client.woff = end;
+        }
+    } else {
+        let ops = ctx.ks.prop.finish(ctx.ks.db, changed, argv);
+        propagate(ctx.srv, ctx.client, ops, changed);
+    }
     blocking::serve_ready(srv, &mut ctx.ks);
     for op in std::mem::take(&mut ctx.ks.prop.ops) {
         propagate(ctx.srv, ctx.client, vec![op], false);

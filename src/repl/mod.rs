@@ -575,21 +575,22 @@ impl Replication {
     /// it; a block that changes database ends with a SELECT back to its
     /// first. A replica's own writes (replica-read-only no) stay local, as
     /// in Redis.
-    pub fn feed(&self, ops: &[(usize, Argv)]) -> Option<u64> {
-        if self.is_replica() || ops.is_empty() {
+    pub fn feed<'a>(&self, ops: impl IntoIterator<Item = (usize, &'a Argv)>) -> Option<u64> {
+        let mut ops = ops.into_iter().peekable();
+        let first = ops.peek()?.0;
+        if self.is_replica() {
             return None;
         }
         let guard = self.backlog.read();
         let backlog = guard.as_ref()?;
-        let first = ops[0].0;
         let end = SCRATCH.with(|scratch| {
             let mut entry = scratch.borrow_mut();
             entry.clear();
             let mut current = first;
             for (db, argv) in ops {
-                if *db != current {
-                    entry.extend(backlog::select_command(*db));
-                    current = *db;
+                if db != current {
+                    entry.extend(backlog::select_command(db));
+                    current = db;
                 }
                 crate::protocol::encode_command_into(&mut entry, argv.iter());
             }

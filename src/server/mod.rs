@@ -398,11 +398,20 @@ impl Server {
     /// the test log.
     /// Returns the stream's offset after them (None: no stream).
     pub fn propagate(&self, ops: Vec<(usize, Argv)>) -> Option<u64> {
-        let end = self.repl.feed(&ops);
+        let end = self.repl.feed(ops.iter().map(|(db, argv)| (*db, argv)));
         if let Some(log) = &self.propagation_log {
             log.lock().extend(ops);
         }
         end
+    }
+
+    /// [`Server::propagate`] for a command that propagates as it came
+    /// (the common write): its argv is encoded where it is, not copied.
+    pub fn propagate_as_is(&self, db: usize, argv: &Argv) -> Option<u64> {
+        if self.propagation_log.is_some() {
+            return self.propagate(vec![(db, argv.clone())]);
+        }
+        self.repl.feed([(db, argv)])
     }
 
     /// `maxmemory` in force (0: none).

@@ -821,6 +821,16 @@ pub struct Propagation {
 }
 
 impl Propagation {
+    /// The command propagates as it came and alone (no effects queued,
+    /// no rewrite): [`Propagation::finish`] would copy its argv for that.
+    pub fn as_is(&self, changed: bool) -> bool {
+        self.enabled
+            && self.ops.is_empty()
+            && self.rewrite.is_none()
+            && !self.prevent
+            && (changed || self.force)
+    }
+
     /// Closes one command: its queued ops, then the command itself (as
     /// rewritten) if it changed something or was forced.
     pub fn finish(&mut self, db: usize, changed: bool, argv: &Argv) -> Vec<(usize, Argv)> {
