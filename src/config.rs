@@ -272,6 +272,10 @@ pub struct Config {
     /// `server-cpu-list` (sluice only, alias `server_cpulist`): CPUs to pin
     /// shard threads to, sorted and deduplicated. Immutable.
     pub server_cpu_list: Option<Vec<usize>>,
+    /// `bgsave-cpu-list` (alias `bgsave_cpulist`, Redis's name for its save
+    /// child's CPUs): CPUs for the threads that write snapshots (BGSAVE's
+    /// thread, the drivers of every save and full sync). Immutable.
+    pub bgsave_cpu_list: Option<Vec<usize>>,
     /// `proto-max-bulk-len`, bytes.
     pub proto_max_bulk_len: u64,
     /// `client-query-buffer-limit`, bytes.
@@ -422,6 +426,7 @@ impl Config {
             protected_mode: false,
             server_threads: 0,
             server_cpu_list: None,
+            bgsave_cpu_list: None,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,
             latency_tracking: false,
@@ -1465,6 +1470,26 @@ pub static DIRECTIVES: &[Directive] = &[
             rewrite: rewrite_cpu_list,
         },
     },
+    Directive {
+        name: "bgsave-cpu-list",
+        alias: Some("bgsave_cpulist"),
+        default: "",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Special {
+            set: |c, args, _| {
+                c.bgsave_cpu_list = cpu_list_arg(args)?;
+                Ok(())
+            },
+            show: |c| {
+                c.bgsave_cpu_list
+                    .as_deref()
+                    .map(format_cpu_list)
+                    .unwrap_or_default()
+                    .into_bytes()
+            },
+            rewrite: |name, c, _| rewrite_list(name, c.bgsave_cpu_list.as_deref()),
+        },
+    },
 ];
 
 /// Canonical names of all directives, in table order.
@@ -1880,17 +1905,25 @@ fn format_percentile(v: f64) -> String {
 }
 
 fn set_cpu_list(c: &mut Config, args: &[Vec<u8>], _: &mut ApplyCtx) -> Result<(), String> {
-    let arg: &[u8] = args.first().map_or(&[], Vec::as_slice);
-    c.server_cpu_list = if arg.is_empty() {
-        None
-    } else {
-        Some(cpu_list_parse(&utf8(arg.to_vec())?)?)
-    };
+    c.server_cpu_list = cpu_list_arg(args)?;
     Ok(())
 }
 
+/// A CPU-list directive's argument; empty means none.
+fn cpu_list_arg(args: &[Vec<u8>]) -> Result<Option<Vec<usize>>, String> {
+    let arg: &[u8] = args.first().map_or(&[], Vec::as_slice);
+    if arg.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(cpu_list_parse(&utf8(arg.to_vec())?)?))
+}
+
 fn rewrite_cpu_list(name: &'static str, c: &Config, _: &Config) -> Rewrite {
-    match c.server_cpu_list.as_deref() {
+    rewrite_list(name, c.server_cpu_list.as_deref())
+}
+
+fn rewrite_list(name: &str, list: Option<&[usize]>) -> Rewrite {
+    match list {
         None => Rewrite::remove(),
         Some(list) => Rewrite::single(name, &repr(format_cpu_list(list).as_bytes()), true),
     }
@@ -3251,6 +3284,7 @@ mod tests {
             "client-query-buffer-limit 2GB\n",
             "hz 1000\n",
             "server_cpulist 0-3,6\n",
+            "bgsave_cpulist 3,1\n",
             "latency-tracking-info-percentiles \"50 99.99\"\n",
             "list-max-ziplist-entries 5\n",
             "protected-mode No\n",
@@ -3272,6 +3306,7 @@ mod tests {
         assert_eq!(c.client_query_buffer_limit, 2 << 30);
         assert_eq!(c.hz, HZ_MAX);
         assert_eq!(c.server_cpu_list, Some(vec![0, 1, 2, 3, 6]));
+        assert_eq!(c.bgsave_cpu_list, Some(vec![1, 3]));
         assert_eq!(c.latency_tracking_info_percentiles, [50.0, 99.99]);
         assert!(!c.protected_mode);
         assert_eq!(c.dbfilename, "my dump.rdb");
@@ -3662,8 +3697,9 @@ mod tests {
         assert_eq!(get1(&c, "enable-protected-configs"), "no");
         let cwd = fs::canonicalize(".").unwrap();
         assert_eq!(get1(&c, "dir"), cwd.to_str().unwrap());
-        let c = text("server-cpu-list 6,0-3").unwrap();
+        let c = text("server-cpu-list 6,0-3\nbgsave-cpu-list 1").unwrap();
         assert_eq!(get1(&c, "server_cpulist"), "0-3,6");
+        assert_eq!(get1(&c, "bgsave_cpulist"), "1");
     }
 
     #[test]

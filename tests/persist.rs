@@ -16,7 +16,9 @@
 #[macro_use]
 mod common;
 
-use common::{require_bin, run_to_exit, wait_until, Client, Reply, Rng, Server, DEBUG_ON};
+use common::{
+    require_bin, run_to_exit, thread_cpus, wait_until, Client, Reply, Rng, Server, DEBUG_ON,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -616,4 +618,72 @@ fn flushall_with_save_points_resets_the_file() {
     }
     let s = Server::sluice(1, &args(&dir, &["--save", "3600 1"]));
     assert_eq!(s.client().cmd_str(&["DBSIZE"]), Reply::Int(0));
+}
+
+/// `bgsave-cpu-list` (Redis's `bgsave_cpulist`, immutable) puts the
+/// threads that write a save (BGSAVE's own and its snapshot drivers, all
+/// named after it) on its CPUs, away from the shard that asked.
+#[test]
+fn bgsave_threads_run_on_bgsave_cpulist() {
+    let dir = TempDir::new("cpulist");
+    let s = Server::sluice(
+        1,
+        &args(&dir, &["--server-cpu-list", "0", "--bgsave_cpulist", "1"]),
+    );
+    let process = thread_cpus(s.pid(), "sluice-server");
+    if !process
+        .first()
+        .is_some_and(|l| l.contains('-') || l.contains(','))
+    {
+        eprintln!("skipping: the process may use one CPU only ({process:?})");
+        return;
+    }
+    let mut c = s.client();
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "GET", "bgsave_cpulist"]),
+        Reply::bulks(["bgsave_cpulist", "1"])
+    );
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "bgsave-cpu-list", "0"]),
+        Reply::err(
+            "ERR CONFIG SET failed (possibly related to argument 'bgsave-cpu-list') - can't set immutable config"
+        )
+    );
+    assert_eq!(thread_cpus(s.pid(), "shard-0"), ["0"]);
+    // Enough keys that a save lasts a few milliseconds; BGSAVE again
+    // until its threads were seen at least once.
+    let value = "v".repeat(100);
+    for batch in 0..100 {
+        let mut mset = vec!["MSET".to_string()];
+        for i in 0..1000 {
+            mset.push(format!("k:{batch}:{i}"));
+            mset.push(value.clone());
+        }
+        let args: Vec<&str> = mset.iter().map(String::as_str).collect();
+        assert_eq!(c.cmd_str(&args), Reply::ok());
+    }
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        assert_eq!(
+            c.cmd_str(&["BGSAVE"]),
+            Reply::simple("Background saving started")
+        );
+        loop {
+            seen.extend(thread_cpus(s.pid(), "bgsave"));
+            let info = c.cmd_str(&["INFO", "persistence"]).as_str();
+            if info.contains("rdb_bgsave_in_progress:0") {
+                break;
+            }
+        }
+        if !seen.is_empty() {
+            break;
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert!(!seen.is_empty(), "no save thread seen in 50 BGSAVEs");
+    assert!(
+        seen.iter().all(|cpus| cpus == "1"),
+        "save threads on {seen:?}"
+    );
 }

@@ -9,7 +9,7 @@
 mod common;
 
 use common::repl::*;
-use common::{wait_until, Client, Server};
+use common::{thread_cpus, wait_until, Client, Server};
 
 /// Values written while the link is stalled: 600 x 100 KiB, about twice
 /// the smallest ring (32 MiB), so the stream must outgrow it.
@@ -388,23 +388,6 @@ fn rate_limited_disk_backed_redis_replica() {
         return;
     }
     rate_limited(false, redis(&[]));
-}
-
-/// Each of `pid`'s threads named `comm`, with its `Cpus_allowed_list`.
-fn thread_cpus(pid: u32, comm: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc task list") {
-        let dir = task.expect("task entry").path();
-        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if name.trim_end() != comm {
-            continue;
-        }
-        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
-        if let Some(line) = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")) {
-            found.push(line["Cpus_allowed_list:".len()..].trim().to_string());
-        }
-    }
-    found
 }
 
 /// The link and sender threads a shard spawns (REPLICAOF and PSYNC arrive

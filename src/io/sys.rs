@@ -210,6 +210,20 @@ pub fn unpin_current_thread() {
     }
 }
 
+/// Runs the calling thread on `cpus` only (ids up to
+/// [`crate::config::CPU_ID_MAX`], as the config allows).
+pub fn set_thread_cpus(cpus: &[usize]) {
+    // SAFETY: cpu_set_t is plain data, `cpus` fit in it (CPU_SET panics
+    // rather than write past it), and the set passed is a live local.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 /// Blocks SIGTERM and SIGINT in the calling thread (and the threads it
 /// spawns later) and ignores SIGPIPE, so that only [`wait_signal`] sees them.
 pub fn block_signals() {

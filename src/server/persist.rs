@@ -233,7 +233,7 @@ pub fn bgsave(srv: &Arc<Server>) -> Result<(), SaveError> {
     std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
-            crate::io::sys::unpin_current_thread();
+            place_snapshot_thread(&thread);
             crate::notice!("Background saving started");
             match run_claimed(&thread, None) {
                 Ok(_) => crate::notice!("Background saving terminated with success"),
@@ -545,7 +545,10 @@ fn stream_snapshot<O: ImageOut>(
             srv.keyspace.drive_snapshot(
                 &snap,
                 srv.threads.clamp(1, 8),
-                || DRIVER.set(true),
+                || {
+                    DRIVER.set(true);
+                    place_snapshot_thread(srv);
+                },
                 || {
                     // A driver that found the queue full waits until it is
                     // half drained: woken once per half queue, not once per
@@ -639,6 +642,17 @@ fn drain_spill<O: ImageOut>(
         }
         sink.put(&buf[..n]);
         at += n as u64;
+    }
+}
+
+/// Puts a thread that writes a snapshot on `bgsave-cpu-list` (Redis's
+/// save child's CPUs), else on every CPU the process may use: BGSAVE and
+/// SAVE run on a pinned shard, whose pin a thread it spawns inherits.
+fn place_snapshot_thread(srv: &Server) {
+    let cpus = srv.config.read().bgsave_cpu_list.clone();
+    match cpus {
+        Some(cpus) => crate::io::sys::set_thread_cpus(&cpus),
+        None => crate::io::sys::unpin_current_thread(),
     }
 }
 

@@ -186,9 +186,6 @@ impl Keyspace {
         std::thread::scope(|scope| {
             for _ in 0..drivers.max(1) {
                 scope.spawn(|| {
-                    // SAVE drives from a shard thread: its drivers use
-                    // every core, not the shard's.
-                    crate::io::sys::unpin_current_thread();
                     start();
                     loop {
                         let index = next.fetch_add(1, Ordering::AcqRel);

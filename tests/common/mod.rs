@@ -1069,3 +1069,24 @@ pub fn info_fields(info: &str) -> Vec<(String, String, String)> {
     }
     out
 }
+
+/// `Cpus_allowed_list` of each of `pid`'s threads named `comm` (from
+/// `/proc`; none when the process is gone).
+pub fn thread_cpus(pid: u32, comm: &str) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if name.trim_end() != comm {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        if let Some(line) = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")) {
+            found.push(line["Cpus_allowed_list:".len()..].trim().to_string());
+        }
+    }
+    found
+}
