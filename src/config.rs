@@ -1459,15 +1459,12 @@ pub static DIRECTIVES: &[Directive] = &[
         default: "",
         flags: flags::IMMUTABLE,
         kind: Kind::Special {
-            set: set_cpu_list,
-            show: |c| {
-                c.server_cpu_list
-                    .as_deref()
-                    .map(format_cpu_list)
-                    .unwrap_or_default()
-                    .into_bytes()
+            set: |c, args, _| {
+                c.server_cpu_list = cpu_list_arg(args)?;
+                Ok(())
             },
-            rewrite: rewrite_cpu_list,
+            show: |c| show_cpu_list(c.server_cpu_list.as_deref()),
+            rewrite: |name, c, _| rewrite_cpu_list(name, c.server_cpu_list.as_deref()),
         },
     },
     Directive {
@@ -1480,14 +1477,8 @@ pub static DIRECTIVES: &[Directive] = &[
                 c.bgsave_cpu_list = cpu_list_arg(args)?;
                 Ok(())
             },
-            show: |c| {
-                c.bgsave_cpu_list
-                    .as_deref()
-                    .map(format_cpu_list)
-                    .unwrap_or_default()
-                    .into_bytes()
-            },
-            rewrite: |name, c, _| rewrite_list(name, c.bgsave_cpu_list.as_deref()),
+            show: |c| show_cpu_list(c.bgsave_cpu_list.as_deref()),
+            rewrite: |name, c, _| rewrite_cpu_list(name, c.bgsave_cpu_list.as_deref()),
         },
     },
 ];
@@ -1904,11 +1895,6 @@ fn format_percentile(v: f64) -> String {
     }
 }
 
-fn set_cpu_list(c: &mut Config, args: &[Vec<u8>], _: &mut ApplyCtx) -> Result<(), String> {
-    c.server_cpu_list = cpu_list_arg(args)?;
-    Ok(())
-}
-
 /// A CPU-list directive's argument; empty means none.
 fn cpu_list_arg(args: &[Vec<u8>]) -> Result<Option<Vec<usize>>, String> {
     let arg: &[u8] = args.first().map_or(&[], Vec::as_slice);
@@ -1918,11 +1904,11 @@ fn cpu_list_arg(args: &[Vec<u8>]) -> Result<Option<Vec<usize>>, String> {
     Ok(Some(cpu_list_parse(&utf8(arg.to_vec())?)?))
 }
 
-fn rewrite_cpu_list(name: &'static str, c: &Config, _: &Config) -> Rewrite {
-    rewrite_list(name, c.server_cpu_list.as_deref())
+fn show_cpu_list(list: Option<&[usize]>) -> Vec<u8> {
+    list.map(format_cpu_list).unwrap_or_default().into_bytes()
 }
 
-fn rewrite_list(name: &str, list: Option<&[usize]>) -> Rewrite {
+fn rewrite_cpu_list(name: &str, list: Option<&[usize]>) -> Rewrite {
     match list {
         None => Rewrite::remove(),
         Some(list) => Rewrite::single(name, &repr(format_cpu_list(list).as_bytes()), true),
