@@ -342,33 +342,26 @@ pub struct ReplInfo {
 /// At a cut (every stripe held): a replica's position in its master's
 /// stream (so a restart or a sub-replica continues from it), or a
 /// master's backlog offset (a restarted master lets its replicas continue,
-/// as Redis 7.0 does); settled, so it counts every write the cut sees. For a full sync the ring then forgets its db so
-/// the first write the replica reads carries its SELECT.
+/// as Redis 7.0 does); settled, so it counts every write the cut sees.
 fn repl_at_cut(srv: &Server, for_sync: bool) -> Option<ReplInfo> {
     let backlog = srv.repl.backlog()?;
-    if srv.repl.is_replica() {
-        let offset = backlog.settled();
-        return Some(ReplInfo {
-            replid: srv.repl.ids().replid,
-            offset,
-            stream_db: srv.repl.stream_db(),
-        });
-    }
-    if !for_sync {
+    let (offset, stream_db) = if srv.repl.is_replica() {
+        (backlog.settled(), srv.repl.stream_db())
+    } else if for_sync {
+        // The ring forgets its db, so the first write the replica reads
+        // carries its SELECT.
+        backlog.forget_db();
+        (backlog.settled(), -1)
+    } else {
         // The restarted master's stream starts with a SELECT (its ring
         // begins with no db), so any db is right here; Redis reads -1 as
         // "not valid".
-        return Some(ReplInfo {
-            replid: srv.repl.ids().replid,
-            offset: backlog.settled(),
-            stream_db: 0,
-        });
-    }
-    backlog.forget_db();
+        (backlog.settled(), 0)
+    };
     Some(ReplInfo {
         replid: srv.repl.ids().replid,
-        offset: backlog.settled(),
-        stream_db: -1,
+        offset,
+        stream_db,
     })
 }
 
