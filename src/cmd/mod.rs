@@ -453,8 +453,7 @@ pub fn call(
     // Propagate while the stripes are still held, so the stream orders
     // writes to a key as they happened.
     let changed = ctx.ks.dirty > 0;
-    if ctx.ks.prop.as_is(changed) {
-        ctx.ks.prop.force = false;
+    if ctx.ks.prop.finish_as_is(changed) {
         if let Some(end) = srv.propagate_as_is(ctx.ks.db, argv) {
             ctx.client.woff = end;
         }

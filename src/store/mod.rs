@@ -821,14 +821,20 @@ pub struct Propagation {
 }
 
 impl Propagation {
-    /// The command propagates as it came and alone (no effects queued,
-    /// no rewrite): [`Propagation::finish`] would copy its argv for that.
-    pub fn as_is(&self, changed: bool) -> bool {
-        self.enabled
+    /// Closes the command as [`Propagation::finish`] would, when it
+    /// propagates as it came and alone (no effects queued, no rewrite):
+    /// true then, and the caller feeds its argv as is (finish would copy
+    /// it). False leaves the command open for `finish`.
+    pub fn finish_as_is(&mut self, changed: bool) -> bool {
+        let as_is = self.enabled
             && self.ops.is_empty()
             && self.rewrite.is_none()
             && !self.prevent
-            && (changed || self.force)
+            && (changed || self.force);
+        if as_is {
+            self.force = false;
+        }
+        as_is
     }
 
     /// Closes one command: its queued ops, then the command itself (as
