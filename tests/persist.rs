@@ -142,6 +142,21 @@ fn bgsave_and_wait(c: &mut Client) {
     });
 }
 
+/// `batches` MSETs of 1000 keys `<prefix>:<batch>:<i>`, values of
+/// `value_len` bytes.
+fn mset_batches(c: &mut Client, prefix: &str, batches: usize, value_len: usize) {
+    let value = "v".repeat(value_len);
+    for batch in 0..batches {
+        let mut mset = vec!["MSET".to_string()];
+        for i in 0..1000 {
+            mset.push(format!("{prefix}:{batch}:{i}"));
+            mset.push(value.clone());
+        }
+        let args: Vec<&str> = mset.iter().map(String::as_str).collect();
+        assert_eq!(c.cmd_str(&args), Reply::ok());
+    }
+}
+
 fn digest(c: &mut Client) -> String {
     c.cmd_str(&["DEBUG", "DIGEST"]).as_str()
 }
@@ -281,16 +296,7 @@ fn bgsave_image_is_one_cut_under_writes() {
     // 8 MB of other keys: the save queues more than its 4 MiB budget, so
     // commands saving stripes inline also write to the file themselves.
     let mut c = s.client();
-    let value = "v".repeat(200);
-    for batch in 0..40 {
-        let mut mset = vec!["MSET".to_string()];
-        for i in 0..1000 {
-            mset.push(format!("fill:{batch}:{i}"));
-            mset.push(value.clone());
-        }
-        let args: Vec<&str> = mset.iter().map(String::as_str).collect();
-        assert_eq!(c.cmd_str(&args), Reply::ok());
-    }
+    mset_batches(&mut c, "fill", 40, 200);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..3)
         .map(|w| {
@@ -652,16 +658,7 @@ fn bgsave_threads_run_on_bgsave_cpulist() {
     assert_eq!(thread_cpus(s.pid(), "shard-0"), ["0"]);
     // Enough keys that a save lasts a few milliseconds; BGSAVE again
     // until its threads were seen at least once.
-    let value = "v".repeat(100);
-    for batch in 0..100 {
-        let mut mset = vec!["MSET".to_string()];
-        for i in 0..1000 {
-            mset.push(format!("k:{batch}:{i}"));
-            mset.push(value.clone());
-        }
-        let args: Vec<&str> = mset.iter().map(String::as_str).collect();
-        assert_eq!(c.cmd_str(&args), Reply::ok());
-    }
+    mset_batches(&mut c, "k", 100, 100);
     let mut seen = Vec::new();
     for _ in 0..50 {
         assert_eq!(
