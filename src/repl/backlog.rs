@@ -635,6 +635,16 @@ mod loom_tests {
     use super::*;
     use loom::sync::Arc;
 
+    /// A producer thread appending `entry`; joins to its range's end.
+    fn spawn_append(
+        ring: &Arc<Backlog>,
+        db: Option<usize>,
+        entry: &'static [u8],
+    ) -> loom::thread::JoinHandle<u64> {
+        let ring = ring.clone();
+        loom::thread::spawn(move || ring.append(db, entry))
+    }
+
     /// Two producers and a reader on a tiny ring, every interleaving: the
     /// stream is one of the two orders with the right SELECTs, and a read
     /// either returns a prefix of it or reports the loss.
@@ -642,14 +652,8 @@ mod loom_tests {
     fn every_interleaving_is_a_valid_stream() {
         loom::model(|| {
             let ring = Arc::new(Backlog::new(64, 0));
-            let a = {
-                let ring = ring.clone();
-                loom::thread::spawn(move || ring.append(Some(0), b"AAAAA"))
-            };
-            let b = {
-                let ring = ring.clone();
-                loom::thread::spawn(move || ring.append(Some(1), b"BBB"))
-            };
+            let a = spawn_append(&ring, Some(0), b"AAAAA");
+            let b = spawn_append(&ring, Some(1), b"BBB");
             let mut partial = Vec::new();
             let _ = ring.read(0, 64, &mut partial);
             a.join().unwrap();
@@ -676,14 +680,8 @@ mod loom_tests {
     fn settled_covers_every_returned_producer() {
         loom::model(|| {
             let ring = Arc::new(Backlog::new(64, 0));
-            let keyless = {
-                let ring = ring.clone();
-                loom::thread::spawn(move || ring.append(None, b"PING"))
-            };
-            let write = {
-                let ring = ring.clone();
-                loom::thread::spawn(move || ring.append(None, b"SET"))
-            };
+            let keyless = spawn_append(&ring, None, b"PING");
+            let write = spawn_append(&ring, None, b"SET");
             let end = write.join().unwrap();
             let settled = ring.settled();
             assert!(settled >= end && ring.offset() >= settled);
@@ -703,10 +701,7 @@ mod loom_tests {
             let ring = Arc::new(Backlog::new(64, 0));
             let producers: Vec<_> = [&b"A"[..], b"BB", b"CCC"]
                 .into_iter()
-                .map(|entry| {
-                    let ring = ring.clone();
-                    loom::thread::spawn(move || ring.append(None, entry))
-                })
+                .map(|entry| spawn_append(&ring, None, entry))
                 .collect();
             for p in producers {
                 p.join().unwrap();
