@@ -372,6 +372,10 @@ pub struct Config {
     /// at, per replica (0: as fast as the link takes), so a sync cannot
     /// crowd out client traffic on a shared NIC. Redis has no such knob.
     pub repl_sync_rate_limit: u64,
+    /// `replica-apply-threads` (sluice's own): threads a replica applies
+    /// the master's stream with (`repl::apply`); 0: one per server thread;
+    /// 1: the link thread alone, in stream order as Redis.
+    pub replica_apply_threads: i64,
     /// `save`: snapshot points; empty disables automatic snapshots.
     pub save: Vec<SavePoint>,
     /// `enable-protected-configs`, immutable.
@@ -447,6 +451,7 @@ impl Config {
             rdbchecksum: false,
             rdb_direct_io: false,
             repl_sync_rate_limit: 0,
+            replica_apply_threads: 0,
             replica_read_only: false,
             replicaof: None,
             masterauth: None,
@@ -976,6 +981,18 @@ pub static DIRECTIVES: &[Directive] = &[
             set: |c, v| c.repl_sync_rate_limit = v,
             min: 0,
             max: i64::MAX as u64,
+        },
+    },
+    Directive {
+        name: "replica-apply-threads",
+        alias: None,
+        default: "0",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.replica_apply_threads,
+            set: |c, v| c.replica_apply_threads = v,
+            min: 0,
+            max: 64,
         },
     },
     Directive {

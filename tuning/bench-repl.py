@@ -17,13 +17,20 @@ Per round and server, on probed loopback ports:
    client on this host, no replication wait);
 3. `redis-benchmark -t set -P 16 -c 50 -n SETS` against the master with
    the replica attached; then waits for the replica's offset to equal the
-   master's (the run counts only if the replica kept up); and the same
-   against a master without replica, for the cost of replicating.
+   master's (the run counts only if the replica kept up);
+4. catch-up: the replica stopped (SIGSTOP) while `redis-benchmark -t set
+   -P 16 -c 50 -r 1000000 -n SETS` writes random keys on the master,
+   then resumed (SIGCONT): SETs per second from the resume until its
+   offset equals the master's (how fast a replica applies a stream it
+   fell behind on; sluice's applies runs of it in parallel);
+5. the same SET run against the master without its replica, for the
+   cost of replicating.
 Prints per-round rows, a median table with sluice/redis ratios, and the
 machine line. Servers are killed on exit.
 """
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -47,8 +54,11 @@ def info_field(port, field):
 
 
 def start(kind, port, workdir):
+    # The backlog and an unlimited output buffer keep a stopped replica
+    # (catch-up rows) attached.
     common = ["--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, "--save", "",
-              "--appendonly", "no", "--repl-diskless-sync-delay", "0"]
+              "--appendonly", "no", "--repl-diskless-sync-delay", "0",
+              "--repl-backlog-size", "512mb", "--client-output-buffer-limit", "replica 0 0 0"]
     if kind == "redis":
         cmd = ["redis-server", *common]
     else:
@@ -108,15 +118,37 @@ def set_wait(port, n, warmup=2000, second=b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\
     return {"p50": q(0.5), "p99": q(0.99), "p999": q(0.999), "max": lat[-1]}
 
 
-def set_throughput(port):
+def set_throughput(port, *extra):
     out = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-t", "set", "-P", "16", "-c", "50",
-         "-n", str(SETS), "-q"],
+         "-n", str(SETS), "-q", *extra],
         capture_output=True, text=True).stdout
     m = re.findall(r"SET: ([0-9.]+) requests per second", out)
     if not m:
         raise SystemExit(f"redis-benchmark output not understood: {out!r}")
     return float(m[-1])
+
+
+def catch_up(replica, mport, rport):
+    """SETs per second a stopped replica applies once resumed."""
+    replica.send_signal(signal.SIGSTOP)
+    try:
+        set_throughput(mport, "-r", "1000000")
+        target = int(info_field(mport, "master_repl_offset"))
+    finally:
+        t0 = time.perf_counter()
+        replica.send_signal(signal.SIGCONT)
+    poll = benchlib.Conn(rport)
+    try:
+        while True:
+            text = poll.call("INFO", "replication")
+            offset = int(text.split("slave_repl_offset:", 1)[1].split()[0])
+            if offset >= target:
+                break
+            time.sleep(0.002)
+    finally:
+        poll.close()
+    return SETS / (time.perf_counter() - t0)
 
 
 def one_round(kind):
@@ -136,11 +168,12 @@ def one_round(kind):
         wait_for("the replica to catch up",
                  lambda: info_field(rport, "slave_repl_offset")
                  == info_field(mport, "master_repl_offset"), timeout=300)
+        catchup = catch_up(replica, mport, rport)
         replica.kill()
         replica.wait()
         wait_for("the replica to be gone", lambda: info_field(mport, "connected_slaves") == "0")
         alone = set_throughput(mport)
-        return lat, floor, tput, alone
+        return lat, floor, tput, alone, catchup
     finally:
         for p in (master, replica):
             p.kill()
@@ -154,12 +187,13 @@ def main():
     results = {"redis": [], "sluice": []}
     for r in range(ROUNDS):
         for kind in ("redis", "sluice"):
-            lat, floor, tput, alone = one_round(kind)
-            results[kind].append((lat, tput, floor, alone))
+            lat, floor, tput, alone, catchup = one_round(kind)
+            results[kind].append((lat, tput, floor, alone, catchup))
             print(f"round {r + 1} {kind:6}: SET+WAIT p50 {lat['p50']:.0f} us, p99 {lat['p99']:.0f} us, "
                   f"p99.9 {lat['p999']:.0f} us, max {lat['max']:.0f} us "
                   f"(SET+PING p50 {floor['p50']:.0f}, p99 {floor['p99']:.0f}); "
-                  f"SET -P16 -c50 {tput:,.0f} req/s replicated, {alone:,.0f} alone", flush=True)
+                  f"SET -P16 -c50 {tput:,.0f} req/s replicated, {alone:,.0f} alone; "
+                  f"catch-up {catchup:,.0f} SET/s", flush=True)
 
     def med(kind, f):
         return statistics.median(f(x) for x in results[kind])
@@ -172,6 +206,7 @@ def main():
         ("SET+PING p99, the client's floor (us)", lambda x: x[2]["p99"], True),
         ("SET -P 16 -c 50, replica attached (req/s)", lambda x: x[1], False),
         ("SET -P 16 -c 50, no replica (req/s)", lambda x: x[3], False),
+        ("replica catch-up, random keys (SET/s applied)", lambda x: x[4], False),
     ]
     print()
     print("| metric (median of %d rounds) | redis-server | sluice | ratio |" % ROUNDS)

@@ -539,9 +539,11 @@ fn replica_refusal(srv: &Server, client: &Client, cmd: &Command) -> Option<&'sta
 /// writes (`changed`) go to this replica's own backlog as the master sent
 /// them: the bytes of the stream up to here, with the db they leave the
 /// stream in (the link feeds the rest at the next transaction boundary).
+/// A parallel apply worker (`repl::apply`) has no bytes: the link feeds
+/// its whole run once every part is applied.
 fn propagate(srv: &Server, client: &mut Client, ops: Vec<(usize, Argv)>, changed: bool) {
     if client.master_link {
-        if changed {
+        if changed && !client.repl_raw.is_empty() {
             srv.repl.set_stream_db(client.db);
             srv.repl.feed_raw(&client.repl_raw);
             client.repl_raw.clear();

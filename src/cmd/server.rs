@@ -748,7 +748,9 @@ fn fmt_percentile(p: f64) -> String {
 /// `genRedisInfoString`, plus `sluice_slaveN_ack_lag_us` (a name Redis
 /// tooling does not know: the time from a write's append to its ACK) and
 /// `sluice_slaveN_sync` (its last full sync's payload bytes so far, time,
-/// rate, and the stream kept for it in a spill file).
+/// rate, and the stream kept for it in a spill file); on a replica,
+/// `sluice_replica_apply` (runs of the stream applied in parallel and
+/// their commands, `repl::apply`).
 fn replication_info(srv: &crate::server::Server, s: &mut String) {
     use crate::repl::replica::LinkState;
     let repl = &srv.repl;
@@ -821,9 +823,12 @@ fn replication_info(srv: &crate::server::Server, s: &mut String) {
             }
             let _ = write!(
                 s,
-                "slave_priority:{priority}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
+                "slave_priority:{priority}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n\
+                 sluice_replica_apply:parallel_runs={},parallel_commands={}\r\n",
                 u8::from(read_only),
                 u8::from(announced),
+                link.parallel_runs.load(Ordering::Relaxed),
+                link.parallel_commands.load(Ordering::Relaxed),
             );
         }
     }

@@ -210,6 +210,14 @@ pub fn unpin_current_thread() {
     }
 }
 
+/// Sets the calling thread's name (its `comm`, at most 15 bytes shown).
+pub fn name_current_thread(name: &std::ffi::CStr) {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string, which `name` is.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+    }
+}
+
 /// Runs the calling thread on `cpus` only (ids up to
 /// [`crate::config::CPU_ID_MAX`], as the config allows).
 pub fn set_thread_cpus(cpus: &[usize]) {

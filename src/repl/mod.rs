@@ -15,6 +15,7 @@
 //! previous one, up to the offset where it ended: PSYNC2) and the offset
 //! is still in the ring.
 
+pub mod apply;
 pub mod backlog;
 pub mod fullsync;
 pub mod handshake;

@@ -35,7 +35,7 @@
 use super::handshake::{ack, Config, Event, Handshake, SyncPayload};
 use crate::cmd::{dispatch, Client};
 use crate::config::ReplDisklessLoad;
-use crate::protocol::{Argv, Limits, Parsed, ReplyBuf, RequestParser};
+use crate::protocol::{Argv, Parsed, ReplyBuf, RequestParser};
 use crate::server::persist::ReplInfo;
 use crate::server::{ClientMeta, Server};
 use std::io::{Read, Write};
@@ -103,6 +103,10 @@ pub struct LinkStatus {
     failover: AtomicBool,
     pub failover_refused: AtomicBool,
     stop: AtomicBool,
+    /// Runs of the stream applied in parallel, and their commands
+    /// (`repl::apply`; INFO `sluice_replica_apply`).
+    pub parallel_runs: AtomicU64,
+    pub parallel_commands: AtomicU64,
 }
 
 impl LinkStatus {
@@ -155,6 +159,8 @@ impl Link {
             synced: AtomicBool::new(cached.is_some()),
             failover: AtomicBool::new(failover),
             failover_refused: AtomicBool::new(false),
+            parallel_runs: AtomicU64::new(0),
+            parallel_commands: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         let thread_status = Arc::clone(&status);
@@ -894,19 +900,69 @@ impl From<super::handshake::Failure> for Outcome {
 /// offset advances at transaction boundaries only, so a lost link resends
 /// a half-received MULTI block whole.
 fn stream(srv: &Arc<Server>, io: &mut Io, client: &mut Client, offset: &mut u64) -> Outcome {
+    let parts = match srv.config.read().replica_apply_threads {
+        0 => srv.threads,
+        n => usize::try_from(n).unwrap_or(1),
+    };
+    if parts <= 1 {
+        return apply_stream(srv, io, client, offset, None);
+    }
+    std::thread::scope(|scope| {
+        let mut pool = super::apply::Pool::start(scope, srv, parts);
+        apply_stream(srv, io, client, offset, Some(&mut pool))
+    })
+}
+
+/// [`stream`], handing runs of one-stripe writes to `pool` when there is
+/// one (see `repl::apply`).
+fn apply_stream(
+    srv: &Arc<Server>,
+    io: &mut Io,
+    client: &mut Client,
+    offset: &mut u64,
+    mut pool: Option<&mut super::apply::Pool>,
+) -> Outcome {
     let mut out = ReplyBuf::new(false);
     let mut parser = RequestParser::new();
-    let limits = Limits {
-        proto_max_bulk_len: u64::MAX >> 1,
-        authenticated: true,
-    };
+    let limits = super::apply::LIMITS;
     let mut argv = Argv::new();
     let mut last_ack = Instant::now();
     let mut acked = *offset;
     let mut pending = 0u64;
     loop {
         let mut used = 0;
+        // Commands before this are a run too short to hand out: inline.
+        let mut inline_until = 0;
         loop {
+            if let Some(pool) = pool.as_deref_mut() {
+                if used >= inline_until && client.multi.is_none() && client.repl_raw.is_empty() {
+                    debug_assert_eq!(pending, 0);
+                    let run = pool.collect(&io.buf[used..], client.db);
+                    if pool.commands() >= super::apply::MIN_RUN {
+                        let bytes = &io.buf[used..used + run];
+                        // The run, its bytes in the backlog and the offset
+                        // are one step for a snapshot's cut.
+                        let gate = srv.keyspace.hold_cuts();
+                        pool.apply(srv, bytes);
+                        srv.repl.set_stream_db(client.db);
+                        srv.repl.feed_raw(bytes);
+                        drop(gate);
+                        io.status.parallel_runs.fetch_add(1, Ordering::Relaxed);
+                        io.status
+                            .parallel_commands
+                            .fetch_add(pool.commands() as u64, Ordering::Relaxed);
+                        pool.clear();
+                        used += run;
+                        *offset += run as u64;
+                        io.status.offset.store(*offset, Ordering::Release);
+                        // It may have scanned a partial line the run took.
+                        parser = RequestParser::new();
+                        continue;
+                    }
+                    pool.clear();
+                    inline_until = used + run;
+                }
+            }
             match parser.parse(&io.buf[used..], &limits, &mut argv) {
                 Ok(Parsed::Complete { consumed }) => {
                     client

@@ -230,10 +230,12 @@ pub fn bgsave(srv: &Arc<Server>) -> Result<(), SaveError> {
         return Err(SaveError::InProgress);
     }
     let thread = Arc::clone(srv);
+    // Named only once placed: a thread named at spawn would show as
+    // "bgsave" on its creator's (a shard's) CPU for a moment.
     std::thread::Builder::new()
-        .name("bgsave".into())
         .spawn(move || {
             place_snapshot_thread(&thread);
+            crate::io::sys::name_current_thread(c"bgsave");
             crate::notice!("Background saving started");
             match run_claimed(&thread, None) {
                 Ok(_) => crate::notice!("Background saving terminated with success"),

@@ -453,6 +453,13 @@ pub struct Keyspace {
     snapshot_active: AtomicBool,
     snapshot_epoch: AtomicU64,
     pub snapshot_stats: snapshot::SnapshotStats,
+    /// Taken before any stripe by whoever needs the whole keyspace at one
+    /// point of the replication stream (a snapshot's cut, [`Locked::all`]),
+    /// and by a replica applying a batch of the master's stream in
+    /// parallel (`repl::apply`) for the whole batch: a cut then sees a
+    /// batch entirely or not at all, never a half-applied one whose writes
+    /// are not a prefix of the stream. Lock order: this, then stripes.
+    cut_gate: Mutex<()>,
 }
 
 impl Keyspace {
@@ -476,7 +483,13 @@ impl Keyspace {
             snapshot_active: AtomicBool::new(false),
             snapshot_epoch: AtomicU64::new(0),
             snapshot_stats: Default::default(),
+            cut_gate: Mutex::new(()),
         }
+    }
+
+    /// Holds off cuts (see `cut_gate`); take it before any stripe.
+    pub fn hold_cuts(&self) -> MutexGuard<'_, ()> {
+        self.cut_gate.lock()
     }
 
     /// Drops every key of every database, stripe by stripe, raising the
@@ -587,6 +600,9 @@ pub struct Locked<'a> {
     /// Several stripes, sorted by index; with `all`, every stripe in order.
     held: Vec<(usize, MutexGuard<'a, Stripe>)>,
     all: bool,
+    /// With `all`: the cut gate, taken first and (declared last) released
+    /// after the stripes.
+    _gate: Option<MutexGuard<'a, ()>>,
 }
 
 impl<'a> Locked<'a> {
@@ -597,6 +613,7 @@ impl<'a> Locked<'a> {
             one: Some((stripe, keyspace.stripes[stripe].lock())),
             held: Vec::new(),
             all: false,
+            _gate: None,
         }
     }
 
@@ -616,11 +633,13 @@ impl<'a> Locked<'a> {
             one: None,
             held,
             all: false,
+            _gate: None,
         }
     }
 
     /// Locks every stripe, in ascending order.
     pub fn all(keyspace: &'a Keyspace) -> Self {
+        let gate = keyspace.hold_cuts();
         let held = (0..STRIPES)
             .map(|s| (s, keyspace.stripes[s].lock()))
             .collect();
@@ -629,6 +648,7 @@ impl<'a> Locked<'a> {
             one: None,
             held,
             all: true,
+            _gate: Some(gate),
         }
     }
 
@@ -639,6 +659,7 @@ impl<'a> Locked<'a> {
             one: None,
             held: Vec::new(),
             all: false,
+            _gate: None,
         }
     }
 

@@ -151,6 +151,7 @@ impl Keyspace {
     ) -> Result<std::sync::Arc<Snapshot>, Busy> {
         // Every stripe lock, ascending (the order commands use), so no
         // command holds a half-done multi-stripe change across the cut.
+        let gate = self.hold_cuts();
         let guards: Vec<_> = self.stripes.iter().map(|s| s.lock()).collect();
         let mut slot = self.snapshot.lock();
         if slot.is_some() {
@@ -167,6 +168,7 @@ impl Keyspace {
         at_cut();
         drop(slot);
         drop(guards);
+        drop(gate);
         Ok(snap)
     }
 

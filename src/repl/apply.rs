@@ -1,0 +1,321 @@
+//! Parallel apply of the master's stream on a replica.
+//!
+//! One link thread reads and applies the master's stream in order, which
+//! holds a replica to the speed of one core while a sluice master takes
+//! writes on all of its shards. When a read brings a run of commands that
+//! each touch one stripe (the common SET / HSET / LPUSH / DEL of one key),
+//! the link thread splits the run by stripe into `parts` queues: it
+//! applies the first itself while workers apply the others, each queue in
+//! stream order.
+//!
+//! ```text
+//!   io.buf: | SET a | SET b | HSET c | ... | SELECT 2 | SET d | ...
+//!            '------- run (one stripe each) ------'  '- inline (as before)
+//!   run --stripe % parts--> part 0 (link thread), part 1..n (workers)
+//!   all parts done --> the run's bytes to this replica's backlog, offset
+//! ```
+//!
+//! What holds: writes to one key (one stripe) apply in stream order, and
+//! anything else (MULTI/EXEC blocks, SELECT, multi-stripe commands,
+//! FLUSHALL, PING, GETACK) runs on the link thread between runs, after
+//! every earlier command. The offset (ACKs, WAIT, INFO) and the backlog
+//! advance only when a whole run is applied, under the keyspace's cut
+//! gate, so a snapshot of this replica (BGSAVE, a sub-replica's full sync)
+//! holds a prefix of the stream. What a client of the replica may see
+//! during a run (about a millisecond): a later write to one key before an
+//! earlier write to another key of a different stripe. With
+//! `replica-apply-threads 1` the link applies everything in order, as
+//! Redis does.
+
+use crate::cmd::{dispatch_found, flags, lookup, Client, Command};
+use crate::protocol::{Argv, Limits, Parsed, ReplyBuf, RequestParser};
+use crate::server::{ClientMeta, Server};
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::Arc;
+
+/// A run shorter than this is applied inline: handing it out costs two
+/// thread wake-ups, worth it only for a batch that takes longer.
+pub const MIN_RUN: usize = 64;
+
+/// One command of a run: its bytes in the run's buffer, and its db.
+#[derive(Clone, Copy)]
+struct Task {
+    start: usize,
+    end: usize,
+    db: usize,
+}
+
+/// A worker's share of one run.
+struct Job {
+    bytes: Arc<Vec<u8>>,
+    tasks: Vec<Task>,
+}
+
+/// The one-stripe write `argv` is, if it is one: its command and stripe.
+fn one_stripe(argv: &Argv) -> Option<(&'static Command, usize)> {
+    let cmd = lookup(argv.get(0))?;
+    let excluded = flags::ALL_STRIPES | flags::WALKS | flags::CONTAINER | flags::RUNS_IN_MULTI;
+    if cmd.flags & flags::WRITE == 0 || cmd.flags & excluded != 0 || !cmd.arity_ok(argv.len()) {
+        return None;
+    }
+    let mut keys = cmd.key_positions(argv);
+    let stripe = crate::store::stripe_of(argv.get(keys.next()?));
+    keys.all(|k| crate::store::stripe_of(argv.get(k)) == stripe)
+        .then_some((cmd, stripe))
+}
+
+/// Applies one part's tasks, in order, as the master's client.
+struct Applier {
+    client: Client,
+    parser: RequestParser,
+    argv: Argv,
+    out: ReplyBuf,
+    /// The metrics slot its calls count in.
+    shard: usize,
+}
+
+impl Applier {
+    fn new(srv: &Server, shard: usize) -> Applier {
+        let meta = Arc::new(ClientMeta::new(
+            srv.next_client_id(),
+            0,
+            -1,
+            "replication-apply".into(),
+            String::new(),
+            srv.now_ms(),
+        ));
+        let mut client = Client::new(meta, true);
+        client.master_link = true;
+        Applier {
+            client,
+            parser: RequestParser::new(),
+            argv: Argv::new(),
+            out: ReplyBuf::new(false),
+            shard,
+        }
+    }
+
+    fn apply(&mut self, srv: &Server, bytes: &[u8], tasks: &[Task]) {
+        for task in tasks {
+            self.argv.clear();
+            // The link parsed these bytes already: complete and valid.
+            let parsed = self
+                .parser
+                .parse(&bytes[task.start..task.end], &LIMITS, &mut self.argv);
+            debug_assert!(matches!(parsed, Ok(Parsed::Complete { .. })));
+            if self.argv.is_empty() {
+                continue;
+            }
+            self.client.db = task.db;
+            let cmd = lookup(self.argv.get(0));
+            dispatch_found(
+                srv,
+                self.shard,
+                &mut self.client,
+                &mut self.out,
+                &self.argv,
+                cmd,
+            );
+            self.out.buf.clear();
+        }
+    }
+}
+
+/// The master's stream is trusted up to any bulk length (the link's own
+/// limits).
+pub const LIMITS: Limits = Limits {
+    proto_max_bulk_len: u64::MAX >> 1,
+    authenticated: true,
+};
+
+/// The link thread's side: the run being collected, its own part, and the
+/// workers (scoped to the link's streaming).
+pub struct Pool {
+    parts: usize,
+    scan: RequestParser,
+    argv: Argv,
+    /// The run's tasks by part.
+    queues: Vec<Vec<Task>>,
+    /// Tasks in the run.
+    len: usize,
+    mine: Applier,
+    jobs: Vec<Sender<Job>>,
+    done: Receiver<Vec<Task>>,
+}
+
+impl Pool {
+    /// `parts` queues: the link thread's own and `parts - 1` workers,
+    /// spawned in `scope` (they end when the pool is dropped).
+    pub fn start<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        srv: &'scope Server,
+        parts: usize,
+    ) -> Pool {
+        let parts = parts.max(1);
+        let (done_tx, done) = crossbeam_channel::unbounded();
+        let mut jobs = Vec::with_capacity(parts - 1);
+        for part in 1..parts {
+            let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+            let done_tx = done_tx.clone();
+            let mut applier = Applier::new(srv, part % srv.metrics.len().max(1));
+            let spawned = std::thread::Builder::new()
+                .name(format!("repl-apply-{part}"))
+                .spawn_scoped(scope, move || {
+                    for job in rx {
+                        applier.apply(srv, &job.bytes, &job.tasks);
+                        let mut tasks = job.tasks;
+                        tasks.clear();
+                        if done_tx.send(tasks).is_err() {
+                            break;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => jobs.push(tx),
+                Err(e) => {
+                    crate::warning!(
+                        "Replica apply: spawning a worker failed, applying with fewer: {e}"
+                    );
+                    break;
+                }
+            }
+        }
+        Pool {
+            parts: jobs.len() + 1,
+            scan: RequestParser::new(),
+            argv: Argv::new(),
+            queues: vec![Vec::new(); jobs.len() + 1],
+            len: 0,
+            mine: Applier::new(srv, 0),
+            jobs,
+            done,
+        }
+    }
+
+    /// Collects the run of one-stripe writes at the start of `buf` (all in
+    /// `db`), stopping at the first other command or incomplete one.
+    /// Returns its length in bytes (0: none).
+    pub fn collect(&mut self, buf: &[u8], db: usize) -> usize {
+        self.clear();
+        let mut used = 0;
+        loop {
+            self.argv.clear();
+            match self.scan.parse(&buf[used..], &LIMITS, &mut self.argv) {
+                Ok(Parsed::Complete { consumed }) if !self.argv.is_empty() => {
+                    let Some((_, stripe)) = one_stripe(&self.argv) else {
+                        break;
+                    };
+                    self.queues[stripe % self.parts].push(Task {
+                        start: used,
+                        end: used + consumed,
+                        db,
+                    });
+                    self.len += 1;
+                    used += consumed;
+                }
+                _ => break,
+            }
+        }
+        // Whatever stopped the run is parsed again by the link.
+        self.scan = RequestParser::new();
+        used
+    }
+
+    /// Commands in the collected run.
+    pub fn commands(&self) -> usize {
+        self.len
+    }
+
+    /// Forgets the collected run.
+    pub fn clear(&mut self) {
+        for queue in &mut self.queues {
+            queue.clear();
+        }
+        self.len = 0;
+    }
+
+    /// Applies the collected run, whose bytes are `run`: the workers their
+    /// parts, this thread the first; returns when all are applied (the run
+    /// stays collected until [`Pool::clear`]).
+    pub fn apply(&mut self, srv: &Server, run: &[u8]) {
+        let shared = Arc::new(run.to_vec());
+        let mut handed = 0;
+        for (part, jobs) in self.jobs.iter().enumerate() {
+            let queue = &mut self.queues[part + 1];
+            if queue.is_empty() {
+                continue;
+            }
+            let tasks = std::mem::take(queue);
+            if let Err(back) = jobs.send(Job {
+                bytes: Arc::clone(&shared),
+                tasks,
+            }) {
+                // A worker gone (it cannot be, short of a panic): its part
+                // is applied here, after this thread's own.
+                self.queues[part + 1] = back.into_inner().tasks;
+                continue;
+            }
+            handed += 1;
+        }
+        let mine = std::mem::take(&mut self.queues[0]);
+        self.mine.apply(srv, &shared, &mine);
+        self.queues[0] = mine;
+        for part in 1..self.parts {
+            if !self.queues[part].is_empty() {
+                let left = std::mem::take(&mut self.queues[part]);
+                self.mine.apply(srv, &shared, &left);
+                self.queues[part] = left;
+            }
+        }
+        for _ in 0..handed {
+            match self.done.recv() {
+                Ok(tasks) => {
+                    // Reuse a returned queue's allocation.
+                    if let Some(slot) = self.queues.iter_mut().find(|q| q.capacity() == 0) {
+                        *slot = tasks;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stripe(args: &[&str]) -> Option<usize> {
+        one_stripe(&Argv::from_slices(args)).map(|(_, s)| s)
+    }
+
+    #[test]
+    fn runs_take_one_stripe_writes_only() {
+        let of = |k: &str| crate::store::stripe_of(k.as_bytes());
+        assert_eq!(stripe(&["SET", "k", "v"]), Some(of("k")));
+        assert_eq!(stripe(&["incr", "c"]), Some(of("c")));
+        // Keys sharing a hash tag share a stripe.
+        assert_eq!(
+            stripe(&["MSET", "{t}a", "1", "{t}b", "2"]),
+            Some(of("{t}a"))
+        );
+        let (a, b) = ("a", "b");
+        assert_ne!(of(a), of(b), "pick keys in two stripes");
+        assert_eq!(stripe(&["MSET", a, "1", b, "2"]), None);
+        assert_eq!(stripe(&["DEL", a, b]), None);
+        for other in [
+            &["GET", "k"][..],
+            &["SELECT", "1"],
+            &["FLUSHALL"],
+            &["MULTI"],
+            &["EXEC"],
+            &["PING"],
+            &["REPLCONF", "GETACK", "*"],
+            &["PUBLISH", "ch", "m"],
+            &["SET", "k"],
+            &["NOSUCH", "k"],
+        ] {
+            assert_eq!(stripe(other), None, "{other:?}");
+        }
+    }
+}
