@@ -8,6 +8,8 @@ Usage: python3 tuning/bench-repl.py [ROUNDS] [WAITS] [SETS] [THREADS]
   WAITS    SET+WAIT pairs per round (default 20000, after 2000 warm-up)
   SETS     redis-benchmark requests per round (default 2000000)
   THREADS  sluice server-threads for master and replica (default: nproc)
+Environment: BENCH_SLUICE_ARGS adds arguments to every sluice server
+(A/B runs, e.g. "--replica-apply-threads 1").
 
 Per round and server, on probed loopback ports:
 1. start a master and a replica, REPLICAOF, wait for master_link_status:up;
@@ -47,6 +49,8 @@ SETS = int(sys.argv[3]) if len(sys.argv) > 3 else 2_000_000
 THREADS = sys.argv[4] if len(sys.argv) > 4 else str(os.cpu_count())
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "target", "release", "sluice-server")
+# More sluice arguments for A/B runs, e.g. "--replica-apply-threads 1".
+SLUICE_EXTRA = os.environ.get("BENCH_SLUICE_ARGS", "").split()
 
 
 def info_field(port, field):
@@ -62,7 +66,7 @@ def start(kind, port, workdir):
     if kind == "redis":
         cmd = ["redis-server", *common]
     else:
-        cmd = [SLUICE, *common, "--server-threads", THREADS]
+        cmd = [SLUICE, *common, "--server-threads", THREADS, *SLUICE_EXTRA]
     log = open(os.path.join(workdir, "server.log"), "a")
     return subprocess.Popen(cmd, stdout=log, stderr=log)
 

@@ -238,6 +238,13 @@ impl Pool {
     /// parts, this thread the first; returns when all are applied (the run
     /// stays collected until [`Pool::clear`]).
     pub fn apply(&mut self, srv: &Server, run: &[u8]) {
+        if self.queues.iter().filter(|q| !q.is_empty()).count() <= 1 {
+            // One part (one hot key, say): nothing to overlap, no hand-off.
+            for queue in &self.queues {
+                self.mine.apply(srv, run, queue);
+            }
+            return;
+        }
         let shared = Arc::new(run.to_vec());
         let mut handed = 0;
         for (part, jobs) in self.jobs.iter().enumerate() {
