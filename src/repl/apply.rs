@@ -37,12 +37,14 @@ use std::sync::Arc;
 /// thread wake-ups, worth it only for a batch that takes longer.
 pub const MIN_RUN: usize = 64;
 
-/// One command of a run: its bytes in the run's buffer, and its db.
+/// One command of a run: its bytes in the run's buffer, its db, and the
+/// command they name (looked up once).
 #[derive(Clone, Copy)]
 struct Task {
     start: usize,
     end: usize,
     db: usize,
+    cmd: &'static Command,
 }
 
 /// A worker's share of one run.
@@ -107,7 +109,7 @@ impl Applier {
                 continue;
             }
             self.client.db = task.db;
-            let cmd = lookup(self.argv.get(0));
+            let cmd = Some(task.cmd);
             dispatch_found(
                 srv,
                 self.shard,
@@ -202,13 +204,14 @@ impl Pool {
             self.argv.clear();
             match self.scan.parse(&buf[used..], &LIMITS, &mut self.argv) {
                 Ok(Parsed::Complete { consumed }) if !self.argv.is_empty() => {
-                    let Some((_, stripe)) = one_stripe(&self.argv) else {
+                    let Some((cmd, stripe)) = one_stripe(&self.argv) else {
                         break;
                     };
                     self.queues[stripe % self.parts].push(Task {
                         start: used,
                         end: used + consumed,
                         db,
+                        cmd,
                     });
                     self.len += 1;
                     used += consumed;
