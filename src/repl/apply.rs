@@ -33,9 +33,9 @@ use crate::server::{ClientMeta, Server};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 
-/// A run shorter than this is applied inline: handing it out costs two
+/// Commands per part of a run: handing a part to a worker costs two
 /// thread wake-ups, worth it only for a batch that takes longer.
-pub const MIN_RUN: usize = 64;
+const PER_PART: usize = 64;
 
 /// One command of a run: its bytes in the run's buffer, its db, and the
 /// command they name (looked up once).
@@ -44,6 +44,7 @@ struct Task {
     start: usize,
     end: usize,
     db: usize,
+    stripe: usize,
     cmd: &'static Command,
 }
 
@@ -64,6 +65,17 @@ fn one_stripe(argv: &Argv) -> Option<(&'static Command, usize)> {
     let stripe = crate::store::stripe_of(argv.get(keys.next()?));
     keys.all(|k| crate::store::stripe_of(argv.get(k)) == stripe)
         .then_some((cmd, stripe))
+}
+
+/// A worker that panics (a bug) still answers for its job, so the link
+/// thread does not wait forever; the scope re-raises the panic when the
+/// link's streaming ends.
+struct Unwinding<'a>(&'a Sender<Vec<Task>>);
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.send(Vec::new());
+    }
 }
 
 /// Applies one part's tasks, in order, as the master's client.
@@ -130,33 +142,32 @@ pub const LIMITS: Limits = Limits {
     authenticated: true,
 };
 
-/// The link thread's side: the run being collected, its own part, and the
-/// workers (scoped to the link's streaming).
+/// The link thread's side: the run being collected, its own applier, and
+/// the workers (scoped to the link's streaming).
 pub struct Pool {
-    parts: usize,
     scan: RequestParser,
     argv: Argv,
-    /// The run's tasks by part.
+    /// The collected run, in stream order.
+    tasks: Vec<Task>,
+    /// A run's tasks by part while it is applied (kept for their
+    /// allocations).
     queues: Vec<Vec<Task>>,
-    /// Tasks in the run.
-    len: usize,
     mine: Applier,
     jobs: Vec<Sender<Job>>,
     done: Receiver<Vec<Task>>,
 }
 
 impl Pool {
-    /// `parts` queues: the link thread's own and `parts - 1` workers,
+    /// Up to `parts` parts: the link thread's own and `parts - 1` workers,
     /// spawned in `scope` (they end when the pool is dropped).
     pub fn start<'scope>(
         scope: &'scope std::thread::Scope<'scope, '_>,
         srv: &'scope Server,
         parts: usize,
     ) -> Pool {
-        let parts = parts.max(1);
         let (done_tx, done) = crossbeam_channel::unbounded();
-        let mut jobs = Vec::with_capacity(parts - 1);
-        for part in 1..parts {
+        let mut jobs = Vec::new();
+        for part in 1..parts.max(1) {
             let (tx, rx) = crossbeam_channel::unbounded::<Job>();
             let done_tx = done_tx.clone();
             let mut applier = Applier::new(srv, part % srv.metrics.len().max(1));
@@ -164,7 +175,9 @@ impl Pool {
                 .name(format!("repl-apply-{part}"))
                 .spawn_scoped(scope, move || {
                     for job in rx {
+                        let unwinding = Unwinding(&done_tx);
                         applier.apply(srv, &job.bytes, &job.tasks);
+                        std::mem::forget(unwinding);
                         let mut tasks = job.tasks;
                         tasks.clear();
                         if done_tx.send(tasks).is_err() {
@@ -183,11 +196,10 @@ impl Pool {
             }
         }
         Pool {
-            parts: jobs.len() + 1,
             scan: RequestParser::new(),
             argv: Argv::new(),
+            tasks: Vec::new(),
             queues: vec![Vec::new(); jobs.len() + 1],
-            len: 0,
             mine: Applier::new(srv, 0),
             jobs,
             done,
@@ -198,7 +210,7 @@ impl Pool {
     /// `db`), stopping at the first other command or incomplete one.
     /// Returns its length in bytes (0: none).
     pub fn collect(&mut self, buf: &[u8], db: usize) -> usize {
-        self.clear();
+        self.tasks.clear();
         let mut used = 0;
         loop {
             self.argv.clear();
@@ -207,13 +219,13 @@ impl Pool {
                     let Some((cmd, stripe)) = one_stripe(&self.argv) else {
                         break;
                     };
-                    self.queues[stripe % self.parts].push(Task {
+                    self.tasks.push(Task {
                         start: used,
                         end: used + consumed,
                         db,
+                        stripe,
                         cmd,
                     });
-                    self.len += 1;
                     used += consumed;
                 }
                 _ => break,
@@ -226,31 +238,36 @@ impl Pool {
 
     /// Commands in the collected run.
     pub fn commands(&self) -> usize {
-        self.len
+        self.tasks.len()
     }
 
-    /// Forgets the collected run.
-    pub fn clear(&mut self) {
-        for queue in &mut self.queues {
-            queue.clear();
-        }
-        self.len = 0;
-    }
-
-    /// Applies the collected run, whose bytes are `run`: the workers their
-    /// parts, this thread the first; returns when all are applied (the run
-    /// stays collected until [`Pool::clear`]).
-    pub fn apply(&mut self, srv: &Server, run: &[u8]) {
-        if self.queues.iter().filter(|q| !q.is_empty()).count() <= 1 {
-            // One part (one hot key, say): nothing to overlap, no hand-off.
-            for queue in &self.queues {
-                self.mine.apply(srv, run, queue);
+    /// Applies the collected run, whose bytes are `run`, and returns when
+    /// all of it is applied: split by stripe into one part per
+    /// [`PER_PART`] commands (at most one per thread), the link thread
+    /// applying the first and workers the others; a run too short to
+    /// split (or one whose commands all fall in one part, a hot key) is
+    /// applied here alone, in order. Returns the parts used.
+    pub fn apply(&mut self, srv: &Server, run: &[u8]) -> usize {
+        let parts = (self.tasks.len() / PER_PART).clamp(1, self.queues.len());
+        if parts > 1 {
+            for task in &self.tasks {
+                self.queues[task.stripe % parts].push(*task);
             }
-            return;
+        }
+        let busy = self.queues[..parts]
+            .iter()
+            .filter(|q| !q.is_empty())
+            .count();
+        if busy <= 1 {
+            for queue in &mut self.queues[..parts] {
+                queue.clear();
+            }
+            self.mine.apply(srv, run, &self.tasks);
+            return 1;
         }
         let shared = Arc::new(run.to_vec());
         let mut handed = 0;
-        for (part, jobs) in self.jobs.iter().enumerate() {
+        for (part, jobs) in self.jobs.iter().enumerate().take(parts - 1) {
             let queue = &mut self.queues[part + 1];
             if queue.is_empty() {
                 continue;
@@ -267,15 +284,9 @@ impl Pool {
             }
             handed += 1;
         }
-        let mine = std::mem::take(&mut self.queues[0]);
-        self.mine.apply(srv, &shared, &mine);
-        self.queues[0] = mine;
-        for part in 1..self.parts {
-            if !self.queues[part].is_empty() {
-                let left = std::mem::take(&mut self.queues[part]);
-                self.mine.apply(srv, &shared, &left);
-                self.queues[part] = left;
-            }
+        for queue in &mut self.queues[..parts] {
+            self.mine.apply(srv, &shared, queue);
+            queue.clear();
         }
         for _ in 0..handed {
             match self.done.recv() {
@@ -288,6 +299,7 @@ impl Pool {
                 Err(_) => break,
             }
         }
+        busy
     }
 }
 

@@ -904,23 +904,20 @@ fn stream(srv: &Arc<Server>, io: &mut Io, client: &mut Client, offset: &mut u64)
         0 => srv.threads,
         n => usize::try_from(n).unwrap_or(1),
     };
-    if parts <= 1 {
-        return apply_stream(srv, io, client, offset, None);
-    }
     std::thread::scope(|scope| {
         let mut pool = super::apply::Pool::start(scope, srv, parts);
-        apply_stream(srv, io, client, offset, Some(&mut pool))
+        apply_stream(srv, io, client, offset, &mut pool)
     })
 }
 
-/// [`stream`], handing runs of one-stripe writes to `pool` when there is
-/// one (see `repl::apply`).
+/// [`stream`], applying runs of one-stripe writes through `pool` (see
+/// `repl::apply`) and everything else here, one command at a time.
 fn apply_stream(
     srv: &Arc<Server>,
     io: &mut Io,
     client: &mut Client,
     offset: &mut u64,
-    mut pool: Option<&mut super::apply::Pool>,
+    pool: &mut super::apply::Pool,
 ) -> Outcome {
     let mut out = ReplyBuf::new(false);
     let mut parser = RequestParser::new();
@@ -931,36 +928,31 @@ fn apply_stream(
     let mut pending = 0u64;
     loop {
         let mut used = 0;
-        // Commands before this are a run too short to hand out: inline.
-        let mut inline_until = 0;
         loop {
-            if let Some(pool) = pool.as_deref_mut() {
-                if used >= inline_until && client.multi.is_none() && client.repl_raw.is_empty() {
-                    debug_assert_eq!(pending, 0);
-                    let run = pool.collect(&io.buf[used..], client.db);
-                    if pool.commands() >= super::apply::MIN_RUN {
-                        let bytes = &io.buf[used..used + run];
-                        // The run, its bytes in the backlog and the offset
-                        // are one step for a snapshot's cut.
-                        let gate = srv.keyspace.hold_cuts();
-                        pool.apply(srv, bytes);
-                        srv.repl.set_stream_db(client.db);
-                        srv.repl.feed_raw(bytes);
-                        drop(gate);
+            if client.multi.is_none() && client.repl_raw.is_empty() {
+                debug_assert_eq!(pending, 0);
+                let run = pool.collect(&io.buf[used..], client.db);
+                if run > 0 {
+                    let bytes = &io.buf[used..used + run];
+                    // The run, its bytes in the backlog (one append) and
+                    // the offset are one step for a snapshot's cut.
+                    let gate = srv.keyspace.hold_cuts();
+                    let parts = pool.apply(srv, bytes);
+                    srv.repl.set_stream_db(client.db);
+                    srv.repl.feed_raw(bytes);
+                    drop(gate);
+                    if parts > 1 {
                         io.status.parallel_runs.fetch_add(1, Ordering::Relaxed);
                         io.status
                             .parallel_commands
                             .fetch_add(pool.commands() as u64, Ordering::Relaxed);
-                        pool.clear();
-                        used += run;
-                        *offset += run as u64;
-                        io.status.offset.store(*offset, Ordering::Release);
-                        // It may have scanned a partial line the run took.
-                        parser = RequestParser::new();
-                        continue;
                     }
-                    pool.clear();
-                    inline_until = used + run;
+                    used += run;
+                    *offset += run as u64;
+                    io.status.offset.store(*offset, Ordering::Release);
+                    // It may have scanned a partial line the run took.
+                    parser = RequestParser::new();
+                    continue;
                 }
             }
             match parser.parse(&io.buf[used..], &limits, &mut argv) {
