@@ -2,16 +2,18 @@
 //!
 //! One link thread reads and applies the master's stream in order, which
 //! holds a replica to the speed of one core while a sluice master takes
-//! writes on all of its shards. When a read brings a run of commands that
-//! each touch one stripe (the common SET / HSET / LPUSH / DEL of one key),
-//! the link thread splits the run by stripe into `parts` queues: it
-//! applies the first itself while workers apply the others, each queue in
-//! stream order.
+//! writes on all of its shards. Consecutive commands of a read that each
+//! touch one stripe (the common SET / HSET / LPUSH / DEL of one key) are a
+//! run; the link thread splits a long run by stripe into parts of about
+//! [`PER_PART`] commands: it applies the first itself while workers apply
+//! the others, each part in stream order. A short run is applied by the
+//! link thread alone, but still fed to the backlog in one append.
 //!
 //! ```text
 //!   io.buf: | SET a | SET b | HSET c | ... | SELECT 2 | SET d | ...
-//!            '------- run (one stripe each) ------'  '- inline (as before)
-//!   run --stripe % parts--> part 0 (link thread), part 1..n (workers)
+//!            '------- run (one stripe each) ------'  '- one by one, on
+//!   run --stripe % parts--> part 0 (link thread),        the link thread
+//!                           part 1..n (workers)
 //!   all parts done --> the run's bytes to this replica's backlog, offset
 //! ```
 //!
