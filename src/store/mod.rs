@@ -376,9 +376,88 @@ fn touch_watches(watches: &[Watch], db: usize, key: &[u8]) {
     }
 }
 
+/// A stripe's slice of every database. Db 0's table header is inline, so
+/// it shares a cache line with the stripe's lock (see [`StripeCell`]): a
+/// command on db 0 no longer misses on a separate allocation before it
+/// reaches the table (15% of a random-key lookup's stalls).
+#[repr(C)]
+pub struct Dbs {
+    first: Db,
+    rest: Vec<Db>,
+}
+
+impl Dbs {
+    /// `count` (at least one) empty databases.
+    fn new(count: usize) -> Dbs {
+        Dbs {
+            first: Db::default(),
+            rest: (1..count).map(|_| Db::default()).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    /// Never: a stripe has at least one database.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Db> {
+        std::iter::once(&self.first).chain(&self.rest)
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Db> {
+        std::iter::once(&mut self.first).chain(&mut self.rest)
+    }
+
+    /// Exchanges databases `a` and `b` (SWAPDB).
+    pub fn swap(&mut self, a: usize, b: usize) {
+        match (a.min(b), a.max(b)) {
+            (low, high) if low == high => {}
+            (0, high) => std::mem::swap(&mut self.first, &mut self.rest[high - 1]),
+            (low, high) => self.rest.swap(low - 1, high - 1),
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Dbs {
+    type Output = Db;
+    fn index(&self, db: usize) -> &Db {
+        match db {
+            0 => &self.first,
+            _ => &self.rest[db - 1],
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Dbs {
+    fn index_mut(&mut self, db: usize) -> &mut Db {
+        match db {
+            0 => &mut self.first,
+            _ => &mut self.rest[db - 1],
+        }
+    }
+}
+
+/// One stripe's lock and data, starting a cache line: the lock byte comes
+/// first and [`Dbs`] (db 0's header) right after it (`Stripe` is
+/// `repr(C)` with `dbs` first, and a `Mutex` keeps its data last).
+#[repr(align(64))]
+struct StripeCell(Mutex<Stripe>);
+
+impl std::ops::Deref for StripeCell {
+    type Target = Mutex<Stripe>;
+    fn deref(&self) -> &Mutex<Stripe> {
+        &self.0
+    }
+}
+
 /// One lock stripe: a slice of every database, plus the watches on its keys.
+#[repr(C)]
 pub struct Stripe {
-    pub dbs: Vec<Db>,
+    pub dbs: Dbs,
     pub watchers: Vec<Watch>,
     /// Clients blocked on keys of this stripe, oldest first (blocked.c
     /// keeps the same FIFO per key).
@@ -445,7 +524,7 @@ impl Stripe {
 
 /// All databases, striped.
 pub struct Keyspace {
-    stripes: Box<[Mutex<Stripe>]>,
+    stripes: Box<[StripeCell]>,
     databases: usize,
     /// The running snapshot, if any (`snapshot.rs`); `snapshot_active` is
     /// its lock-free flag for [`Keyspace::lock`].
@@ -467,13 +546,13 @@ impl Keyspace {
         assert!(databases > 0);
         let stripes = (0..STRIPES)
             .map(|_| {
-                Mutex::new(Stripe {
-                    dbs: (0..databases).map(|_| Db::default()).collect(),
+                StripeCell(Mutex::new(Stripe {
+                    dbs: Dbs::new(databases),
                     watchers: Vec::new(),
                     blocked: Vec::new(),
                     saved_epoch: 0,
                     preimages: Default::default(),
-                })
+                }))
             })
             .collect();
         Keyspace {
@@ -1108,6 +1187,47 @@ impl<'a> Keys<'a> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    #[test]
+    fn db0_shares_its_stripes_lock_cache_line() {
+        let keyspace = super::Keyspace::new(16);
+        for cell in &keyspace.stripes[..3] {
+            let base = std::ptr::from_ref(cell) as usize;
+            assert_eq!(base % 64, 0, "stripe not on a cache line");
+            let lock = std::ptr::from_ref(&cell.0) as usize;
+            assert_eq!(
+                lock, base,
+                "the Mutex (its lock byte first) starts the line"
+            );
+            let stripe = cell.lock();
+            let first = std::ptr::from_ref(&stripe.dbs[0]) as usize;
+            assert!(
+                first > base && first + std::mem::size_of::<super::Db>() <= base + 64,
+                "db 0 at {} of its stripe, {} bytes",
+                first - base,
+                std::mem::size_of::<super::Db>()
+            );
+        }
+    }
+
+    #[test]
+    fn dbs_index_and_swap() {
+        let mut dbs = super::Dbs::new(3);
+        dbs[0].expires = 10;
+        dbs[2].expires = 12;
+        dbs.swap(0, 2);
+        dbs.swap(1, 1);
+        assert_eq!(
+            dbs.iter().map(|d| d.expires).collect::<Vec<_>>(),
+            [12, 0, 10]
+        );
+        dbs.swap(2, 1);
+        assert_eq!(
+            dbs.iter().map(|d| d.expires).collect::<Vec<_>>(),
+            [12, 10, 0]
+        );
+        assert_eq!(dbs.len(), 3);
+    }
 
     /// CRC16/XMODEM one bit at a time, the reference for the tables.
     fn crc16_bitwise(data: &[u8]) -> u16 {
