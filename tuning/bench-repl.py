@@ -19,7 +19,8 @@ Per round and server, on probed loopback ports:
    client on this host, no replication wait);
 3. `redis-benchmark -t set -P 16 -c 50 -n SETS` against the master with
    the replica attached; then waits for the replica's offset to equal the
-   master's (the run counts only if the replica kept up);
+   master's (the run counts only if the replica kept up); the same with
+   `-r 1000000` (random keys: the replica applies runs in parallel);
 4. catch-up: the replica stopped (SIGSTOP) while `redis-benchmark -t set
    -P 16 -c 50 -r 1000000 -n SETS` writes random keys on the master,
    then resumed (SIGCONT): SETs per second from the resume until its
@@ -169,6 +170,7 @@ def one_round(kind):
         lat = set_wait(mport, WAITS)
         floor = set_wait(mport, WAITS, second=b"*1\r\n$4\r\nPING\r\n", answer=b"+PONG")
         tput = set_throughput(mport)
+        tput_random = set_throughput(mport, "-r", "1000000")
         wait_for("the replica to catch up",
                  lambda: info_field(rport, "slave_repl_offset")
                  == info_field(mport, "master_repl_offset"), timeout=300)
@@ -177,7 +179,7 @@ def one_round(kind):
         replica.wait()
         wait_for("the replica to be gone", lambda: info_field(mport, "connected_slaves") == "0")
         alone = set_throughput(mport)
-        return lat, floor, tput, alone, catchup
+        return lat, floor, tput, alone, catchup, tput_random
     finally:
         for p in (master, replica):
             p.kill()
@@ -191,12 +193,13 @@ def main():
     results = {"redis": [], "sluice": []}
     for r in range(ROUNDS):
         for kind in ("redis", "sluice"):
-            lat, floor, tput, alone, catchup = one_round(kind)
-            results[kind].append((lat, tput, floor, alone, catchup))
+            lat, floor, tput, alone, catchup, tput_random = one_round(kind)
+            results[kind].append((lat, tput, floor, alone, catchup, tput_random))
             print(f"round {r + 1} {kind:6}: SET+WAIT p50 {lat['p50']:.0f} us, p99 {lat['p99']:.0f} us, "
                   f"p99.9 {lat['p999']:.0f} us, max {lat['max']:.0f} us "
                   f"(SET+PING p50 {floor['p50']:.0f}, p99 {floor['p99']:.0f}); "
-                  f"SET -P16 -c50 {tput:,.0f} req/s replicated, {alone:,.0f} alone; "
+                  f"SET -P16 -c50 {tput:,.0f} req/s replicated ({tput_random:,.0f} random keys), "
+                  f"{alone:,.0f} alone; "
                   f"catch-up {catchup:,.0f} SET/s", flush=True)
 
     def med(kind, f):
@@ -209,6 +212,8 @@ def main():
         ("SET+PING p50, the client's floor (us)", lambda x: x[2]["p50"], True),
         ("SET+PING p99, the client's floor (us)", lambda x: x[2]["p99"], True),
         ("SET -P 16 -c 50, replica attached (req/s)", lambda x: x[1], False),
+        ("SET -P 16 -c 50 -r 1000000 (random keys), replica attached (req/s)",
+         lambda x: x[5], False),
         ("SET -P 16 -c 50, no replica (req/s)", lambda x: x[3], False),
         ("replica catch-up, random keys (SET/s applied)", lambda x: x[4], False),
     ]
