@@ -39,6 +39,9 @@ use std::sync::Arc;
 /// thread wake-ups, worth it only for a batch that takes longer.
 const PER_PART: usize = 64;
 
+/// How many commands ahead an applier prefetches the stripe it will lock.
+const PREFETCH_AHEAD: usize = 4;
+
 /// One command of a run: its bytes in the run's buffer, its db, and the
 /// command they name (looked up once).
 #[derive(Clone, Copy)]
@@ -112,7 +115,10 @@ impl Applier {
     }
 
     fn apply(&mut self, srv: &Server, bytes: &[u8], tasks: &[Task]) {
-        for task in tasks {
+        for (i, task) in tasks.iter().enumerate() {
+            if let Some(ahead) = tasks.get(i + PREFETCH_AHEAD) {
+                srv.keyspace.prefetch_stripe(ahead.stripe);
+            }
             self.argv.clear();
             // The link parsed these bytes already: complete and valid.
             let parsed = self

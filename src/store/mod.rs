@@ -566,6 +566,15 @@ impl Keyspace {
         }
     }
 
+    /// Starts bringing stripe `index`'s lock line (with db 0's table
+    /// header, see [`StripeCell`]) into the cache, for a caller about to
+    /// lock it.
+    pub fn prefetch_stripe(&self, index: usize) {
+        if let Some(cell) = self.stripes.get(index) {
+            crate::io::sys::prefetch(cell);
+        }
+    }
+
     /// Holds off cuts (see `cut_gate`); take it before any stripe.
     pub fn hold_cuts(&self) -> MutexGuard<'_, ()> {
         self.cut_gate.lock()
