@@ -501,6 +501,38 @@ impl RequestParser {
 
 /// Takes up to `bytes_left` bytes of bulk data plus its two trailing bytes
 /// from `rest`, copying the data part into `argv`. Returns the bytes used.
+/// The second argument of the multibulk request at the start of `buf`
+/// (a command's usual key), if it is all there: a cheap look ahead for
+/// prefetching, not a parse (anything unusual gives `None`).
+pub fn peek_second_arg(buf: &[u8]) -> Option<&[u8]> {
+    /// `<prefix><digits>\r\n` at `at`: the number and where the line ends.
+    fn line(buf: &[u8], at: usize, prefix: u8) -> Option<(usize, usize)> {
+        if *buf.get(at)? != prefix {
+            return None;
+        }
+        let mut n = 0usize;
+        let mut i = at + 1;
+        while let Some(&b) = buf.get(i) {
+            if b == b'\r' {
+                return (i > at + 1 && buf.get(i + 1) == Some(&b'\n')).then_some((n, i + 2));
+            }
+            if !b.is_ascii_digit() || i - at > 10 {
+                return None;
+            }
+            n = n * 10 + usize::from(b - b'0');
+            i += 1;
+        }
+        None
+    }
+    let (argc, at) = line(buf, 0, b'*')?;
+    if argc < 2 {
+        return None;
+    }
+    let (name_len, at) = line(buf, at, b'$')?;
+    let (key_len, at) = line(buf, at.checked_add(name_len)?.checked_add(2)?, b'$')?;
+    buf.get(at..at.checked_add(key_len)?)
+}
+
 fn bulk_data(rest: &[u8], bytes_left: u64, argv: &mut Argv) -> usize {
     let avail = u64::try_from(rest.len()).unwrap_or(u64::MAX);
     let take = bytes_left.min(avail);
@@ -689,6 +721,40 @@ fn fuzz_run(stream: &[u8], limits: &Limits, piece: &mut dyn FnMut(usize) -> usiz
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn peek_second_arg_takes_only_a_whole_key() {
+        let req = b"*3\r\n$3\r\nSET\r\n$5\r\nkey:1\r\n$1\r\nv\r\n";
+        assert_eq!(peek_second_arg(req), Some(&b"key:1"[..]));
+        // Every prefix short of the key's last byte: nothing.
+        let whole = req.iter().position(|&b| b == b'1').unwrap() + 1;
+        for end in 0..whole {
+            assert_eq!(peek_second_arg(&req[..end]), None, "{end}");
+        }
+        assert_eq!(peek_second_arg(&req[..whole]), Some(&b"key:1"[..]));
+        for other in [
+            &b"*1\r\n$4\r\nPING\r\n"[..],
+            b"GET k\r\n",
+            b"*2\r\n$3\r\nGET\r\n$99999999999999999999\r\nk",
+            b"*2\r\n$18446744073\r\n",
+            b"*2\r\n$-1\r\n",
+            b"*2\r\n$\r\n",
+        ] {
+            assert_eq!(
+                peek_second_arg(other),
+                None,
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn peek_second_arg_never_panics(buf in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = peek_second_arg(&buf);
+        }
+    }
 
     const AUTH: Limits = Limits {
         proto_max_bulk_len: 512 * 1024 * 1024,

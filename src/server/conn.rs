@@ -90,6 +90,12 @@ impl Conn {
                 Ok(Parsed::Complete { consumed }) => {
                     pos += consumed;
                     if !self.argv.is_empty() {
+                        // The next pipelined command's stripe line (its
+                        // lock and db 0's table header) loads while this
+                        // one runs.
+                        if let Some(key) = crate::protocol::peek_second_arg(&self.inbuf[pos..]) {
+                            srv.keyspace.prefetch_stripe(crate::store::stripe_of(key));
+                        }
                         self.execute(srv, shard);
                     }
                     self.argv.clear();
