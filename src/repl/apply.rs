@@ -75,11 +75,11 @@ fn one_stripe(argv: &Argv) -> Option<(&'static Command, usize)> {
 /// A worker that panics (a bug) still answers for its job, so the link
 /// thread does not wait forever; the scope re-raises the panic when the
 /// link's streaming ends.
-struct Unwinding<'a>(&'a Sender<Vec<Task>>);
+struct Unwinding<'a>(&'a Sender<()>);
 
 impl Drop for Unwinding<'_> {
     fn drop(&mut self) {
-        let _ = self.0.send(Vec::new());
+        let _ = self.0.send(());
     }
 }
 
@@ -129,14 +129,13 @@ impl Applier {
                 continue;
             }
             self.client.db = task.db;
-            let cmd = Some(task.cmd);
             dispatch_found(
                 srv,
                 self.shard,
                 &mut self.client,
                 &mut self.out,
                 &self.argv,
-                cmd,
+                Some(task.cmd),
             );
             self.out.buf.clear();
         }
@@ -157,12 +156,10 @@ pub struct Pool {
     argv: Argv,
     /// The collected run, in stream order.
     tasks: Vec<Task>,
-    /// A run's tasks by part while it is applied (kept for their
-    /// allocations).
-    queues: Vec<Vec<Task>>,
     mine: Applier,
+    /// One per worker; each answers on `done` when its job is applied.
     jobs: Vec<Sender<Job>>,
-    done: Receiver<Vec<Task>>,
+    done: Receiver<()>,
 }
 
 impl Pool {
@@ -186,9 +183,7 @@ impl Pool {
                         let unwinding = Unwinding(&done_tx);
                         applier.apply(srv, &job.bytes, &job.tasks);
                         std::mem::forget(unwinding);
-                        let mut tasks = job.tasks;
-                        tasks.clear();
-                        if done_tx.send(tasks).is_err() {
+                        if done_tx.send(()).is_err() {
                             break;
                         }
                     }
@@ -207,7 +202,6 @@ impl Pool {
             scan: RequestParser::new(),
             argv: Argv::new(),
             tasks: Vec::new(),
-            queues: vec![Vec::new(); jobs.len() + 1],
             mine: Applier::new(srv, 0),
             jobs,
             done,
@@ -256,55 +250,47 @@ impl Pool {
     /// split (or one whose commands all fall in one part, a hot key) is
     /// applied here alone, in order. Returns the parts used.
     pub fn apply(&mut self, srv: &Server, run: &[u8]) -> usize {
-        let parts = (self.tasks.len() / PER_PART).clamp(1, self.queues.len());
+        let parts = (self.tasks.len() / PER_PART).clamp(1, self.jobs.len() + 1);
+        // No queues for a run of one part (no allocation per short run).
+        let mut queues = Vec::new();
         if parts > 1 {
+            queues = vec![Vec::new(); parts];
             for task in &self.tasks {
-                self.queues[task.stripe % parts].push(*task);
+                queues[task.stripe % parts].push(*task);
             }
         }
-        let busy = self.queues[..parts]
-            .iter()
-            .filter(|q| !q.is_empty())
-            .count();
+        let busy = queues.iter().filter(|q| !q.is_empty()).count();
         if busy <= 1 {
-            for queue in &mut self.queues[..parts] {
-                queue.clear();
-            }
             self.mine.apply(srv, run, &self.tasks);
             return 1;
         }
         let shared = Arc::new(run.to_vec());
         let mut handed = 0;
-        for (part, jobs) in self.jobs.iter().enumerate().take(parts - 1) {
-            let queue = &mut self.queues[part + 1];
-            if queue.is_empty() {
+        // Part 0, and a part whose worker is gone (it cannot be, short of
+        // a panic), are applied here once the others are handed out.
+        let mut here = Vec::new();
+        for (part, tasks) in queues.into_iter().enumerate() {
+            if tasks.is_empty() {
                 continue;
             }
-            let tasks = std::mem::take(queue);
-            if let Err(back) = jobs.send(Job {
+            let job = Job {
                 bytes: Arc::clone(&shared),
                 tasks,
-            }) {
-                // A worker gone (it cannot be, short of a panic): its part
-                // is applied here, after this thread's own.
-                self.queues[part + 1] = back.into_inner().tasks;
-                continue;
+            };
+            match part.checked_sub(1).and_then(|w| self.jobs.get(w)) {
+                Some(worker) => match worker.send(job) {
+                    Ok(()) => handed += 1,
+                    Err(back) => here.push(back.into_inner().tasks),
+                },
+                None => here.push(job.tasks),
             }
-            handed += 1;
         }
-        for queue in &mut self.queues[..parts] {
-            self.mine.apply(srv, &shared, queue);
-            queue.clear();
+        for tasks in &here {
+            self.mine.apply(srv, &shared, tasks);
         }
         for _ in 0..handed {
-            match self.done.recv() {
-                Ok(tasks) => {
-                    // Reuse a returned queue's allocation.
-                    if let Some(slot) = self.queues.iter_mut().find(|q| q.capacity() == 0) {
-                        *slot = tasks;
-                    }
-                }
-                Err(_) => break,
+            if self.done.recv().is_err() {
+                break;
             }
         }
         busy

@@ -395,13 +395,8 @@ impl Dbs {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         1 + self.rest.len()
-    }
-
-    /// Never: a stripe has at least one database.
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Db> {
