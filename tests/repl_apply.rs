@@ -78,12 +78,25 @@ fn parallel_commands(r: &mut Client) -> u64 {
         .unwrap_or_else(|| panic!("no parallel_commands in {field}"))
 }
 
+/// Clients of `master` and `replica`, the replica's link up.
+fn attach(master: &Server, replica: &Server) -> (Client, Client) {
+    let (m, mut r) = (master.client(), replica.client());
+    replicaof(&mut r, master);
+    link_up(&mut r);
+    (m, r)
+}
+
+/// `n` writes on `m` while `replica` is stopped; it runs again after.
+fn while_stopped(m: &mut Client, replica: &Server, rng: &mut Rng, n: usize) {
+    signal(replica, "-STOP");
+    mixed_writes(m, rng, n);
+    signal(replica, "-CONT");
+}
+
 /// Stops `replica`, writes on `m`, resumes it, and waits for equal data.
 fn catch_up(m: &mut Client, replica: &Server, r: &mut Client, rng: &mut Rng) {
     let before = parallel_commands(r);
-    signal(replica, "-STOP");
-    mixed_writes(m, rng, 20_000);
-    signal(replica, "-CONT");
+    while_stopped(m, replica, rng, 20_000);
     converge(m, r);
     assert!(
         parallel_commands(r) > before,
@@ -100,18 +113,14 @@ fn parallel_apply_from_sluice_master_and_cut_on_the_replica() {
     let mut rng = Rng::from_env();
     let master = sluice(2, &[]);
     let replica = sluice(2, &["--replica-apply-threads", "3"]);
-    let (mut m, mut r) = (master.client(), replica.client());
-    replicaof(&mut r, &master);
-    link_up(&mut r);
+    let (mut m, mut r) = attach(&master, &replica);
     catch_up(&mut m, &replica, &mut r, &mut rng);
 
     // Twice: whether a cut lands inside a run is a matter of timing.
     for _ in 0..2 {
         let sub = sluice(1, &[]);
         let mut s = sub.client();
-        signal(&replica, "-STOP");
-        mixed_writes(&mut m, &mut rng, 60_000);
-        signal(&replica, "-CONT");
+        while_stopped(&mut m, &replica, &mut rng, 60_000);
         // The sub-replica's handshake lands while the replica applies.
         replicaof(&mut s, &replica);
         // More while the sub-replica syncs and the replica catches up.
@@ -131,9 +140,7 @@ fn parallel_apply_from_redis_master() {
     let mut rng = Rng::from_env();
     let master = redis(&[]);
     let replica = sluice(2, &[]);
-    let (mut m, mut r) = (master.client(), replica.client());
-    replicaof(&mut r, &master);
-    link_up(&mut r);
+    let (mut m, mut r) = attach(&master, &replica);
     catch_up(&mut m, &replica, &mut r, &mut rng);
     catch_up(&mut m, &replica, &mut r, &mut rng);
 }
@@ -144,12 +151,8 @@ fn one_apply_thread_applies_in_order() {
     let mut rng = Rng::from_env();
     let master = sluice(2, &[]);
     let replica = sluice(2, &["--replica-apply-threads", "1"]);
-    let (mut m, mut r) = (master.client(), replica.client());
-    replicaof(&mut r, &master);
-    link_up(&mut r);
-    signal(&replica, "-STOP");
-    mixed_writes(&mut m, &mut rng, 20_000);
-    signal(&replica, "-CONT");
+    let (mut m, mut r) = attach(&master, &replica);
+    while_stopped(&mut m, &replica, &mut rng, 20_000);
     converge(&mut m, &mut r);
     assert_eq!(parallel_commands(&mut r), 0);
 }
