@@ -110,6 +110,34 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+    // The full-sync benchmark's dataset (tuning/bench-sync.py): 100
+    // random bytes per key, where LZF can only fail.
+    let mut x = 0x9E3779B97F4A7C15u64;
+    let random: Vec<(Vec<u8>, Value)> = (0..100_000u64)
+        .map(|i| {
+            let v: Vec<u8> = (0..100)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            (format!("key:{i}").into_bytes(), Value::string(&v))
+        })
+        .collect();
+    let mut g = c.benchmark_group("rdb_random100");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(random.len() as u64));
+    for compress in [false, true] {
+        let name = if compress {
+            "encode_lzf"
+        } else {
+            "encode_plain"
+        };
+        g.bench_function(name, |b| b.iter(|| black_box(encode(&random, compress))));
+    }
+    g.finish();
     let buf: Vec<u8> = (0..1 << 20).map(|i| (i * 31 % 251) as u8).collect();
     let mut g = c.benchmark_group("crc64");
     g.throughput(Throughput::Bytes(buf.len() as u64));
