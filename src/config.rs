@@ -270,7 +270,8 @@ pub struct Config {
     /// mask. Immutable.
     pub server_threads: usize,
     /// `server-cpu-list` (sluice only, alias `server_cpulist`): CPUs to pin
-    /// shard threads to, sorted and deduplicated. Immutable.
+    /// shard threads to, sorted and deduplicated; `None`: not pinned.
+    /// Immutable.
     pub server_cpu_list: Option<Vec<usize>>,
     /// `bgsave-cpu-list` (alias `bgsave_cpulist`, Redis's name for its save
     /// child's CPUs): CPUs for the threads that write snapshots (BGSAVE's

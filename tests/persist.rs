@@ -626,6 +626,21 @@ fn flushall_with_save_points_resets_the_file() {
     assert_eq!(s.client().cmd_str(&["DBSIZE"]), Reply::Int(0));
 }
 
+/// Without `server-cpu-list` shard threads may run on every CPU the
+/// process may (Redis pins only with `server_cpulist`); with it, each is
+/// pinned to its CPU.
+#[test]
+fn shards_are_pinned_only_by_server_cpu_list() {
+    let dir = TempDir::new("unpinned");
+    let s = Server::sluice(2, &args(&dir, &[]));
+    let process = thread_cpus(s.pid(), "sluice-server");
+    assert_eq!(thread_cpus(s.pid(), "shard-0"), process);
+    assert_eq!(thread_cpus(s.pid(), "shard-1"), process);
+    let pinned = Server::sluice(2, &args(&dir, &["--server-cpu-list", "0"]));
+    assert_eq!(thread_cpus(pinned.pid(), "shard-0"), ["0"]);
+    assert_eq!(thread_cpus(pinned.pid(), "shard-1"), ["0"]);
+}
+
 /// `bgsave-cpu-list` (Redis's `bgsave_cpulist`, immutable) puts the
 /// threads that write a save (BGSAVE's own and its snapshot drivers, all
 /// named after it) on its CPUs, away from the shard that asked.

@@ -396,8 +396,8 @@ fn rate_limited_disk_backed_redis_replica() {
 /// master and replica, ran on one core of two.
 #[test]
 fn replication_threads_are_not_pinned_to_a_shard() {
-    let master = sluice(1, &[]);
-    let replica = sluice(1, &[]);
+    let master = sluice(1, &["--server-cpu-list", "0"]);
+    let replica = sluice(1, &["--server-cpu-list", "0"]);
     let process = thread_cpus(replica.pid(), "sluice-server");
     let shard = thread_cpus(replica.pid(), "shard-0");
     if process == shard {

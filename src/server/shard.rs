@@ -106,11 +106,11 @@ pub fn check_io_uring() -> Result<(), StartError> {
 /// Starts the server and blocks until it shuts down.
 pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<(), StartError> {
     check_io_uring()?;
-    let cpus = choose_cpus(&config);
+    let cpus = config.server_cpu_list.clone().unwrap_or_default();
     let threads = if config.server_threads > 0 {
         config.server_threads
     } else {
-        cpus.len().max(1)
+        core_affinity::get_core_ids().map_or(1, |ids| ids.len().max(1))
     };
     let listeners = bind_listeners(&config, threads)?;
     sys::block_signals();
@@ -236,16 +236,6 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     }
     crate::warning!("sluice is now ready to exit, bye bye...");
     Ok(())
-}
-
-/// CPUs for the shards: `server-cpu-list`, else the process affinity mask.
-fn choose_cpus(config: &Config) -> Vec<usize> {
-    if let Some(list) = &config.server_cpu_list {
-        return list.clone();
-    }
-    core_affinity::get_core_ids()
-        .map(|ids| ids.into_iter().map(|c| c.id).collect())
-        .unwrap_or_default()
 }
 
 /// One SO_REUSEPORT listener per bind address per shard; the kernel spreads
