@@ -110,6 +110,17 @@ max=${v##* }
 row "net.ipv4.tcp_rmem (max)" "$max" ">= 16777216" "$(ge "$max" 16777216)" \
     "autotuned receive buffer ceiling"
 
+# A VM guest whose idle vCPUs halt at once: every wake-up of a thread on
+# another (idle) vCPU then pays a VM exit and the host's wake-up of the
+# vCPU, tens of microseconds. A WAIT crosses threads several times
+# (client, shard, replica link, ACK watcher): SET+WAIT 1 p50 on a 2-vCPU
+# VM was 100-150 us at 0 and 30-35 us at 200000 (the kernel's default).
+if [[ "$(read_file /sys/devices/system/cpu/cpuidle/current_driver)" == haltpoll ]]; then
+    v=$(read_file /sys/module/haltpoll/parameters/guest_halt_poll_ns)
+    row "haltpoll guest_halt_poll_ns" "$v" ">= 200000" "$(ge "$v" 200000)" \
+        "VM guest: an idle vCPU polls this long before halting (0: cross-CPU wake-ups cost tens of us)"
+fi
+
 echo
 echo "$warnings warning(s). Recommended values: tuning/sysctl-sluice.conf, tuning/limits-sluice.conf."
 if ((strict && warnings > 0)); then

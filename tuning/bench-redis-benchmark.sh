@@ -180,7 +180,8 @@ report() {
     echo
     echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))," \
         "kernel $(uname -r), redis-server $(redis-server --version | awk '{print $3}' | tr -d 'v=')," \
-        "sluice $(git rev-parse --short HEAD 2>/dev/null || echo 'uncommitted'), $(date -u +%Y-%m-%d)."
+        "sluice $(git rev-parse --short HEAD 2>/dev/null || echo 'uncommitted'), $(date -u +%Y-%m-%d)," \
+        "$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import benchlib; print(benchlib.idle_note())' "$(dirname "$0")")."
 }
 
 if [[ -n "$OUT" ]]; then

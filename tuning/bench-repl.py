@@ -229,7 +229,8 @@ def main():
     redis_ver = subprocess.run(["redis-server", "--version"], capture_output=True,
                                text=True).stdout.split()[2]
     print(f"\nmachine: {os.cpu_count()} cores, {uname.sysname} {uname.release}, "
-          f"redis-server {redis_ver}, sluice server-threads {THREADS}")
+          f"redis-server {redis_ver}, sluice server-threads {THREADS}, "
+          f"{benchlib.idle_note()}")
 
 
 if __name__ == "__main__":

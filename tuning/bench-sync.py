@@ -53,7 +53,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import Conn, cli, free_port, info_field, pss_tree
+from benchlib import Conn, cli, free_port, idle_note, info_field, pss_tree
 
 KEY_ARG = sys.argv[1] if len(sys.argv) > 1 else "1000000,10000000"
 KEY_COUNTS = [] if KEY_ARG == "none" else [int(k) for k in KEY_ARG.split(",")]
@@ -321,7 +321,7 @@ def main():
                             capture_output=True, text=True).stdout.strip()
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     machine = (f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
-               f"redis-server {redis_v}, sluice {commit}")
+               f"redis-server {redis_v}, sluice {commit}, {idle_note()}")
     print(f"\nmachine: {machine}; command: python3 tuning/bench-sync.py "
           f"{KEY_ARG} {THREADS} {ROUNDS}")
     if os.environ.get("BENCH_JSON"):

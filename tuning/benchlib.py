@@ -50,6 +50,23 @@ class Conn:
         self.sock.close()
 
 
+def idle_note():
+    """How this host's idle CPUs wake, for the machine line: on a VM guest
+    with the haltpoll driver, guest_halt_poll_ns (0 makes every cross-CPU
+    wake-up tens of microseconds: latency rows depend on it)."""
+    def read(path):
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+    driver = read("/sys/devices/system/cpu/cpuidle/current_driver")
+    if driver == "haltpoll":
+        ns = read("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+        return f"cpuidle haltpoll, guest_halt_poll_ns={ns}"
+    return f"cpuidle {driver or 'n/a'}"
+
+
 def info_field(port, section, field):
     for line in cli(port, "INFO", section).splitlines():
         if line.startswith(field + ":"):
