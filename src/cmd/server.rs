@@ -647,7 +647,7 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 ctx.ks.locked.with_stripe(st, |stripe| {
                     for (d, (keys, expires)) in stripe.dbs.iter().zip(&mut totals) {
                         *keys += d.map.len() as u64;
-                        *expires += d.expires as u64;
+                        *expires += d.expires() as u64;
                     }
                 });
             }

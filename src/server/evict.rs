@@ -24,7 +24,7 @@ pub fn pick_victim(srv: &Server, policy: MaxmemoryPolicy, samples: usize) -> Opt
         // The first database (from a random one) with candidates here.
         let start = crate::cmd::keys::random_u64() as usize % databases;
         let usable = (0..databases).map(|d| (start + d) % databases).find(|&d| {
-            !stripe.dbs[d].map.is_empty() && (!policy.volatile() || stripe.dbs[d].expires > 0)
+            !stripe.dbs[d].map.is_empty() && (!policy.volatile() || stripe.dbs[d].expires() > 0)
         });
         let Some(db) = usable else { continue };
         let map = &stripe.dbs[db].map;
