@@ -356,8 +356,13 @@ impl Db {
         };
         if let Some(ttls) = &mut self.ttls {
             ttls.retain(|key| {
+                // A key the index names without an expiry (a bug) leaves
+                // the index, not the map.
                 let at = map.get(key).map_or(0, |e| e.expire_ms);
                 debug_assert!(at != 0, "expiry index names a key without expiry");
+                if at == 0 {
+                    return false;
+                }
                 if live(at, &mut scan) {
                     return true;
                 }
