@@ -79,6 +79,8 @@ fn client_kill(threads: usize) {
 }
 
 /// CLIENT REPLY OFF drops replies until ON; SKIP drops the next one only.
+/// OFF also drops the reply of a blocked command served later (as
+/// Redis: the BLPOP's element is popped, its reply never sent).
 fn client_reply(threads: usize) {
     let server = Server::sluice(threads, &[]);
     let mut c = server.client();
@@ -87,6 +89,21 @@ fn client_reply(threads: usize) {
     assert_eq!(c.read_reply(), Reply::ok());
     assert_eq!(c.read_reply(), Reply::bulk("v"));
     assert_eq!(c.read_reply(), Reply::bulk("last"));
+    c.send_raw(b"CLIENT REPLY OFF\r\nBLPOP q 0\r\n").unwrap();
+    let mut other = server.client();
+    wait_until("the BLPOP to block", Duration::from_secs(10), || {
+        other
+            .q("INFO clients")
+            .as_str()
+            .contains("blocked_clients:1")
+    });
+    assert_eq!(other.q("RPUSH q x"), Reply::Int(1));
+    wait_until("the BLPOP to be served", Duration::from_secs(10), || {
+        other.q("EXISTS q") == Reply::Int(0)
+    });
+    c.send_raw(b"CLIENT REPLY ON\r\nECHO after\r\n").unwrap();
+    assert_eq!(c.read_reply(), Reply::ok());
+    assert_eq!(c.read_reply(), Reply::bulk("after"));
 }
 
 /// CONFIG REWRITE of the file the server started with: comments and order

@@ -154,7 +154,12 @@ impl Conn {
     pub fn unblock(&mut self, srv: &Server, shard: usize, limits: &ConnLimits, reply: &[u8]) {
         self.client.blocked = None;
         self.client.meta.blocked.store(false, Ordering::Relaxed);
-        self.out.buf.extend_from_slice(reply);
+        // CLIENT REPLY OFF holds for a reply that comes later too
+        // (networking.c `prepareClientToWrite`); SKIP applied to the
+        // blocking command's own turn and is over.
+        if self.client.reply_mode != ReplyMode::Off {
+            self.out.buf.extend_from_slice(reply);
+        }
         self.process_input(srv, shard, limits);
     }
 
