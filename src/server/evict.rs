@@ -27,14 +27,14 @@ pub fn pick_victim(srv: &Server, policy: MaxmemoryPolicy, samples: usize) -> Opt
             !stripe.dbs[d].map.is_empty() && (!policy.volatile() || stripe.dbs[d].expires() > 0)
         });
         let Some(db) = usable else { continue };
-        let map = &stripe.dbs[db].map;
+        let d = &stripe.dbs[db];
         // Hash-table order is already pseudo-random: look a few entries in.
-        let skip = crate::cmd::keys::random_u64() as usize % map.len().min(16);
-        let found = map
-            .iter()
-            .skip(skip)
-            .chain(map.iter())
-            .find(|(_, e)| !policy.volatile() || e.expire_ms != 0);
+        let skip = crate::cmd::keys::random_u64() as usize % d.map.len().min(16);
+        let found = if policy.volatile() {
+            d.with_ttl(skip)
+        } else {
+            d.map.iter().nth(skip)
+        };
         let Some((key, entry)) = found else { continue };
         let score = match policy {
             MaxmemoryPolicy::AllkeysLru | MaxmemoryPolicy::VolatileLru => {

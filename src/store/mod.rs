@@ -256,6 +256,19 @@ impl Db {
         self.expires
     }
 
+    /// A key with an expiry, about `skip` entries into the table or the
+    /// index (eviction's volatile sample): from the index while TTLs are
+    /// sparse, else by walking the map (mostly TTL keys then).
+    pub fn with_ttl(&self, skip: usize) -> Option<(&[u8], &Entry)> {
+        if let Some(t) = self.ttls.as_ref().filter(|t| !t.is_empty()) {
+            let key = t.iter().nth(skip % t.len())?;
+            return self.map.get(key).map(|e| (&**key, e));
+        }
+        let mut live = self.map.iter().filter(|(_, e)| e.expire_ms != 0);
+        let mut again = self.map.iter().filter(|(_, e)| e.expire_ms != 0);
+        live.nth(skip).or_else(|| again.next())
+    }
+
     /// Keeps the count and the index exact when `key` goes from having an
     /// expiry (`had`) to having one (`has`) or not.
     fn index_ttl(&mut self, key: &[u8], had: bool, has: bool) {
@@ -1439,6 +1452,29 @@ mod tests {
         );
         assert_eq!(db.expire_due(200, |_, _| {}).expired, 29);
         assert_eq!(db.expires(), 0);
+    }
+
+    /// Eviction's volatile sample names only keys with a TTL, from the
+    /// index (sparse) or the map (dense), and none when there are none.
+    #[test]
+    fn with_ttl_samples_only_ttl_keys() {
+        let mut db = Db::default();
+        for i in 0..100 {
+            db.insert(format!("k{i}").as_bytes(), Entry::new(Value::Int(1), 0));
+        }
+        assert!(db.with_ttl(3).is_none());
+        db.set_expire(b"k7", 50);
+        db.set_expire(b"k9", 60);
+        for indexed in [false, true] {
+            assert_eq!(db.ttls.is_some(), indexed);
+            let mut seen: Vec<Vec<u8>> = (0..16)
+                .map(|skip| db.with_ttl(skip).unwrap().0.to_vec())
+                .collect();
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen, [b"k7".to_vec(), b"k9".to_vec()]);
+            db.expire_due(10, |_, _| {});
+        }
     }
 
     #[test]
