@@ -322,6 +322,18 @@ impl Replicas {
         self.list.lock().clone()
     }
 
+    /// The sockets of the replicas being streamed to (a shard with a
+    /// client in WAIT polls them, to wake with the watcher that reads the
+    /// ACK rather than after it).
+    pub fn stream_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.list
+            .lock()
+            .iter()
+            .filter_map(|r| r.stream_sock.lock().as_ref().map(|s| s.as_raw_fd()))
+            .collect()
+    }
+
     /// How many attached replicas satisfy `f` (under the lock, no copy:
     /// WAIT and min-replicas ask on every ACK and write).
     pub fn count(&self, f: impl Fn(&Replica) -> bool) -> usize {

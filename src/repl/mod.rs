@@ -140,6 +140,9 @@ pub struct Replication {
     last_ping_ms: AtomicU64,
     pub stats: SyncStats,
     waits: Mutex<Vec<Wait>>,
+    /// Shards (bit `shard % 64`) with a client listed in `waits`, kept
+    /// under its lock ([`Replication::waits_on`]).
+    waiting_shards: AtomicU64,
     /// A replica is replacing its dataset: clients get -LOADING.
     loading: AtomicBool,
     /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds).
@@ -212,6 +215,7 @@ impl Default for Replication {
             last_ping_ms: AtomicU64::new(0),
             stats: SyncStats::default(),
             waits: Mutex::new(Vec::new()),
+            waiting_shards: AtomicU64::new(0),
             loading: AtomicBool::new(false),
             min_replicas: [AtomicI64::new(0), AtomicI64::new(10)],
             serve_stale: AtomicBool::new(true),
@@ -815,11 +819,15 @@ impl Replication {
     /// Blocks a WAIT client until `replicas` replicas acknowledged
     /// `offset` (or its shard times it out), and asks them all for an ACK.
     pub fn add_wait(&self, waiter: Arc<crate::store::Waiter>, offset: u64, replicas: usize) {
-        self.waits.lock().push(Wait {
+        let mut waits = self.waits.lock();
+        self.waiting_shards
+            .fetch_or(1 << (waiter.shard % 64), Ordering::Release);
+        waits.push(Wait {
             waiter,
             offset,
             replicas,
         });
+        drop(waits);
         self.request_acks();
     }
 
@@ -853,6 +861,16 @@ impl Replication {
             }
             false
         });
+        let shards = waits
+            .iter()
+            .fold(0u64, |m, w| m | 1 << (w.waiter.shard % 64));
+        self.waiting_shards.store(shards, Ordering::Release);
+    }
+
+    /// Whether a client of `shard` waits in WAIT (or a client of another
+    /// shard with the same number modulo 64).
+    pub fn waits_on(&self, shard: usize) -> bool {
+        self.waiting_shards.load(Ordering::Acquire) & (1 << (shard % 64)) != 0
     }
 }
 

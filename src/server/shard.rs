@@ -31,6 +31,11 @@ const KIND_EVENTFD: u64 = 4;
 const KIND_TIMER: u64 = 5;
 /// An AsyncCancel's own completion: nothing to do.
 const KIND_CANCEL: u64 = 6;
+/// A replica's socket became readable while a client here waits in WAIT.
+const KIND_ACK_POLL: u64 = 7;
+/// How long a shard woken by a replica's ACK waits for the watcher's
+/// message that serves its WAIT client ([`Shard::on_ack_poll`]).
+const ACK_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 const RING_ENTRIES: u32 = 1024;
 const BUF_GROUP: u16 = 0;
@@ -341,6 +346,8 @@ struct Shard {
     cqes: Vec<(u64, i32, u32)>,
     net_in: u64,
     net_out: u64,
+    /// Polls armed on replica sockets for a WAIT ([`Shard::arm_ack_polls`]).
+    ack_polls: usize,
 }
 
 impl Shard {
@@ -414,6 +421,7 @@ impl Shard {
             cqes: Vec::with_capacity(RING_ENTRIES as usize),
             net_in: 0,
             net_out: 0,
+            ack_polls: 0,
         };
         shard.refresh_config();
         for i in 0..shard.listeners.len() {
@@ -550,6 +558,7 @@ impl Shard {
 
     fn run(&mut self) {
         loop {
+            self.arm_ack_polls();
             match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(err) if err.raw_os_error() == Some(libc::EINTR) => {}
@@ -590,6 +599,7 @@ impl Shard {
                 KIND_EVENTFD => self.on_eventfd(),
                 KIND_TIMER => self.on_timer(),
                 KIND_CANCEL => {}
+                KIND_ACK_POLL => self.on_ack_poll(),
                 _ => unreachable!("unknown completion kind {kind}"),
             }
         }
@@ -856,7 +866,52 @@ impl Shard {
         self.srv.connected.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// With a client of this shard blocked in WAIT, polls the replicas'
+    /// sockets: the ACK that serves it wakes this shard together with the
+    /// watcher thread that reads it, instead of the watcher waking it once
+    /// it has read it (on a VM whose idle vCPUs halt, each wake-up in turn
+    /// is tens of microseconds).
+    fn arm_ack_polls(&mut self) {
+        if self.ack_polls > 0 || !self.srv.repl.waits_on(self.id) {
+            return;
+        }
+        for fd in self.srv.repl.replicas.stream_fds() {
+            let sqe = opcode::PollAdd::new(types::Fd(fd), libc::POLLIN as u32)
+                .build()
+                .user_data(user_data(KIND_ACK_POLL, 0, 0));
+            // SAFETY: a poll borrows no buffer. A replica socket closed
+            // (and its number reused) before the submit only makes this a
+            // poll of another file: a spurious wake-up.
+            unsafe { self.push(sqe) };
+            self.ack_polls += 1;
+        }
+    }
+
+    /// A replica's socket is readable: its watcher is reading the ACK;
+    /// waits briefly for the message that serves this shard's WAIT client.
+    fn on_ack_poll(&mut self) {
+        self.ack_polls -= 1;
+        let started = Instant::now();
+        while self.srv.repl.waits_on(self.id) && started.elapsed() < ACK_SPIN {
+            if !self.rx.is_empty() {
+                break;
+            }
+            // The watcher may be waiting for this very CPU.
+            std::thread::yield_now();
+        }
+        self.take_messages();
+    }
+
     fn on_eventfd(&mut self) {
+        self.take_messages();
+        if !self.stopping {
+            self.arm_eventfd();
+        }
+    }
+
+    /// Serves the messages queued for this shard (the eventfd's read stays
+    /// armed: a read that finds none is harmless).
+    fn take_messages(&mut self) {
         loop {
             match self.rx.try_recv() {
                 Ok(ShardMsg::Kill(id)) => {
@@ -923,9 +978,6 @@ impl Shard {
                 }
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
-        }
-        if !self.stopping {
-            self.arm_eventfd();
         }
     }
 
