@@ -324,13 +324,15 @@ impl Replicas {
 
     /// The sockets of the replicas being streamed to (a shard with a
     /// client in WAIT polls them, to wake with the watcher that reads the
-    /// ACK rather than after it).
+    /// ACK rather than after it). A socket whose lock is held (a sender
+    /// thread may hold it through a blocking write) is left out: a shard
+    /// never waits for it.
     pub fn stream_fds(&self) -> Vec<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
         self.list
             .lock()
             .iter()
-            .filter_map(|r| r.stream_sock.lock().as_ref().map(|s| s.as_raw_fd()))
+            .filter_map(|r| r.stream_sock.try_lock()?.as_ref().map(|s| s.as_raw_fd()))
             .collect()
     }
 

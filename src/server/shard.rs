@@ -346,8 +346,9 @@ struct Shard {
     cqes: Vec<(u64, i32, u32)>,
     net_in: u64,
     net_out: u64,
-    /// Polls armed on replica sockets for a WAIT ([`Shard::arm_ack_polls`]).
-    ack_polls: usize,
+    /// Replica sockets with a poll armed for a WAIT
+    /// ([`Shard::arm_ack_polls`]).
+    ack_polled: Vec<RawFd>,
 }
 
 impl Shard {
@@ -421,7 +422,7 @@ impl Shard {
             cqes: Vec::with_capacity(RING_ENTRIES as usize),
             net_in: 0,
             net_out: 0,
-            ack_polls: 0,
+            ack_polled: Vec::new(),
         };
         shard.refresh_config();
         for i in 0..shard.listeners.len() {
@@ -599,7 +600,7 @@ impl Shard {
                 KIND_EVENTFD => self.on_eventfd(),
                 KIND_TIMER => self.on_timer(),
                 KIND_CANCEL => {}
-                KIND_ACK_POLL => self.on_ack_poll(),
+                KIND_ACK_POLL => self.on_ack_poll(slot as RawFd),
                 _ => unreachable!("unknown completion kind {kind}"),
             }
         }
@@ -871,26 +872,31 @@ impl Shard {
     /// watcher thread that reads it, instead of the watcher waking it once
     /// it has read it (on a VM whose idle vCPUs halt, each wake-up in turn
     /// is tens of microseconds).
+    /// A poll stays armed until its socket is readable (or closed), one per
+    /// socket: a replica that never answers keeps only its own.
     fn arm_ack_polls(&mut self) {
-        if self.ack_polls > 0 || !self.srv.repl.waits_on(self.id) {
+        if !self.srv.repl.waits_on(self.id) {
             return;
         }
         for fd in self.srv.repl.replicas.stream_fds() {
+            if fd < 0 || self.ack_polled.contains(&fd) {
+                continue;
+            }
             let sqe = opcode::PollAdd::new(types::Fd(fd), libc::POLLIN as u32)
                 .build()
-                .user_data(user_data(KIND_ACK_POLL, 0, 0));
+                .user_data(user_data(KIND_ACK_POLL, 0, fd as u32));
             // SAFETY: a poll borrows no buffer. A replica socket closed
             // (and its number reused) before the submit only makes this a
             // poll of another file: a spurious wake-up.
             unsafe { self.push(sqe) };
-            self.ack_polls += 1;
+            self.ack_polled.push(fd);
         }
     }
 
     /// A replica's socket is readable: its watcher is reading the ACK;
     /// waits briefly for the message that serves this shard's WAIT client.
-    fn on_ack_poll(&mut self) {
-        self.ack_polls -= 1;
+    fn on_ack_poll(&mut self, fd: RawFd) {
+        self.ack_polled.retain(|&f| f != fd);
         let started = Instant::now();
         while self.srv.repl.waits_on(self.id) && started.elapsed() < ACK_SPIN {
             if !self.rx.is_empty() {
