@@ -264,9 +264,8 @@ impl Db {
             let key = t.iter().nth(skip % t.len())?;
             return self.map.get(key).map(|e| (&**key, e));
         }
-        let mut live = self.map.iter().filter(|(_, e)| e.expire_ms != 0);
-        let mut again = self.map.iter().filter(|(_, e)| e.expire_ms != 0);
-        live.nth(skip).or_else(|| again.next())
+        let with_ttl = || self.map.iter().filter(|(_, e)| e.expire_ms != 0);
+        with_ttl().nth(skip).or_else(|| with_ttl().next())
     }
 
     /// Keeps the count and the index exact when `key` goes from having an
@@ -330,9 +329,7 @@ impl Db {
                 };
             }
         }
-        let Db {
-            map, expires, ttls, ..
-        } = self;
+        let Db { map, expires, ttls } = self;
         match map.find_live(key, |e| e.is_expired(now_ms)) {
             table::Found::Removed(old) => {
                 *expires -= 1;
@@ -359,42 +356,37 @@ impl Db {
             return scan;
         }
         let map = &mut self.map;
-        // Redis: a key lives through its expiry millisecond.
-        let live = |at: u64, scan: &mut ExpireScan| {
-            let live = at >= now_ms;
-            if live {
-                scan.ttl_ms_sum += at - now_ms;
-            }
-            live
-        };
         if let Some(ttls) = &mut self.ttls {
             ttls.retain(|key| {
+                // One probe: the key is removed if it expired.
+                let at = match map.find_live(key, |e| e.is_expired(now_ms)) {
+                    table::Found::Removed(old) => {
+                        expired(key, old);
+                        scan.expired += 1;
+                        return false;
+                    }
+                    table::Found::Live(e) => e.expire_ms,
+                    table::Found::Missing => 0,
+                };
                 // A key the index names without an expiry (a bug) leaves
                 // the index, not the map.
-                let at = map.get(key).map_or(0, |e| e.expire_ms);
                 debug_assert!(at != 0, "expiry index names a key without expiry");
-                if at == 0 {
-                    return false;
+                if at != 0 {
+                    scan.ttl_ms_sum += at - now_ms;
                 }
-                if live(at, &mut scan) {
-                    return true;
-                }
-                if let Some(old) = map.remove(key) {
-                    expired(key, old);
-                    scan.expired += 1;
-                }
-                false
+                at != 0
             });
         } else {
-            let mut kept = Vec::new();
-            let sparse = self.expires * SPARSE < map.len();
+            // TTLs sparse: the keys kept make the index.
+            let mut kept = (self.expires * SPARSE < map.len()).then(hashbrown::HashSet::new);
             map.retain(|key, entry| {
                 if entry.expire_ms == 0 {
                     return true;
                 }
-                if live(entry.expire_ms, &mut scan) {
-                    if sparse {
-                        kept.push(Key::from(key));
+                if !entry.is_expired(now_ms) {
+                    scan.ttl_ms_sum += entry.expire_ms - now_ms;
+                    if let Some(kept) = &mut kept {
+                        kept.insert(Key::from(key));
                     }
                     return true;
                 }
@@ -403,8 +395,8 @@ impl Db {
                 scan.expired += 1;
                 false
             });
-            if sparse {
-                self.ttls = Some(Box::new(kept.into_iter().collect()));
+            if let Some(kept) = kept {
+                self.ttls = Some(Box::new(kept));
             }
         }
         self.expires -= scan.expired;
