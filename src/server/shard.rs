@@ -33,9 +33,9 @@ const KIND_TIMER: u64 = 5;
 const KIND_CANCEL: u64 = 6;
 /// A replica's socket became readable while a client here waits in WAIT.
 const KIND_ACK_POLL: u64 = 7;
-/// How long a shard woken by a replica's ACK waits for the watcher's
-/// message that serves its WAIT client ([`Shard::on_ack_poll`]).
-const ACK_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+/// How long a shard woken by a replica's ACK yields, waiting for the
+/// watcher's message that serves its WAIT client ([`Shard::on_ack_poll`]).
+const ACK_GRACE: std::time::Duration = std::time::Duration::from_micros(50);
 
 const RING_ENTRIES: u32 = 1024;
 const BUF_GROUP: u16 = 0;
@@ -898,7 +898,7 @@ impl Shard {
     fn on_ack_poll(&mut self, fd: RawFd) {
         self.ack_polled.retain(|&f| f != fd);
         let started = Instant::now();
-        while self.srv.repl.waits_on(self.id) && started.elapsed() < ACK_SPIN {
+        while self.srv.repl.waits_on(self.id) && started.elapsed() < ACK_GRACE {
             if !self.rx.is_empty() {
                 break;
             }
