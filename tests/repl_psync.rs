@@ -94,10 +94,13 @@ fn disk_backed_sync_and_every_load_mode() {
 
     // redis master (disk and diskless), sluice replica in each load mode;
     // on-empty-db with an empty replica loads live (received in place),
-    // with data it falls back to disk.
+    // with data it falls back to disk; disabled with an empty replica
+    // loads as the payload arrives, beside the file it writes.
     for (sync, load, stale) in [
         ("no", "disabled", true),
         ("yes", "disabled", true),
+        ("no", "disabled", false),
+        ("yes", "disabled", false),
         ("yes", "on-empty-db", true),
         ("yes", "on-empty-db", false),
         ("no", "on-empty-db", false),
@@ -113,8 +116,25 @@ fn disk_backed_sync_and_every_load_mode() {
         }
         sync_under_writes(&master, &mut m, &mut r);
         assert_eq!(r.cmd_str(&["GET", "stale"]), Reply::nil());
-        let live = replica.log().contains("receiving the payload (live load)");
-        assert_eq!(live, load == "on-empty-db" && !stale, "{}", replica.log());
+        let log = replica.log();
+        let live = log.contains("receiving the payload (live load)");
+        assert_eq!(live, load == "on-empty-db" && !stale, "{log}");
+        let beside = log.contains("receiving the payload (disk and live load)");
+        assert_eq!(beside, load == "disabled" && !stale, "{log}");
+        if load == "disabled" {
+            // The payload is on the replica's disk as received: the file a
+            // disk-backed master wrote, byte for byte; redis-check-rdb
+            // accepts a diskless one.
+            let file = replica.dir().join("dump.rdb");
+            if sync == "no" {
+                let sent = std::fs::read(master.dir().join("dump.rdb")).unwrap();
+                assert!(std::fs::read(&file).unwrap() == sent, "{log}");
+            } else if let Some(check) = common::require_bin("redis-check-rdb") {
+                let (status, out) =
+                    common::run_to_exit(check.to_str().unwrap(), &[file.to_str().unwrap()], LONG);
+                assert!(status.success(), "redis-check-rdb: {out}");
+            }
+        }
     }
 }
 

@@ -12,13 +12,17 @@
 //! ```
 //!
 //! The CRC64 runs on the link thread over the bytes as segments leave it
-//! and is checked against the trailer. Items only the full decoder can walk
+//! and is checked against the trailer; a load that keeps a copy on disk
+//! (repl-diskless-load disabled into an empty dataset, see
+//! [`LiveLoad::beside_disk`]) writes those same bytes to its file there. Items only the full decoder can walk
 //! (streams, module types) are decoded on the link thread and inserted
 //! there, outside any segment. Keys in an RDB are distinct, so segments
 //! may load in any order.
 
+use crate::io::filewriter::FileWriter;
 use crate::rdb::decode::{decode_segment, Item, Segment, Step, StreamSplitter};
 use crate::server::Server;
+use crate::store::Keyspace;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,6 +71,10 @@ pub(crate) struct LiveLoad {
     recycle: crossbeam_channel::Sender<Vec<u8>>,
     shared: Arc<Shared>,
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Where entries go instead of the served dataset.
+    fresh: Option<Arc<Keyspace>>,
+    /// Receives every RDB byte, in order.
+    copy: Option<Box<FileWriter>>,
 }
 
 impl LiveLoad {
@@ -89,7 +97,34 @@ impl LiveLoad {
             recycle,
             shared: Arc::new(Shared::default()),
             aux: Vec::new(),
+            fresh: None,
+            copy: None,
         }
+    }
+
+    /// Loads into `fresh` instead of the served dataset, and writes the
+    /// RDB to `copy` as it goes: repl-diskless-load disabled gets its file
+    /// and keeps serving the old data, yet the load does not wait for the
+    /// whole payload. The caller swaps `fresh` in once `copy` is synced.
+    pub fn beside_disk(mut self, fresh: Arc<Keyspace>, copy: Box<FileWriter>) -> LiveLoad {
+        self.fresh = Some(fresh);
+        self.copy = Some(copy);
+        self
+    }
+
+    /// The file of [`LiveLoad::beside_disk`], once the load is complete.
+    pub fn take_copy(&mut self) -> Option<Box<FileWriter>> {
+        self.copy.take()
+    }
+
+    /// The dataset of [`LiveLoad::beside_disk`].
+    pub fn take_fresh(&mut self) -> Option<Arc<Keyspace>> {
+        self.fresh.take()
+    }
+
+    /// The dataset entries go to.
+    fn target<'a>(&'a self, srv: &'a Server) -> &'a Keyspace {
+        self.fresh.as_deref().unwrap_or(&srv.keyspace)
     }
 
     /// Runs `receive` (which feeds this) with the loader threads going;
@@ -104,6 +139,8 @@ impl LiveLoad {
         let clock = srv.lru_clock();
         let limits = srv.rdb_limits();
         let databases = srv.keyspace.databases() as u64;
+        let fresh = self.fresh.clone();
+        let target = fresh.as_deref().unwrap_or(&srv.keyspace);
         let result = std::thread::scope(|scope| {
             for _ in 0..loaders {
                 let queue = self.queue.clone();
@@ -127,7 +164,7 @@ impl LiveLoad {
                             keys: 0,
                         };
                         let decoded = decode_segment(&bytes, seg, version, limits, |e| {
-                            if let Err(why) = insert(srv, databases, clock, e) {
+                            if let Err(why) = insert(target, databases, clock, e) {
                                 shared.failure.lock().get_or_insert(why);
                             } else {
                                 shared.loaded.fetch_add(1, Ordering::Relaxed);
@@ -175,7 +212,7 @@ impl LiveLoad {
         if !self.header_done {
             match self.splitter.header(&self.pending).map_err(bad)? {
                 Some(n) => {
-                    self.consume(n);
+                    self.consume(n)?;
                     self.header_done = true;
                 }
                 None if done => return Err("the master's RDB ended early".into()),
@@ -200,9 +237,10 @@ impl LiveLoad {
                     // it is inserted here.
                     self.pos = before;
                     self.cut()?;
-                    self.consume(after - before);
+                    self.consume(after - before)?;
                     if let Item::Entry(e) = item {
-                        insert(srv, srv.keyspace.databases() as u64, srv.lru_clock(), e)?;
+                        let databases = srv.keyspace.databases() as u64;
+                        insert(self.target(srv), databases, srv.lru_clock(), e)?;
                         self.shared.loaded.fetch_add(1, Ordering::Relaxed);
                     }
                     self.seg_db = self.splitter.db;
@@ -210,7 +248,7 @@ impl LiveLoad {
                 Step::End => {
                     self.pos = after;
                     self.cut()?;
-                    self.consume(1);
+                    self.consume(1)?;
                     self.ended = true;
                 }
             }
@@ -232,6 +270,9 @@ impl LiveLoad {
                         return Err(format!(
                             "loading the master's RDB: wrong RDB checksum (expected {want:x}, got {got:x})"
                         ));
+                    }
+                    if let Some(file) = &mut self.copy {
+                        file.write(&sum).map_err(disk_error)?;
                     }
                 }
                 self.complete = true;
@@ -255,7 +296,7 @@ impl LiveLoad {
         rest.extend_from_slice(&self.pending[self.pos..]);
         let mut seg = std::mem::replace(&mut self.pending, rest);
         seg.truncate(self.pos);
-        self.crc.update(&seg);
+        account(&mut self.crc, &mut self.copy, &seg)?;
         let len = seg.len() as u64;
         let job = Job {
             bytes: seg,
@@ -275,16 +316,35 @@ impl LiveLoad {
 
     /// Drops `n` bytes at `pending`'s start that no segment carries
     /// (header, an item decoded here, the EOF opcode), after the CRC.
-    fn consume(&mut self, n: usize) {
-        self.crc.update(&self.pending[..n]);
+    fn consume(&mut self, n: usize) -> Result<(), String> {
+        account(&mut self.crc, &mut self.copy, &self.pending[..n])?;
         self.pending.drain(..n);
         self.base += n as u64;
         self.pos = self.pos.saturating_sub(n);
+        Ok(())
     }
 }
 
+/// The CRC and the copy on disk take `bytes`, the payload's next RDB
+/// bytes.
+fn account(
+    crc: &mut crate::rdb::crc64::Running,
+    copy: &mut Option<Box<FileWriter>>,
+    bytes: &[u8],
+) -> Result<(), String> {
+    crc.update(bytes);
+    match copy {
+        Some(file) => file.write(bytes).map_err(disk_error),
+        None => Ok(()),
+    }
+}
+
+fn disk_error(e: std::io::Error) -> String {
+    format!("writing the payload to disk: {e}")
+}
+
 fn insert(
-    srv: &Server,
+    keyspace: &Keyspace,
     databases: u64,
     clock: u32,
     e: crate::rdb::decode::LoadedEntry,
@@ -297,6 +357,6 @@ fn insert(
     }
     // A replica keeps keys that already expired: the master's DEL will
     // remove them.
-    crate::server::persist::insert_loaded(&srv.keyspace, e, clock)
+    crate::server::persist::insert_loaded(keyspace, e, clock)
         .map_err(|err| format!("loading the master's RDB: {err}"))
 }
