@@ -9,7 +9,7 @@
 mod common;
 
 use common::repl::*;
-use common::{thread_cpus, wait_until, Client, Server};
+use common::{thread_cpus, wait_until, Client, Reply, Server};
 
 /// Values written while the link is stalled: 600 x 100 KiB, about twice
 /// the smallest ring (32 MiB), so the stream must outgrow it.
@@ -146,6 +146,9 @@ fn cut_mid_transfer(replica: Server, threads: usize) {
         "OK"
     );
     wait_until("the link to stall in the payload", LONG, || proxy.stalled());
+    // repl-diskless-load disabled: the old (empty) data serves while the
+    // payload arrives (a sluice replica loads it alongside, unseen).
+    assert_eq!(r.cmd_str(&["DBSIZE"]), Reply::Int(0));
     proxy.cut();
     proxy.resume();
     wait_until("the master to count the abort", LONG, || {
@@ -156,6 +159,14 @@ fn cut_mid_transfer(replica: Server, threads: usize) {
     converge(&mut m, &mut r);
     assert_eq!(stat(&mut m, "sync_full"), 2);
     assert!(master.log().contains("Full sync to replica"));
+    // The aborted transfer's temp file is gone; the second one is the
+    // replica's dump.rdb.
+    let files: Vec<String> = std::fs::read_dir(replica.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".rdb"))
+        .collect();
+    assert_eq!(files, ["dump.rdb"], "{}", replica.log());
 }
 
 mod sluice_replica {
