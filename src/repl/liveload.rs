@@ -14,7 +14,7 @@
 //! The CRC64 runs on the link thread over the bytes as segments leave it
 //! and is checked against the trailer; a load that keeps a copy on disk
 //! (repl-diskless-load disabled into an empty dataset, see
-//! [`LiveLoad::beside_disk`]) writes those same bytes to its file there. Items only the full decoder can walk
+//! [`LiveLoad::copy_to`]) writes those same bytes to its file there. Items only the full decoder can walk
 //! (streams, module types) are decoded on the link thread and inserted
 //! there, outside any segment. Keys in an RDB are distinct, so segments
 //! may load in any order.
@@ -102,22 +102,26 @@ impl LiveLoad {
         }
     }
 
-    /// Loads into `fresh` instead of the served dataset, and writes the
-    /// RDB to `copy` as it goes: repl-diskless-load disabled gets its file
-    /// and keeps serving the old data, yet the load does not wait for the
-    /// whole payload. The caller swaps `fresh` in once `copy` is synced.
-    pub fn beside_disk(mut self, fresh: Arc<Keyspace>, copy: Box<FileWriter>) -> LiveLoad {
+    /// Loads into `fresh` instead of the served dataset (which the caller
+    /// swaps for it when the load is whole).
+    pub fn into_fresh(mut self, fresh: Arc<Keyspace>) -> LiveLoad {
         self.fresh = Some(fresh);
+        self
+    }
+
+    /// Writes every RDB byte to `copy` as well, in order (the caller
+    /// syncs it when the load is whole).
+    pub fn copy_to(mut self, copy: Box<FileWriter>) -> LiveLoad {
         self.copy = Some(copy);
         self
     }
 
-    /// The file of [`LiveLoad::beside_disk`], once the load is complete.
+    /// The file of [`LiveLoad::copy_to`].
     pub fn take_copy(&mut self) -> Option<Box<FileWriter>> {
         self.copy.take()
     }
 
-    /// The dataset of [`LiveLoad::beside_disk`].
+    /// The dataset of [`LiveLoad::into_fresh`].
     pub fn take_fresh(&mut self) -> Option<Arc<Keyspace>> {
         self.fresh.take()
     }

@@ -33,8 +33,10 @@
 //! [`handshake`]: super::handshake
 
 use super::handshake::{ack, Config, Event, Handshake, SyncPayload};
+use super::liveload::LiveLoad;
 use crate::cmd::{dispatch, Client};
 use crate::config::ReplDisklessLoad;
+use crate::io::filewriter::FileWriter;
 use crate::protocol::{Argv, Parsed, ReplyBuf, RequestParser};
 use crate::server::persist::ReplInfo;
 use crate::server::{ClientMeta, Server};
@@ -610,23 +612,23 @@ impl Io<'_> {
 enum Sink {
     /// Decoded as it arrives into the emptied dataset, by several threads
     /// (`repl::liveload`).
-    Live(Box<super::liveload::LiveLoad>),
+    Live(Box<LiveLoad>),
     /// Decoded as it arrives into a second, fresh dataset while the
-    /// served one (empty) keeps serving, and written to a temp file in
-    /// `dir` on the way; when whole, the file is synced and renamed as for
-    /// `Disk` and the fresh dataset swapped in. repl-diskless-load
-    /// disabled into an empty dataset: what clients and the disk see is
-    /// `Disk`'s, without a load after the transfer (a fresh replica's
-    /// sync of 1M keys of 100 bytes, sluice to sluice on 2 cores: 0.71-1.03
-    /// -> 0.56-0.58 s with writes on the master, 0.43 -> 0.40-0.43 idle).
-    Beside(std::path::PathBuf, Box<super::liveload::LiveLoad>),
+    /// served one keeps serving, and swapped in when whole (atomically:
+    /// every stripe held); with a path, written to that temp file on the
+    /// way, which is synced and renamed as `Disk`'s before the swap.
+    /// swapdb (no file: Redis's swapdb loads from the socket too), and
+    /// disabled into an empty dataset (a second one costs nothing there):
+    /// clients and the disk see what `Disk` shows them, without a load
+    /// after the transfer (a fresh replica's sync of 1M keys of 100 bytes,
+    /// sluice to sluice on 2 cores: 0.71-1.03 -> 0.56-0.58 s with writes
+    /// on the master, 0.43 -> 0.40-0.43 idle).
+    Aside(Option<std::path::PathBuf>, Box<LiveLoad>),
     /// A temp file in `dir` written through io_uring (1 MiB writes in
     /// flight while the next bytes arrive), fdatasync'ed, renamed to
     /// `dbfilename` and loaded from its mapping when whole. Not O_DIRECT:
     /// the load reads it back from the page cache.
-    Disk(std::path::PathBuf, Box<crate::io::filewriter::FileWriter>),
-    /// Memory, loaded when whole.
-    Memory(Vec<u8>),
+    Disk(std::path::PathBuf, Box<FileWriter>),
 }
 
 impl Sink {
@@ -634,8 +636,8 @@ impl Sink {
         match self {
             Sink::Live(_) => "live",
             Sink::Disk(..) => "disk",
-            Sink::Beside(..) => "disk and live",
-            Sink::Memory(_) => "memory",
+            Sink::Aside(Some(_), _) => "disk and live",
+            Sink::Aside(None, _) => "swapdb",
         }
     }
 }
@@ -643,11 +645,15 @@ impl Sink {
 /// Replaces the dataset with the master's RDB; returns the replication
 /// position it records (its `repl-stream-db` is where the stream goes on).
 fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<ReplInfo>, Outcome> {
+    let aside = || {
+        let fresh = std::sync::Arc::new(crate::store::Keyspace::new(srv.keyspace.databases()));
+        LiveLoad::new(srv).into_fresh(fresh)
+    };
     let sink = match settings.load {
-        ReplDisklessLoad::Swapdb => Sink::Memory(Vec::new()),
+        ReplDisklessLoad::Swapdb => Sink::Aside(None, Box::new(aside())),
         ReplDisklessLoad::OnEmptyDb if srv.keyspace.is_empty() => {
             begin_load(srv);
-            Sink::Live(Box::new(super::liveload::LiveLoad::new(srv)))
+            Sink::Live(Box::new(LiveLoad::new(srv)))
         }
         ReplDisklessLoad::OnEmptyDb | ReplDisklessLoad::Disabled => {
             let path = std::path::PathBuf::from(format!(
@@ -655,20 +661,15 @@ fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<Re
                 crate::server::unix_ms() / 1000,
                 std::process::id()
             ));
-            let file =
-                crate::io::filewriter::FileWriter::create_with(&path, false).map_err(|e| {
-                    Outcome::Retry(format!(
-                        "Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"
-                    ))
-                })?;
+            let file = Box::new(FileWriter::create_with(&path, false).map_err(|e| {
+                Outcome::Retry(format!(
+                    "Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"
+                ))
+            })?);
             if srv.keyspace.is_empty() {
-                // Nothing to keep serving: a second dataset costs nothing.
-                let fresh =
-                    std::sync::Arc::new(crate::store::Keyspace::new(srv.keyspace.databases()));
-                let live = super::liveload::LiveLoad::new(srv).beside_disk(fresh, Box::new(file));
-                Sink::Beside(path, Box::new(live))
+                Sink::Aside(Some(path), Box::new(aside().copy_to(file)))
             } else {
-                Sink::Disk(path, Box::new(file))
+                Sink::Disk(path, file)
             }
         }
     };
@@ -686,29 +687,33 @@ fn receive_whole(srv: &Server, io: &mut Io, mut sink: Sink) -> Result<Option<Rep
     status.sync_read.store(0, Ordering::Relaxed);
     let result = receive(srv, io, &mut sink);
     match (result, sink) {
-        (Err(e), Sink::Disk(path, _) | Sink::Beside(path, _)) => {
+        (Err(e), Sink::Disk(path, _) | Sink::Aside(Some(path), _)) => {
             let _ = std::fs::remove_file(&path);
             Err(e)
         }
+        (Err(Outcome::Retry(why)), Sink::Aside(None, _)) => Err(Outcome::Retry(format!(
+            "{why} (swapdb: the old data is kept)"
+        ))),
+        (Err(e), Sink::Aside(None, _)) => Err(e),
         (Err(e), Sink::Live(_)) => {
             srv.keyspace.empty();
             Err(e)
         }
-        (Err(e), Sink::Memory(_)) => Err(e),
         (Ok(info), Sink::Live(_)) => Ok(info),
-        (Ok(info), Sink::Beside(path, mut live)) => {
-            let file = live
-                .take_copy()
-                .expect("a load beside the disk has its file");
-            settle(srv, &path, *file)?;
-            // Clients see the old (empty) data or -LOADING, never half of
-            // the swap; the caller ends the loading state.
-            srv.repl.set_loading(true);
+        (Ok(info), Sink::Aside(path, mut live)) => {
+            if let Some(path) = path {
+                let file = live
+                    .take_copy()
+                    .expect("a load aside with a path has its file");
+                settle(srv, &path, *file)?;
+            }
+            // Sub-replicas hold the old history: they resync.
             srv.repl.disconnect_replicas();
-            let fresh = live
-                .take_fresh()
-                .expect("a load beside the disk has its dataset");
+            let fresh = live.take_fresh().expect("a load aside has its dataset");
             srv.keyspace.swap_data(&fresh);
+            crate::notice!("MASTER <-> REPLICA sync: swapped the loaded data in");
+            // The old data is freed here, on the link thread.
+            drop(fresh);
             Ok(info)
         }
         (Ok(_), Sink::Disk(path, file)) => {
@@ -720,7 +725,6 @@ fn receive_whole(srv: &Server, io: &mut Io, mut sink: Sink) -> Result<Option<Rep
                 .map_err(|e| Outcome::Retry(format!("mapping the received RDB: {e}")))?;
             load_whole(srv, &map)
         }
-        (Ok(_), Sink::Memory(bytes)) => load_swapped(srv, &bytes),
     }
 }
 
@@ -773,32 +777,6 @@ fn load_whole(srv: &Server, bytes: &[u8]) -> Result<Option<ReplInfo>, Outcome> {
     }
 }
 
-/// swapdb: loads into a second keyspace while the old data keeps serving,
-/// then swaps them stripe by stripe; a failed load leaves the old data.
-fn load_swapped(srv: &Server, bytes: &[u8]) -> Result<Option<ReplInfo>, Outcome> {
-    crate::notice!(
-        "MASTER <-> REPLICA sync: Loading DB in memory (swapdb: the old data keeps serving)"
-    );
-    let fresh = crate::store::Keyspace::new(srv.keyspace.databases());
-    match crate::server::persist::load_bytes_into(srv, &fresh, bytes) {
-        Ok(loaded) => {
-            // Sub-replicas hold the old history: they resync.
-            srv.repl.disconnect_replicas();
-            srv.keyspace.swap_data(&fresh);
-            crate::notice!(
-                "MASTER <-> REPLICA sync: Loaded {} keys, swapped in",
-                loaded.keys
-            );
-            // The old data is freed here, on the link thread.
-            drop(fresh);
-            Ok(loaded.repl)
-        }
-        Err(e) => Err(Outcome::Retry(format!(
-            "Failed trying to load the MASTER synchronization DB: {e} (the old data is kept)"
-        ))),
-    }
-}
-
 /// Receives the payload into `sink` (decoding it as it comes for a live
 /// load); returns the replication position a live load saw.
 fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo>, Outcome> {
@@ -809,15 +787,7 @@ fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo
             &mut Via(|rdb: &[u8], _| file.write(rdb).map_err(io_error)),
         )
         .map(|()| None),
-        Sink::Memory(bytes) => receive_with(
-            io,
-            &mut Via(|rdb: &[u8], _| {
-                bytes.extend_from_slice(rdb);
-                Ok(())
-            }),
-        )
-        .map(|()| None),
-        Sink::Live(live) | Sink::Beside(_, live) => {
+        Sink::Live(live) | Sink::Aside(_, live) => {
             let (received, loaded) =
                 live.run(srv, |live| receive_with(io, &mut InPlace { srv, live }));
             received?;

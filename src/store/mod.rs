@@ -678,8 +678,8 @@ impl Keyspace {
         self.databases
     }
 
-    /// Takes `other`'s data in place of this keyspace's, stripe by stripe
-    /// (`other` gets the old data); the WATCH flags of every watched key
+    /// Takes `other`'s data in place of this keyspace's, every stripe held
+    /// at once (`other` gets the old data); the WATCH flags of every watched key
     /// are raised, as a replica's swapdb load does (each stripe's clients,
     /// watches and blocked waiters stay). `other` must be private to the
     /// caller.
@@ -688,8 +688,10 @@ impl Keyspace {
             self.databases, other.databases,
             "swapping keyspaces of different shapes"
         );
+        // Every stripe held: no command sees half of each.
+        let mut all = Locked::all(self);
         for index in 0..STRIPES {
-            let mut mine = self.lock(index);
+            let mine = all.stripe(index);
             let mut theirs = other.lock(index);
             std::mem::swap(&mut mine.dbs, &mut theirs.dbs);
             for db in 0..mine.dbs.len() {
