@@ -14,9 +14,9 @@
 //! The CRC64 runs on the link thread over the bytes as segments leave it
 //! and is checked against the trailer; a load that keeps a copy on disk
 //! (repl-diskless-load disabled into an empty dataset, see
-//! [`LiveLoad::copy_to`]) writes those same bytes to its file there. Items only the full decoder can walk
-//! (streams, module types) are decoded on the link thread and inserted
-//! there, outside any segment. Keys in an RDB are distinct, so segments
+//! [`LiveLoad::copy_to`]) writes those same bytes to its file there. Items
+//! only the full decoder can walk (streams, module types) are decoded on
+//! the link thread and inserted there, outside any segment. Keys in an RDB are distinct, so segments
 //! may load in any order.
 
 use crate::io::filewriter::FileWriter;

@@ -19,11 +19,14 @@
 //!
 //! The full sync loads per `repl-diskless-load`: `disabled` receives the
 //! RDB into a temp file, renames it to `dbfilename` and loads it (the old
-//! dataset is served during the transfer); `on-empty-db` decodes the
-//! stream as it arrives when the dataset is empty, else as `disabled`;
-//! `swapdb` receives into memory and loads into a second keyspace while
-//! the old dataset keeps serving, then swaps them. Clients get `-LOADING`
-//! while the live dataset is emptied and refilled (the other modes).
+//! dataset is served during the transfer; an empty one is not worth
+//! waiting for the file: the payload is decoded as it arrives into a
+//! second keyspace, swapped in once the file is renamed); `on-empty-db`
+//! decodes the stream as it arrives when the dataset is empty, else as
+//! `disabled`; `swapdb` decodes it as it arrives into a second keyspace
+//! while the old dataset keeps serving, then swaps them. Clients get
+//! `-LOADING` while the live dataset is emptied and refilled (the other
+//! modes).
 //!
 //! Every applied byte of the master's stream also goes, unchanged, into
 //! this replica's own backlog (at transaction boundaries, under the
@@ -730,11 +733,7 @@ fn receive_whole(srv: &Server, io: &mut Io, mut sink: Sink) -> Result<Option<Rep
 
 /// Syncs the received payload's temp file and renames it to `dbfilename`
 /// (removed on failure).
-fn settle(
-    srv: &Server,
-    path: &std::path::Path,
-    file: crate::io::filewriter::FileWriter,
-) -> Result<(), Outcome> {
+fn settle(srv: &Server, path: &std::path::Path, file: FileWriter) -> Result<(), Outcome> {
     if let Err(e) = file.finish() {
         let _ = std::fs::remove_file(path);
         return Err(Outcome::Retry(format!("writing the payload to disk: {e}")));
