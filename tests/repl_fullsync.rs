@@ -147,8 +147,21 @@ fn cut_mid_transfer(replica: Server, threads: usize) {
     );
     wait_until("the link to stall in the payload", LONG, || proxy.stalled());
     // repl-diskless-load disabled: the old (empty) data serves while the
-    // payload arrives (a sluice replica loads it alongside, unseen).
+    // payload arrives (a sluice replica loads it alongside, unseen, which
+    // INFO shows as Redis shows a swapdb load: async_loading).
     assert_eq!(r.cmd_str(&["DBSIZE"]), Reply::Int(0));
+    let persistence = |r: &mut Client, field: &str| info(r, "persistence", field);
+    let number = |v: Option<String>| v.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    if replica.name == "sluice" {
+        wait_until("the payload to load aside", LONG, || {
+            persistence(&mut r, "async_loading").as_deref() == Some("1")
+                && number(persistence(&mut r, "loading_loaded_bytes")) > 0
+        });
+        assert!(number(persistence(&mut r, "loading_start_time")) > 0);
+    } else {
+        assert_eq!(persistence(&mut r, "async_loading").as_deref(), Some("0"));
+    }
+    assert_eq!(persistence(&mut r, "loading").as_deref(), Some("0"));
     proxy.cut();
     proxy.resume();
     wait_until("the master to count the abort", LONG, || {
@@ -167,6 +180,10 @@ fn cut_mid_transfer(replica: Server, threads: usize) {
         .filter(|name| name.ends_with(".rdb"))
         .collect();
     assert_eq!(files, ["dump.rdb"], "{}", replica.log());
+    for field in ["loading", "async_loading"] {
+        assert_eq!(persistence(&mut r, field).as_deref(), Some("0"), "{field}");
+    }
+    assert_eq!(persistence(&mut r, "loading_start_time"), None);
 }
 
 mod sluice_replica {

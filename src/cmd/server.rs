@@ -532,9 +532,11 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
             };
             let loaded = p.last_load_keys_loaded.load(Ordering::Acquire);
             let expired = p.last_load_keys_expired.load(Ordering::Acquire);
+            let loading = srv.repl.is_loading();
+            let async_loading = srv.repl.is_async_loading();
             let _ = write!(
                 s,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
+                "# Persistence\r\nloading:{}\r\nasync_loading:{}\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
                  current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:{}\r\n\
                  current_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
                  rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\n\
@@ -544,6 +546,8 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                  aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n\
                  aof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n\
                  module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                u8::from(loading),
+                u8::from(async_loading),
                 if running { p.keys_processed.load(Ordering::Relaxed) } else { 0 },
                 if running { p.keys_total.load(Ordering::Relaxed) } else { 0 },
                 t.dirty.saturating_sub(p.dirty_at_save.load(Ordering::Acquire)),
@@ -556,6 +560,9 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 expired,
                 loaded,
             );
+            if loading || async_loading {
+                loading_progress(srv, &mut s);
+            }
         }
         "stats" => {
             let t = totals(ctx);
@@ -742,6 +749,42 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
 fn fmt_percentile(p: f64) -> String {
     let s = format!("{p:.6}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// INFO persistence's `loading_*` fields while a replica loads its
+/// master's payload, as Redis 7.0 computes them from the bytes received
+/// (total 0 for a diskless payload, whose size is not announced; sluice
+/// does not estimate from the RDB's used-mem, so the percentage stays 0
+/// there).
+fn loading_progress(srv: &crate::server::Server, s: &mut String) {
+    let (total, read) = match srv.repl.link_status() {
+        Some(link) => (
+            u64::try_from(link.sync_total.load(Ordering::Relaxed)).unwrap_or(0),
+            link.sync_read.load(Ordering::Relaxed),
+        ),
+        None => (0, 0),
+    };
+    let start = srv.repl.loading_since_s();
+    let (perc, remaining) = if total > 0 {
+        (
+            read as f64 / total as f64 * 100.0,
+            total.saturating_sub(read),
+        )
+    } else {
+        (0.0, 1)
+    };
+    let elapsed = (crate::server::unix_ms() / 1000).saturating_sub(start);
+    let eta = if elapsed == 0 {
+        1
+    } else {
+        elapsed.saturating_mul(remaining) / read.saturating_add(1)
+    };
+    let _ = write!(
+        s,
+        "loading_start_time:{start}\r\nloading_total_bytes:{total}\r\n\
+         loading_rdb_used_mem:0\r\nloading_loaded_bytes:{read}\r\n\
+         loading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n"
+    );
 }
 
 /// INFO's replication section, field for field as Redis 7.0's

@@ -145,6 +145,10 @@ pub struct Replication {
     waiting_shards: AtomicU64,
     /// A replica is replacing its dataset: clients get -LOADING.
     loading: AtomicBool,
+    /// A replica loads into a second dataset while the old one serves.
+    async_loading: AtomicBool,
+    /// When `loading` or `async_loading` last began (INFO persistence).
+    loading_since_s: AtomicU64,
     /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds).
     min_replicas: [AtomicI64; 2],
     /// `replica-serve-stale-data`.
@@ -217,6 +221,8 @@ impl Default for Replication {
             waits: Mutex::new(Vec::new()),
             waiting_shards: AtomicU64::new(0),
             loading: AtomicBool::new(false),
+            async_loading: AtomicBool::new(false),
+            loading_since_s: AtomicU64::new(0),
             min_replicas: [AtomicI64::new(0), AtomicI64::new(10)],
             serve_stale: AtomicBool::new(true),
             paused: AtomicBool::new(false),
@@ -482,7 +488,30 @@ impl Replication {
     }
 
     pub fn set_loading(&self, on: bool) {
+        if on && !self.loading.load(Ordering::Acquire) {
+            self.loading_since_s
+                .store(crate::server::unix_ms() / 1000, Ordering::Release);
+        }
         self.loading.store(on, Ordering::Release);
+    }
+
+    /// A load into a second dataset while the old one serves (Redis's
+    /// `async_loading`: swapdb, and disabled into an empty dataset).
+    pub fn is_async_loading(&self) -> bool {
+        self.async_loading.load(Ordering::Acquire)
+    }
+
+    pub fn set_async_loading(&self, on: bool) {
+        if on {
+            self.loading_since_s
+                .store(crate::server::unix_ms() / 1000, Ordering::Release);
+        }
+        self.async_loading.store(on, Ordering::Release);
+    }
+
+    /// Unix seconds when the current (or last) load began.
+    pub fn loading_since_s(&self) -> u64 {
+        self.loading_since_s.load(Ordering::Acquire)
     }
 
     pub fn stream_db(&self) -> i64 {

@@ -688,7 +688,10 @@ fn receive_whole(srv: &Server, io: &mut Io, mut sink: Sink) -> Result<Option<Rep
     let status = io.status;
     status.sync_total.store(-1, Ordering::Relaxed);
     status.sync_read.store(0, Ordering::Relaxed);
+    let aside = matches!(sink, Sink::Aside(..));
+    srv.repl.set_async_loading(aside);
     let result = receive(srv, io, &mut sink);
+    srv.repl.set_async_loading(false);
     match (result, sink) {
         (Err(e), Sink::Disk(path, _) | Sink::Aside(Some(path), _)) => {
             let _ = std::fs::remove_file(&path);
