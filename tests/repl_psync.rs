@@ -105,10 +105,15 @@ fn disk_backed_sync_and_every_load_mode() {
         ("yes", "on-empty-db", false),
         ("no", "on-empty-db", false),
         ("no", "swapdb", true),
+        // replica-lazy-flush: the old data is swapped out and freed aside.
+        ("yes", "lazy-flush", true),
     ] {
         println!("repl-diskless-sync {sync}, repl-diskless-load {load}, stale data {stale}");
         let master = redis(&["--repl-diskless-sync", sync]);
-        let replica = sluice(2, &["--repl-diskless-load", load]);
+        let replica = match load {
+            "lazy-flush" => sluice(2, &["--replica-lazy-flush", "yes"]),
+            load => sluice(2, &["--repl-diskless-load", load]),
+        };
         let (mut m, mut r) = (master.client(), replica.client());
         fill(&mut m, 1000);
         if stale {
@@ -121,7 +126,7 @@ fn disk_backed_sync_and_every_load_mode() {
         assert_eq!(live, load == "on-empty-db" && !stale, "{log}");
         let beside = log.contains("receiving the payload (disk and live load)");
         assert_eq!(beside, load == "disabled" && !stale, "{log}");
-        if load == "disabled" {
+        if matches!(load, "disabled" | "lazy-flush") {
             // The payload is on the replica's disk as received: the file a
             // disk-backed master wrote, byte for byte; redis-check-rdb
             // accepts a diskless one.

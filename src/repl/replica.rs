@@ -767,7 +767,15 @@ fn begin_load(srv: &Server) {
     srv.repl.set_loading(true);
     // Sub-replicas hold the old history: they resync.
     srv.repl.disconnect_replicas();
-    srv.keyspace.empty();
+    if srv.config.read().replica_lazy_flush {
+        // As Redis's emptyData(.., EMPTYDB_ASYNC): the old data is swapped
+        // out whole and freed off the link thread, which loads meanwhile.
+        let old = std::sync::Arc::new(crate::store::Keyspace::new(srv.keyspace.databases()));
+        srv.keyspace.swap_data(&old);
+        free_aside(old);
+    } else {
+        srv.keyspace.empty();
+    }
     crate::notice!("MASTER <-> REPLICA sync: Loading DB in memory");
 }
 
