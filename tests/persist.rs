@@ -597,12 +597,7 @@ fn a_full_disk_fails_the_save_and_keeps_the_old_file() {
         before,
         "old file changed"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("temp-"))
-        .collect();
+    let leftovers = common::file_names(&dir.0, |n| n.starts_with("temp-"));
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
     let info = c.cmd_str(&["INFO", "persistence"]).as_str();
     assert!(info.contains("rdb_last_bgsave_status:err"), "{info}");

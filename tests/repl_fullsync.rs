@@ -174,11 +174,7 @@ fn cut_mid_transfer(replica: Server, threads: usize) {
     assert!(master.log().contains("Full sync to replica"));
     // The aborted transfer's temp file is gone; the second one is the
     // replica's dump.rdb.
-    let files: Vec<String> = std::fs::read_dir(replica.dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".rdb"))
-        .collect();
+    let files = common::file_names(replica.dir(), |name| name.ends_with(".rdb"));
     assert_eq!(files, ["dump.rdb"], "{}", replica.log());
     for field in ["loading", "async_loading"] {
         assert_eq!(persistence(&mut r, field).as_deref(), Some("0"), "{field}");

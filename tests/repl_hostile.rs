@@ -141,11 +141,7 @@ fn fake_master_sending_garbage() {
             server.log()
         );
         // No failed transfer left its temp file behind.
-        let temps: Vec<_> = std::fs::read_dir(server.dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with("temp-"))
-            .collect();
+        let temps = common::file_names(server.dir(), |name| name.starts_with("temp-"));
         assert!(temps.is_empty(), "{load}: {temps:?}");
     }
 }

@@ -73,8 +73,8 @@ pub(crate) struct LiveLoad {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     /// Where entries go instead of the served dataset.
     fresh: Option<Arc<Keyspace>>,
-    /// Receives every RDB byte, in order.
-    copy: Option<Box<FileWriter>>,
+    /// A temp file (and its path) that receives every RDB byte, in order.
+    copy: Option<(std::path::PathBuf, Box<FileWriter>)>,
 }
 
 impl LiveLoad {
@@ -109,21 +109,20 @@ impl LiveLoad {
         self
     }
 
-    /// Writes every RDB byte to `copy` as well, in order (the caller
-    /// syncs it when the load is whole).
-    pub fn copy_to(mut self, copy: Box<FileWriter>) -> LiveLoad {
-        self.copy = Some(copy);
+    /// Writes every RDB byte to `copy`, created at `path`, as well, in
+    /// order (the caller syncs it when the load is whole).
+    pub fn copy_to(mut self, path: std::path::PathBuf, copy: Box<FileWriter>) -> LiveLoad {
+        self.copy = Some((path, copy));
         self
     }
 
-    /// The file of [`LiveLoad::copy_to`].
-    pub fn take_copy(&mut self) -> Option<Box<FileWriter>> {
-        self.copy.take()
+    pub fn has_copy(&self) -> bool {
+        self.copy.is_some()
     }
 
-    /// The dataset of [`LiveLoad::into_fresh`].
-    pub fn take_fresh(&mut self) -> Option<Arc<Keyspace>> {
-        self.fresh.take()
+    /// The temp file of [`LiveLoad::copy_to`] and its path.
+    pub fn take_copy(&mut self) -> Option<(std::path::PathBuf, Box<FileWriter>)> {
+        self.copy.take()
     }
 
     /// The dataset entries go to.
@@ -275,7 +274,7 @@ impl LiveLoad {
                             "loading the master's RDB: wrong RDB checksum (expected {want:x}, got {got:x})"
                         ));
                     }
-                    if let Some(file) = &mut self.copy {
+                    if let Some((_, file)) = &mut self.copy {
                         file.write(&sum).map_err(disk_error)?;
                     }
                 }
@@ -333,12 +332,12 @@ impl LiveLoad {
 /// bytes.
 fn account(
     crc: &mut crate::rdb::crc64::Running,
-    copy: &mut Option<Box<FileWriter>>,
+    copy: &mut Option<(std::path::PathBuf, Box<FileWriter>)>,
     bytes: &[u8],
 ) -> Result<(), String> {
     crc.update(bytes);
     match copy {
-        Some(file) => file.write(bytes).map_err(disk_error),
+        Some((_, file)) => file.write(bytes).map_err(disk_error),
         None => Ok(()),
     }
 }

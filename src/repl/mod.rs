@@ -488,11 +488,7 @@ impl Replication {
     }
 
     pub fn set_loading(&self, on: bool) {
-        if on && !self.loading.load(Ordering::Acquire) {
-            self.loading_since_s
-                .store(crate::server::unix_ms() / 1000, Ordering::Release);
-        }
-        self.loading.store(on, Ordering::Release);
+        self.set_load_flag(&self.loading, on);
     }
 
     /// A load into a second dataset while the old one serves (Redis's
@@ -502,11 +498,15 @@ impl Replication {
     }
 
     pub fn set_async_loading(&self, on: bool) {
-        if on {
+        self.set_load_flag(&self.async_loading, on);
+    }
+
+    /// Sets `flag`; turning it on notes when the load began.
+    fn set_load_flag(&self, flag: &AtomicBool, on: bool) {
+        if !flag.swap(on, Ordering::AcqRel) && on {
             self.loading_since_s
                 .store(crate::server::unix_ms() / 1000, Ordering::Release);
         }
-        self.async_loading.store(on, Ordering::Release);
     }
 
     /// Unix seconds when the current (or last) load began.

@@ -618,15 +618,19 @@ enum Sink {
     Live(Box<LiveLoad>),
     /// Decoded as it arrives into a second, fresh dataset while the
     /// served one keeps serving, and swapped in when whole (atomically:
-    /// every stripe held); with a path, written to that temp file on the
-    /// way, which is synced and renamed as `Disk`'s before the swap.
+    /// every stripe held); with a copy on disk (`LiveLoad::copy_to`),
+    /// written to that temp file on the way, which is synced and renamed
+    /// as `Disk`'s before the swap.
     /// swapdb (no file: Redis's swapdb loads from the socket too), and
     /// disabled into an empty dataset (a second one costs nothing there):
     /// clients and the disk see what `Disk` shows them, without a load
     /// after the transfer (a fresh replica's sync of 1M keys of 100 bytes,
     /// sluice to sluice on 2 cores: 0.71-1.03 -> 0.56-0.58 s with writes
     /// on the master, 0.43 -> 0.40-0.43 idle).
-    Aside(Option<std::path::PathBuf>, Box<LiveLoad>),
+    Aside {
+        fresh: Arc<crate::store::Keyspace>,
+        live: Box<LiveLoad>,
+    },
     /// A temp file in `dir` written through io_uring (1 MiB writes in
     /// flight while the next bytes arrive), fdatasync'ed, renamed to
     /// `dbfilename` and loaded from its mapping when whole. Not O_DIRECT:
@@ -639,8 +643,8 @@ impl Sink {
         match self {
             Sink::Live(_) => "live",
             Sink::Disk(..) => "disk",
-            Sink::Aside(Some(_), _) => "disk and live",
-            Sink::Aside(None, _) => "swapdb",
+            Sink::Aside { live, .. } if live.has_copy() => "disk and live",
+            Sink::Aside { .. } => "swapdb",
         }
     }
 }
@@ -648,12 +652,19 @@ impl Sink {
 /// Replaces the dataset with the master's RDB; returns the replication
 /// position it records (its `repl-stream-db` is where the stream goes on).
 fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<ReplInfo>, Outcome> {
-    let aside = || {
-        let fresh = std::sync::Arc::new(crate::store::Keyspace::new(srv.keyspace.databases()));
-        LiveLoad::new(srv).into_fresh(fresh)
+    let aside = |copy: Option<(std::path::PathBuf, Box<FileWriter>)>| {
+        let fresh = Arc::new(crate::store::Keyspace::new(srv.keyspace.databases()));
+        let mut live = LiveLoad::new(srv).into_fresh(Arc::clone(&fresh));
+        if let Some((path, file)) = copy {
+            live = live.copy_to(path, file);
+        }
+        Sink::Aside {
+            fresh,
+            live: Box::new(live),
+        }
     };
     let sink = match settings.load {
-        ReplDisklessLoad::Swapdb => Sink::Aside(None, Box::new(aside())),
+        ReplDisklessLoad::Swapdb => aside(None),
         ReplDisklessLoad::OnEmptyDb if srv.keyspace.is_empty() => {
             begin_load(srv);
             Sink::Live(Box::new(LiveLoad::new(srv)))
@@ -670,7 +681,7 @@ fn full_sync(srv: &Server, io: &mut Io, settings: &Settings) -> Result<Option<Re
                 ))
             })?);
             if srv.keyspace.is_empty() {
-                Sink::Aside(Some(path), Box::new(aside().copy_to(file)))
+                aside(Some((path, file)))
             } else {
                 Sink::Disk(path, file)
             }
@@ -688,37 +699,42 @@ fn receive_whole(srv: &Server, io: &mut Io, mut sink: Sink) -> Result<Option<Rep
     let status = io.status;
     status.sync_total.store(-1, Ordering::Relaxed);
     status.sync_read.store(0, Ordering::Relaxed);
-    let aside = matches!(sink, Sink::Aside(..));
-    srv.repl.set_async_loading(aside);
+    srv.repl
+        .set_async_loading(matches!(sink, Sink::Aside { .. }));
     let result = receive(srv, io, &mut sink);
     srv.repl.set_async_loading(false);
     match (result, sink) {
-        (Err(e), Sink::Disk(path, _) | Sink::Aside(Some(path), _)) => {
+        (Err(e), Sink::Disk(path, _)) => {
             let _ = std::fs::remove_file(&path);
             Err(e)
         }
-        (Err(Outcome::Retry(why)), Sink::Aside(None, _)) => Err(Outcome::Retry(format!(
-            "{why} (swapdb: the old data is kept)"
-        ))),
-        (Err(e), Sink::Aside(None, _)) => Err(e),
+        (Err(e), Sink::Aside { mut live, .. }) => match (e, live.take_copy()) {
+            (e, Some((path, _))) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+            (Outcome::Retry(why), None) => Err(Outcome::Retry(format!(
+                "{why} (swapdb: the old data is kept)"
+            ))),
+            (e, None) => Err(e),
+        },
         (Err(e), Sink::Live(_)) => {
             srv.keyspace.empty();
             Err(e)
         }
         (Ok(info), Sink::Live(_)) => Ok(info),
-        (Ok(info), Sink::Aside(path, mut live)) => {
-            if let Some(path) = path {
-                let file = live
-                    .take_copy()
-                    .expect("a load aside with a path has its file");
+        (Ok(info), Sink::Aside { fresh, mut live }) => {
+            if let Some((path, file)) = live.take_copy() {
                 settle(srv, &path, *file)?;
             }
+            // Its handle on `fresh` goes first: the old data swapped into
+            // `fresh` is then freed by `free_elsewhere` alone.
+            drop(live);
             // Sub-replicas hold the old history: they resync.
             srv.repl.disconnect_replicas();
-            let fresh = live.take_fresh().expect("a load aside has its dataset");
             srv.keyspace.swap_data(&fresh);
             crate::notice!("MASTER <-> REPLICA sync: swapped the loaded data in");
-            free_aside(fresh);
+            free_elsewhere(fresh);
             Ok(info)
         }
         (Ok(_), Sink::Disk(path, file)) => {
@@ -733,11 +749,11 @@ fn receive_whole(srv: &Server, io: &mut Io, mut sink: Sink) -> Result<Option<Rep
     }
 }
 
-/// Frees the data a swap took out on a thread of its own, so the link
+/// Frees `old` (a dataset taken out) on a thread of its own, so the link
 /// goes on to the stream at once (swapdb, 1M keys of 100 bytes: the free
 /// took 173 ms of a 0.78 s sync on the link thread, then 1-2 ms). If no
 /// thread can be had, the refused closure drops it here.
-fn free_aside(old: std::sync::Arc<crate::store::Keyspace>) {
+fn free_elsewhere<T: Send + 'static>(old: T) {
     let _ = std::thread::Builder::new()
         .name("free-old-data".into())
         .spawn(move || drop(old));
@@ -768,11 +784,9 @@ fn begin_load(srv: &Server) {
     // Sub-replicas hold the old history: they resync.
     srv.repl.disconnect_replicas();
     if srv.config.read().replica_lazy_flush {
-        // As Redis's emptyData(.., EMPTYDB_ASYNC): the old data is swapped
-        // out whole and freed off the link thread, which loads meanwhile.
-        let old = std::sync::Arc::new(crate::store::Keyspace::new(srv.keyspace.databases()));
-        srv.keyspace.swap_data(&old);
-        free_aside(old);
+        // As Redis's emptyData(.., EMPTYDB_ASYNC): freed off the link
+        // thread, which loads meanwhile.
+        free_elsewhere(srv.keyspace.take_data());
     } else {
         srv.keyspace.empty();
     }
@@ -806,7 +820,7 @@ fn receive(srv: &Server, io: &mut Io, sink: &mut Sink) -> Result<Option<ReplInfo
             &mut Via(|rdb: &[u8], _| file.write(rdb).map_err(io_error)),
         )
         .map(|()| None),
-        Sink::Live(live) | Sink::Aside(_, live) => {
+        Sink::Live(live) | Sink::Aside { live, .. } => {
             let (received, loaded) =
                 live.run(srv, |live| receive_with(io, &mut InPlace { srv, live }));
             received?;

@@ -781,16 +781,7 @@ const LOAD_SEGMENT: usize = 4 << 20;
 /// streams) are cut into segments that all threads decode at once; others
 /// are decoded by one thread feeding the inserting threads.
 pub(crate) fn load_bytes(srv: &Server, bytes: &[u8]) -> Result<Loaded, crate::rdb::Error> {
-    load_bytes_into(srv, &srv.keyspace, bytes)
-}
-
-/// [`load_bytes`] into `ks` (a replica's swapdb load fills a second
-/// keyspace while the first one serves).
-pub(crate) fn load_bytes_into(
-    srv: &Server,
-    ks: &crate::store::Keyspace,
-    bytes: &[u8],
-) -> Result<Loaded, crate::rdb::Error> {
+    let ks = &srv.keyspace;
     let mut aux = Vec::new();
     let (keys, expired) = match crate::rdb::decode::split_body(bytes, LOAD_SEGMENT)? {
         Some((version, segments, found)) => {

@@ -674,6 +674,14 @@ impl Keyspace {
         }
     }
 
+    /// [`Keyspace::empty`] with every stripe held at once, the data
+    /// returned instead of freed (the caller frees it elsewhere).
+    pub fn take_data(&self) -> Keyspace {
+        let old = Keyspace::new(self.databases);
+        self.swap_data(&old);
+        old
+    }
+
     pub fn databases(&self) -> usize {
         self.databases
     }

@@ -145,6 +145,16 @@ pub fn strict_env() -> bool {
 /// Finds `name` on PATH. If it is missing: panics in CI (a skip there would
 /// hide a broken install step), otherwise prints "skipping: NAME not found"
 /// and returns `None` so the caller can `return` early.
+/// The names of the files in `dir` that `keep` accepts.
+pub fn file_names(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("list the directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| keep(name))
+        .collect()
+}
+
 pub fn require_bin(name: &str) -> Option<PathBuf> {
     if let Some(path) = find_on_path(name) {
         return Some(path);
