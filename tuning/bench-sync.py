@@ -101,13 +101,16 @@ def fill(port, path):
 
 
 def proto_file(keys, size):
-    path = os.path.join(tempfile.gettempdir(), f"bench-sync-{keys}-{size}.resp")
+    path = os.path.join(tempfile.gettempdir(), f"bench-sync-{keys}-{size}-r.resp")
     if not os.path.exists(path):
         import random
         rnd = random.Random(1)
         with open(path, "wb") as f:
             for i in range(keys):
-                k = b"key:%d" % i
+                # redis-benchmark's `-r` names: its SETs overwrite these
+                # keys (with "key:%d" every write added a key, and the
+                # dataset's growth was counted as the sync's memory).
+                k = b"key:%012d" % i
                 v = rnd.randbytes(size)
                 f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, size, v))
     return path
@@ -195,7 +198,7 @@ def under_writes(master, keys, pss=False, probe=True):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 while not done.is_set():
                     t = time.perf_counter()
-                    s.sendall(b"*2\r\n$3\r\nGET\r\n$5\r\nkey:1\r\n")
+                    s.sendall(b"*2\r\n$3\r\nGET\r\n$16\r\nkey:000000000001\r\n")
                     got = b""
                     while b"\r\n" not in got:
                         got += s.recv(1024)
