@@ -108,20 +108,7 @@ impl Encoder {
     /// One key: `[EXPIRETIME_MS] [IDLE|FREQ] type key value`.
     pub fn entry(&mut self, out: &mut Vec<u8>, key: &[u8], value: &Value, meta: KeyMeta) {
         let start = out.len();
-        if let Some(ms) = meta.expire_ms {
-            out.push(opcodes::EXPIRETIME_MS);
-            out.extend_from_slice(&ms.to_le_bytes());
-        }
-        if let Some(idle) = meta.idle {
-            out.push(opcodes::IDLE);
-            write_len(out, idle);
-        } else if let Some(freq) = meta.freq {
-            out.push(opcodes::FREQ);
-            out.push(freq);
-        }
-        out.push(value_type(value));
-        write_string(out, key, self.opts.compress);
-        write_value(out, value, self.opts.compress);
+        write_entry(out, key, value, meta, self.opts.compress);
         self.track(out, start);
     }
 
@@ -138,6 +125,25 @@ impl Encoder {
         out.extend_from_slice(&crc.to_le_bytes());
         crc
     }
+}
+
+/// One key as [`Encoder::entry`] writes it, outside any checksum (a
+/// snapshot's preimages, encoded ahead of their stripe).
+pub fn write_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, meta: KeyMeta, compress: bool) {
+    if let Some(ms) = meta.expire_ms {
+        out.push(opcodes::EXPIRETIME_MS);
+        out.extend_from_slice(&ms.to_le_bytes());
+    }
+    if let Some(idle) = meta.idle {
+        out.push(opcodes::IDLE);
+        write_len(out, idle);
+    } else if let Some(freq) = meta.freq {
+        out.push(opcodes::FREQ);
+        out.push(freq);
+    }
+    out.push(value_type(value));
+    write_string(out, key, compress);
+    write_value(out, value, compress);
 }
 
 /// A length (`rdbSaveLen`): 6-bit, 14-bit big-endian, 32 or 64 bit BE.

@@ -324,7 +324,8 @@ pub struct OpsSamples {
 
 impl Server {
     pub fn new(config: Config, config_file: Option<PathBuf>, threads: usize) -> Server {
-        let keyspace = Keyspace::new(config.databases);
+        let mut keyspace = Keyspace::new(config.databases);
+        keyspace.set_preimage_encoder(persist::encode_preimage);
         let tcp_port = config.port;
         let latency_tracking = AtomicBool::new(config.latency_tracking);
         let encoding = EncodingLimits::from_config(&config)

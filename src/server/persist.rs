@@ -25,7 +25,7 @@
 use super::Server;
 use crate::rdb::encode::{EncodeOptions, Encoder, KeyMeta};
 use crate::rdb::{crc64, opcodes};
-use crate::store::Stripe;
+use crate::store::{Entry, Stripe};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -139,16 +139,43 @@ fn encode_stripe(out: &mut Vec<u8>, stripe: &Stripe, opts: EncodeOptions) -> usi
         }
         enc.select_db(out, db as u64);
         for (key, entry) in stripe.cut_entries(db) {
-            let meta = KeyMeta {
-                expire_ms: (entry.expire_ms != 0).then_some(entry.expire_ms),
-                idle: None,
-                freq: None,
-            };
-            enc.entry(out, key, &entry.value, meta);
+            enc.entry(out, key, &entry.value, key_meta(entry));
             keys += 1;
         }
+        let (encoded, bytes) = stripe.cut_encoded(db);
+        out.extend_from_slice(bytes);
+        keys += encoded;
     }
     keys
+}
+
+fn key_meta(entry: &Entry) -> KeyMeta {
+    KeyMeta {
+        expire_ms: (entry.expire_ms != 0).then_some(entry.expire_ms),
+        idle: None,
+        freq: None,
+    }
+}
+
+/// Strings up to this size are kept encoded when a write changes them
+/// before a running snapshot saved their stripe; bigger values and
+/// collections are kept whole (moved, or cloned before a change in place)
+/// and encoded by the snapshot's writer, off the command's thread.
+const PREIMAGE_ENCODE_MAX: usize = 4096;
+
+/// The keyspace's [`PreimageEncoder`](crate::store::snapshot::PreimageEncoder):
+/// [`encode_stripe`]'s entry format, uncompressed (LZF would cost the
+/// command's thread; readers take either).
+pub fn encode_preimage(out: &mut Vec<u8>, key: &[u8], entry: &Entry) -> bool {
+    if entry
+        .value
+        .string_len()
+        .is_none_or(|n| n > PREIMAGE_ENCODE_MAX)
+    {
+        return false;
+    }
+    crate::rdb::encode::write_entry(out, key, &entry.value, key_meta(entry), false);
+    true
 }
 
 /// Saves the dataset to `dbfilename` (SAVE, SHUTDOWN, BGSAVE's thread).

@@ -287,8 +287,15 @@ impl Db {
     }
 
     /// Inserts or replaces `key`, keeping the expiry count exact. Returns
-    /// the old entry.
-    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+    /// the old entry. An entry taken from elsewhere loses its snapshot mark
+    /// (`Entry::changed`): only the store's write paths set it.
+    pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
+        entry.changed = false;
+        self.insert_as_is(key, entry)
+    }
+
+    /// [`Db::insert`] keeping the entry's snapshot mark.
+    fn insert_as_is(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         let has = entry.expire_ms != 0;
         let old = self.map.insert(key, entry);
         let had = old.as_ref().is_some_and(|e| e.expire_ms != 0);
@@ -548,7 +555,7 @@ pub struct Stripe {
     pub saved_epoch: u64,
     /// Cut values of keys changed before the running snapshot saved this
     /// stripe (see `snapshot`).
-    preimages: snapshot::Preimages,
+    kept: snapshot::Kept,
 }
 
 /// A client blocked by a command (BLPOP ...), shared by every key it waits
@@ -613,6 +620,8 @@ pub struct Keyspace {
     snapshot: Mutex<Option<Arc<snapshot::Snapshot>>>,
     snapshot_active: AtomicBool,
     snapshot_epoch: AtomicU64,
+    /// See [`Keyspace::set_preimage_encoder`].
+    preimage_encoder: Option<snapshot::PreimageEncoder>,
     pub snapshot_stats: snapshot::SnapshotStats,
     /// Taken before any stripe by whoever needs the whole keyspace at one
     /// point of the replication stream (a snapshot's cut, [`Locked::all`]),
@@ -633,7 +642,7 @@ impl Keyspace {
                     watchers: Vec::new(),
                     blocked: Vec::new(),
                     saved_epoch: 0,
-                    preimages: Default::default(),
+                    kept: Default::default(),
                 }))
             })
             .collect();
@@ -643,6 +652,7 @@ impl Keyspace {
             snapshot: Mutex::new(None),
             snapshot_active: AtomicBool::new(false),
             snapshot_epoch: AtomicU64::new(0),
+            preimage_encoder: None,
             snapshot_stats: Default::default(),
             cut_gate: Mutex::new(()),
         }
@@ -740,8 +750,11 @@ impl Keyspace {
     /// value for a running snapshot that has yet to save the stripe.
     fn remove_kept(&self, stripe: &mut Stripe, db: usize, key: &[u8]) -> Option<Entry> {
         let saving = self.saving(stripe);
-        let old = stripe.dbs[db].remove(key)?;
-        snapshot::keep(&mut stripe.preimages, saving, db, key, || Some(old.clone()));
+        let mut old = stripe.dbs[db].remove(key)?;
+        if let Some(keeper) = saving {
+            keeper.copy(&mut stripe.kept, db, key, &old);
+        }
+        old.changed = false;
         Some(old)
     }
 
@@ -854,7 +867,7 @@ impl<'a> Locked<'a> {
     }
 
     /// The held stripe `index` as it is: a caller that changes it keeps
-    /// preimages itself (`snapshot::keep`).
+    /// preimages itself (`snapshot::Keeper`).
     fn unsaved_stripe(&mut self, index: usize) -> &mut Stripe {
         if let Some((held, guard)) = self.one.as_mut() {
             assert_eq!(*held, index, "stripe {index} used but not locked");
@@ -896,8 +909,8 @@ impl<'a> Locked<'a> {
     }
 
     /// The stripe holding `key` for a change that keeps its own preimages
-    /// (`snapshot::keep`), and whether it must ([`Keyspace::saving`]).
-    fn changing_for(&mut self, key: &[u8]) -> (&mut Stripe, bool) {
+    /// (`snapshot::Keeper`), and how if it must ([`Keyspace::saving`]).
+    fn changing_for(&mut self, key: &[u8]) -> (&mut Stripe, Option<snapshot::Keeper>) {
         let keyspace = self.keyspace;
         let stripe = self.unsaved_stripe_for(key);
         let saving = keyspace.saving(stripe);
@@ -1108,7 +1121,9 @@ impl<'a> Keys<'a> {
             Lookup::Live(entry) => Some(entry),
             Lookup::Hidden => None,
             Lookup::Expired(old) => {
-                snapshot::keep(&mut stripe.preimages, saving, db, key, || Some(old));
+                if let Some(keeper) = saving {
+                    keeper.removed(&mut stripe.kept, db, key, old);
+                }
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
                 if self.prop.enabled {
@@ -1135,7 +1150,9 @@ impl<'a> Keys<'a> {
                 Some(entry)
             }
             Lookup::Expired(old) => {
-                snapshot::keep(&mut stripe.preimages, saving, db, key, || Some(old));
+                if let Some(keeper) = saving {
+                    keeper.removed(&mut stripe.kept, db, key, old);
+                }
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
                 if self.prop.enabled {
@@ -1218,18 +1235,27 @@ impl<'a> Keys<'a> {
     /// bookkeeping: a building block for RENAME, COPY, MOVE).
     pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry) {
         let (stripe, saving) = self.locked.changing_for(key);
-        let old = stripe.dbs[db].insert(key, entry);
-        snapshot::keep(&mut stripe.preimages, saving, db, key, || old);
+        let Some(keeper) = saving else {
+            stripe.dbs[db].insert(key, entry);
+            return;
+        };
+        let mut entry = entry;
+        snapshot::Keeper::mark(&mut stripe.kept, &mut entry);
+        if let Some(old) = stripe.dbs[db].insert_as_is(key, entry) {
+            keeper.removed(&mut stripe.kept, db, key, old);
+        }
     }
 
     /// Keeps a copy of `key`'s value in `db` for a running snapshot that
     /// has yet to save its stripe, before a change in place.
     fn keep_current(&mut self, db: usize, key: &[u8]) {
         let (stripe, saving) = self.locked.changing_for(key);
-        let current = &stripe.dbs[db].map;
-        snapshot::keep(&mut stripe.preimages, saving, db, key, || {
-            current.get(key).cloned()
-        });
+        if let Some(keeper) = saving {
+            if let Some(current) = stripe.dbs[db].map.get_mut(key) {
+                keeper.copy(&mut stripe.kept, db, key, current);
+                snapshot::Keeper::mark(&mut stripe.kept, current);
+            }
+        }
     }
 
     /// Takes `key` out of the current database as it is (no expiry check,

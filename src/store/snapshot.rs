@@ -8,34 +8,36 @@
 //!             remove, insert_in, set_expire, lazy expiry; eviction's
 //!             Keyspace::remove_key; active expiry's
 //!             Keyspace::expire_stripe) on a stripe not saved yet first keep
-//!             the key's value as it was at the cut (its preimage; moved,
-//!             not copied, when the write replaces it)
+//!             the key's value as it was at the cut (its preimage, in the
+//!             stripe's `Kept`) and mark the key's entry `changed`; a key
+//!             already marked (or absent: removed since the cut, or new)
+//!             has its cut value kept already
 //!   other     anything else that gets the stripe mutably (Keyspace::lock,
 //!             Locked::stripe: FLUSHALL, SWAPDB ...) first hands the whole
 //!             stripe, as it was at the cut, to the writer
 //!   drive     the driver locks stripes 0..STRIPES in turn, so every stripe
-//!             is saved once: its entries minus the changed keys, plus the
-//!             preimages; the writer's output is the image
+//!             is saved once: its unmarked entries plus the preimages; the
+//!             marks are cleared; the writer's output is the image
 //! ```
 //!
 //! No change reaches a stripe before its cut state is kept, so the image
 //! equals the dataset at the cut exactly, multi-stripe transactions
 //! included. Memory overhead is the writer's buffered output plus the
-//! preimages of keys written before their stripe was saved. A command
-//! that writes through the store's paths pays one move or clone per key
-//! per snapshot; one that takes a stripe otherwise pays one stripe's
-//! serialization, once per snapshot. (Saving whole stripes on every first
-//! touch made the shards encode most of a dataset under random writes: a
-//! master's GET p99 during a 10M-key sync was 85 ms.)
+//! preimages of keys written before their stripe was saved. Small
+//! preimages are kept encoded by the keyspace's [`PreimageEncoder`] (the
+//! writer's own format, appended to the stripe's buffer for its database),
+//! so the old value is freed at once: a 100-byte string costs ~120 bytes
+//! kept instead of ~240 (the value's allocation, a map slot, and the new
+//! value's allocation while the old one lived on). Others are moved, or
+//! cloned before a change in place. A command that writes through the
+//! store's paths pays one encode, move or clone per key per snapshot; one
+//! that takes a stripe otherwise pays one stripe's serialization, once per
+//! snapshot. (Saving whole stripes on every first touch made the shards
+//! encode most of a dataset under random writes: a master's GET p99 during
+//! a 10M-key sync was 85 ms.)
 
 use super::{Entry, ExpireScan, Key, Keyspace, Stripe, STRIPES};
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-/// The values of keys changed since the cut in a stripe the running
-/// snapshot has yet to save: `(db, key)` -> the entry at the cut, `None`
-/// when the key did not exist then. Empty (and unallocated) otherwise.
-pub type Preimages = hashbrown::HashMap<(usize, Key), Option<Entry>>;
 
 /// What snapshots cost the commands, since start (INFO stats).
 #[derive(Default)]
@@ -48,64 +50,124 @@ pub struct SnapshotStats {
     pub keys_copied_on_write: AtomicU64,
 }
 
-/// A borrowed `(db, key)` for looking up [`Preimages`] without building a
-/// [`Key`]; hashes as the tuple does (`Key` hashes as its bytes).
-struct PreKey<'a>(usize, &'a [u8]);
+/// Appends `key`'s cut entry to `out` in the stripe writer's format, or
+/// declines (false, `out` untouched) for a value not worth encoding on a
+/// command's thread; that one is kept whole for the writer.
+pub type PreimageEncoder = fn(out: &mut Vec<u8>, key: &[u8], entry: &Entry) -> bool;
 
-impl Hash for PreKey<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-        self.1.hash(state);
-    }
+/// The cut values a stripe keeps for the running snapshot that has yet to
+/// save it (empty, and unallocated, otherwise).
+#[derive(Default)]
+pub struct Kept {
+    /// Per database, preimages the encoder took.
+    encoded: Vec<Encoded>,
+    /// Preimages kept whole, with their database.
+    entries: Vec<(usize, Key, Entry)>,
+    /// Whether some entry of the stripe is marked `changed`.
+    marked: bool,
+    /// Keys kept (INFO's keys_copied_on_write).
+    count: u64,
 }
 
-impl hashbrown::Equivalent<(usize, Key)> for PreKey<'_> {
-    fn equivalent(&self, other: &(usize, Key)) -> bool {
-        self.0 == other.0 && self.1 == &*other.1
-    }
-}
-
-/// Keeps `old()`, `key`'s value at the cut, as its preimage unless one is
-/// kept already; `saving` is [`Keyspace::saving`] for its stripe. Called
-/// around the key's change: before it with a copy of the value, or after
-/// it with the value the change replaced or removed.
-pub(super) fn keep(
-    preimages: &mut Preimages,
-    saving: bool,
+struct Encoded {
     db: usize,
-    key: &[u8],
-    old: impl FnOnce() -> Option<Entry>,
-) {
-    if saving && !preimages.contains_key(&PreKey(db, key)) {
-        preimages.insert((db, Key::from(key)), old());
+    keys: usize,
+    bytes: Vec<u8>,
+}
+
+/// How a change keeps cut values while its stripe is unsaved (see
+/// [`Keyspace::saving`]): with the keyspace's encoder, if it has one.
+#[derive(Clone, Copy)]
+pub(super) struct Keeper(Option<PreimageEncoder>);
+
+impl Keeper {
+    /// Keeps `old`, the entry a change removed or replaced, as `key`'s cut
+    /// value, unless it was changed since the cut (its cut value is kept).
+    pub(super) fn removed(self, kept: &mut Kept, db: usize, key: &[u8], old: Entry) {
+        if !old.changed && !self.encoded(kept, db, key, &old) {
+            kept.entries.push((db, Key::from(key), old));
+            kept.count += 1;
+        }
+    }
+
+    /// Keeps a copy of `old`, the entry a change is about to alter in
+    /// place or removed and hands on, unless it was changed since the cut.
+    pub(super) fn copy(self, kept: &mut Kept, db: usize, key: &[u8], old: &Entry) {
+        if !old.changed && !self.encoded(kept, db, key, old) {
+            kept.entries.push((db, Key::from(key), old.clone()));
+            kept.count += 1;
+        }
+    }
+
+    /// Marks an entry that appeared or changed since the cut (a key new
+    /// since the cut has no cut value to keep).
+    pub(super) fn mark(kept: &mut Kept, entry: &mut Entry) {
+        entry.changed = true;
+        kept.marked = true;
+    }
+
+    fn encoded(self, kept: &mut Kept, db: usize, key: &[u8], old: &Entry) -> bool {
+        let Some(encode) = self.0 else {
+            return false;
+        };
+        let pos = match kept.encoded.iter().position(|e| e.db == db) {
+            Some(pos) => pos,
+            None => {
+                kept.encoded.push(Encoded {
+                    db,
+                    keys: 0,
+                    bytes: Vec::new(),
+                });
+                kept.encoded.len() - 1
+            }
+        };
+        let slot = &mut kept.encoded[pos];
+        // Grow by a quarter, not double: these buffers are the memory a
+        // snapshot costs, and the growth's slack is part of it.
+        let need = key.len() + 64;
+        if slot.bytes.capacity() - slot.bytes.len() < need {
+            slot.bytes
+                .reserve_exact(need.max(slot.bytes.len() / 4).max(1024));
+        }
+        if !encode(&mut slot.bytes, key, old) {
+            return false;
+        }
+        slot.keys += 1;
+        kept.count += 1;
+        true
     }
 }
 
 impl Stripe {
-    /// Whether `key` changed since the cut (it has a preimage).
-    fn kept(&self, db: usize, key: &[u8]) -> bool {
-        !self.preimages.is_empty() && self.preimages.contains_key(&PreKey(db, key))
+    /// `db`'s entries as they were at the running snapshot's cut and not
+    /// encoded: current entries of unchanged keys, then the preimages kept
+    /// whole. Once saved (or with no snapshot running) simply the current
+    /// entries. [`Stripe::cut_encoded`] has the rest.
+    pub fn cut_entries(&self, db: usize) -> impl Iterator<Item = (&[u8], &Entry)> {
+        let current = self.dbs[db].map.iter().filter(|(_, e)| !e.changed);
+        let kept = self
+            .kept
+            .entries
+            .iter()
+            .filter(move |(d, _, _)| *d == db)
+            .map(|(_, key, entry)| (&**key, entry));
+        current.chain(kept)
     }
 
-    /// `db`'s entries as they were at the running snapshot's cut: current
-    /// entries of unchanged keys, then the preimages of changed ones. Once
-    /// saved (or with no snapshot running) simply the current entries.
-    pub fn cut_entries(&self, db: usize) -> impl Iterator<Item = (&[u8], &Entry)> {
-        let current = self.dbs[db]
-            .map
+    /// `db`'s encoded preimages: how many, and the encoder's bytes.
+    pub fn cut_encoded(&self, db: usize) -> (usize, &[u8]) {
+        self.kept
+            .encoded
             .iter()
-            .filter(move |(key, _)| !self.kept(db, key));
-        let changed = self
-            .preimages
-            .iter()
-            .filter(move |((d, _), _)| *d == db)
-            .filter_map(|((_, key), entry)| Some((&**key, entry.as_ref()?)));
-        current.chain(changed)
+            .find(|e| e.db == db)
+            .map_or((0, &[][..]), |e| (e.keys, &e.bytes))
     }
 
     /// Whether `db` had no keys at the cut (see [`Stripe::cut_entries`]).
     pub fn cut_is_empty(&self, db: usize) -> bool {
-        self.dbs[db].map.is_empty() && self.preimages.keys().all(|(d, _)| *d != db)
+        self.dbs[db].map.is_empty()
+            && self.kept.entries.iter().all(|(d, _, _)| *d != db)
+            && self.cut_encoded(db).0 == 0
     }
 }
 
@@ -225,20 +287,35 @@ impl Keyspace {
         }
         (snap.write)(index, stripe);
         stripe.saved_epoch = snap.epoch;
+        let kept = std::mem::take(&mut stripe.kept);
+        if kept.marked {
+            // The records were just walked: still in the cache.
+            for db in 0..stripe.dbs.len() {
+                for entry in stripe.dbs[db].map.values_mut() {
+                    entry.changed = false;
+                }
+            }
+        }
         self.snapshot_stats
             .keys_copied_on_write
-            .fetch_add(stripe.preimages.len() as u64, Ordering::Relaxed);
-        stripe.preimages = Preimages::default();
+            .fetch_add(kept.count, Ordering::Relaxed);
         if snap.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.snapshot_active.store(false, Ordering::Release);
             *self.snapshot.lock() = None;
         }
     }
 
-    /// Whether a change to `stripe` (held) must keep preimages now: a
-    /// snapshot runs and has yet to save the stripe (see [`keep`]).
-    pub(super) fn saving(&self, stripe: &Stripe) -> bool {
-        self.snapshot_active.load(Ordering::Acquire) && self.unsaved(stripe)
+    /// How a change to `stripe` (held) keeps preimages, if it must now: a
+    /// snapshot runs and has yet to save the stripe.
+    pub(super) fn saving(&self, stripe: &Stripe) -> Option<Keeper> {
+        (self.snapshot_active.load(Ordering::Acquire) && self.unsaved(stripe))
+            .then_some(Keeper(self.preimage_encoder))
+    }
+
+    /// Has small preimages kept encoded by `encode` (see the module docs);
+    /// without one every preimage is kept whole.
+    pub fn set_preimage_encoder(&mut self, encode: PreimageEncoder) {
+        self.preimage_encoder = Some(encode);
     }
 
     /// Active expiry of one stripe: removes the keys of every database
@@ -256,10 +333,12 @@ impl Keyspace {
     ) -> parking_lot::MutexGuard<'_, Stripe> {
         let mut guard = self.stripes[index].lock();
         let saving = self.saving(&guard);
-        let Stripe { dbs, preimages, .. } = &mut *guard;
+        let Stripe { dbs, kept, .. } = &mut *guard;
         for (db, d) in dbs.iter_mut().enumerate() {
             scans.push(d.expire_due(now_ms, |key, old| {
-                keep(preimages, saving, db, key, || Some(old));
+                if let Some(keeper) = saving {
+                    keeper.removed(kept, db, key, old);
+                }
                 expired.push((db, Key::from(key)));
             }));
         }
@@ -298,11 +377,43 @@ mod tests {
         stripe.dbs[0].insert(key, Entry::new(Value::Int(n), 0));
     }
 
+    /// A test encoder: key length, key, value (i64 LE); declines odd
+    /// values, so both ways of keeping run.
+    fn encode_even(out: &mut Vec<u8>, key: &[u8], entry: &Entry) -> bool {
+        match entry.value {
+            Value::Int(n) if n % 2 == 0 => {
+                out.push(key.len() as u8);
+                out.extend_from_slice(key);
+                out.extend_from_slice(&n.to_le_bytes());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn decode_even(mut bytes: &[u8], mut each: impl FnMut(&[u8], i64)) {
+        while let Some((&len, rest)) = bytes.split_first() {
+            let (key, rest) = rest.split_at(usize::from(len));
+            let (n, rest) = rest.split_at(8);
+            each(key, i64::from_le_bytes(n.try_into().unwrap()));
+            bytes = rest;
+        }
+    }
+
     /// The image of a snapshot whose stripes were changed after the cut
-    /// through every kind of path is exactly the dataset at the cut.
+    /// through every kind of path is exactly the dataset at the cut, with
+    /// preimages kept whole or encoded.
     #[test]
     fn changes_after_the_cut_stay_out_of_the_image() {
-        let ks = Keyspace::new(2);
+        changes_after_the_cut_stay_out(None);
+        changes_after_the_cut_stay_out(Some(encode_even));
+    }
+
+    fn changes_after_the_cut_stay_out(encoder: Option<PreimageEncoder>) {
+        let mut ks = Keyspace::new(2);
+        if let Some(encode) = encoder {
+            ks.set_preimage_encoder(encode);
+        }
         let key = |i: usize| format!("k{i}").into_bytes();
         let mut want = Vec::new();
         // Keys 10000.. stay untouched until eviction removes them; keys
@@ -319,7 +430,7 @@ mod tests {
         want.sort();
         type Image = Arc<Mutex<Vec<(usize, Vec<u8>, i64)>>>;
         let image: Image = Arc::default();
-        let sink = Arc::clone(&image);
+        let (sink, sink2) = (Arc::clone(&image), Arc::clone(&image));
         let snap = ks
             .begin_snapshot(Box::new(move |_, stripe: &Stripe| {
                 let mut out = sink.lock();
@@ -328,6 +439,10 @@ mod tests {
                         let Value::Int(n) = entry.value else { panic!() };
                         out.push((db, key.to_vec(), n));
                     }
+                    let (count, bytes) = stripe.cut_encoded(db);
+                    let before = out.len();
+                    decode_even(bytes, |key, n| out.push((db, key.to_vec(), n)));
+                    assert_eq!(out.len() - before, count);
                 }
             }))
             .unwrap();
@@ -386,8 +501,50 @@ mod tests {
         got.sort();
         assert_eq!(got.len(), want.len());
         assert!(got == want, "the image differs from the dataset at the cut");
-        // Nothing kept once saved.
-        assert!((0..STRIPES).all(|i| ks.lock(i).preimages.is_empty()));
+        let copied = ks
+            .snapshot_stats
+            .keys_copied_on_write
+            .load(Ordering::Relaxed);
+        assert!(copied > 0 && copied <= 5000, "{copied} keys copied");
+        // Nothing kept, and no entry marked, once saved.
+        for i in 0..STRIPES {
+            let stripe = ks.lock(i);
+            assert_eq!(stripe.kept.count, 0);
+            assert!(stripe
+                .dbs
+                .iter()
+                .all(|db| db.map.values().all(|e| !e.changed)));
+        }
+        if encoder.is_some() {
+            return;
+        }
+        // A second snapshot sees every current key (no mark left over).
+        let mut now = Vec::new();
+        for i in 0..STRIPES {
+            for db in 0..2 {
+                for (key, entry) in ks.lock(i).dbs[db].map.iter() {
+                    let Value::Int(n) = entry.value else { panic!() };
+                    now.push((db, key.to_vec(), n));
+                }
+            }
+        }
+        now.sort();
+        image.lock().clear();
+        let snap = ks
+            .begin_snapshot(Box::new(move |_, stripe: &Stripe| {
+                let mut out = sink2.lock();
+                for db in 0..2 {
+                    for (key, entry) in stripe.cut_entries(db) {
+                        let Value::Int(n) = entry.value else { panic!() };
+                        out.push((db, key.to_vec(), n));
+                    }
+                }
+            }))
+            .unwrap();
+        ks.drive_snapshot(&snap, 1, || {}, || {});
+        let mut again = image.lock().clone();
+        again.sort();
+        assert!(again == now, "a second image differs from the dataset");
     }
 
     /// Writers increment one `a` and one `b` counter (different stripes)

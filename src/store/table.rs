@@ -262,6 +262,12 @@ impl KeyTable {
         self.iter().map(|(_, e)| e)
     }
 
+    /// Every entry, to change in place (no prefetching: for a walk of a
+    /// table just iterated, whose records are still in the cache).
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Entry> + '_ {
+        self.table.iter_mut().map(Record::entry_mut)
+    }
+
     /// Keeps the entries for which `keep` returns true.
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &mut Entry) -> bool) {
         self.table.retain(|r| {

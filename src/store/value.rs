@@ -189,6 +189,11 @@ pub struct Entry {
     /// clock of its last decay, for the LFU policies and OBJECT FREQ.
     pub freq: u8,
     pub freq_minutes: u16,
+    /// Changed since the running snapshot's cut, in a stripe the snapshot
+    /// has yet to save: the save skips it (the stripe keeps its cut value,
+    /// see `snapshot`). Set only by the store's write paths, cleared when
+    /// the stripe is saved; in the padding, so free.
+    pub(super) changed: bool,
 }
 
 /// A new key's LFU counter (evict.c `LFU_INIT_VAL`), so it is not evicted
@@ -210,6 +215,7 @@ impl Entry {
             access_s: 0,
             freq: LFU_INIT_VAL,
             freq_minutes: 0,
+            changed: false,
         }
     }
 
