@@ -430,9 +430,9 @@ mod tests {
         want.sort();
         type Image = Arc<Mutex<Vec<(usize, Vec<u8>, i64)>>>;
         let image: Image = Arc::default();
-        let (sink, sink2) = (Arc::clone(&image), Arc::clone(&image));
-        let snap = ks
-            .begin_snapshot(Box::new(move |_, stripe: &Stripe| {
+        // Each stripe's cut entries and encoded preimages, into `image`.
+        let writer = |sink: Image| -> Box<StripeWriter> {
+            Box::new(move |_, stripe: &Stripe| {
                 let mut out = sink.lock();
                 for db in 0..2 {
                     for (key, entry) in stripe.cut_entries(db) {
@@ -444,8 +444,9 @@ mod tests {
                     decode_even(bytes, |key, n| out.push((db, key.to_vec(), n)));
                     assert_eq!(out.len() - before, count);
                 }
-            }))
-            .unwrap();
+            })
+        };
+        let snap = ks.begin_snapshot(writer(Arc::clone(&image))).unwrap();
         // Each key changed twice, by way i % 7, then the stripe saved by a
         // whole-stripe path for every 5th key.
         for i in 0..5000 {
@@ -530,17 +531,7 @@ mod tests {
         }
         now.sort();
         image.lock().clear();
-        let snap = ks
-            .begin_snapshot(Box::new(move |_, stripe: &Stripe| {
-                let mut out = sink2.lock();
-                for db in 0..2 {
-                    for (key, entry) in stripe.cut_entries(db) {
-                        let Value::Int(n) = entry.value else { panic!() };
-                        out.push((db, key.to_vec(), n));
-                    }
-                }
-            }))
-            .unwrap();
+        let snap = ks.begin_snapshot(writer(Arc::clone(&image))).unwrap();
         ks.drive_snapshot(&snap, 1, || {}, || {});
         let mut again = image.lock().clone();
         again.sort();
