@@ -310,7 +310,10 @@ fn bgsave_image_is_one_cut_under_writes() {
                     let b = format!("b{}", (i * 7) % 200);
                     c.cmd_str(&["MULTI"]);
                     c.cmd_str(&["INCR", &a]);
-                    c.cmd_str(&["SET", &format!("pad{}", i % 5000), &"p".repeat(200)]);
+                    // With a TTL: keys replaced before their stripe is
+                    // saved keep an encoded cut value, expiry included.
+                    let pad = format!("pad{}", i % 5000);
+                    c.cmd_str(&["SET", &pad, &"p".repeat(200), "EX", "100000"]);
                     c.cmd_str(&["INCR", &b]);
                     let r = c.cmd_str(&["EXEC"]);
                     assert_eq!(r.as_array().len(), 3);
@@ -344,6 +347,13 @@ fn bgsave_image_is_one_cut_under_writes() {
         .cmd_str(&["INFO", "persistence"])
         .as_str()
         .contains("rdb_last_bgsave_status:ok"));
+    let stats = c.cmd_str(&["INFO", "stats"]).as_str().to_string();
+    let copied: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("sluice_snapshot_keys_copied_on_write:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("sluice_snapshot_keys_copied_on_write");
+    assert!(copied > 0, "no write kept a cut value during the save");
     drop(s);
     let r = Server::redis(&args(&dir, &[]));
     let mut rc = r.client();
@@ -352,6 +362,15 @@ fn bgsave_image_is_one_cut_under_writes() {
     assert!(
         a >= before && a <= after,
         "image count {a} outside [{before}, {after}]"
+    );
+    let pads: Vec<i64> = (0..5000)
+        .map(|i| rc.cmd_str(&["TTL", &format!("pad{i}")]).as_int())
+        .filter(|ttl| *ttl != -2)
+        .collect();
+    assert!(!pads.is_empty());
+    assert!(
+        pads.iter().all(|ttl| *ttl > 0),
+        "a saved pad key lost its TTL"
     );
 }
 
