@@ -266,6 +266,46 @@ fn redis_files_load_in_parallel_segments() {
     }
 }
 
+/// The file's head tells a loader each database's size (RESIZEDB after a
+/// SELECTDB, as Redis writes it), so it can size its tables once.
+#[test]
+fn saved_file_carries_resizedb_hints() {
+    use sluice::rdb::{decode_all, Item, Limits};
+    let dir = TempDir::new("resize");
+    let s = Server::sluice(2, &args(&dir, &["--save", ""]));
+    let mut c = s.client();
+    for k in ["a", "b", "c"] {
+        c.cmd_str(&["SET", k, "v"]);
+    }
+    c.cmd_str(&["EXPIRE", "a", "1000"]);
+    c.cmd_str(&["SELECT", "3"]);
+    c.cmd_str(&["SET", "d", "v"]);
+    c.cmd_str(&["SET", "e", "v"]);
+    assert_eq!(c.cmd_str(&["SAVE"]), Reply::ok());
+    let bytes = std::fs::read(dir.file("dump.rdb")).unwrap();
+    let items = decode_all(&bytes, Limits::default()).unwrap();
+    let head: Vec<&Item> = items
+        .iter()
+        .filter(|i| matches!(i, Item::SelectDb(_) | Item::ResizeDb { .. }))
+        .take(4)
+        .collect();
+    assert_eq!(
+        head,
+        [
+            &Item::SelectDb(0),
+            &Item::ResizeDb {
+                keys: 3,
+                expires: 1
+            },
+            &Item::SelectDb(3),
+            &Item::ResizeDb {
+                keys: 2,
+                expires: 0
+            },
+        ]
+    );
+}
+
 #[test]
 fn sluice_reloads_its_own_file_after_restart() {
     let dir = TempDir::new("self");

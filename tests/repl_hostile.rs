@@ -118,8 +118,10 @@ fn fake_master_sending_garbage() {
         drop(s);
         let mut s = accept_handshake(&listener);
         still_serving(&mut server);
-        // 5. A valid empty RDB, then a broken command stream.
-        let rdb = empty_rdb();
+        // 5. A valid RDB with no keys but an absurd RESIZEDB hint (2^62
+        // keys: a live load sizes its tables on a hint, within a budget),
+        // then a broken command stream.
+        let rdb = hinted_rdb();
         s.write_all(format!("+FULLRESYNC {id} 0\r\n${}\r\n", rdb.len()).as_bytes())
             .unwrap();
         s.write_all(&rdb).unwrap();
@@ -146,12 +148,14 @@ fn fake_master_sending_garbage() {
     }
 }
 
-/// An empty RDB as sluice writes it (SAVE on a fresh server).
-fn empty_rdb() -> Vec<u8> {
-    let server = Server::sluice(1, &[]);
-    let mut c = server.client();
-    assert_eq!(c.cmd_str(&["SAVE"]), Reply::ok());
-    std::fs::read(server.dir().join("dump.rdb")).expect("read dump.rdb")
+/// An RDB with no keys whose db 0 claims 2^62 of them (RESIZEDB), and
+/// no checksum (0: not computed).
+fn hinted_rdb() -> Vec<u8> {
+    let mut rdb = b"REDIS0010\xFE\x00\xFB\x81".to_vec();
+    rdb.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    rdb.extend_from_slice(b"\x00\xFF");
+    rdb.extend_from_slice(&[0; 8]);
+    rdb
 }
 
 #[test]

@@ -1115,6 +1115,8 @@ pub fn restore_payload_with(payload: &[u8], limits: Limits) -> Result<Value, Res
 enum Skipped {
     /// An entry or opcode skipped; `Some(db)` for SELECTDB.
     Item(Option<u64>),
+    /// RESIZEDB: the selected database's key count (a hint).
+    Resize(u64),
     /// A key with its value.
     Key,
     Aux(Vec<u8>, Vec<u8>),
@@ -1170,9 +1172,9 @@ impl Rd<'_> {
                 }
                 opcodes::SELECTDB => return Ok(Skipped::Item(Some(self.len()?))),
                 opcodes::RESIZEDB => {
+                    let keys = self.len()?;
                     self.len()?;
-                    self.len()?;
-                    return Ok(Skipped::Item(None));
+                    return Ok(Skipped::Resize(keys));
                 }
                 opcodes::EOF => {
                     self.pos -= 1;
@@ -1291,7 +1293,7 @@ pub fn split_body(
         match rd.skip_item() {
             Ok(Skipped::Key) => seg_keys += 1,
             Ok(Skipped::Item(Some(d))) => db = d,
-            Ok(Skipped::Item(None)) => {}
+            Ok(Skipped::Item(None) | Skipped::Resize(_)) => {}
             Ok(Skipped::Aux(k, v)) => aux.push((k, v)),
             Ok(Skipped::End) => break,
             Ok(Skipped::Cannot) => return Ok(None),
@@ -1329,6 +1331,11 @@ pub enum Step {
     More,
     /// A whole item (a key, SELECTDB, an opcode) walked without decoding.
     Skipped,
+    /// RESIZEDB, walked: `db` will hold about `keys` keys (a hint).
+    Resize {
+        db: u64,
+        keys: u64,
+    },
     Aux(Vec<u8>, Vec<u8>),
     /// An item only the full decoder can walk (a stream, a module type):
     /// decoded here; it is not part of any segment.
@@ -1390,6 +1397,7 @@ impl StreamSplitter {
         let mut rd = self.reader(rest, at);
         let step = match rd.skip_item() {
             Ok(Skipped::Key) | Ok(Skipped::Item(None)) => Step::Skipped,
+            Ok(Skipped::Resize(keys)) => Step::Resize { db: self.db, keys },
             Ok(Skipped::Item(Some(db))) => {
                 self.db = db;
                 Step::Skipped
@@ -1457,25 +1465,29 @@ mod tests {
 
     /// The splitter walks a real Redis RDB (every type, streams included)
     /// fed in pieces of every size from 1 to 700 bytes: it finds as many
-    /// keys (walked or decoded) and the same AUX fields as the sequential
-    /// decoder, and ends at the EOF opcode.
+    /// keys (walked or decoded), the same AUX fields and RESIZEDB hints as
+    /// the sequential decoder, and ends at the EOF opcode.
     #[test]
     fn stream_splitter_walks_chunked_input_like_the_decoder() {
         let file: &[u8] = include_bytes!("../../tests/fixtures/redis-7.0.15-alltypes.rdb");
         let mut dec = Decoder::new(Limits::default());
         dec.feed(file);
         dec.finish_input();
-        let (mut want_keys, mut want_aux) = (0, Vec::new());
+        let (mut want_keys, mut want_aux, mut want_resize) = (0, Vec::new(), Vec::new());
+        let mut db = 0;
         while let Some(item) = dec.next_item().unwrap() {
             match item {
                 Item::Entry(_) => want_keys += 1,
                 Item::Aux { key, value } => want_aux.push((key, value)),
+                Item::SelectDb(d) => db = d,
+                Item::ResizeDb { keys, .. } => want_resize.push((db, keys)),
                 _ => {}
             }
         }
+        assert!(!want_resize.is_empty(), "the fixture has RESIZEDB");
         for piece in [1, 2, 3, 7, 64, 700] {
             let mut sp = StreamSplitter::new(Limits::default());
-            let (mut keys, mut aux, mut decoded) = (0, Vec::new(), 0);
+            let (mut keys, mut aux, mut decoded, mut resize) = (0, Vec::new(), 0, Vec::new());
             let mut have = 0;
             let mut pos = None;
             let mut ended = false;
@@ -1503,6 +1515,7 @@ mod tests {
                             }
                         }
                         Step::Aux(k, v) => aux.push((k, v)),
+                        Step::Resize { db, keys } => resize.push((db, keys)),
                         Step::Decoded(Item::Entry(_)) => decoded += 1,
                         Step::Decoded(_) => {}
                         Step::End => {
@@ -1518,6 +1531,7 @@ mod tests {
             assert_eq!(keys + decoded, want_keys, "piece {piece}");
             assert!(decoded > 0, "the fixture has streams: decoded in place");
             assert_eq!(aux, want_aux, "piece {piece}");
+            assert_eq!(resize, want_resize, "piece {piece}");
         }
     }
 }

@@ -33,6 +33,11 @@ const SEGMENT: usize = 4 << 20;
 /// Segments queued for the loaders before the link stops reading.
 const QUEUED: usize = 4;
 
+/// Keys a load pre-sizes its tables for on RESIZEDB hints, in all: the
+/// count is the master's word, unchecked until the keys arrive, and a
+/// slot costs 9 bytes at once (2^23 keys: ~150 MB of tables at most).
+const HINTED_KEYS: u64 = 1 << 23;
+
 /// A segment to decode.
 struct Job {
     bytes: Vec<u8>,
@@ -75,6 +80,8 @@ pub(crate) struct LiveLoad {
     fresh: Option<Arc<Keyspace>>,
     /// A temp file (and its path) that receives every RDB byte, in order.
     copy: Option<(std::path::PathBuf, Box<FileWriter>)>,
+    /// Keys RESIZEDB hints may still pre-size (see [`HINTED_KEYS`]).
+    hint_budget: u64,
 }
 
 impl LiveLoad {
@@ -99,6 +106,7 @@ impl LiveLoad {
             aux: Vec::new(),
             fresh: None,
             copy: None,
+            hint_budget: HINTED_KEYS,
         }
     }
 
@@ -231,6 +239,15 @@ impl LiveLoad {
             match step {
                 Step::More => break,
                 Step::Skipped => self.pos = after,
+                Step::Resize { db, keys } => {
+                    // Sized up front, the tables never rehash under the
+                    // loaders (a rehash re-reads every record). A hint is
+                    // a peer's word: at most HINTED_KEYS per load.
+                    let keys = keys.min(self.hint_budget);
+                    self.hint_budget -= keys;
+                    crate::server::persist::reserve_keys(self.target(srv), db, keys);
+                    self.pos = after;
+                }
                 Step::Aux(k, v) => {
                     self.aux.push((k, v));
                     self.pos = after;

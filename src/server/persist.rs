@@ -405,6 +405,14 @@ pub(crate) fn write_image<O: ImageOut>(
     sync: Option<&SyncCut>,
 ) -> Result<(O, Option<ReplInfo>), String> {
     let opts = srv.rdb_encode_options();
+    let mut held = held;
+    let sizes = match held.as_deref_mut() {
+        Some(locked) => db_sizes(locked),
+        None => db_sizes(&mut crate::store::Locked::some(
+            &srv.keyspace,
+            &mut Vec::new(),
+        )),
+    };
     let head = |repl: &Option<ReplInfo>| -> (Vec<u8>, Vec<u8>) {
         let offset = repl.as_ref().map_or(0, |r| r.offset);
         let preamble = sync.map(|s| (s.preamble)(offset)).unwrap_or_default();
@@ -416,6 +424,16 @@ pub(crate) fn write_image<O: ImageOut>(
         enc.header(&mut head);
         for (key, value) in srv.rdb_aux_fields(repl.as_ref()) {
             enc.aux(&mut head, key.as_bytes(), value.as_bytes());
+        }
+        // Stripes carry their own SELECTDBs; these only tell a loader how
+        // big each database will be (counted just before the cut: a
+        // hint, as Redis reads it), so its tables need not grow by
+        // doubling while it loads.
+        for (db, &(keys, expires)) in sizes.iter().enumerate() {
+            if keys > 0 {
+                enc.select_db(&mut head, db as u64);
+                enc.resize_db(&mut head, keys, expires);
+            }
         }
         (preamble, head)
     };
@@ -865,19 +883,40 @@ fn reserve_for(ks: &crate::store::Keyspace, segments: &[crate::rdb::decode::Segm
     for seg in segments {
         *per_db.entry(seg.db).or_default() += seg.keys;
     }
-    let stripes = crate::store::STRIPES as f64;
     for (&db, &keys) in &per_db {
-        let Ok(db) = usize::try_from(db) else {
-            continue;
-        };
-        if db >= ks.databases() || keys == 0 {
-            continue;
-        }
-        let mean = keys as f64 / stripes;
-        let share = (mean + 3.0 * mean.sqrt()).ceil() as usize;
-        for index in 0..crate::store::STRIPES {
-            ks.lock(index).dbs[db].map.reserve(share);
-        }
+        reserve_keys(ks, db, keys);
+    }
+}
+
+/// Keys and keys with an expiry per database, stripe by stripe.
+fn db_sizes(locked: &mut crate::store::Locked) -> Vec<(u64, u64)> {
+    let mut sizes = Vec::new();
+    for index in 0..crate::store::STRIPES {
+        locked.with_stripe(index, |stripe| {
+            sizes.resize(stripe.dbs.len(), (0, 0));
+            for (db, d) in stripe.dbs.iter().enumerate() {
+                sizes[db].0 += d.map.len() as u64;
+                sizes[db].1 += d.expires() as u64;
+            }
+        });
+    }
+    sizes
+}
+
+/// Sizes every stripe's table of database `db` for `keys` more keys
+/// spread over the stripes: the mean share plus three standard
+/// deviations. A `db` out of range is ignored.
+pub(crate) fn reserve_keys(ks: &crate::store::Keyspace, db: u64, keys: u64) {
+    let Ok(db) = usize::try_from(db) else {
+        return;
+    };
+    if db >= ks.databases() || keys == 0 {
+        return;
+    }
+    let mean = keys as f64 / crate::store::STRIPES as f64;
+    let share = (mean + 3.0 * mean.sqrt()).ceil() as usize;
+    for index in 0..crate::store::STRIPES {
+        ks.lock(index).dbs[db].map.reserve(share);
     }
 }
 
