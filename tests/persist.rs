@@ -324,8 +324,9 @@ fn sluice_reloads_its_own_file_after_restart() {
     assert!(c.cmd_str(&["TTL", "str0"]).as_int() > 1_000_000);
 }
 
-/// Each writer transaction increments one `a` and one `b` counter; a
-/// consistent image has equal sums.
+/// Each writer transaction increments one `a` and one `b` counter and a
+/// field of a 1000-field hash (changed in place: its cut value is encoded
+/// before the change); a consistent image has three equal sums.
 #[test]
 fn bgsave_image_is_one_cut_under_writes() {
     let Some(_) = require_bin("redis-server") else {
@@ -337,6 +338,12 @@ fn bgsave_image_is_one_cut_under_writes() {
     // commands saving stripes inline also write to the file themselves.
     let mut c = s.client();
     mset_batches(&mut c, "fill", 40, 200);
+    let mut hset = vec!["HSET".to_string(), "h".to_string()];
+    for i in 0..1000 {
+        hset.extend([format!("f{i}"), "0".to_string()]);
+    }
+    let hset: Vec<&str> = hset.iter().map(String::as_str).collect();
+    assert_eq!(c.cmd_str(&hset).as_int(), 1000);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..3)
         .map(|w| {
@@ -354,9 +361,10 @@ fn bgsave_image_is_one_cut_under_writes() {
                     // saved keep an encoded cut value, expiry included.
                     let pad = format!("pad{}", i % 5000);
                     c.cmd_str(&["SET", &pad, &"p".repeat(200), "EX", "100000"]);
+                    c.cmd_str(&["HINCRBY", "h", &format!("f{}", i % 1000), "1"]);
                     c.cmd_str(&["INCR", &b]);
                     let r = c.cmd_str(&["EXEC"]);
-                    assert_eq!(r.as_array().len(), 3);
+                    assert_eq!(r.as_array().len(), 4);
                     i += 3;
                 }
             })
@@ -399,6 +407,17 @@ fn bgsave_image_is_one_cut_under_writes() {
     let mut rc = r.client();
     let (a, b) = (sum(&mut rc, "a"), sum(&mut rc, "b"));
     assert_eq!(a, b, "the saved image splits transactions (a={a}, b={b})");
+    let h: i64 = match rc.cmd_str(&["HVALS", "h"]) {
+        Reply::Array(Some(vals)) => vals
+            .iter()
+            .map(|v| match v {
+                Reply::Bulk(Some(b)) => std::str::from_utf8(b).unwrap().parse::<i64>().unwrap(),
+                other => panic!("{other:?}"),
+            })
+            .sum(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(a, h, "the saved hash is not the cut's (a={a}, h={h})");
     assert!(
         a >= before && a <= after,
         "image count {a} outside [{before}, {after}]"

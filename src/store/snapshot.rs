@@ -52,8 +52,10 @@ pub struct SnapshotStats {
 
 /// Appends `key`'s cut entry to `out` in the stripe writer's format, or
 /// declines (false, `out` untouched) for a value not worth encoding on a
-/// command's thread; that one is kept whole for the writer.
-pub type PreimageEncoder = fn(out: &mut Vec<u8>, key: &[u8], entry: &Entry) -> bool;
+/// command's thread; that one is kept whole for the writer. `copy`: the
+/// alternative is a clone (the entry is about to change in place), not a
+/// move.
+pub type PreimageEncoder = fn(out: &mut Vec<u8>, key: &[u8], entry: &Entry, copy: bool) -> bool;
 
 /// The cut values a stripe keeps for the running snapshot that has yet to
 /// save it (empty, and unallocated, otherwise).
@@ -84,7 +86,7 @@ impl Keeper {
     /// Keeps `old`, the entry a change removed or replaced, as `key`'s cut
     /// value, unless it was changed since the cut (its cut value is kept).
     pub(super) fn removed(self, kept: &mut Kept, db: usize, key: &[u8], old: Entry) {
-        if !old.changed && !self.encoded(kept, db, key, &old) {
+        if !old.changed && !self.encoded(kept, db, key, &old, false) {
             kept.entries.push((db, Key::from(key), old));
             kept.count += 1;
         }
@@ -93,7 +95,7 @@ impl Keeper {
     /// Keeps a copy of `old`, the entry a change is about to alter in
     /// place or removed and hands on, unless it was changed since the cut.
     pub(super) fn copy(self, kept: &mut Kept, db: usize, key: &[u8], old: &Entry) {
-        if !old.changed && !self.encoded(kept, db, key, old) {
+        if !old.changed && !self.encoded(kept, db, key, old, true) {
             kept.entries.push((db, Key::from(key), old.clone()));
             kept.count += 1;
         }
@@ -106,7 +108,7 @@ impl Keeper {
         kept.marked = true;
     }
 
-    fn encoded(self, kept: &mut Kept, db: usize, key: &[u8], old: &Entry) -> bool {
+    fn encoded(self, kept: &mut Kept, db: usize, key: &[u8], old: &Entry, copy: bool) -> bool {
         let Some(encode) = self.0 else {
             return false;
         };
@@ -129,7 +131,7 @@ impl Keeper {
             slot.bytes
                 .reserve_exact(need.max(slot.bytes.len() / 4).max(1024));
         }
-        if !encode(&mut slot.bytes, key, old) {
+        if !encode(&mut slot.bytes, key, old, copy) {
             return false;
         }
         slot.keys += 1;
@@ -379,7 +381,7 @@ mod tests {
 
     /// A test encoder: key length, key, value (i64 LE); declines odd
     /// values, so both ways of keeping run.
-    fn encode_even(out: &mut Vec<u8>, key: &[u8], entry: &Entry) -> bool {
+    fn encode_even(out: &mut Vec<u8>, key: &[u8], entry: &Entry, _copy: bool) -> bool {
         match entry.value {
             Value::Int(n) if n % 2 == 0 => {
                 out.push(key.len() as u8);
