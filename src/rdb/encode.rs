@@ -314,7 +314,11 @@ fn write_set(out: &mut Vec<u8>, set: &SetValue, compress: bool) {
         }
         SetValue::Hashtable(_) => {
             write_len(out, set.len() as u64);
-            for m in set.iter() {
+            let ptr = |m: Member| match m {
+                Member::Bytes(b) => [b.as_ptr()],
+                Member::Int(_) => [std::ptr::null()],
+            };
+            for m in prefetched(set.iter(), ptr) {
                 m.with_bytes(|b| write_string(out, b, compress));
             }
         }
@@ -333,12 +337,40 @@ fn write_hash(out: &mut Vec<u8>, hash: &HashValue, compress: bool) {
         }
         HashValue::Table(_) => {
             write_len(out, hash.len() as u64);
-            for (f, v) in hash.iter() {
+            for (f, v) in prefetched(hash.iter(), |(f, v)| [f.as_ptr(), v.as_ptr()]) {
                 write_string(out, f, compress);
                 write_string(out, v, compress);
             }
         }
     }
+}
+
+/// Elements fetched ahead of the one being written.
+const ELEMENTS_AHEAD: usize = 8;
+
+/// `items` with the bytes each points to (`ptrs`) asked into the cache
+/// [`ELEMENTS_AHEAD`] items early: a big collection's elements are
+/// allocations of their own, a cache miss each, which made most of
+/// encoding one (a snapshot's driver holds the stripe meanwhile; a first
+/// in-place write during a snapshot encodes it on the command's thread).
+/// A 1M-field hash: 111-117 ms -> 48-55 ms.
+fn prefetched<T: Copy, const N: usize>(
+    mut items: impl Iterator<Item = T>,
+    ptrs: impl Fn(T) -> [*const u8; N],
+) -> impl Iterator<Item = T> {
+    let mut ring = std::collections::VecDeque::with_capacity(ELEMENTS_AHEAD + 1);
+    std::iter::from_fn(move || {
+        while ring.len() <= ELEMENTS_AHEAD {
+            let Some(item) = items.next() else {
+                break;
+            };
+            for p in ptrs(item) {
+                crate::io::sys::prefetch(p);
+            }
+            ring.push_back(item);
+        }
+        ring.pop_front()
+    })
 }
 
 /// util.c `double2ll`: integral and within +-2^62.
@@ -371,7 +403,7 @@ fn write_zset(out: &mut Vec<u8>, zset: &ZSetValue, compress: bool) {
         }
         ZSetValue::Big(_) => {
             write_len(out, zset.len() as u64);
-            for (score, member) in zset.iter().rev() {
+            for (score, member) in prefetched(zset.iter().rev(), |(_, m)| [m.as_ptr()]) {
                 write_string(out, member, compress);
                 out.extend_from_slice(&score.to_le_bytes());
             }
