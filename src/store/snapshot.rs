@@ -23,18 +23,20 @@
 //! No change reaches a stripe before its cut state is kept, so the image
 //! equals the dataset at the cut exactly, multi-stripe transactions
 //! included. Memory overhead is the writer's buffered output plus the
-//! preimages of keys written before their stripe was saved. Small
-//! preimages are kept encoded by the keyspace's [`PreimageEncoder`] (the
-//! writer's own format, appended to the stripe's buffer for its database),
-//! so the old value is freed at once: a 100-byte string costs ~120 bytes
-//! kept instead of ~240 (the value's allocation, a map slot, and the new
-//! value's allocation while the old one lived on). Others are moved, or
-//! cloned before a change in place. A command that writes through the
-//! store's paths pays one encode, move or clone per key per snapshot; one
-//! that takes a stripe otherwise pays one stripe's serialization, once per
-//! snapshot. (Saving whole stripes on every first touch made the shards
-//! encode most of a dataset under random writes: a master's GET p99 during
-//! a 10M-key sync was 85 ms.)
+//! preimages of keys written before their stripe was saved. Preimages are
+//! kept encoded by the keyspace's [`PreimageEncoder`] (the writer's own
+//! format, appended to the stripe's buffer for its database) when small,
+//! so the old value is freed at once (a 100-byte string costs ~120 bytes
+//! kept instead of ~240: the value's allocation, a map slot, and the new
+//! value's allocation while the old one lived on), and whatever their size
+//! when the value is about to change in place (a clone would allocate
+//! every element again). A big value a write replaces or deletes is moved
+//! out whole. A command that writes through the store's paths pays one
+//! encode or move per key per snapshot; one that takes a stripe otherwise
+//! pays one stripe's serialization, once per snapshot. (Saving whole
+//! stripes on every first touch made the shards encode most of a dataset
+//! under random writes: a master's GET p99 during a 10M-key sync was 85
+//! ms.)
 
 use super::{Entry, ExpireScan, Key, Keyspace, Stripe, STRIPES};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -93,7 +95,8 @@ impl Keeper {
     }
 
     /// Keeps a copy of `old`, the entry a change is about to alter in
-    /// place or removed and hands on, unless it was changed since the cut.
+    /// place or removed and hands on, unless it was changed since the cut
+    /// (cloned only without an encoder: the keyspace's encodes copies).
     pub(super) fn copy(self, kept: &mut Kept, db: usize, key: &[u8], old: &Entry) {
         if !old.changed && !self.encoded(kept, db, key, old, true) {
             kept.entries.push((db, Key::from(key), old.clone()));
