@@ -742,8 +742,23 @@ impl Keyspace {
     /// stripe. Returns the stripe, still locked, if the key was there.
     pub fn remove_key(&self, db: usize, key: &[u8]) -> Option<StripeRead<'_>> {
         let mut stripe = self.stripes[stripe_of(key)].lock();
-        self.remove_kept(&mut stripe, db, key)?;
-        Some(StripeRead(stripe))
+        self.remove_dropped(&mut stripe, db, key)
+            .then_some(StripeRead(stripe))
+    }
+
+    /// Removes `key` from `db` of `stripe` (held) for a caller that drops
+    /// it; a running snapshot that has yet to save the stripe takes it as
+    /// the key's cut value (moved: DEL of a big collection costs nothing
+    /// more during a snapshot). True if the key was there.
+    fn remove_dropped(&self, stripe: &mut Stripe, db: usize, key: &[u8]) -> bool {
+        let saving = self.saving(stripe);
+        let Some(old) = stripe.dbs[db].remove(key) else {
+            return false;
+        };
+        if let Some(keeper) = saving {
+            keeper.removed(&mut stripe.kept, db, key, old);
+        }
+        true
     }
 
     /// Removes `key` from `db` of `stripe` (held), keeping a copy of its
@@ -1283,7 +1298,8 @@ impl<'a> Keys<'a> {
         if self.live(key).is_none() {
             return false;
         }
-        self.remove(key);
+        let (db, keyspace) = (self.db, self.locked.keyspace);
+        keyspace.remove_dropped(self.locked.unsaved_stripe_for(key), db, key);
         self.modified(key);
         true
     }
