@@ -39,6 +39,7 @@ threads_tests!(
     active_expiry_stats,
     quit,
     invalid_config_exits,
+    unlink_frees_big_values_aside,
 );
 
 fn err(text: &str) -> Reply {
@@ -247,6 +248,50 @@ fn partial_frames(threads: usize) {
         c.send_raw(part).unwrap();
     }
     assert_eq!(c.read_reply(), Reply::bulk("hello"));
+}
+
+/// UNLINK hands a value of more than 64 allocations to the lazy-free
+/// thread (INFO memory `lazyfreed_objects` counts it, as Redis 7.0's);
+/// small values, and DEL, free where they are.
+fn unlink_frees_big_values_aside(threads: usize) {
+    let s = Server::sluice(threads, &[]);
+    let mut c = s.client();
+    let freed = |c: &mut Client| -> String {
+        let info = c.cmd_str(&["INFO", "memory"]).as_str();
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} in {info}"))
+                .to_string()
+        };
+        format!(
+            "{}/{}",
+            field("lazyfree_pending_objects:"),
+            field("lazyfreed_objects:")
+        )
+    };
+    assert_eq!(freed(&mut c), "0/0");
+    let big = |c: &mut Client, key: &str| {
+        let mut hset = vec!["HSET".to_string(), key.to_string()];
+        for i in 0..1000 {
+            hset.extend([format!("f{i}"), format!("v{i}")]);
+        }
+        let args: Vec<&str> = hset.iter().map(String::as_str).collect();
+        assert_eq!(c.cmd_str(&args), Reply::Int(1000));
+    };
+    big(&mut c, "h1");
+    big(&mut c, "h2");
+    assert_eq!(c.cmd_str(&["SET", "small", "v"]), Reply::ok());
+    assert_eq!(
+        c.cmd_str(&["UNLINK", "h1", "small", "missing"]),
+        Reply::Int(2)
+    );
+    assert_eq!(c.cmd_str(&["EXISTS", "h1", "small"]), Reply::Int(0));
+    wait_until("the lazy free", Duration::from_secs(10), || {
+        freed(&mut c) == "0/1"
+    });
+    assert_eq!(c.cmd_str(&["DEL", "h2"]), Reply::Int(1));
+    assert_eq!(freed(&mut c), "0/1");
 }
 
 /// Values larger than any single socket read: 4 MiB, and a pipelined burst.

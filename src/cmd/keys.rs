@@ -14,8 +14,16 @@ pub fn del(ctx: &mut Ctx, argv: &Argv) {
     ctx.out.int(deleted as i64);
 }
 
+/// DEL whose big values are freed on the lazy-free thread
+/// (`dbAsyncDelete`).
 pub fn unlink(ctx: &mut Ctx, argv: &Argv) {
-    del(ctx, argv);
+    let lazyfree = &ctx.srv.lazyfree;
+    let deleted = argv
+        .iter()
+        .skip(1)
+        .filter(|key| ctx.ks.delete_with(key, |e| lazyfree.free(e.value)))
+        .count();
+    ctx.out.int(deleted as i64);
 }
 
 pub fn exists(ctx: &mut Ctx, argv: &Argv) {

@@ -510,13 +510,16 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
                  used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
                  maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
-                 mem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                 mem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n\
+                 lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                 human_bytes(used),
                 human_bytes(rss),
                 human_bytes(peak),
                 srv.maxmemory(),
                 human_bytes(srv.maxmemory()),
                 srv.maxmemory_policy().as_str(),
+                srv.lazyfree.pending(),
+                srv.lazyfree.freed(),
             );
         }
         "persistence" => {

@@ -8,6 +8,7 @@
 
 pub mod conn;
 mod evict;
+pub mod lazyfree;
 pub mod persist;
 pub mod pubsub;
 pub mod shard;
@@ -277,6 +278,8 @@ pub struct Server {
     pub config_gen: AtomicU64,
     pub config_file: Option<PathBuf>,
     pub keyspace: Keyspace,
+    /// UNLINK's background free.
+    pub lazyfree: lazyfree::LazyFree,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientMeta>>>,
     next_client_id: AtomicU64,
     pub connected: AtomicUsize,
@@ -337,6 +340,7 @@ impl Server {
             config_gen: AtomicU64::new(0),
             config_file,
             keyspace,
+            lazyfree: Default::default(),
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),

@@ -453,6 +453,16 @@ pub struct ListValue {
 // A one-node list costs this struct (boxed in `Value::List`) plus its data.
 const _: () = assert!(std::mem::size_of::<ListValue>() <= 40);
 
+impl ListValue {
+    /// Its nodes (allocations; Redis's quicklist length).
+    pub fn node_count(&self) -> usize {
+        match &self.nodes {
+            Nodes::One(_) => 1,
+            Nodes::Many(nodes) => nodes.len(),
+        }
+    }
+}
+
 impl PartialEq for ListValue {
     fn eq(&self, other: &ListValue) -> bool {
         self.len == other.len && self.iter().eq(other.iter())

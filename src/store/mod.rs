@@ -742,21 +742,29 @@ impl Keyspace {
     /// stripe. Returns the stripe, still locked, if the key was there.
     pub fn remove_key(&self, db: usize, key: &[u8]) -> Option<StripeRead<'_>> {
         let mut stripe = self.stripes[stripe_of(key)].lock();
-        self.remove_dropped(&mut stripe, db, key)
+        self.remove_dropped(&mut stripe, db, key, drop)
             .then_some(StripeRead(stripe))
     }
 
     /// Removes `key` from `db` of `stripe` (held) for a caller that drops
-    /// it; a running snapshot that has yet to save the stripe takes it as
-    /// the key's cut value (moved: DEL of a big collection costs nothing
-    /// more during a snapshot). True if the key was there.
-    fn remove_dropped(&self, stripe: &mut Stripe, db: usize, key: &[u8]) -> bool {
+    /// it (`dispose`); a running snapshot that has yet to save the stripe
+    /// takes it instead, as the key's cut value (moved: DEL of a big
+    /// collection costs nothing more during a snapshot). True if the key
+    /// was there.
+    fn remove_dropped(
+        &self,
+        stripe: &mut Stripe,
+        db: usize,
+        key: &[u8],
+        dispose: impl FnOnce(Entry),
+    ) -> bool {
         let saving = self.saving(stripe);
         let Some(old) = stripe.dbs[db].remove(key) else {
             return false;
         };
-        if let Some(keeper) = saving {
-            keeper.removed(&mut stripe.kept, db, key, old);
+        match saving {
+            Some(keeper) => keeper.removed(&mut stripe.kept, db, key, old),
+            None => dispose(old),
         }
         true
     }
@@ -1295,11 +1303,18 @@ impl<'a> Keys<'a> {
 
     /// Deletes a live `key`; true if it existed. Signals the change.
     pub fn delete(&mut self, key: &[u8]) -> bool {
+        self.delete_with(key, drop)
+    }
+
+    /// [`Keys::delete`] handing the removed entry to `dispose` (UNLINK
+    /// frees a big value on another thread), unless a running snapshot
+    /// keeps it as the key's cut value.
+    pub fn delete_with(&mut self, key: &[u8], dispose: impl FnOnce(Entry)) -> bool {
         if self.live(key).is_none() {
             return false;
         }
         let (db, keyspace) = (self.db, self.locked.keyspace);
-        keyspace.remove_dropped(self.locked.unsaved_stripe_for(key), db, key);
+        keyspace.remove_dropped(self.locked.unsaved_stripe_for(key), db, key, dispose);
         self.modified(key);
         true
     }

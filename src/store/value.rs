@@ -148,6 +148,26 @@ impl Value {
         }
     }
 
+    /// About how many allocations freeing it takes (lazyfree.c
+    /// `lazyfreeGetFreeEffort`): list nodes, elements of hash-table sets,
+    /// hashes and skiplist sorted sets, a stream's nodes plus its groups
+    /// times the first group's pending entries; 1 for the rest.
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::List(l) => l.node_count(),
+            Value::Set(s) if matches!(**s, super::set::SetValue::Hashtable(_)) => s.len(),
+            Value::ZSet(z) if matches!(z, super::zset::ZSetValue::Big(_)) => z.len(),
+            Value::Hash(h) if matches!(h, HashValue::Table(_)) => h.len(),
+            Value::Stream(s) => {
+                let pel = s.groups().next().map_or(0, |(_, g)| g.pel.len());
+                let groups = s.groups().count();
+                s.node_count()
+                    .saturating_add(groups.saturating_mul(pel.saturating_add(1)))
+            }
+            _ => 1,
+        }
+    }
+
     /// Length in bytes of a string value.
     pub fn string_len(&self) -> Option<usize> {
         match self {

@@ -1,0 +1,76 @@
+//! UNLINK's background free (lazyfree.c `freeObjAsync`, bio.c's lazy-free
+//! job): a value whose free takes more than [`LAZYFREE_THRESHOLD`]
+//! allocations is dropped on a thread of its own, not on the command's
+//! shard (a 1M-field hash takes ~300 ms to free).
+
+use crate::store::Value;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Below this many allocations a free is cheaper here than a hand-off
+/// (lazyfree.c's constant).
+pub const LAZYFREE_THRESHOLD: usize = 64;
+
+#[derive(Default)]
+struct Counts {
+    pending: AtomicU64,
+    freed: AtomicU64,
+}
+
+/// The lazy-free thread (started at its first job) and its counters.
+#[derive(Default)]
+pub struct LazyFree {
+    jobs: Mutex<Option<crossbeam_channel::Sender<Value>>>,
+    counts: Arc<Counts>,
+}
+
+impl LazyFree {
+    /// Frees `value`: here when that is cheap, else on the lazy-free
+    /// thread.
+    pub fn free(&self, value: Value) {
+        if value.free_effort() <= LAZYFREE_THRESHOLD {
+            return;
+        }
+        self.counts.pending.fetch_add(1, Ordering::Relaxed);
+        let mut jobs = self.jobs.lock();
+        let jobs = jobs.get_or_insert_with(|| self.start());
+        if let Err(failed) = jobs.send(value) {
+            // The thread could not start: free it here after all.
+            drop(failed.into_inner());
+            self.counts.pending.fetch_sub(1, Ordering::Relaxed);
+            self.counts.freed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn start(&self) -> crossbeam_channel::Sender<Value> {
+        let (tx, rx) = crossbeam_channel::unbounded::<Value>();
+        let counts = Arc::clone(&self.counts);
+        let started = std::thread::Builder::new()
+            .name("lazyfree".into())
+            .spawn(move || {
+                // Not on the shard's CPU it was spawned from.
+                crate::io::sys::unpin_current_thread();
+                for value in rx {
+                    drop(value);
+                    counts.pending.fetch_sub(1, Ordering::Relaxed);
+                    counts.freed.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        if let Err(e) = started {
+            crate::warning!("Can't start the lazy-free thread ({e}): freeing inline");
+        }
+        tx
+    }
+
+    /// Values handed to the thread and not freed yet (INFO
+    /// `lazyfree_pending_objects`).
+    pub fn pending(&self) -> u64 {
+        self.counts.pending.load(Ordering::Relaxed)
+    }
+
+    /// Values the thread freed since start (INFO `lazyfreed_objects`).
+    pub fn freed(&self) -> u64 {
+        self.counts.freed.load(Ordering::Relaxed)
+    }
+}
