@@ -252,7 +252,8 @@ fn partial_frames(threads: usize) {
 
 /// UNLINK hands a value of more than 64 allocations to the lazy-free
 /// thread (INFO memory `lazyfreed_objects` counts it, as Redis 7.0's);
-/// small values, and DEL, free where they are.
+/// small values, and DEL, free where they are; FLUSHALL ASYNC hands it
+/// the whole dataset.
 fn unlink_frees_big_values_aside(threads: usize) {
     let s = Server::sluice(threads, &[]);
     let mut c = s.client();
@@ -292,6 +293,20 @@ fn unlink_frees_big_values_aside(threads: usize) {
     });
     assert_eq!(c.cmd_str(&["DEL", "h2"]), Reply::Int(1));
     assert_eq!(freed(&mut c), "0/1");
+    // FLUSHALL ASYNC frees the data there too, counted in keys
+    // (emptyDbAsync); SYNC frees it inline.
+    assert_eq!(c.cmd_str(&["MSET", "a", "1", "b", "2"]), Reply::ok());
+    assert_eq!(c.cmd_str(&["FLUSHALL", "SYNC"]), Reply::ok());
+    assert_eq!(freed(&mut c), "0/1");
+    assert_eq!(
+        c.cmd_str(&["MSET", "a", "1", "b", "2", "c", "3"]),
+        Reply::ok()
+    );
+    assert_eq!(c.cmd_str(&["FLUSHALL", "ASYNC"]), Reply::ok());
+    assert_eq!(c.cmd_str(&["DBSIZE"]), Reply::Int(0));
+    wait_until("the lazy flush", Duration::from_secs(10), || {
+        freed(&mut c) == "0/4"
+    });
 }
 
 /// Values larger than any single socket read: 4 MiB, and a pipelined burst.

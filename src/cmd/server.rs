@@ -18,22 +18,32 @@ pub fn dbsize(ctx: &mut Ctx, _argv: &Argv) {
     ctx.out.int(total as i64);
 }
 
-/// FLUSHDB/FLUSHALL take an optional ASYNC or SYNC (both run synchronously
-/// here: dropping is done while the stripes are held either way).
+/// FLUSHDB/FLUSHALL take an optional ASYNC (the data is freed on the
+/// lazy-free thread) or SYNC (freed while the stripes are held).
 fn flush_mode_ok(argv: &Argv) -> bool {
     argv.len() == 1
         || (argv.len() == 2 && (eq_ic(argv.get(1), "async") || eq_ic(argv.get(1), "sync")))
 }
 
-fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>) {
+/// Empties `dbs`; with ASYNC the old data is freed on the lazy-free
+/// thread, not while this command holds every stripe.
+fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, argv: &Argv) {
+    let lazy = argv.len() == 2 && eq_ic(argv.get(1), "async");
     let mut removed = 0u64;
+    let mut old = Vec::new();
     for s in 0..STRIPES {
         let stripe = ctx.ks.locked.stripe(s);
         for db in dbs.clone() {
             stripe.touch_watched_db(db, None);
             removed += stripe.dbs[db].map.len() as u64;
-            stripe.dbs[db] = Default::default();
+            let data = std::mem::take(&mut stripe.dbs[db]);
+            if lazy && !data.map.is_empty() {
+                old.push(data);
+            }
         }
+    }
+    if lazy {
+        ctx.srv.lazyfree.free_keys(Box::new(old), removed);
     }
     ctx.ks.dirty += removed.max(1);
 }
@@ -43,7 +53,7 @@ pub fn flushdb(ctx: &mut Ctx, argv: &Argv) {
         return ctx.out.error(ERR_SYNTAX);
     }
     let db = ctx.ks.db;
-    flush_dbs(ctx, db..db + 1);
+    flush_dbs(ctx, db..db + 1, argv);
     ctx.force_propagation();
     ctx.out.ok();
 }
@@ -53,7 +63,7 @@ pub fn flushall(ctx: &mut Ctx, argv: &Argv) {
         return ctx.out.error(ERR_SYNTAX);
     }
     let n = ctx.srv.keyspace.databases();
-    flush_dbs(ctx, 0..n);
+    flush_dbs(ctx, 0..n, argv);
     // db.c `flushAllDataAndResetRDB`: with save points, the RDB file is
     // rewritten (empty) at once, and a save in progress, whose image
     // predates the flush, is cancelled and taken again.

@@ -1,7 +1,8 @@
-//! UNLINK's background free (lazyfree.c `freeObjAsync`, bio.c's lazy-free
-//! job): a value whose free takes more than [`LAZYFREE_THRESHOLD`]
-//! allocations is dropped on a thread of its own, not on the command's
-//! shard (a 1M-field hash takes ~300 ms to free).
+//! UNLINK's and FLUSHALL/FLUSHDB ASYNC's background free (lazyfree.c
+//! `freeObjAsync`, `emptyDbAsync`, bio.c's lazy-free job): a value whose
+//! free takes more than [`LAZYFREE_THRESHOLD`] allocations, or a flushed
+//! dataset, is dropped on a thread of its own, not on the command's shard
+//! (a 1M-field hash takes ~300 ms to free; a FLUSHALL holds every stripe).
 
 use crate::store::Value;
 use parking_lot::Mutex;
@@ -18,10 +19,16 @@ struct Counts {
     freed: AtomicU64,
 }
 
+/// Something to drop, and how many objects it counts for.
+struct Job {
+    what: Box<dyn Send>,
+    objects: u64,
+}
+
 /// The lazy-free thread (started at its first job) and its counters.
 #[derive(Default)]
 pub struct LazyFree {
-    jobs: Mutex<Option<crossbeam_channel::Sender<Value>>>,
+    jobs: Mutex<Option<crossbeam_channel::Sender<Job>>>,
     counts: Arc<Counts>,
 }
 
@@ -29,32 +36,43 @@ impl LazyFree {
     /// Frees `value`: here when that is cheap, else on the lazy-free
     /// thread.
     pub fn free(&self, value: Value) {
-        if value.free_effort() <= LAZYFREE_THRESHOLD {
-            return;
-        }
-        self.counts.pending.fetch_add(1, Ordering::Relaxed);
-        let mut jobs = self.jobs.lock();
-        let jobs = jobs.get_or_insert_with(|| self.start());
-        if let Err(failed) = jobs.send(value) {
-            // The thread could not start: free it here after all.
-            drop(failed.into_inner());
-            self.counts.pending.fetch_sub(1, Ordering::Relaxed);
-            self.counts.freed.fetch_add(1, Ordering::Relaxed);
+        if value.free_effort() > LAZYFREE_THRESHOLD {
+            self.send(Box::new(value), 1);
         }
     }
 
-    fn start(&self) -> crossbeam_channel::Sender<Value> {
-        let (tx, rx) = crossbeam_channel::unbounded::<Value>();
+    /// Frees `what`, `objects` keys of flushed databases, on the lazy-free
+    /// thread (`emptyDbAsync` counts keys).
+    pub fn free_keys(&self, what: Box<dyn Send>, objects: u64) {
+        if objects > 0 {
+            self.send(what, objects);
+        }
+    }
+
+    fn send(&self, what: Box<dyn Send>, objects: u64) {
+        self.counts.pending.fetch_add(objects, Ordering::Relaxed);
+        let mut jobs = self.jobs.lock();
+        let jobs = jobs.get_or_insert_with(|| self.start());
+        if let Err(failed) = jobs.send(Job { what, objects }) {
+            // The thread could not start: free it here after all.
+            drop(failed.into_inner());
+            self.counts.pending.fetch_sub(objects, Ordering::Relaxed);
+            self.counts.freed.fetch_add(objects, Ordering::Relaxed);
+        }
+    }
+
+    fn start(&self) -> crossbeam_channel::Sender<Job> {
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let counts = Arc::clone(&self.counts);
         let started = std::thread::Builder::new()
             .name("lazyfree".into())
             .spawn(move || {
                 // Not on the shard's CPU it was spawned from.
                 crate::io::sys::unpin_current_thread();
-                for value in rx {
-                    drop(value);
-                    counts.pending.fetch_sub(1, Ordering::Relaxed);
-                    counts.freed.fetch_add(1, Ordering::Relaxed);
+                for Job { what, objects } in rx {
+                    drop(what);
+                    counts.pending.fetch_sub(objects, Ordering::Relaxed);
+                    counts.freed.fetch_add(objects, Ordering::Relaxed);
                 }
             });
         if let Err(e) = started {
