@@ -43,7 +43,7 @@ fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, argv: &Argv) {
         }
     }
     if lazy {
-        ctx.srv.lazyfree.free_keys(Box::new(old), removed);
+        ctx.srv.lazyfree.send(Box::new(old), removed);
     }
     ctx.ks.dirty += removed.max(1);
 }

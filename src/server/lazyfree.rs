@@ -1,8 +1,9 @@
-//! UNLINK's and FLUSHALL/FLUSHDB ASYNC's background free (lazyfree.c
-//! `freeObjAsync`, `emptyDbAsync`, bio.c's lazy-free job): a value whose
-//! free takes more than [`LAZYFREE_THRESHOLD`] allocations, or a flushed
-//! dataset, is dropped on a thread of its own, not on the command's shard
-//! (a 1M-field hash takes ~300 ms to free; a FLUSHALL holds every stripe).
+//! The background free (lazyfree.c `freeObjAsync`, `emptyDbAsync`, bio.c's
+//! lazy-free job): a value UNLINK removes whose free takes more than
+//! [`LAZYFREE_THRESHOLD`] allocations, a dataset FLUSHALL/FLUSHDB ASYNC
+//! empties, and a replica's replaced dataset are dropped on a thread of
+//! their own, not on a command's shard or the replication link (a 1M-field
+//! hash takes ~300 ms to free; a FLUSHALL holds every stripe).
 
 use crate::store::Value;
 use parking_lot::Mutex;
@@ -41,15 +42,10 @@ impl LazyFree {
         }
     }
 
-    /// Frees `what`, `objects` keys of flushed databases, on the lazy-free
-    /// thread (`emptyDbAsync` counts keys).
-    pub fn free_keys(&self, what: Box<dyn Send>, objects: u64) {
-        if objects > 0 {
-            self.send(what, objects);
-        }
-    }
-
-    fn send(&self, what: Box<dyn Send>, objects: u64) {
+    /// Frees `what` on the lazy-free thread, counted as `objects` in INFO
+    /// (a flush's keys, as `emptyDbAsync` counts them; 0 for a replica's
+    /// replaced dataset).
+    pub fn send(&self, what: Box<dyn Send>, objects: u64) {
         self.counts.pending.fetch_add(objects, Ordering::Relaxed);
         let mut jobs = self.jobs.lock();
         let jobs = jobs.get_or_insert_with(|| self.start());

@@ -278,7 +278,7 @@ pub struct Server {
     pub config_gen: AtomicU64,
     pub config_file: Option<PathBuf>,
     pub keyspace: Keyspace,
-    /// UNLINK's background free.
+    /// The background free (UNLINK, FLUSHALL ASYNC, a replica's old data).
     pub lazyfree: lazyfree::LazyFree,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientMeta>>>,
     next_client_id: AtomicU64,
