@@ -395,12 +395,7 @@ fn bgsave_image_is_one_cut_under_writes() {
         .cmd_str(&["INFO", "persistence"])
         .as_str()
         .contains("rdb_last_bgsave_status:ok"));
-    let stats = c.cmd_str(&["INFO", "stats"]).as_str().to_string();
-    let copied: u64 = stats
-        .lines()
-        .find_map(|l| l.strip_prefix("sluice_snapshot_keys_copied_on_write:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("sluice_snapshot_keys_copied_on_write");
+    let copied = common::repl::stat(&mut c, "sluice_snapshot_keys_copied_on_write");
     assert!(copied > 0, "no write kept a cut value during the save");
     drop(s);
     let r = Server::redis(&args(&dir, &[]));

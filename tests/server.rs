@@ -258,18 +258,11 @@ fn unlink_frees_big_values_aside(threads: usize) {
     let s = Server::sluice(threads, &[]);
     let mut c = s.client();
     let freed = |c: &mut Client| -> String {
-        let info = c.cmd_str(&["INFO", "memory"]).as_str();
-        let field = |name: &str| {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .unwrap_or_else(|| panic!("no {name} in {info}"))
-                .to_string()
+        let field = |c: &mut Client, name: &str| {
+            common::repl::info(c, "memory", name).unwrap_or_else(|| panic!("no {name}"))
         };
-        format!(
-            "{}/{}",
-            field("lazyfree_pending_objects:"),
-            field("lazyfreed_objects:")
-        )
+        let pending = field(c, "lazyfree_pending_objects");
+        format!("{pending}/{}", field(c, "lazyfreed_objects"))
     };
     assert_eq!(freed(&mut c), "0/0");
     let big = |c: &mut Client, key: &str| {

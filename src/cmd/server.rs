@@ -659,18 +659,9 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
         "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             s.push_str("# Keyspace\r\n");
-            // (keys, expires) per database, one pass over the stripes;
             // avg_ttl is active expiry's running estimate (as Redis's, so
             // INFO costs O(stripes), not O(keys)).
-            let mut totals = vec![(0u64, 0u64); srv.keyspace.databases()];
-            for st in 0..STRIPES {
-                ctx.ks.locked.with_stripe(st, |stripe| {
-                    for (d, (keys, expires)) in stripe.dbs.iter().zip(&mut totals) {
-                        *keys += d.map.len() as u64;
-                        *expires += d.expires() as u64;
-                    }
-                });
-            }
+            let totals = ctx.ks.locked.db_sizes();
             let estimates: Vec<Vec<u64>> = srv
                 .metrics
                 .iter()

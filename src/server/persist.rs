@@ -405,17 +405,13 @@ fn repl_at_cut(srv: &Server, for_sync: bool) -> Option<ReplInfo> {
 pub(crate) fn write_image<O: ImageOut>(
     srv: &Server,
     out: O,
-    held: Option<&mut crate::store::Locked>,
+    mut held: Option<&mut crate::store::Locked>,
     sync: Option<&SyncCut>,
 ) -> Result<(O, Option<ReplInfo>), String> {
     let opts = srv.rdb_encode_options();
-    let mut held = held;
     let sizes = match held.as_deref_mut() {
-        Some(locked) => db_sizes(locked),
-        None => db_sizes(&mut crate::store::Locked::some(
-            &srv.keyspace,
-            &mut Vec::new(),
-        )),
+        Some(locked) => locked.db_sizes(),
+        None => crate::store::Locked::some(&srv.keyspace, &mut Vec::new()).db_sizes(),
     };
     let head = |repl: &Option<ReplInfo>| -> (Vec<u8>, Vec<u8>) {
         let offset = repl.as_ref().map_or(0, |r| r.offset);
@@ -890,21 +886,6 @@ fn reserve_for(ks: &crate::store::Keyspace, segments: &[crate::rdb::decode::Segm
     for (&db, &keys) in &per_db {
         reserve_keys(ks, db, keys);
     }
-}
-
-/// Keys and keys with an expiry per database, stripe by stripe.
-fn db_sizes(locked: &mut crate::store::Locked) -> Vec<(u64, u64)> {
-    let mut sizes = Vec::new();
-    for index in 0..crate::store::STRIPES {
-        locked.with_stripe(index, |stripe| {
-            sizes.resize(stripe.dbs.len(), (0, 0));
-            for (db, d) in stripe.dbs.iter().enumerate() {
-                sizes[db].0 += d.map.len() as u64;
-                sizes[db].1 += d.expires() as u64;
-            }
-        });
-    }
-    sizes
 }
 
 /// Sizes every stripe's table of database `db` for `keys` more keys

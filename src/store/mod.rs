@@ -977,6 +977,22 @@ impl<'a> Locked<'a> {
         f(&self.keyspace.lock_read(index))
     }
 
+    /// Keys, and keys with an expiry, per database: one pass over the
+    /// stripes ([`Locked::with_stripe`]: the held ones, or each locked in
+    /// turn).
+    pub fn db_sizes(&mut self) -> Vec<(u64, u64)> {
+        let mut sizes = vec![(0u64, 0u64); self.keyspace.databases];
+        for index in 0..STRIPES {
+            self.with_stripe(index, |stripe| {
+                for (d, (keys, expires)) in stripe.dbs.iter().zip(&mut sizes) {
+                    *keys += d.map.len() as u64;
+                    *expires += d.expires() as u64;
+                }
+            });
+        }
+        sizes
+    }
+
     /// True when stripe `index` is held (a served BLMOVE may only touch a
     /// destination whose stripe the serving command already holds).
     pub fn holds(&self, index: usize) -> bool {

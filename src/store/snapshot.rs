@@ -69,8 +69,14 @@ pub struct Kept {
     entries: Vec<(usize, Key, Entry)>,
     /// Whether some entry of the stripe is marked `changed`.
     marked: bool,
+}
+
+impl Kept {
     /// Keys kept (INFO's keys_copied_on_write).
-    count: u64,
+    fn count(&self) -> u64 {
+        let encoded: usize = self.encoded.iter().map(|e| e.keys).sum();
+        (encoded + self.entries.len()) as u64
+    }
 }
 
 struct Encoded {
@@ -90,7 +96,6 @@ impl Keeper {
     pub(super) fn removed(self, kept: &mut Kept, db: usize, key: &[u8], old: Entry) {
         if !old.changed && !self.encoded(kept, db, key, &old, false) {
             kept.entries.push((db, Key::from(key), old));
-            kept.count += 1;
         }
     }
 
@@ -100,7 +105,6 @@ impl Keeper {
     pub(super) fn copy(self, kept: &mut Kept, db: usize, key: &[u8], old: &Entry) {
         if !old.changed && !self.encoded(kept, db, key, old, true) {
             kept.entries.push((db, Key::from(key), old.clone()));
-            kept.count += 1;
         }
     }
 
@@ -138,7 +142,6 @@ impl Keeper {
             return false;
         }
         slot.keys += 1;
-        kept.count += 1;
         true
     }
 }
@@ -303,7 +306,7 @@ impl Keyspace {
         }
         self.snapshot_stats
             .keys_copied_on_write
-            .fetch_add(kept.count, Ordering::Relaxed);
+            .fetch_add(kept.count(), Ordering::Relaxed);
         if snap.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.snapshot_active.store(false, Ordering::Release);
             *self.snapshot.lock() = None;
@@ -515,7 +518,7 @@ mod tests {
         // Nothing kept, and no entry marked, once saved.
         for i in 0..STRIPES {
             let stripe = ks.lock(i);
-            assert_eq!(stripe.kept.count, 0);
+            assert_eq!(stripe.kept.count(), 0);
             assert!(stripe
                 .dbs
                 .iter()

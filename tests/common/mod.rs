@@ -142,9 +142,6 @@ pub fn strict_env() -> bool {
     truthy("CI") || truthy("SLUICE_REQUIRE_REDIS")
 }
 
-/// Finds `name` on PATH. If it is missing: panics in CI (a skip there would
-/// hide a broken install step), otherwise prints "skipping: NAME not found"
-/// and returns `None` so the caller can `return` early.
 /// The names of the files in `dir` that `keep` accepts.
 pub fn file_names(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -155,6 +152,9 @@ pub fn file_names(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
         .collect()
 }
 
+/// Finds `name` on PATH. If it is missing: panics in CI (a skip there would
+/// hide a broken install step), otherwise prints "skipping: NAME not found"
+/// and returns `None` so the caller can `return` early.
 pub fn require_bin(name: &str) -> Option<PathBuf> {
     if let Some(path) = find_on_path(name) {
         return Some(path);
