@@ -1161,7 +1161,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "hash-max-listpack-entries",
         alias: Some("hash-max-ziplist-entries"),
-        default: "128",
+        default: "512",
         flags: 0,
         kind: Kind::Int {
             get: |c| c.hash_max_listpack_entries,

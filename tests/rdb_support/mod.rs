@@ -78,9 +78,10 @@ pub fn set(rng: &mut Rng) -> Value {
 
 pub fn hash(rng: &mut Rng) -> Value {
     let mut h = HashValue::default();
-    let limits = HashLimits::new(128, 64);
+    // Redis 7.0's defaults: hash-max-listpack-entries 512, -value 64.
+    let limits = HashLimits::new(512, 64);
     let pick = below(rng, 3) as usize;
-    let n = 1 + below(rng, [5, 300, 100][pick]);
+    let n = 1 + below(rng, [5, 700, 100][pick]);
     let long = below(rng, 4) == 0;
     for _ in 0..n {
         let f = bytes(rng, 20);
