@@ -33,6 +33,10 @@ use std::path::{Path, PathBuf};
 
 use crate::glob::glob_match;
 
+mod compat;
+pub use compat::inert_overrides;
+use compat::Shape;
+
 // ---------------------------------------------------------------------------
 // Limits. Every bound this module enforces lives here.
 // ---------------------------------------------------------------------------
@@ -186,6 +190,23 @@ impl ReplDisklessLoad {
     }
 }
 
+/// `supervised`, in Redis's `supervised_mode_enum` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Supervised {
+    /// Stop with SIGSTOP once ready, when `UPSTART_JOB` is set.
+    Upstart,
+    /// Tell systemd through `$NOTIFY_SOCKET` (`READY=1`, `STOPPING=1`).
+    Systemd,
+    /// Whichever of the two the environment names.
+    Auto,
+    No,
+}
+
+impl Supervised {
+    pub const NAMES: [&'static str; 4] = ["upstart", "systemd", "auto", "no"];
+    const ALL: [Supervised; 4] = [Self::Upstart, Self::Systemd, Self::Auto, Self::No];
+}
+
 /// One class of `client-output-buffer-limit` (Redis
 /// `clientBufferLimitsConfig`). 0 means "no limit" for each field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,8 +320,29 @@ pub struct Config {
     /// Stream listpack node limits (`stream-node-max-bytes`, `-entries`).
     pub stream_node_max_bytes: u64,
     pub stream_node_max_entries: i64,
-    /// `daemonize`: only `no` is accepted; sluice stays in the foreground.
+    /// `daemonize`: fork into the background at startup (unless
+    /// supervised), writing `pidfile`.
     pub daemonize: bool,
+    /// `pidfile`: where the process id is written at startup (and removed
+    /// at shutdown); `/var/run/redis.pid` when daemonized without one.
+    pub pidfile: Option<String>,
+    /// `supervised`: how readiness is signalled to upstart or systemd.
+    pub supervised: Supervised,
+    /// `stop-writes-on-bgsave-error`: refuse writes (MISCONF) while the
+    /// last background save failed and save points are configured.
+    pub stop_writes_on_bgsave_error: bool,
+    /// `lazyfree-lazy-eviction`, `-expire`, `-server-del`, `-user-del`,
+    /// `-user-flush`: which deletions free big values on the lazy-free
+    /// thread.
+    pub lazyfree_lazy_eviction: bool,
+    pub lazyfree_lazy_expire: bool,
+    pub lazyfree_lazy_server_del: bool,
+    pub lazyfree_lazy_user_del: bool,
+    pub lazyfree_lazy_user_flush: bool,
+    /// `slowlog-log-slower-than` (microseconds; negative: off) and
+    /// `slowlog-max-len`.
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: i64,
     /// `appendonly`: only `no` until AOF exists (a `yes` that silently did
     /// not persist would lose data). Present so tools that read it
     /// (redis-benchmark's CONFIG GET) find it.
@@ -396,6 +438,9 @@ pub struct Config {
     pub client_output_buffer_limit: [OutputBufferLimit; 3],
     /// `enable-debug-command`: who may run DEBUG (Redis 7 default: nobody).
     pub enable_debug_command: ProtectedAction,
+    /// The directives of [`compat`], accepted but without effect: name ->
+    /// value as CONFIG GET shows it.
+    compat: std::collections::BTreeMap<&'static str, Vec<u8>>,
 }
 
 impl Default for Config {
@@ -403,7 +448,7 @@ impl Default for Config {
     fn default() -> Self {
         let mut config = Config::blank();
         let mut ctx = ApplyCtx::new(Source::Default);
-        for d in DIRECTIVES {
+        for d in directives() {
             let args = d.default_args();
             let applied = d.apply(&mut config, &args, &mut ctx);
             debug_assert!(applied.is_ok(), "default of {} does not parse", d.name);
@@ -447,6 +492,16 @@ impl Config {
             stream_node_max_bytes: 0,
             stream_node_max_entries: 0,
             daemonize: false,
+            pidfile: None,
+            supervised: Supervised::No,
+            stop_writes_on_bgsave_error: false,
+            lazyfree_lazy_eviction: false,
+            lazyfree_lazy_expire: false,
+            lazyfree_lazy_server_del: false,
+            lazyfree_lazy_user_del: false,
+            lazyfree_lazy_user_flush: false,
+            slowlog_log_slower_than: 0,
+            slowlog_max_len: 0,
             appendonly: false,
             rdbcompression: false,
             rdbchecksum: false,
@@ -489,6 +544,7 @@ impl Config {
             maxmemory_eviction_tenacity: 0,
             lfu_log_factor: 0,
             lfu_decay_time: 0,
+            compat: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -568,6 +624,13 @@ pub(crate) enum Kind {
         set: SpecialSet,
         show: fn(&Config) -> Vec<u8>,
         rewrite: fn(&'static str, &Config, &Config) -> Rewrite,
+    },
+    /// Accepted for redis.conf compatibility, without effect (see
+    /// [`compat`]); with `only_default`, any other value is refused with
+    /// that reason.
+    Compat {
+        shape: Shape,
+        only_default: Option<&'static str>,
     },
 }
 
@@ -1043,13 +1106,122 @@ pub static DIRECTIVES: &[Directive] = &[
         kind: Kind::Bool {
             get: |c| c.daemonize,
             set: |c, v| c.daemonize = v,
-            check: Some(|v| {
-                if v {
-                    Err("sluice does not daemonize: run it in the foreground under a supervisor")
-                } else {
-                    Ok(())
-                }
-            }),
+            check: None,
+        },
+    },
+    Directive {
+        name: "pidfile",
+        alias: None,
+        default: "",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Str {
+            get: |c| c.pidfile.as_deref().map(str::as_bytes),
+            set: |c, v| {
+                c.pidfile = v.map(utf8).transpose()?;
+                Ok(())
+            },
+            empty_is_none: true,
+        },
+    },
+    Directive {
+        name: "supervised",
+        alias: None,
+        default: "no",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Enum {
+            names: &Supervised::NAMES,
+            get: |c| c.supervised as usize,
+            set: |c, i| c.supervised = Supervised::ALL.get(i).copied().unwrap_or(Supervised::No),
+        },
+    },
+    Directive {
+        name: "stop-writes-on-bgsave-error",
+        alias: None,
+        default: "yes",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.stop_writes_on_bgsave_error,
+            set: |c, v| c.stop_writes_on_bgsave_error = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "slowlog-log-slower-than",
+        alias: None,
+        default: "10000",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.slowlog_log_slower_than,
+            set: |c, v| c.slowlog_log_slower_than = v,
+            min: -1,
+            max: i64::MAX,
+        },
+    },
+    Directive {
+        name: "slowlog-max-len",
+        alias: None,
+        default: "128",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.slowlog_max_len,
+            set: |c, v| c.slowlog_max_len = v,
+            min: 0,
+            max: i64::MAX,
+        },
+    },
+    Directive {
+        name: "lazyfree-lazy-eviction",
+        alias: None,
+        default: "no",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.lazyfree_lazy_eviction,
+            set: |c, v| c.lazyfree_lazy_eviction = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "lazyfree-lazy-expire",
+        alias: None,
+        default: "no",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.lazyfree_lazy_expire,
+            set: |c, v| c.lazyfree_lazy_expire = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "lazyfree-lazy-server-del",
+        alias: None,
+        default: "no",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.lazyfree_lazy_server_del,
+            set: |c, v| c.lazyfree_lazy_server_del = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "lazyfree-lazy-user-del",
+        alias: None,
+        default: "no",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.lazyfree_lazy_user_del,
+            set: |c, v| c.lazyfree_lazy_user_del = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "lazyfree-lazy-user-flush",
+        alias: None,
+        default: "no",
+        flags: 0,
+        kind: Kind::Bool {
+            get: |c| c.lazyfree_lazy_user_flush,
+            set: |c, v| c.lazyfree_lazy_user_flush = v,
+            check: None,
         },
     },
     Directive {
@@ -1501,9 +1673,14 @@ pub static DIRECTIVES: &[Directive] = &[
     },
 ];
 
+/// Every directive: the main table, then the compatibility one.
+fn directives() -> impl Iterator<Item = &'static Directive> {
+    DIRECTIVES.iter().chain(compat::DIRECTIVES)
+}
+
 /// Canonical names of all directives, in table order.
 pub fn directive_names() -> impl Iterator<Item = &'static str> {
-    DIRECTIVES.iter().map(|d| d.name)
+    directives().map(|d| d.name)
 }
 
 /// Finds a directive by name or alias, case-insensitively. Returns it with
@@ -1517,9 +1694,7 @@ pub fn lookup(name: &[u8]) -> Option<(&'static Directive, &'static str)> {
 
 /// Every (name, directive) pair: canonical names and aliases.
 fn registered_names() -> impl Iterator<Item = (&'static str, &'static Directive)> {
-    DIRECTIVES
-        .iter()
-        .flat_map(|d| std::iter::once((d.name, d)).chain(d.alias.map(|a| (a, d))))
+    directives().flat_map(|d| std::iter::once((d.name, d)).chain(d.alias.map(|a| (a, d))))
 }
 
 impl Directive {
@@ -1559,42 +1734,15 @@ impl Directive {
         let arg: &[u8] = args.first().map_or(&[], Vec::as_slice);
         match &self.kind {
             Kind::Bool { set, check, .. } => {
-                let v = parse_yes_no(arg).ok_or("argument must be 'yes' or 'no'")?;
+                let v = parse_bool(arg)?;
                 if let Some(check) = check {
                     check(v)?;
                 }
                 set(config, v);
             }
-            Kind::Int { set, min, max, .. } => {
-                let v = string2ll(arg).ok_or("argument couldn't be parsed into an integer")?;
-                if v < *min || v > *max {
-                    return Err(format!(
-                        "argument must be between {min} and {max} inclusive"
-                    ));
-                }
-                set(config, v);
-            }
-            Kind::Memory { set, min, max, .. } => {
-                let v = memtoull(arg).ok_or("argument must be a memory value")?;
-                if v < *min || v > *max {
-                    return Err(format!(
-                        "argument must be between {min} and {max} inclusive"
-                    ));
-                }
-                set(config, v);
-            }
-            Kind::Enum { names, set, .. } => {
-                let Some(i) = names
-                    .iter()
-                    .position(|n| n.as_bytes().eq_ignore_ascii_case(arg))
-                else {
-                    return Err(format!(
-                        "argument(s) must be one of the following: {}",
-                        names.join(", ")
-                    ));
-                };
-                set(config, i);
-            }
+            Kind::Int { set, min, max, .. } => set(config, parse_int(arg, *min, *max)?),
+            Kind::Memory { set, min, max, .. } => set(config, parse_memory(arg, *min, *max)?),
+            Kind::Enum { names, set, .. } => set(config, parse_enum(names, arg)?),
             Kind::Str {
                 set, empty_is_none, ..
             } => {
@@ -1602,6 +1750,18 @@ impl Directive {
                 set(config, v)?;
             }
             Kind::Special { set, .. } => set(config, args, ctx)?,
+            Kind::Compat {
+                shape,
+                only_default,
+            } => {
+                let value = shape.parse(args)?;
+                if let Some(missing) = only_default {
+                    if value != shape.parse(&self.default_args())? {
+                        return Err((*missing).into());
+                    }
+                }
+                config.compat.insert(self.name, value);
+            }
         }
         Ok(())
     }
@@ -1620,6 +1780,7 @@ impl Directive {
                 .to_vec(),
             Kind::Str { get, .. } => get(config).unwrap_or_default().to_vec(),
             Kind::Special { show, .. } => show(config),
+            Kind::Compat { .. } => config.compat.get(self.name).cloned().unwrap_or_default(),
         }
     }
 
@@ -1640,6 +1801,17 @@ impl Directive {
                 Some(v) => Rewrite::single(self.name, &repr(v), differs),
             },
             Kind::Special { rewrite, .. } => rewrite(self.name, config, default),
+            Kind::Compat {
+                shape: Shape::Str, ..
+            } => Rewrite::single(self.name, &repr(&self.show(config)), differs),
+            Kind::Compat {
+                shape: Shape::Memory { .. },
+                ..
+            } => {
+                let bytes = memtoull(&self.show(config)).unwrap_or(0);
+                Rewrite::single(self.name, format_memory(bytes).as_bytes(), differs)
+            }
+            Kind::Compat { .. } => Rewrite::single(self.name, &self.show(config), differs),
         }
     }
 }
@@ -2548,7 +2720,11 @@ impl Config {
         }
         let mut changed: Vec<&'static str> = Vec::new();
         for (d, _) in &chosen {
-            if !changed.contains(&d.name) && d.show(self) != d.show(&next) {
+            // `dir` counts even when set to the same path: Redis chdirs on
+            // every set, which is how a directory removed and made again
+            // at that path is used again.
+            let differs = d.show(self) != d.show(&next) || d.name == "dir";
+            if !changed.contains(&d.name) && differs {
                 changed.push(d.name);
             }
         }
@@ -2728,7 +2904,7 @@ impl Config {
     pub fn rewrite_content(&self, old: &[u8]) -> Vec<u8> {
         let mut state = RewriteState::read(old);
         let default = Config::default();
-        for d in DIRECTIVES {
+        for d in directives() {
             let rewrite = d.rewrite_lines(self, &default);
             state.processed.push(d.name);
             for (line, force) in rewrite.lines {
@@ -2920,6 +3096,67 @@ fn parse_yes_no(s: &[u8]) -> Option<bool> {
         Some(false)
     } else {
         None
+    }
+}
+
+fn parse_bool(s: &[u8]) -> Result<bool, String> {
+    parse_yes_no(s).ok_or_else(|| "argument must be 'yes' or 'no'".into())
+}
+
+fn parse_int(s: &[u8], min: i64, max: i64) -> Result<i64, String> {
+    let v = string2ll(s).ok_or("argument couldn't be parsed into an integer")?;
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+fn parse_memory(s: &[u8], min: u64, max: u64) -> Result<u64, String> {
+    let v = memtoull(s).ok_or("argument must be a memory value")?;
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+/// The index of `s` in `names`, case-insensitively.
+fn parse_enum(names: &[&str], s: &[u8]) -> Result<usize, String> {
+    names
+        .iter()
+        .position(|n| n.as_bytes().eq_ignore_ascii_case(s))
+        .ok_or_else(|| {
+            format!(
+                "argument(s) must be one of the following: {}",
+                names.join(", ")
+            )
+        })
+}
+
+impl Shape {
+    /// The value as CONFIG GET shows it, checked as Redis checks it.
+    fn parse(&self, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+        let arg: &[u8] = args.first().map_or(&[], Vec::as_slice);
+        Ok(match *self {
+            Shape::Bool => yes_no(parse_bool(arg)?).into(),
+            Shape::Int { min, max } => parse_int(arg, min, max)?.to_string().into(),
+            Shape::Memory { min, max } => parse_memory(arg, min, max)?.to_string().into(),
+            Shape::Enum(names) => names[parse_enum(names, arg)?].into(),
+            Shape::Str => arg.to_vec(),
+            Shape::Ints { count, min, max } => {
+                if args.len() != count {
+                    return Err("wrong number of arguments".into());
+                }
+                let values = args
+                    .iter()
+                    .map(|a| parse_int(a, min, max).map(|v| v.to_string()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                values.join(" ").into()
+            }
+        })
     }
 }
 
@@ -3222,7 +3459,7 @@ mod tests {
             assert_eq!(*p as usize, i);
         }
         let mut line_config = Config::default();
-        for d in DIRECTIVES {
+        for d in directives() {
             let mut ctx = ApplyCtx::new(Source::File);
             d.apply(&mut line_config, &d.default_args(), &mut ctx)
                 .unwrap();
@@ -3244,7 +3481,10 @@ mod tests {
             }
         }
         assert_eq!(line_config.save, Config::default().save);
-        assert_eq!(directive_names().count(), DIRECTIVES.len());
+        assert_eq!(
+            directive_names().count(),
+            DIRECTIVES.len() + compat::DIRECTIVES.len()
+        );
     }
 
     #[test]
@@ -3459,8 +3699,30 @@ mod tests {
             ("dir /nonexistent-sluice-dir", "No such file or directory"),
             ("daemonize maybe", "argument must be 'yes' or 'no'"),
             (
-                "daemonize yes",
-                "sluice does not daemonize: run it in the foreground under a supervisor",
+                "notify-keyspace-events KEA",
+                "sluice does not implement keyspace notifications",
+            ),
+            (
+                "cluster-enabled yes",
+                "sluice does not implement Redis Cluster",
+            ),
+            ("tls-port 6380", "sluice does not implement TLS yet"),
+            (
+                "tls-port 70000",
+                "argument must be between 0 and 65535 inclusive",
+            ),
+            (
+                "appendfsync sometimes",
+                "argument(s) must be one of the following: everysec, always, no",
+            ),
+            ("oom-score-adj-values 0 200", "wrong number of arguments"),
+            (
+                "oom-score-adj-values 0 200 2001",
+                "argument must be between -2000 and 2000 inclusive",
+            ),
+            (
+                "supervised maybe",
+                "argument(s) must be one of the following: upstart, systemd, auto, no",
             ),
             (
                 "latency-tracking-info-percentiles 101",
@@ -3679,12 +3941,19 @@ mod tests {
         assert_eq!(names(c.get(b"P*RT")), ["port"]);
         assert_eq!(
             names(c.get_many(&[b"port", b"p*"])),
-            ["port", "protected-mode", "proto-max-bulk-len"]
+            [
+                "port",
+                "protected-mode",
+                "pidfile",
+                "proto-max-bulk-len",
+                "proc-title-template",
+                "propagation-error-behavior"
+            ]
         );
         let all = c.get(b"*");
         assert_eq!(
             all.len(),
-            DIRECTIVES.len() + DIRECTIVES.iter().filter(|d| d.alias.is_some()).count(),
+            directives().count() + directives().filter(|d| d.alias.is_some()).count(),
             "aliases match patterns too, as in Redis 7.0"
         );
         assert!(all
@@ -3895,6 +4164,79 @@ mod tests {
             dir: dir.to_path_buf(),
             ..Config::default()
         }
+    }
+
+    /// redis.conf directives sluice accepts without acting on them: values
+    /// checked and shown as Redis does, kept across CONFIG SET and
+    /// REWRITE, listed for the startup warning when not at their default;
+    /// the default-only ones load at their default only.
+    #[test]
+    fn compatibility_directives() {
+        let c = run(&[
+            "--appendfsync",
+            "ALWAYS",
+            "--auto-aof-rewrite-min-size",
+            "1gb",
+            "--latency-monitor-threshold",
+            "5",
+            "--oom-score-adj-values",
+            "-100 0 100",
+            "--notify-keyspace-events",
+            "",
+            "--lazyfree-lazy-user-del",
+            "yes",
+            "--supervised",
+            "AUTO",
+        ])
+        .unwrap();
+        let got = |c: &Config, name: &str| String::from_utf8(c.get(name.as_bytes())[0].1.clone());
+        assert_eq!(got(&c, "appendfsync").unwrap(), "always");
+        assert_eq!(got(&c, "auto-aof-rewrite-min-size").unwrap(), "1073741824");
+        assert_eq!(got(&c, "oom-score-adj-values").unwrap(), "-100 0 100");
+        assert_eq!(got(&c, "activerehashing").unwrap(), "yes");
+        assert_eq!(got(&c, "supervised").unwrap(), "auto");
+        assert!(c.lazyfree_lazy_user_del);
+        assert_eq!(
+            inert_overrides(&c),
+            [
+                ("oom-score-adj-values", b"-100 0 100".to_vec()),
+                ("latency-monitor-threshold", b"5".to_vec()),
+                ("appendfsync", b"always".to_vec()),
+                ("auto-aof-rewrite-min-size", b"1073741824".to_vec()),
+            ]
+        );
+        assert!(inert_overrides(&Config::default()).is_empty());
+
+        let mut set = c.clone();
+        let pair = |n: &str, v: &str| (n.as_bytes().to_vec(), v.as_bytes().to_vec());
+        assert_eq!(
+            set.set(&[
+                pair("appendfsync", "no"),
+                pair("hll-sparse-max-bytes", "1kb")
+            ]),
+            Ok(vec!["appendfsync", "hll-sparse-max-bytes"])
+        );
+        assert_eq!(got(&set, "hll-sparse-max-bytes").unwrap(), "1024");
+        assert_eq!(
+            set.set(&[pair("notify-keyspace-events", "Ex")]),
+            Err("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - sluice does not implement keyspace notifications".into())
+        );
+        assert_eq!(
+            set.set(&[pair("always-show-logo", "yes")]),
+            Err("ERR CONFIG SET failed (possibly related to argument 'always-show-logo') - can't set immutable config".into())
+        );
+        let text = String::from_utf8(set.rewrite_content(b"appendfsync everysec\n")).unwrap();
+        assert!(text.starts_with("appendfsync no\n"), "{text}");
+        for line in [
+            "auto-aof-rewrite-min-size 1gb\n",
+            "hll-sparse-max-bytes 1kb\n",
+            "oom-score-adj-values -100 0 100\n",
+            "latency-monitor-threshold 5\n",
+            "lazyfree-lazy-user-del yes\n",
+        ] {
+            assert!(text.contains(line), "{line:?} in {text}");
+        }
+        assert!(!text.contains("activerehashing"), "{text}");
     }
 
     #[test]

@@ -52,6 +52,13 @@ fn main() {
         eprintln!("Can't chdir to '{}': {err}", config.dir.display());
         std::process::exit(1);
     }
+    let duties = match sluice::server::process::Duties::begin(&config) {
+        Ok(duties) => duties,
+        Err(err) => {
+            eprintln!("Can't go to the background: {err}");
+            std::process::exit(1);
+        }
+    };
     sluice::notice!("oO0OoO0OoO0Oo sluice is starting oO0OoO0OoO0Oo");
     let config = adjust_open_files_limit(config);
     sluice::notice!(
@@ -64,7 +71,13 @@ fn main() {
         Some(path) => sluice::notice!("Configuration loaded from {}", path.display()),
         None => sluice::warning!("Warning: no config file specified, using the default config."),
     }
-    if let Err(err) = sluice::server::start(config, config_file) {
+    for (name, value) in sluice::config::inert_overrides(&config) {
+        sluice::warning!(
+            "{name} {} has no effect in sluice: the directive is accepted for redis.conf compatibility",
+            String::from_utf8_lossy(&value)
+        );
+    }
+    if let Err(err) = sluice::server::start(config, config_file, duties) {
         sluice::warning!("{err}");
         eprintln!("{err}");
         std::process::exit(1);

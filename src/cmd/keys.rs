@@ -6,22 +6,34 @@ use super::{eq_ic, parse_db, unknown_subcommand, Ctx, ERR_NOT_INT, ERR_NO_KEY, E
 use crate::glob::glob_match;
 use crate::num::parse_i64;
 use crate::protocol::Argv;
+use crate::store::lazyfree::Lazy;
 use crate::store::{Entry, Key, STRIPES};
 use std::cell::Cell;
 
+/// DEL: UNLINK under `lazyfree-lazy-user-del`.
 pub fn del(ctx: &mut Ctx, argv: &Argv) {
-    let deleted = argv.iter().skip(1).filter(|key| ctx.ks.delete(key)).count();
-    ctx.out.int(deleted as i64);
+    let lazy = ctx.srv.keyspace.lazyfree.is_lazy(Lazy::UserDel);
+    delete_keys(ctx, argv, lazy);
 }
 
 /// DEL whose big values are freed on the lazy-free thread
 /// (`dbAsyncDelete`).
 pub fn unlink(ctx: &mut Ctx, argv: &Argv) {
-    let lazyfree = &ctx.srv.lazyfree;
+    delete_keys(ctx, argv, true);
+}
+
+fn delete_keys(ctx: &mut Ctx, argv: &Argv, lazy: bool) {
+    let lazyfree = &ctx.srv.keyspace.lazyfree;
     let deleted = argv
         .iter()
         .skip(1)
-        .filter(|key| ctx.ks.delete_with(key, |e| lazyfree.free(e.value)))
+        .filter(|key| {
+            ctx.ks.delete_with(key, |e| {
+                if lazy {
+                    lazyfree.free(e.value)
+                }
+            })
+        })
         .count();
     ctx.out.int(deleted as i64);
 }
@@ -302,11 +314,11 @@ fn rename_generic(ctx: &mut Ctx, argv: &Argv, nx: bool) {
     if src == dst {
         return if nx { ctx.out.int(0) } else { ctx.out.ok() };
     }
-    if ctx.ks.lookup_write(dst).is_some() {
-        if nx {
-            return ctx.out.int(0);
-        }
-        ctx.ks.remove(dst);
+    // The old destination is replaced below (and freed as
+    // `lazyfree-lazy-server-del` says).
+    let dst_exists = ctx.ks.lookup_write(dst).is_some();
+    if nx && dst_exists {
+        return ctx.out.int(0);
     }
     let entry = ctx.ks.remove(src).expect("looked up above");
     ctx.ks.modified(src);

@@ -46,6 +46,8 @@ pub const ERR_NO_KEY: &str = "ERR no such key";
 pub const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const ERR_DB_RANGE: &str = "ERR DB index is out of range";
 pub const ERR_NOAUTH: &str = "NOAUTH Authentication required.";
+/// Redis's `shared.bgsaveerr`.
+pub const ERR_MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// Command flags (a subset of Redis's `CMD_*`).
 pub mod flags {
@@ -341,6 +343,15 @@ pub fn dispatch_found(
     {
         return;
     }
+    if (cmd.name == "ping" || writes(cmd, client))
+        && !client.master_link
+        && srv.persist.writes_denied(srv)
+    {
+        flag_multi_error(client);
+        out.error(ERR_MISCONF);
+        srv.metrics_reject(shard, cmd);
+        return;
+    }
     if cmd.flags & flags::WRITE != 0 && !client.master_link && !srv.repl.enough_good_replicas() {
         flag_multi_error(client);
         out.error("NOREPLICAS Not enough good replicas to write.");
@@ -472,16 +483,35 @@ pub fn call(
         misses,
         ..
     } = ctx.ks;
-    srv.record_call(
-        shard,
-        cmd,
-        started.elapsed(),
-        failed,
-        dirty,
-        expired,
-        hits,
-        misses,
-    );
+    let took = started.elapsed();
+    srv.record_call(shard, cmd, took, failed, dirty, expired, hits, misses);
+    // EXEC is not logged: the commands it ran are (`CMD_SKIP_SLOWLOG`).
+    if cmd.name != "exec" {
+        log_if_slow(srv, ctx.client, argv, took);
+    }
+}
+
+/// Adds a command to SLOWLOG when it took long enough (slowlog.c
+/// `slowlogPushCurrentCommand`), secrets redacted as Redis redacts them.
+fn log_if_slow(srv: &Server, client: &Client, argv: &Argv, took: std::time::Duration) {
+    if !srv.slowlog.wants(took) {
+        return;
+    }
+    let args: Vec<&[u8]> = argv.iter().collect();
+    let secret = crate::server::slowlog::redacted(&args);
+    let args: Vec<&[u8]> = args
+        .into_iter()
+        .zip(secret)
+        .map(|(a, s)| {
+            if s {
+                crate::server::slowlog::REDACTED
+            } else {
+                a
+            }
+        })
+        .collect();
+    let name = client.meta.name.lock().clone().unwrap_or_default();
+    srv.slowlog.push(&args, took, &client.meta.addr, &name);
 }
 
 /// A write, or an EXEC of queued writes (what a write pause holds).
@@ -606,8 +636,10 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
         let changed = ks.dirty > dirty_before;
         ops.extend(ks.prop.finish(ks.db, changed, argv));
         let failed = ctx.out.buf.get(reply_start) == Some(&b'-');
+        let took = started.elapsed();
         ctx.srv
-            .record_call(ctx.shard, cmd, started.elapsed(), failed, 0, 0, 0, 0);
+            .record_call(ctx.shard, cmd, took, failed, 0, 0, 0, 0);
+        log_if_slow(ctx.srv, ctx.client, argv, took);
     }
     ctx.client.in_exec = false;
     // One transaction in the stream (a single write goes out bare, as in

@@ -5,6 +5,7 @@ use super::{all_commands, conn::REDIS_VERSION, eq_ic, unknown_subcommand, Ctx, E
 use crate::io::sys;
 use crate::protocol::Argv;
 use crate::server::{ShardMetrics, ShutdownMode};
+use crate::store::lazyfree::Lazy;
 use crate::store::STRIPES;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,7 +20,8 @@ pub fn dbsize(ctx: &mut Ctx, _argv: &Argv) {
 }
 
 /// FLUSHDB/FLUSHALL take an optional ASYNC (the data is freed on the
-/// lazy-free thread) or SYNC (freed while the stripes are held).
+/// lazy-free thread) or SYNC (freed while the stripes are held); without
+/// either, `lazyfree-lazy-user-flush` chooses.
 fn flush_mode_ok(argv: &Argv) -> bool {
     argv.len() == 1
         || (argv.len() == 2 && (eq_ic(argv.get(1), "async") || eq_ic(argv.get(1), "sync")))
@@ -28,7 +30,10 @@ fn flush_mode_ok(argv: &Argv) -> bool {
 /// Empties `dbs`; with ASYNC the old data is freed on the lazy-free
 /// thread, not while this command holds every stripe.
 fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, argv: &Argv) {
-    let lazy = argv.len() == 2 && eq_ic(argv.get(1), "async");
+    let lazy = match argv.len() {
+        1 => ctx.srv.keyspace.lazyfree.is_lazy(Lazy::UserFlush),
+        _ => eq_ic(argv.get(1), "async"),
+    };
     let mut removed = 0u64;
     let mut old = Vec::new();
     for s in 0..STRIPES {
@@ -43,7 +48,7 @@ fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, argv: &Argv) {
         }
     }
     if lazy {
-        ctx.srv.lazyfree.send(Box::new(old), removed);
+        ctx.srv.keyspace.lazyfree.send(Box::new(old), removed);
     }
     ctx.ks.dirty += removed.max(1);
 }
@@ -348,6 +353,63 @@ pub fn config(ctx: &mut Ctx, argv: &Argv) {
     }
 }
 
+/// SLOWLOG GET [count] | LEN | RESET | HELP (slowlog.c `slowlogCommand`).
+pub fn slowlog(ctx: &mut Ctx, argv: &Argv) {
+    let sub = argv.get(1);
+    let log = &ctx.srv.slowlog;
+    if eq_ic(sub, "help") && argv.len() == 2 {
+        let lines = [
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ];
+        super::reply_help(ctx, &lines);
+    } else if eq_ic(sub, "reset") && argv.len() == 2 {
+        log.reset();
+        ctx.out.ok();
+    } else if eq_ic(sub, "len") && argv.len() == 2 {
+        ctx.out.int(log.len() as i64);
+    } else if eq_ic(sub, "get") && argv.len() <= 3 {
+        let count = match argv.len() {
+            2 => 10,
+            _ => match crate::num::parse_i64(argv.get(2)) {
+                Some(-1) => usize::MAX,
+                Some(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),
+                _ => {
+                    return ctx
+                        .out
+                        .error("ERR count should be greater than or equal to -1")
+                }
+            },
+        };
+        let entries = log.newest(count);
+        ctx.out.array(entries.len());
+        for e in entries {
+            ctx.out.array(6);
+            ctx.out.int(e.id as i64);
+            ctx.out.int(e.time_s as i64);
+            ctx.out.int(i64::try_from(e.micros).unwrap_or(i64::MAX));
+            ctx.out.array(e.args.len());
+            for arg in &e.args {
+                ctx.out.bulk(arg);
+            }
+            ctx.out.bulk(e.peer.as_bytes());
+            ctx.out.bulk(&e.name);
+        }
+    } else {
+        let mut text = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        text.extend_from_slice(super::c_prefix(sub, 128));
+        text.extend_from_slice(b"'. Try SLOWLOG HELP.");
+        ctx.out.error_bytes(&text);
+    }
+}
+
 /// Makes a CONFIG SET take effect: shards reload their cached limits when
 /// `config_gen` moves; process-wide settings are applied here.
 fn apply_config_changes(ctx: &mut Ctx, changed: &[&'static str]) {
@@ -477,13 +539,14 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n\
                  redis_build_id:0\r\nredis_mode:standalone\r\nos:Linux {} {}\r\narch_bits:64\r\n\
                  monotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\n\
-                 gcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\n\
+                 gcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:{}\r\nrun_id:{}\r\ntcp_port:{}\r\n\
                  server_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\n\
                  configured_hz:{}\r\nlru_clock:{}\r\nexecutable:{exe}\r\nconfig_file:{config_file}\r\n\
                  io_threads_active:0\r\nsluice_version:{}\r\nsluice_server_threads:{}\r\n",
                 uname.trim(),
                 std::env::consts::ARCH,
                 std::process::id(),
+                srv.process_supervised.get().copied().unwrap_or("no"),
                 srv.run_id,
                 srv.tcp_port,
                 now_ms * 1000,
@@ -528,8 +591,8 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
                 srv.maxmemory(),
                 human_bytes(srv.maxmemory()),
                 srv.maxmemory_policy().as_str(),
-                srv.lazyfree.pending(),
-                srv.lazyfree.freed(),
+                srv.keyspace.lazyfree.pending(),
+                srv.keyspace.lazyfree.freed(),
             );
         }
         "persistence" => {

@@ -227,6 +227,7 @@ command_table! {
     "debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | WALKS, (0, 0, 0), "@admin @slow @dangerous", server::debug;
     "monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::monitor;
     "lastsave", 1, LOADING | STALE | FAST, (0, 0, 0), "@admin @fast @dangerous", server::lastsave;
+    "slowlog", -2, CONTAINER | ADMIN | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::slowlog;
     // generic keyspace
     "del", -2, WRITE, (1, -1, 1), "@keyspace @write @slow", keys::del;
     "unlink", -2, WRITE | FAST, (1, -1, 1), "@keyspace @write @fast", keys::unlink;
@@ -298,6 +299,10 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("list", -2),
             ("kill", -3),
         ],
+    ),
+    (
+        "slowlog",
+        &[("get", -2), ("len", 2), ("reset", 2), ("help", 2)],
     ),
     (
         "config",

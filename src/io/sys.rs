@@ -271,6 +271,41 @@ pub fn wait_signal() -> libc::c_int {
     }
 }
 
+/// Redis `daemonize`: the parent exits, the child leaves the terminal's
+/// session and points stdin, stdout and stderr at /dev/null. Must run
+/// before any thread starts (fork copies only the caller).
+pub fn daemonize() -> io::Result<()> {
+    // SAFETY: no other thread exists yet (see above); the child goes on
+    // with a copy of this single-threaded process.
+    match unsafe { libc::fork() } {
+        -1 => return Err(io::Error::last_os_error()),
+        0 => {}
+        // SAFETY: _exit(2) ends the parent without running the child's
+        // share of destructors or flushing buffers twice.
+        _ => unsafe { libc::_exit(0) },
+    }
+    // SAFETY: plain syscalls on descriptors this process owns.
+    unsafe {
+        libc::setsid();
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if fd != -1 {
+            libc::dup2(fd, libc::STDIN_FILENO);
+            libc::dup2(fd, libc::STDOUT_FILENO);
+            libc::dup2(fd, libc::STDERR_FILENO);
+            if fd > libc::STDERR_FILENO {
+                libc::close(fd);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stops this process (SIGSTOP), as upstart's `expect stop` awaits.
+pub fn stop_self() {
+    // SAFETY: raise takes no pointers.
+    unsafe { libc::raise(libc::SIGSTOP) };
+}
+
 pub fn raise_sigterm() {
     // SAFETY: kill takes no pointers.
     unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };

@@ -737,7 +737,7 @@ fn receive_whole(srv: &Server, io: &mut Io, mut sink: Sink) -> Result<Option<Rep
             // Off the link thread, which goes on to the stream at once
             // (swapdb, 1M keys of 100 bytes: the free took 173 ms of a
             // 0.78 s sync there, then 1-2 ms).
-            srv.lazyfree.send(Box::new(fresh), 0);
+            srv.keyspace.lazyfree.send(Box::new(fresh), 0);
             Ok(info)
         }
         (Ok(_), Sink::Disk(path, file)) => {
@@ -779,7 +779,9 @@ fn begin_load(srv: &Server) {
     if srv.config.read().replica_lazy_flush {
         // As Redis's emptyData(.., EMPTYDB_ASYNC): freed off the link
         // thread, which loads meanwhile.
-        srv.lazyfree.send(Box::new(srv.keyspace.take_data()), 0);
+        srv.keyspace
+            .lazyfree
+            .send(Box::new(srv.keyspace.take_data()), 0);
     } else {
         srv.keyspace.empty();
     }

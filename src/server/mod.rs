@@ -8,10 +8,11 @@
 
 pub mod conn;
 mod evict;
-pub mod lazyfree;
 pub mod persist;
+pub mod process;
 pub mod pubsub;
 pub mod shard;
+pub mod slowlog;
 
 use crate::cmd::{all_commands, Client, Command};
 use crate::config::{Config, MaxmemoryPolicy};
@@ -253,6 +254,21 @@ impl EncodingLimits {
     }
 }
 
+/// The deletions the `lazyfree-lazy-*` directives make lazy.
+fn lazy_modes(c: &Config) -> Vec<crate::store::lazyfree::Lazy> {
+    use crate::store::lazyfree::Lazy;
+    [
+        (c.lazyfree_lazy_eviction, Lazy::Eviction),
+        (c.lazyfree_lazy_expire, Lazy::Expire),
+        (c.lazyfree_lazy_server_del, Lazy::ServerDel),
+        (c.lazyfree_lazy_user_del, Lazy::UserDel),
+        (c.lazyfree_lazy_user_flush, Lazy::UserFlush),
+    ]
+    .into_iter()
+    .filter_map(|(on, kind)| on.then_some(kind))
+    .collect()
+}
+
 fn eviction_array(c: &Config) -> [u64; 6] {
     [
         c.maxmemory,
@@ -279,7 +295,6 @@ pub struct Server {
     pub config_file: Option<PathBuf>,
     pub keyspace: Keyspace,
     /// The background free (UNLINK, FLUSHALL ASYNC, a replica's old data).
-    pub lazyfree: lazyfree::LazyFree,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientMeta>>>,
     next_client_id: AtomicU64,
     pub connected: AtomicUsize,
@@ -299,6 +314,10 @@ pub struct Server {
     me: OnceLock<std::sync::Weak<Server>>,
     pub threads: usize,
     pub tcp_port: u16,
+    /// SLOWLOG's entries and settings.
+    pub slowlog: slowlog::SlowLog,
+    /// INFO `process_supervised`, set at startup.
+    pub process_supervised: OnceLock<&'static str>,
     /// Cached `latency-tracking`, read on every command without the config lock.
     pub latency_tracking: AtomicBool,
     /// Cached encoding thresholds, read by collection writes without the
@@ -335,12 +354,12 @@ impl Server {
             .to_array()
             .map(AtomicI64::new);
         let eviction = eviction_array(&config).map(AtomicU64::new);
+        keyspace.lazyfree.set_modes(&lazy_modes(&config));
         Server {
             config: RwLock::new(config),
             config_gen: AtomicU64::new(0),
             config_file,
             keyspace,
-            lazyfree: Default::default(),
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
@@ -359,6 +378,8 @@ impl Server {
             me: OnceLock::new(),
             threads,
             tcp_port,
+            slowlog: Default::default(),
+            process_supervised: OnceLock::new(),
             latency_tracking,
             encoding,
             eviction,
@@ -507,6 +528,10 @@ impl Server {
         for (slot, value) in self.eviction.iter().zip(eviction_array(&config)) {
             slot.store(value, Ordering::Relaxed);
         }
+        self.keyspace.lazyfree.set_modes(&lazy_modes(&config));
+        let max_len = u64::try_from(config.slowlog_max_len).unwrap_or(0);
+        self.slowlog
+            .configure(config.slowlog_log_slower_than, max_len);
         self.repl.refresh_config(&config);
     }
 

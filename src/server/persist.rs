@@ -89,6 +89,22 @@ pub struct Persist {
     pub(crate) counter: AtomicU64,
 }
 
+impl Persist {
+    /// Whether writes (and PING) are refused with MISCONF: the last save
+    /// failed, save points are set and `stop-writes-on-bgsave-error` is on
+    /// (server.c `writeCommandsDeniedByDiskError`). Commands from the
+    /// master are applied all the same (as with Redis's
+    /// `replica-ignore-disk-write-errors yes`: a replica that stopped
+    /// following its master would only fall further behind).
+    pub fn writes_denied(&self, srv: &Server) -> bool {
+        if self.last_ok.load(Ordering::Acquire) {
+            return false;
+        }
+        let config = srv.config.read();
+        config.stop_writes_on_bgsave_error && !config.save.is_empty()
+    }
+}
+
 impl Default for Persist {
     fn default() -> Self {
         Persist {

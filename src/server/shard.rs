@@ -109,7 +109,11 @@ pub fn check_io_uring() -> Result<(), StartError> {
 }
 
 /// Starts the server and blocks until it shuts down.
-pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<(), StartError> {
+pub fn start(
+    config: Config,
+    config_file: Option<std::path::PathBuf>,
+    duties: super::process::Duties,
+) -> Result<(), StartError> {
     check_io_uring()?;
     let cpus = config.server_cpu_list.clone().unwrap_or_default();
     let threads = if config.server_threads > 0 {
@@ -121,6 +125,7 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     sys::block_signals();
     let srv = Arc::new(Server::new(config, config_file, threads));
     srv.set_arc();
+    let _ = srv.process_supervised.set(duties.supervised());
     srv.refresh_cached_config();
     let repl = super::persist::load(&srv).map_err(StartError::Other)?;
     let master = srv.config.read().replicaof.clone();
@@ -207,6 +212,7 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
     }
     let port = srv.tcp_port;
     crate::notice!("Ready to accept connections tcp (port {port}, {threads} shard threads)");
+    duties.ready(srv.repl.is_replica());
     loop {
         let sig = sys::wait_signal();
         let requested = srv.shutdown.lock().take();
@@ -227,6 +233,7 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
             Err(_) => crate::warning!("Error trying to save the DB, can't exit."),
         }
     }
+    duties.stopping();
     srv.shutting_down.store(true, Ordering::Release);
     for handle in srv.shard_handles() {
         handle.send(ShardMsg::Shutdown);
@@ -239,6 +246,7 @@ pub fn start(config: Config, config_file: Option<std::path::PathBuf>) -> Result<
             "a shard could not start its io_uring".into(),
         ));
     }
+    duties.end();
     crate::warning!("sluice is now ready to exit, bye bye...");
     Ok(())
 }

@@ -15,6 +15,8 @@
 
 pub mod digest;
 pub mod hash;
+pub mod lazyfree;
+use lazyfree::Lazy;
 pub mod list;
 pub mod listpack;
 pub mod set;
@@ -630,6 +632,8 @@ pub struct Keyspace {
     /// batch entirely or not at all, never a half-applied one whose writes
     /// are not a prefix of the stream. Lock order: this, then stripes.
     cut_gate: Mutex<()>,
+    /// Where big values go to be freed off the command's thread.
+    pub lazyfree: lazyfree::LazyFree,
 }
 
 impl Keyspace {
@@ -655,6 +659,7 @@ impl Keyspace {
             preimage_encoder: None,
             snapshot_stats: Default::default(),
             cut_gate: Mutex::new(()),
+            lazyfree: Default::default(),
         }
     }
 
@@ -742,7 +747,8 @@ impl Keyspace {
     /// stripe. Returns the stripe, still locked, if the key was there.
     pub fn remove_key(&self, db: usize, key: &[u8]) -> Option<StripeRead<'_>> {
         let mut stripe = self.stripes[stripe_of(key)].lock();
-        self.remove_dropped(&mut stripe, db, key, drop)
+        let dispose = |e: Entry| self.lazyfree.free_as(Lazy::Eviction, e.value);
+        self.remove_dropped(&mut stripe, db, key, dispose)
             .then_some(StripeRead(stripe))
     }
 
@@ -1154,14 +1160,15 @@ impl<'a> Keys<'a> {
     /// A live entry (expired keys are deleted on the way, db.c
     /// `expireIfNeeded`), without stats or access-time update.
     fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let db = self.db;
+        let (db, keyspace) = (self.db, self.locked.keyspace);
         let (stripe, saving) = self.locked.changing_for(key);
         match stripe.dbs[db].lookup(key, self.now_ms, self.expiry) {
             Lookup::Live(entry) => Some(entry),
             Lookup::Hidden => None,
             Lookup::Expired(old) => {
-                if let Some(keeper) = saving {
-                    keeper.removed(&mut stripe.kept, db, key, old);
+                match saving {
+                    Some(keeper) => keeper.removed(&mut stripe.kept, db, key, old),
+                    None => keyspace.lazyfree.free_as(Lazy::Expire, old.value),
                 }
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
@@ -1178,7 +1185,7 @@ impl<'a> Keys<'a> {
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
         let clock = self.lru_clock;
         let (hits, misses) = (&mut self.hits, &mut self.misses);
-        let db = self.db;
+        let (db, keyspace) = (self.db, self.locked.keyspace);
         let expiry = self.expiry;
         let (stripe, saving) = self.locked.changing_for(key);
         match stripe.dbs[db].lookup(key, self.now_ms, expiry) {
@@ -1189,8 +1196,9 @@ impl<'a> Keys<'a> {
                 Some(entry)
             }
             Lookup::Expired(old) => {
-                if let Some(keeper) = saving {
-                    keeper.removed(&mut stripe.kept, db, key, old);
+                match saving {
+                    Some(keeper) => keeper.removed(&mut stripe.kept, db, key, old),
+                    None => keyspace.lazyfree.free_as(Lazy::Expire, old.value),
                 }
                 touch_watches(&stripe.watchers, db, key);
                 self.expired += 1;
@@ -1273,9 +1281,12 @@ impl<'a> Keys<'a> {
     /// Puts `entry` at `key` in `db` as it is, dropping any old entry (no
     /// bookkeeping: a building block for RENAME, COPY, MOVE).
     pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry) {
+        let keyspace = self.locked.keyspace;
         let (stripe, saving) = self.locked.changing_for(key);
         let Some(keeper) = saving else {
-            stripe.dbs[db].insert(key, entry);
+            if let Some(old) = stripe.dbs[db].insert(key, entry) {
+                keyspace.lazyfree.free_as(Lazy::ServerDel, old.value);
+            }
             return;
         };
         let mut entry = entry;
@@ -1317,9 +1328,12 @@ impl<'a> Keys<'a> {
         self.locked.unsaved_stripe_for(key).dbs[db].set_expire(key, expire_ms);
     }
 
-    /// Deletes a live `key`; true if it existed. Signals the change.
+    /// Deletes a live `key` as a side effect of a command (freed as
+    /// `lazyfree-lazy-server-del` says); true if it existed. Signals the
+    /// change.
     pub fn delete(&mut self, key: &[u8]) -> bool {
-        self.delete_with(key, drop)
+        let keyspace = self.locked.keyspace;
+        self.delete_with(key, |e| keyspace.lazyfree.free_as(Lazy::ServerDel, e.value))
     }
 
     /// [`Keys::delete`] handing the removed entry to `dispose` (UNLINK

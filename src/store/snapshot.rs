@@ -342,10 +342,12 @@ impl Keyspace {
         let mut guard = self.stripes[index].lock();
         let saving = self.saving(&guard);
         let Stripe { dbs, kept, .. } = &mut *guard;
+        let lazyfree = &self.lazyfree;
         for (db, d) in dbs.iter_mut().enumerate() {
             scans.push(d.expire_due(now_ms, |key, old| {
-                if let Some(keeper) = saving {
-                    keeper.removed(kept, db, key, old);
+                match saving {
+                    Some(keeper) => keeper.removed(kept, db, key, old),
+                    None => lazyfree.free_as(super::Lazy::Expire, old.value),
                 }
                 expired.push((db, Key::from(key)));
             }));

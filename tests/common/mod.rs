@@ -376,6 +376,16 @@ impl Server {
     /// Retries with a fresh port (up to 5 times) when the child exits during
     /// startup because the probed port was taken in the meantime.
     pub fn spawn(name: &str, program: &str, args: impl Fn(u16) -> Vec<String>) -> Server {
+        Server::spawn_env(name, program, &[], args)
+    }
+
+    /// [`Server::spawn`] with `env` added to the child's environment.
+    pub fn spawn_env(
+        name: &str,
+        program: &str,
+        env: &[(&str, &str)],
+        args: impl Fn(u16) -> Vec<String>,
+    ) -> Server {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -392,6 +402,7 @@ impl Server {
             let argv = args(port);
             let child = Command::new(program)
                 .args(&argv)
+                .envs(env.iter().copied())
                 .current_dir(&dir)
                 .stdin(Stdio::null())
                 .stdout(log)
@@ -466,6 +477,11 @@ impl Server {
 
     fn child_mut(&mut self) -> &mut Child {
         self.child.as_mut().expect("server child already reaped")
+    }
+
+    /// The exit status once the server process has exited (reaped).
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child_mut().try_wait().expect("try_wait")
     }
 
     pub fn pid(&self) -> u32 {

@@ -3,12 +3,31 @@
 //! [`LAZYFREE_THRESHOLD`] allocations, a dataset FLUSHALL/FLUSHDB ASYNC
 //! empties, and a replica's replaced dataset are dropped on a thread of
 //! their own, not on a command's shard or the replication link (a 1M-field
-//! hash takes ~300 ms to free; a FLUSHALL holds every stripe).
+//! hash takes ~300 ms to free; a FLUSHALL holds every stripe). The
+//! `lazyfree-lazy-*` directives send other deletions the same way
+//! ([`Lazy`]).
 
 use crate::store::Value;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+
+/// A kind of deletion a `lazyfree-lazy-*` directive makes lazy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lazy {
+    /// `lazyfree-lazy-eviction`: keys evicted under maxmemory.
+    Eviction = 1,
+    /// `lazyfree-lazy-expire`: expired keys.
+    Expire = 1 << 1,
+    /// `lazyfree-lazy-server-del`: values a command deletes or replaces
+    /// as a side effect (SET over a big hash, RENAME's destination).
+    ServerDel = 1 << 2,
+    /// `lazyfree-lazy-user-del`: DEL acts as UNLINK.
+    UserDel = 1 << 3,
+    /// `lazyfree-lazy-user-flush`: FLUSHALL / FLUSHDB without SYNC or
+    /// ASYNC act as ASYNC.
+    UserFlush = 1 << 4,
+}
 
 /// Below this many allocations a free is cheaper here than a hand-off
 /// (lazyfree.c's constant).
@@ -31,9 +50,31 @@ struct Job {
 pub struct LazyFree {
     jobs: Mutex<Option<crossbeam_channel::Sender<Job>>>,
     counts: Arc<Counts>,
+    /// The [`Lazy`] kinds configured lazy, as bits.
+    modes: AtomicU8,
 }
 
 impl LazyFree {
+    /// Makes the deletions in `lazy` lazy and the others not (from the
+    /// config, at start and after CONFIG SET).
+    pub fn set_modes(&self, lazy: &[Lazy]) {
+        let bits = lazy.iter().fold(0, |bits, m| bits | *m as u8);
+        self.modes.store(bits, Ordering::Relaxed);
+    }
+
+    /// Whether deletions of `kind` are configured lazy.
+    pub fn is_lazy(&self, kind: Lazy) -> bool {
+        self.modes.load(Ordering::Relaxed) & kind as u8 != 0
+    }
+
+    /// Frees a value removed by a deletion of `kind`: as [`LazyFree::free`]
+    /// when that kind is lazy, else here.
+    pub fn free_as(&self, kind: Lazy, value: Value) {
+        if self.is_lazy(kind) {
+            self.free(value);
+        }
+    }
+
     /// Frees `value`: here when that is cheap, else on the lazy-free
     /// thread.
     pub fn free(&self, value: Value) {
