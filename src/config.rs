@@ -320,6 +320,10 @@ pub struct Config {
     /// Stream listpack node limits (`stream-node-max-bytes`, `-entries`).
     pub stream_node_max_bytes: u64,
     pub stream_node_max_entries: i64,
+    /// `unixsocket`: a Unix socket to listen on too, and `unixsocketperm`
+    /// its mode (0: as the umask leaves it).
+    pub unixsocket: Option<String>,
+    pub unixsocketperm: u32,
     /// `daemonize`: fork into the background at startup (unless
     /// supervised), writing `pidfile`.
     pub daemonize: bool,
@@ -492,6 +496,8 @@ impl Config {
             stream_node_max_bytes: 0,
             stream_node_max_entries: 0,
             daemonize: false,
+            unixsocket: None,
+            unixsocketperm: 0,
             pidfile: None,
             supervised: Supervised::No,
             stop_writes_on_bgsave_error: false,
@@ -734,6 +740,47 @@ pub static DIRECTIVES: &[Directive] = &[
             set: |c, v| c.tcp_backlog = i32::try_from(v).unwrap_or(i32::MAX),
             min: 0,
             max: INT_MAX,
+        },
+    },
+    Directive {
+        name: "unixsocket",
+        alias: None,
+        default: "",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Str {
+            get: |c| c.unixsocket.as_deref().map(str::as_bytes),
+            set: |c, v| {
+                c.unixsocket = v.map(utf8).transpose()?;
+                Ok(())
+            },
+            empty_is_none: true,
+        },
+    },
+    Directive {
+        name: "unixsocketperm",
+        alias: None,
+        default: "0",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Special {
+            // Redis's OCTAL_CONFIG: parsed and shown in base 8.
+            set: |c, args, _| {
+                let arg = args.first().map_or(&[][..], Vec::as_slice);
+                let v = std::str::from_utf8(arg)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .and_then(|s| u32::from_str_radix(s, 8).ok())
+                    .ok_or("argument couldn't be parsed as an octal number")?;
+                if v > 0o777 {
+                    return Err("argument must be between 0 and 777 inclusive".into());
+                }
+                c.unixsocketperm = v;
+                Ok(())
+            },
+            show: |c| format!("{:o}", c.unixsocketperm).into_bytes(),
+            rewrite: |name, c, d| {
+                let value = format!("{:o}", c.unixsocketperm);
+                Rewrite::single(name, value.as_bytes(), c.unixsocketperm != d.unixsocketperm)
+            },
         },
     },
     Directive {
@@ -3146,14 +3193,20 @@ impl Shape {
             Shape::Memory { min, max } => parse_memory(arg, min, max)?.to_string().into(),
             Shape::Enum(names) => names[parse_enum(names, arg)?].into(),
             Shape::Str => arg.to_vec(),
-            Shape::Ints { count, min, max } => {
+            Shape::Ints {
+                count,
+                min,
+                max,
+                invalid,
+            } => {
                 if args.len() != count {
                     return Err("wrong number of arguments".into());
                 }
                 let values = args
                     .iter()
                     .map(|a| parse_int(a, min, max).map(|v| v.to_string()))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| invalid)?;
                 values.join(" ").into()
             }
         })
@@ -3706,6 +3759,14 @@ mod tests {
                 "cluster-enabled yes",
                 "sluice does not implement Redis Cluster",
             ),
+            (
+                "unixsocketperm 800",
+                "argument couldn't be parsed as an octal number",
+            ),
+            (
+                "unixsocketperm 1000",
+                "argument must be between 0 and 777 inclusive",
+            ),
             ("tls-port 6380", "sluice does not implement TLS yet"),
             (
                 "tls-port 70000",
@@ -3718,7 +3779,7 @@ mod tests {
             ("oom-score-adj-values 0 200", "wrong number of arguments"),
             (
                 "oom-score-adj-values 0 200 2001",
-                "argument must be between -2000 and 2000 inclusive",
+                "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
             ),
             (
                 "supervised maybe",

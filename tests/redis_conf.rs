@@ -413,3 +413,73 @@ fn misconf_after_failed_bgsave() {
         assert_eq!(c.cmd_str(&["PING"]), Reply::simple("PONG"), "{who}");
     }
 }
+
+/// `unixsocket` and `unixsocketperm`: a stale file at the path is
+/// replaced, the socket gets the mode, redis-cli and redis-benchmark work
+/// over it, CLIENT INFO names the client as redis-server does (`path:0`),
+/// and the file goes at shutdown. The same steps run against redis-server.
+#[test]
+fn unix_socket() {
+    for bin in ["redis-server", "redis-cli", "redis-benchmark"] {
+        if require_bin(bin).is_none() {
+            return;
+        }
+    }
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let base = std::env::temp_dir().join(format!("sluice-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    let mut seen = Vec::new();
+    for name in ["redis", "sluice"] {
+        let path = base.join(format!("{name}.sock"));
+        std::fs::write(&path, "stale").unwrap();
+        let sock = path.to_str().unwrap().to_string();
+        let extra = ["--unixsocket", &sock, "--unixsocketperm", "700"];
+        let mut server = match name {
+            "redis" => Server::redis(&extra),
+            _ => Server::sluice(2, &extra),
+        };
+        let meta = std::fs::metadata(&path).unwrap();
+        assert!(meta.file_type().is_socket(), "{name}: {meta:?}");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{name}");
+        let cli = |args: &[&str]| {
+            let out = std::process::Command::new("redis-cli")
+                .args(["-s", &sock])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{name}: redis-cli {args:?}: {out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let info = cli(&["CLIENT", "INFO"]);
+        let field = |f: &str| {
+            let start = info.find(&format!(" {f}=")).unwrap() + f.len() + 2;
+            info[start..].split(' ').next().unwrap().to_string()
+        };
+        let (addr, laddr) = (field("addr"), field("laddr"));
+        assert_eq!(addr, format!("{sock}:0"), "{name}: {info}");
+        assert_eq!(laddr, addr, "{name}");
+        seen.push((
+            cli(&["PING"]),
+            cli(&["SET", "k", "v"]),
+            cli(&["GET", "k"]),
+            cli(&["CONFIG", "GET", "unixsocketperm"]),
+        ));
+        let bench = std::process::Command::new("redis-benchmark")
+            .args(["-s", &sock, "-n", "2000", "-t", "set,get", "-q"])
+            .output()
+            .unwrap();
+        assert!(bench.status.success(), "{name}: {bench:?}");
+        let text = String::from_utf8_lossy(&bench.stdout).into_owned();
+        assert!(
+            text.contains("SET:") && text.contains("GET:"),
+            "{name}: {text}"
+        );
+        server.client().send_str(&["SHUTDOWN", "NOSAVE"]);
+        wait_until("the server to exit", Duration::from_secs(30), || {
+            server.try_exit().is_some()
+        });
+        assert!(!path.exists(), "{name} left its socket file behind");
+    }
+    assert_eq!(seen[0], seen[1]);
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -177,8 +177,7 @@ pub fn monitor(ctx: &mut Ctx, _argv: &Argv) {
 
 /// DEBUG SLEEP seconds | SET-ACTIVE-EXPIRE | OBJECT key | HELP.
 pub fn debug(ctx: &mut Ctx, argv: &Argv) {
-    let local =
-        ctx.client.meta.addr.starts_with("127.") || ctx.client.meta.addr.starts_with("[::1]");
+    let local = ctx.client.meta.is_local();
     if !ctx.srv.config.read().enable_debug_command.allows(local) {
         return ctx.out.error(
             "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it \
@@ -293,8 +292,7 @@ pub fn config(ctx: &mut Ctx, argv: &Argv) {
             .step_by(2)
             .map(|i| (argv.get(i).to_vec(), argv.get(i + 1).to_vec()))
             .collect();
-        let local =
-            ctx.client.meta.addr.starts_with("127.") || ctx.client.meta.addr.starts_with("[::1]");
+        let local = ctx.client.meta.is_local();
         let result = ctx.srv.config.write().set_by_client(&pairs, local);
         match result {
             Ok(changed) => {

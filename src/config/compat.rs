@@ -12,8 +12,7 @@
 //!   ([`inert_overrides`]). The AOF settings are here because `appendonly`
 //!   itself only accepts `no`.
 //! - **default only**: features sluice lacks whose absence a user would not
-//!   notice until it hurt (notifications never sent, a socket never
-//!   created, TLS not spoken). Their default loads; any other value is a
+//!   notice until it hurt (notifications never sent, TLS not spoken). Their default loads; any other value is a
 //!   load error, or a CONFIG SET error, that says what is missing.
 
 use super::{flags, Config, Directive, Kind};
@@ -31,11 +30,13 @@ pub(crate) enum Shape {
     },
     Enum(&'static [&'static str]),
     Str,
-    /// Several integers in one directive (`oom-score-adj-values 0 200 800`).
+    /// Several integers in one directive (`oom-score-adj-values 0 200 800`),
+    /// with the directive's own error for a bad one.
     Ints {
         count: usize,
         min: i64,
         max: i64,
+        invalid: &'static str,
     },
 }
 
@@ -114,6 +115,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
             count: 3,
             min: -2000,
             max: 2000,
+            invalid: "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
         },
     ),
     inert("ignore-warnings", "", 0, Shape::Str),
@@ -259,13 +261,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         0,
         Shape::Str,
         "sluice does not implement keyspace notifications",
-    ),
-    default_only(
-        "unixsocket",
-        "",
-        IMMUTABLE,
-        Shape::Str,
-        "sluice does not listen on a Unix socket: use bind and port",
     ),
     default_only(
         "aclfile",

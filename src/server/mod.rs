@@ -70,6 +70,12 @@ pub struct ClientMeta {
 pub type DeliveryTargets = Vec<(u64, Option<Arc<[u8]>>)>;
 
 impl ClientMeta {
+    /// A loopback or Unix socket client (Redis's `islocalClient`): a Unix
+    /// socket client's address is `path:0` at both ends.
+    pub fn is_local(&self) -> bool {
+        self.addr.starts_with("127.") || self.addr.starts_with("[::1]") || self.addr == self.laddr
+    }
+
     pub fn new(
         id: u64,
         shard: usize,

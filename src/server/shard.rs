@@ -121,7 +121,20 @@ pub fn start(
     } else {
         core_affinity::get_core_ids().map_or(1, |ids| ids.len().max(1))
     };
-    let listeners = bind_listeners(&config, threads)?;
+    let mut listeners = bind_listeners(&config, threads)?;
+    let unixsocket = config.unixsocket.clone();
+    if let Some(path) = &unixsocket {
+        let socket = bind_unix(path, config.unixsocketperm, config.tcp_backlog)?;
+        // Every shard accepts on it (one socket, each ring's own accept):
+        // the kernel hands each connection to one of them.
+        for shard in listeners.iter_mut() {
+            let clone = socket.try_clone().map_err(|err| StartError::Listen {
+                addr: path.clone(),
+                err,
+            })?;
+            shard.push(clone);
+        }
+    }
     sys::block_signals();
     let srv = Arc::new(Server::new(config, config_file, threads));
     srv.set_arc();
@@ -212,6 +225,9 @@ pub fn start(
     }
     let port = srv.tcp_port;
     crate::notice!("Ready to accept connections tcp (port {port}, {threads} shard threads)");
+    if let Some(path) = &unixsocket {
+        crate::notice!("The server is now ready to accept connections at {path}");
+    }
     duties.ready(srv.repl.is_replica());
     loop {
         let sig = sys::wait_signal();
@@ -245,6 +261,10 @@ pub fn start(
         return Err(StartError::IoUring(
             "a shard could not start its io_uring".into(),
         ));
+    }
+    if let Some(path) = &unixsocket {
+        crate::notice!("Removing the unix socket file.");
+        let _ = std::fs::remove_file(path);
     }
     duties.end();
     crate::warning!("sluice is now ready to exit, bye bye...");
@@ -317,6 +337,28 @@ fn bind_listeners(
     Ok(per_shard)
 }
 
+/// The `unixsocket` listener (anet.c `anetUnixServer`): a stale socket
+/// file is replaced, and `perm` (when not 0) sets its mode.
+fn bind_unix(path: &str, perm: u32, backlog: i32) -> Result<socket2::Socket, StartError> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let failed = |err| StartError::Listen {
+        addr: path.to_string(),
+        err,
+    };
+    let _ = std::fs::remove_file(path);
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(failed)?;
+    socket.set_nonblocking(true).map_err(failed)?;
+    socket
+        .bind(&SockAddr::unix(path).map_err(failed)?)
+        .map_err(failed)?;
+    socket.listen(backlog).map_err(failed)?;
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm)).map_err(failed)?;
+    }
+    Ok(socket)
+}
+
 struct Shard {
     // Field order matters: the ring drops (and unregisters the buffer ring)
     // before `bufring` frees its memory.
@@ -325,6 +367,8 @@ struct Shard {
     id: usize,
     srv: Arc<Server>,
     listeners: Vec<socket2::Socket>,
+    /// Which listener is the `unixsocket` one, and its path.
+    unix_listener: Option<(usize, String)>,
     conns: Vec<Option<Conn>>,
     free: Vec<u32>,
     gens: Vec<u32>,
@@ -395,12 +439,18 @@ impl Shard {
                 None
             }
         };
+        let unix_listener = listeners.iter().enumerate().find_map(|(i, l)| {
+            let addr = l.local_addr().ok()?;
+            let path = addr.as_pathname()?;
+            Some((i, path.display().to_string()))
+        });
         let mut shard = Shard {
             ring,
             bufring,
             id,
             srv,
             listeners,
+            unix_listener,
             conns: Vec::new(),
             free: Vec::new(),
             gens: Vec::new(),
@@ -649,14 +699,26 @@ impl Shard {
             sys::close(fd);
             return;
         }
-        self.accept_conn(fd);
+        let unix = match &self.unix_listener {
+            Some((i, path)) if *i == listener => Some(format!("{path}:0")),
+            _ => None,
+        };
+        self.accept_conn(fd, unix);
     }
 
-    fn accept_conn(&mut self, fd: RawFd) {
+    /// Serves a new connection; `unix` names a Unix socket client as Redis
+    /// does (`path:0` for both ends), which protected mode lets in.
+    fn accept_conn(&mut self, fd: RawFd, unix: Option<String>) {
         let srv = self.srv.clone();
         let peer = sys::peer_addr(fd);
-        let addr = peer.map_or_else(|| "?:0".to_string(), |a| a.to_string());
-        let laddr = sys::local_addr(fd).map_or_else(|| "?:0".to_string(), |a| a.to_string());
+        let local = unix.is_some() || peer.is_some_and(|p| p.ip().is_loopback());
+        let (addr, laddr) = match unix {
+            Some(name) => (name.clone(), name),
+            None => (
+                peer.map_or_else(|| "?:0".to_string(), |a| a.to_string()),
+                sys::local_addr(fd).map_or_else(|| "?:0".to_string(), |a| a.to_string()),
+            ),
+        };
         self.metrics_connection(false);
         if srv.connected.load(Ordering::Relaxed) >= self.maxclients {
             sys::write_nonblocking(fd, b"-ERR max number of clients reached\r\n");
@@ -664,7 +726,7 @@ impl Shard {
             self.metrics_connection(true);
             return;
         }
-        if self.protected && !peer.is_some_and(|p| p.ip().is_loopback()) {
+        if self.protected && !local {
             sys::write_nonblocking(fd, PROTECTED_MODE_DENIED.as_bytes());
             sys::close(fd);
             self.metrics_connection(true);
