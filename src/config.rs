@@ -764,16 +764,19 @@ pub static DIRECTIVES: &[Directive] = &[
         kind: Kind::Special {
             // Redis's OCTAL_CONFIG: parsed and shown in base 8.
             set: |c, args, _| {
+                // strtoll(.., 8): a sign is allowed, "" is 0.
                 let arg = args.first().map_or(&[][..], Vec::as_slice);
-                let v = std::str::from_utf8(arg)
+                let v = match arg {
+                    b"" => 0,
+                    _ => std::str::from_utf8(arg)
+                        .ok()
+                        .and_then(|s| i64::from_str_radix(s, 8).ok())
+                        .ok_or("argument couldn't be parsed as an octal number")?,
+                };
+                c.unixsocketperm = u32::try_from(v)
                     .ok()
-                    .filter(|s| !s.is_empty())
-                    .and_then(|s| u32::from_str_radix(s, 8).ok())
-                    .ok_or("argument couldn't be parsed as an octal number")?;
-                if v > 0o777 {
-                    return Err("argument must be between 0 and 777 inclusive".into());
-                }
-                c.unixsocketperm = v;
+                    .filter(|v| *v <= 0o777)
+                    .ok_or("argument must be between 0 and 777 inclusive")?;
                 Ok(())
             },
             show: |c| format!("{:o}", c.unixsocketperm).into_bytes(),
@@ -1394,11 +1397,12 @@ pub static DIRECTIVES: &[Directive] = &[
         alias: Some("hash-max-ziplist-value"),
         default: "64",
         flags: 0,
-        kind: Kind::Int {
-            get: |c| c.hash_max_listpack_value,
-            set: |c, v| c.hash_max_listpack_value = v,
+        // A memory value in Redis (`1kb` is accepted).
+        kind: Kind::Memory {
+            get: |c| c.hash_max_listpack_value.unsigned_abs(),
+            set: |c, v| c.hash_max_listpack_value = i64::try_from(v).unwrap_or(i64::MAX),
             min: 0,
-            max: i64::MAX,
+            max: i64::MAX as u64,
         },
     },
     Directive {
@@ -1430,11 +1434,11 @@ pub static DIRECTIVES: &[Directive] = &[
         alias: Some("zset-max-ziplist-value"),
         default: "64",
         flags: 0,
-        kind: Kind::Int {
-            get: |c| c.zset_max_listpack_value,
-            set: |c, v| c.zset_max_listpack_value = v,
+        kind: Kind::Memory {
+            get: |c| c.zset_max_listpack_value.unsigned_abs(),
+            set: |c, v| c.zset_max_listpack_value = i64::try_from(v).unwrap_or(i64::MAX),
             min: 0,
-            max: i64::MAX,
+            max: i64::MAX as u64,
         },
     },
     Directive {
@@ -1583,7 +1587,7 @@ pub static DIRECTIVES: &[Directive] = &[
             get: |c| c.maxmemory,
             set: |c, v| c.maxmemory = v,
             min: 0,
-            max: i64::MAX as u64,
+            max: u64::MAX,
         },
     },
     Directive {
@@ -1611,7 +1615,7 @@ pub static DIRECTIVES: &[Directive] = &[
             get: |c| c.maxmemory_samples,
             set: |c, v| c.maxmemory_samples = v,
             min: 1,
-            max: 64,
+            max: INT_MAX,
         },
     },
     Directive {
@@ -1801,9 +1805,9 @@ impl Directive {
                 shape,
                 only_default,
             } => {
-                let value = shape.parse(args)?;
+                let value = shape.parse(self.name, args)?;
                 if let Some(missing) = only_default {
-                    if value != shape.parse(&self.default_args())? {
+                    if value != shape.parse(self.name, &self.default_args())? {
                         return Err((*missing).into());
                     }
                 }
@@ -2001,9 +2005,9 @@ fn rewrite_client_output_buffer_limit(name: &'static str, c: &Config, default: &
 
 /// Redis `setConfigSaveOption`.
 /// Redis `setConfigReplicaOfOption`: `<host> <port>` or `no one`.
-fn set_replicaof(c: &mut Config, args: &[Vec<u8>], _: &mut ApplyCtx) -> Result<(), String> {
-    if args.is_empty() || (args.len() == 1 && args[0].is_empty()) {
-        c.replicaof = None; // the default
+fn set_replicaof(c: &mut Config, args: &[Vec<u8>], ctx: &mut ApplyCtx) -> Result<(), String> {
+    if ctx.source == Source::Default {
+        c.replicaof = None;
         return Ok(());
     }
     let [host, port] = args else {
@@ -3184,10 +3188,26 @@ fn parse_enum(names: &[&str], s: &[u8]) -> Result<usize, String> {
 }
 
 impl Shape {
-    /// The value as CONFIG GET shows it, checked as Redis checks it.
-    fn parse(&self, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    /// The value of directive `name` as CONFIG GET shows it, checked as
+    /// Redis checks it.
+    fn parse(&self, name: &str, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
         let arg: &[u8] = args.first().map_or(&[], Vec::as_slice);
         Ok(match *self {
+            Shape::BaseName { what } => {
+                if arg.is_empty() {
+                    return Err(format!("{name} can't be empty"));
+                }
+                if arg.contains(&b'/') {
+                    return Err(format!("{name} can't be a path, just a {what}"));
+                }
+                arg.to_vec()
+            }
+            Shape::ProcTitle => {
+                if !proc_title_is_valid(arg) {
+                    return Err("template format is invalid or contains unknown variables".into());
+                }
+                arg.to_vec()
+            }
             Shape::Bool => yes_no(parse_bool(arg)?).into(),
             Shape::Int { min, max } => parse_int(arg, min, max)?.to_string().into(),
             Shape::Memory { min, max } => parse_memory(arg, min, max)?.to_string().into(),
@@ -3211,6 +3231,47 @@ impl Shape {
             }
         })
     }
+}
+
+/// server.c `validateProcTitleTemplate`: `sdstemplate` expands it (a
+/// `{{` is a literal brace; an unknown or unterminated variable fails)
+/// with an empty title, and the result, trimmed of spaces, must not be
+/// empty. Here every variable that can expand to nothing does so.
+fn proc_title_is_valid(template: &[u8]) -> bool {
+    const VARIABLES: [(&[u8], &str); 7] = [
+        (b"title", ""),
+        (b"listen-addr", "*:6379"),
+        (b"server-mode", ""),
+        (b"config-file", "-"),
+        (b"port", "6379"),
+        (b"tls-port", "0"),
+        (b"unixsocket", ""),
+    ];
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.iter().position(|&b| b == b'{') {
+        out.extend_from_slice(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.first() {
+            None => return false,
+            Some(b'{') => {
+                out.push(b'{');
+                rest = &after[1..];
+                continue;
+            }
+            Some(_) => {}
+        }
+        let Some(close) = after.iter().position(|&b| b == b'}') else {
+            return false;
+        };
+        let Some((_, value)) = VARIABLES.iter().find(|(n, _)| *n == &after[..close]) else {
+            return false;
+        };
+        out.extend_from_slice(value.as_bytes());
+        rest = &after[close + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.iter().any(|&b| b != b' ')
 }
 
 fn yes_no(v: bool) -> &'static str {
@@ -3514,8 +3575,12 @@ mod tests {
         let mut line_config = Config::default();
         for d in directives() {
             let mut ctx = ApplyCtx::new(Source::File);
-            d.apply(&mut line_config, &d.default_args(), &mut ctx)
-                .unwrap();
+            // `replicaof ""` is no line Redis accepts: its default is no
+            // line at all.
+            if d.name != "replicaof" {
+                d.apply(&mut line_config, &d.default_args(), &mut ctx)
+                    .unwrap();
+            }
             let mut c = Config::default();
             match &d.kind {
                 Kind::Int { get, set, min, max } if d.name != "hz" => {

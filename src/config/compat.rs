@@ -30,6 +30,13 @@ pub(crate) enum Shape {
     },
     Enum(&'static [&'static str]),
     Str,
+    /// A bare file or directory name (`appendfilename`): not empty, no
+    /// path; `what` ends the second error ("just a filename").
+    BaseName {
+        what: &'static str,
+    },
+    /// `proc-title-template`: known `{variables}`, not empty once expanded.
+    ProcTitle,
     /// Several integers in one directive (`oom-score-adj-values 0 200 800`),
     /// with the directive's own error for a bad one.
     Ints {
@@ -96,7 +103,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "proc-title-template",
         "{title} {listen-addr} {server-mode}",
         0,
-        Shape::Str,
+        Shape::ProcTitle,
     ),
     inert("crash-log-enabled", "yes", 0, Shape::Bool),
     inert("crash-memcheck-enabled", "yes", 0, Shape::Bool),
@@ -230,8 +237,18 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     // Persistence: RDB fsync pacing, and the AOF (off: `appendonly` is `no`).
     inert("rdb-save-incremental-fsync", "yes", 0, Shape::Bool),
     inert("rdb-del-sync-files", "no", 0, Shape::Bool),
-    inert("appendfilename", "appendonly.aof", IMMUTABLE, Shape::Str),
-    inert("appenddirname", "appendonlydir", IMMUTABLE, Shape::Str),
+    inert(
+        "appendfilename",
+        "appendonly.aof",
+        IMMUTABLE,
+        Shape::BaseName { what: "filename" },
+    ),
+    inert(
+        "appenddirname",
+        "appendonlydir",
+        IMMUTABLE,
+        Shape::BaseName { what: "dirname" },
+    ),
     inert(
         "appendfsync",
         "everysec",

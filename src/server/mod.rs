@@ -279,7 +279,9 @@ fn eviction_array(c: &Config) -> [u64; 6] {
     [
         c.maxmemory,
         c.maxmemory_policy as u64,
-        c.maxmemory_samples.max(1) as u64,
+        // Each sample is a random probe (`evict::pick_victim`): Redis's
+        // INT_MAX would be a hang, not a better choice.
+        c.maxmemory_samples.clamp(1, 1024) as u64,
         c.maxmemory_eviction_tenacity.max(0) as u64,
         c.lfu_log_factor.max(0) as u64,
         c.lfu_decay_time.max(0) as u64,
