@@ -49,6 +49,9 @@ pub const INCLUDE_DEPTH_MAX: usize = 16;
 pub const INCLUDE_GLOB_PATHS_MAX: usize = 1024;
 /// Redis `CONFIG_BINDADDR_MAX`.
 pub const BIND_ADDRS_MAX: usize = 16;
+/// Redis `CONFIG_REPL_BACKLOG_MIN_SIZE`: CONFIG SET raises
+/// `repl-backlog-size` to at least this.
+pub const REPL_BACKLOG_MIN_SIZE: u64 = 16 * 1024;
 /// Redis `CONFIG_MIN_HZ`: `hz` below this is raised to it.
 pub const HZ_MIN: u32 = 1;
 /// Redis `CONFIG_MAX_HZ`: `hz` above this is lowered to it.
@@ -2769,6 +2772,9 @@ impl Config {
                 format!("ERR CONFIG SET failed (possibly related to argument '{key}') - {e}")
             })?;
         }
+        // replication.c `resizeReplicationBacklog`, run by CONFIG SET only
+        // (a smaller value from the config file is shown as given).
+        next.repl_backlog_size = next.repl_backlog_size.max(REPL_BACKLOG_MIN_SIZE);
         let mut changed: Vec<&'static str> = Vec::new();
         for (d, _) in &chosen {
             // `dir` counts even when set to the same path: Redis chdirs on

@@ -159,7 +159,14 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         0,
         Shape::Int { min: 1, max: 10 },
     ),
-    inert("activedefrag", "no", 0, Shape::Bool),
+    // Redis built with the system's jemalloc (Debian's) refuses it too.
+    default_only(
+        "activedefrag",
+        "no",
+        0,
+        Shape::Bool,
+        "Active defragmentation cannot be enabled: sluice does not implement it",
+    ),
     inert(
         "active-defrag-ignore-bytes",
         "104857600",
