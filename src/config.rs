@@ -193,6 +193,11 @@ impl ReplDisklessLoad {
     }
 }
 
+/// `syslog-facility` names, in Redis's `syslog_facility_enum` order.
+pub const SYSLOG_FACILITIES: [&str; 9] = [
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
 /// `supervised`, in Redis's `supervised_mode_enum` order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Supervised {
@@ -327,6 +332,11 @@ pub struct Config {
     /// its mode (0: as the umask leaves it).
     pub unixsocket: Option<String>,
     pub unixsocketperm: u32,
+    /// `syslog-enabled`, `syslog-ident`, `syslog-facility` (an index into
+    /// [`SYSLOG_FACILITIES`]): log lines also go to syslog.
+    pub syslog_enabled: bool,
+    pub syslog_ident: String,
+    pub syslog_facility: usize,
     /// `daemonize`: fork into the background at startup (unless
     /// supervised), writing `pidfile`.
     pub daemonize: bool,
@@ -499,6 +509,9 @@ impl Config {
             stream_node_max_bytes: 0,
             stream_node_max_entries: 0,
             daemonize: false,
+            syslog_enabled: false,
+            syslog_ident: String::new(),
+            syslog_facility: 0,
             unixsocket: None,
             unixsocketperm: 0,
             pidfile: None,
@@ -1160,6 +1173,42 @@ pub static DIRECTIVES: &[Directive] = &[
             get: |c| c.daemonize,
             set: |c, v| c.daemonize = v,
             check: None,
+        },
+    },
+    Directive {
+        name: "syslog-enabled",
+        alias: None,
+        default: "no",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Bool {
+            get: |c| c.syslog_enabled,
+            set: |c, v| c.syslog_enabled = v,
+            check: None,
+        },
+    },
+    Directive {
+        name: "syslog-ident",
+        alias: None,
+        default: "redis",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Str {
+            get: |c| Some(c.syslog_ident.as_bytes()),
+            set: |c, v| {
+                c.syslog_ident = utf8(v.unwrap_or_default())?;
+                Ok(())
+            },
+            empty_is_none: false,
+        },
+    },
+    Directive {
+        name: "syslog-facility",
+        alias: None,
+        default: "local0",
+        flags: flags::IMMUTABLE,
+        kind: Kind::Enum {
+            names: &SYSLOG_FACILITIES,
+            get: |c| c.syslog_facility,
+            set: |c, i| c.syslog_facility = i,
         },
     },
     Directive {

@@ -1,11 +1,12 @@
 //! Redis-style log lines: `pid:M 23 Nov 2026 20:40:01.123 * message`, to
-//! `logfile` or stdout, filtered by `loglevel`.
+//! `logfile` or stdout, filtered by `loglevel`, and the message alone to
+//! syslog when `syslog-enabled` (server.c `serverLogRaw`).
 //!
 //! Level marks as Redis's: `.` debug, `-` verbose, `*` notice, `#` warning.
 
 use parking_lot::Mutex;
 use std::io::Write;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,6 +20,35 @@ pub enum Level {
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Notice as u8);
 static SINK: Mutex<Option<std::fs::File>> = Mutex::new(None);
+static SYSLOG: AtomicBool = AtomicBool::new(false);
+
+/// Copies every line that passes the level to syslog from now on, as
+/// `ident` with the `syslog-facility` at `facility` (an index into
+/// [`crate::config::SYSLOG_FACILITIES`]).
+pub fn open_syslog(ident: &str, facility: usize) {
+    const FACILITIES: [libc::c_int; 9] = [
+        libc::LOG_USER,
+        libc::LOG_LOCAL0,
+        libc::LOG_LOCAL1,
+        libc::LOG_LOCAL2,
+        libc::LOG_LOCAL3,
+        libc::LOG_LOCAL4,
+        libc::LOG_LOCAL5,
+        libc::LOG_LOCAL6,
+        libc::LOG_LOCAL7,
+    ];
+    let Ok(ident) = std::ffi::CString::new(ident) else {
+        return;
+    };
+    // Once per process: syslog keeps the pointer.
+    let ident: &'static std::ffi::CStr = Box::leak(ident.into_boxed_c_str());
+    let facility = FACILITIES
+        .get(facility)
+        .copied()
+        .unwrap_or(libc::LOG_LOCAL0);
+    crate::io::sys::open_syslog(ident, facility);
+    SYSLOG.store(true, Ordering::Release);
+}
 
 /// Sets the minimum level written.
 pub fn set_level(level: Level) {
@@ -68,6 +98,16 @@ pub fn write(level: Level, msg: std::fmt::Arguments) {
         Some(file) => file.write_all(line.as_bytes()),
         None => std::io::stdout().lock().write_all(line.as_bytes()),
     };
+    drop(sink);
+    if SYSLOG.load(Ordering::Acquire) {
+        let priority = match level {
+            Level::Debug => libc::LOG_DEBUG,
+            Level::Verbose => libc::LOG_INFO,
+            Level::Notice => libc::LOG_NOTICE,
+            Level::Warning => libc::LOG_WARNING,
+        };
+        crate::io::sys::syslog(priority, &msg.to_string());
+    }
 }
 
 /// `23 Nov 2026 20:40:01.123` in UTC.

@@ -43,6 +43,9 @@ fn main() {
         }
     };
     sluice::log::set_level(config.loglevel.into());
+    if config.syslog_enabled {
+        sluice::log::open_syslog(&config.syslog_ident, config.syslog_facility);
+    }
     if let Err(err) = sluice::log::set_file(&config.logfile) {
         eprintln!("Can't open the log file {}: {err}", config.logfile);
         std::process::exit(1);

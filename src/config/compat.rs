@@ -126,22 +126,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         },
     ),
     inert("ignore-warnings", "", 0, Shape::Str),
-    default_only(
-        "syslog-enabled",
-        "no",
-        IMMUTABLE,
-        Shape::Bool,
-        "sluice does not log to syslog: use logfile",
-    ),
-    inert("syslog-ident", "redis", IMMUTABLE, Shape::Str),
-    inert(
-        "syslog-facility",
-        "local0",
-        IMMUTABLE,
-        Shape::Enum(&[
-            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
-        ]),
-    ),
     // Event loop, memory and CPU tuning of Redis's own structures.
     inert("activerehashing", "yes", 0, Shape::Bool),
     inert("dynamic-hz", "yes", 0, Shape::Bool),

@@ -300,6 +300,28 @@ pub fn daemonize() -> io::Result<()> {
     Ok(())
 }
 
+/// openlog(3) with Redis's options; `ident` must live as long as the
+/// process (syslog keeps the pointer).
+pub fn open_syslog(ident: &'static std::ffi::CStr, facility: libc::c_int) {
+    // SAFETY: `ident` is 'static, as openlog requires.
+    unsafe {
+        libc::openlog(
+            ident.as_ptr(),
+            libc::LOG_PID | libc::LOG_NDELAY | libc::LOG_NOWAIT,
+            facility,
+        )
+    };
+}
+
+/// syslog(3) of one message at `priority`, passed as `%s` (no format).
+pub fn syslog(priority: libc::c_int, message: &str) {
+    let Ok(message) = std::ffi::CString::new(message) else {
+        return;
+    };
+    // SAFETY: a constant format with one string argument, both C strings.
+    unsafe { libc::syslog(priority, c"%s".as_ptr(), message.as_ptr()) };
+}
+
 /// Stops this process (SIGSTOP), as upstart's `expect stop` awaits.
 pub fn stop_self() {
     // SAFETY: raise takes no pointers.
