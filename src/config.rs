@@ -360,6 +360,8 @@ pub struct Config {
     /// `slowlog-max-len`.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: i64,
+    /// `latency-monitor-threshold` in milliseconds (0: off).
+    pub latency_monitor_threshold: i64,
     /// `appendonly`: only `no` until AOF exists (a `yes` that silently did
     /// not persist would lose data). Present so tools that read it
     /// (redis-benchmark's CONFIG GET) find it.
@@ -524,6 +526,7 @@ impl Config {
             lazyfree_lazy_user_flush: false,
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
+            latency_monitor_threshold: 0,
             appendonly: false,
             rdbcompression: false,
             rdbchecksum: false,
@@ -1267,6 +1270,18 @@ pub static DIRECTIVES: &[Directive] = &[
         kind: Kind::Int {
             get: |c| c.slowlog_max_len,
             set: |c, v| c.slowlog_max_len = v,
+            min: 0,
+            max: i64::MAX,
+        },
+    },
+    Directive {
+        name: "latency-monitor-threshold",
+        alias: None,
+        default: "0",
+        flags: 0,
+        kind: Kind::Int {
+            get: |c| c.latency_monitor_threshold,
+            set: |c, v| c.latency_monitor_threshold = v,
             min: 0,
             max: i64::MAX,
         },
@@ -4358,7 +4373,7 @@ mod tests {
             "ALWAYS",
             "--auto-aof-rewrite-min-size",
             "1gb",
-            "--latency-monitor-threshold",
+            "--acllog-max-len",
             "5",
             "--oom-score-adj-values",
             "-100 0 100",
@@ -4381,7 +4396,7 @@ mod tests {
             inert_overrides(&c),
             [
                 ("oom-score-adj-values", b"-100 0 100".to_vec()),
-                ("latency-monitor-threshold", b"5".to_vec()),
+                ("acllog-max-len", b"5".to_vec()),
                 ("appendfsync", b"always".to_vec()),
                 ("auto-aof-rewrite-min-size", b"1073741824".to_vec()),
             ]
@@ -4412,7 +4427,7 @@ mod tests {
             "auto-aof-rewrite-min-size 1gb\n",
             "hll-sparse-max-bytes 1kb\n",
             "oom-score-adj-values -100 0 100\n",
-            "latency-monitor-threshold 5\n",
+            "acllog-max-len 5\n",
             "lazyfree-lazy-user-del yes\n",
         ] {
             assert!(text.contains(line), "{line:?} in {text}");

@@ -17,7 +17,8 @@ threads_tests!(
     latencystats,
     watch_flush_swapdb,
     errorstats,
-    slowlog
+    slowlog,
+    latency
 );
 
 /// MONITOR shows other clients' commands, after they ran (a SELECT shows
@@ -307,4 +308,83 @@ fn slowlog(threads: usize) {
             .collect()
     };
     assert_eq!(strip(&ours), strip(&theirs));
+}
+
+/// LATENCY against redis-server with the monitor at 5 ms: a DEBUG SLEEP
+/// of 30 ms is a `command` event (LATEST, HISTORY), RESET drops it,
+/// HISTOGRAM reports each command's calls with cumulative buckets on
+/// Redis's labels, and the arity and unknown-event replies match.
+fn latency(threads: usize) {
+    if require_bin("redis-server").is_none() {
+        return;
+    }
+    let args = [
+        "--latency-monitor-threshold",
+        "5",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let run = |server: &Server| -> Vec<String> {
+        let mut c = server.client();
+        let mut seen = Vec::new();
+        assert_eq!(c.q("DEBUG SLEEP 0.03"), Reply::ok());
+        let latest = c.q("LATENCY LATEST");
+        let command = latest
+            .as_array()
+            .iter()
+            .find(|e| e.as_array()[0].as_str() == "command")
+            .unwrap_or_else(|| panic!("{}: no command event in {latest}", server.name))
+            .clone();
+        let f = command.as_array();
+        let (at, ms, max) = (f[1].as_int(), f[2].as_int(), f[3].as_int());
+        assert!(at > 1_700_000_000 && ms >= 30 && max >= ms, "{command}");
+        let history = c.q("LATENCY HISTORY command");
+        assert_eq!(history.as_array().len(), 1, "{history}");
+        assert_eq!(history.as_array()[0].as_array()[1].as_int(), ms);
+        for line in [
+            "LATENCY RESET command nope",
+            "LATENCY HISTORY command",
+            "LATENCY HISTORY nope",
+            "LATENCY HISTORY",
+            "LATENCY RESET nope",
+        ] {
+            seen.push(format!("{line}: {}", c.q(line)));
+        }
+        for i in 0..50 {
+            assert_eq!(c.cmd_str(&["SET", &format!("k{i}"), "v"]), Reply::ok());
+        }
+        c.q("HELLO 3");
+        let histogram = c.q("LATENCY HISTOGRAM set nosuchcommand");
+        let Reply::Map(commands) = &histogram else {
+            panic!("{}: {histogram}", server.name);
+        };
+        assert_eq!(commands.len(), 1, "{histogram}");
+        assert_eq!(commands[0].0.as_str(), "set");
+        let Reply::Map(fields) = &commands[0].1 else {
+            panic!("{histogram}");
+        };
+        assert_eq!(fields[0].0.as_str(), "calls");
+        seen.push(format!("set calls {}", fields[0].1));
+        let Reply::Map(buckets) = &fields[1].1 else {
+            panic!("{histogram}");
+        };
+        let labels = [
+            1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454,
+        ];
+        let mut last = 0;
+        for (label, count) in buckets {
+            assert!(
+                labels.contains(&label.as_int()),
+                "{}: label {label} in {histogram}",
+                server.name
+            );
+            assert!(count.as_int() > last, "cumulative: {histogram}");
+            last = count.as_int();
+        }
+        assert_eq!(last, 50, "{histogram}");
+        seen
+    };
+    let redis = Server::redis(&args);
+    let sluice = Server::sluice(threads, &args);
+    assert_eq!(run(&sluice), run(&redis));
 }

@@ -641,7 +641,9 @@ fn syslog() {
     let socket = match UnixDatagram::bind(dev_log) {
         Ok(socket) => socket,
         Err(e) => {
-            eprintln!("skipping: cannot listen on /dev/log ({e}): not root, or a syslog daemon has it");
+            eprintln!(
+                "skipping: cannot listen on /dev/log ({e}): not root, or a syslog daemon has it"
+            );
             return;
         }
     };

@@ -485,6 +485,7 @@ pub fn call(
     } = ctx.ks;
     let took = started.elapsed();
     srv.record_call(shard, cmd, took, failed, dirty, expired, hits, misses);
+    srv.latency.add_command(cmd.flags & flags::FAST != 0, took);
     // EXEC is not logged: the commands it ran are (`CMD_SKIP_SLOWLOG`).
     if cmd.name != "exec" {
         log_if_slow(srv, ctx.client, argv, took);
@@ -639,6 +640,9 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
         let took = started.elapsed();
         ctx.srv
             .record_call(ctx.shard, cmd, took, failed, 0, 0, 0, 0);
+        ctx.srv
+            .latency
+            .add_command(cmd.flags & flags::FAST != 0, took);
         log_if_slow(ctx.srv, ctx.client, argv, took);
     }
     ctx.client.in_exec = false;

@@ -408,6 +408,106 @@ pub fn slowlog(ctx: &mut Ctx, argv: &Argv) {
     }
 }
 
+/// LATENCY LATEST | HISTORY event | RESET [event ...] | HISTOGRAM
+/// [command ...] | HELP (latency.c `latencyCommand`).
+pub fn latency(ctx: &mut Ctx, argv: &Argv) {
+    let sub = argv.get(1);
+    let monitor = &ctx.srv.latency;
+    if eq_ic(sub, "latest") {
+        let events = monitor.events();
+        ctx.out.array(events.len());
+        for (name, series) in events {
+            let (time, ms) = series.latest();
+            ctx.out.array(4);
+            ctx.out.bulk(name.as_bytes());
+            ctx.out.int(time as i64);
+            ctx.out.int(ms as i64);
+            ctx.out.int(series.max as i64);
+        }
+    } else if eq_ic(sub, "history") {
+        let samples = monitor
+            .series(argv.get(2))
+            .map(|s| s.history())
+            .unwrap_or_default();
+        ctx.out.array(samples.len());
+        for (time, ms) in samples {
+            ctx.out.array(2);
+            ctx.out.int(time as i64);
+            ctx.out.int(ms as i64);
+        }
+    } else if eq_ic(sub, "reset") {
+        let resets = match argv.len() {
+            2 => monitor.reset(None),
+            _ => argv.iter().skip(2).map(|e| monitor.reset(Some(e))).sum(),
+        };
+        ctx.out.int(resets as i64);
+    } else if eq_ic(sub, "histogram") {
+        latency_histogram(ctx, argv);
+    } else {
+        let lines = [
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
+        ];
+        super::reply_help(ctx, &lines);
+    }
+}
+
+/// LATENCY HISTOGRAM: per command with data, its calls and cumulative
+/// distribution (`fillCommandCDF`), from the shards' histograms merged.
+fn latency_histogram(ctx: &mut Ctx, argv: &Argv) {
+    let wanted: Vec<&'static super::Command> = if argv.len() == 2 {
+        all_commands().to_vec()
+    } else {
+        argv.iter()
+            .skip(2)
+            .filter_map(super::table::lookup)
+            .collect()
+    };
+    let mut found = Vec::new();
+    for cmd in wanted {
+        let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
+        for m in &ctx.srv.metrics {
+            if let Some(h) = m
+                .lock()
+                .cmds
+                .get(cmd.id())
+                .and_then(|c| c.latency_ns.as_ref())
+            {
+                let _ = merged
+                    .get_or_insert_with(crate::server::new_latency_histogram)
+                    .add(h);
+            }
+        }
+        if let Some(h) = merged.filter(|h| !h.is_empty()) {
+            if !found.iter().any(|(name, _)| *name == cmd.name) {
+                found.push((cmd.name, h));
+            }
+        }
+    }
+    ctx.out.map(found.len());
+    for (name, h) in found {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.map(2);
+        ctx.out.bulk(b"calls");
+        ctx.out.int(i64::try_from(h.len()).unwrap_or(i64::MAX));
+        ctx.out.bulk(b"histogram_usec");
+        let buckets = crate::server::latency::command_cdf(&h);
+        ctx.out.map(buckets.len());
+        for (usec, count) in buckets {
+            ctx.out.int(usec as i64);
+            ctx.out.int(count as i64);
+        }
+    }
+}
+
 /// Makes a CONFIG SET take effect: shards reload their cached limits when
 /// `config_gen` moves; process-wide settings are applied here.
 fn apply_config_changes(ctx: &mut Ctx, changed: &[&'static str]) {

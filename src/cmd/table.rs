@@ -228,6 +228,7 @@ command_table! {
     "monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::monitor;
     "lastsave", 1, LOADING | STALE | FAST, (0, 0, 0), "@admin @fast @dangerous", server::lastsave;
     "slowlog", -2, CONTAINER | ADMIN | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::slowlog;
+    "latency", -2, CONTAINER | ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "@admin @slow @dangerous", server::latency;
     // generic keyspace
     "del", -2, WRITE, (1, -1, 1), "@keyspace @write @slow", keys::del;
     "unlink", -2, WRITE | FAST, (1, -1, 1), "@keyspace @write @fast", keys::unlink;
@@ -303,6 +304,18 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     (
         "slowlog",
         &[("get", -2), ("len", 2), ("reset", 2), ("help", 2)],
+    ),
+    // DOCTOR and GRAPH (a report and an ASCII chart for people) are not
+    // implemented: they answer as unknown subcommands.
+    (
+        "latency",
+        &[
+            ("latest", 2),
+            ("history", 3),
+            ("reset", -2),
+            ("histogram", -2),
+            ("help", 2),
+        ],
     ),
     (
         "config",

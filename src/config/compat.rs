@@ -216,8 +216,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         IMMUTABLE,
         Shape::Enum(&["no", "yes", "local"]),
     ),
-    // Diagnostics sluice does not have (LATENCY, ACL LOG).
-    inert("latency-monitor-threshold", "0", 0, COUNT),
+    // Diagnostics sluice does not have (ACL LOG).
     inert("acllog-max-len", "128", 0, COUNT),
     inert(
         "acl-pubsub-default",

@@ -8,6 +8,7 @@
 
 pub mod conn;
 mod evict;
+pub mod latency;
 pub mod persist;
 pub mod process;
 pub mod pubsub;
@@ -280,8 +281,8 @@ fn eviction_array(c: &Config) -> [u64; 6] {
         c.maxmemory,
         c.maxmemory_policy as u64,
         // Each sample is a random probe (`evict::pick_victim`): Redis's
-        // INT_MAX would be a hang, not a better choice.
-        c.maxmemory_samples.clamp(1, 1024) as u64,
+        // INT_MAX would be a hang, not a better choice; 64 is plenty.
+        c.maxmemory_samples.clamp(1, 64) as u64,
         c.maxmemory_eviction_tenacity.max(0) as u64,
         c.lfu_log_factor.max(0) as u64,
         c.lfu_decay_time.max(0) as u64,
@@ -324,6 +325,8 @@ pub struct Server {
     pub tcp_port: u16,
     /// SLOWLOG's entries and settings.
     pub slowlog: slowlog::SlowLog,
+    /// LATENCY's event histories.
+    pub latency: latency::LatencyMonitor,
     /// INFO `process_supervised`, set at startup.
     pub process_supervised: OnceLock<&'static str>,
     /// Cached `latency-tracking`, read on every command without the config lock.
@@ -387,6 +390,7 @@ impl Server {
             threads,
             tcp_port,
             slowlog: Default::default(),
+            latency: Default::default(),
             process_supervised: OnceLock::new(),
             latency_tracking,
             encoding,
@@ -493,7 +497,8 @@ impl Server {
         if policy == MaxmemoryPolicy::NoEviction {
             return false;
         }
-        let samples = self.eviction[2].load(Ordering::Relaxed).clamp(1, 64) as usize;
+        let samples = self.eviction[2].load(Ordering::Relaxed) as usize;
+        let started = std::time::Instant::now();
         // Bounded work per command, as Redis bounds it by tenacity.
         let rounds = 16 + 64 * self.eviction[3].load(Ordering::Relaxed).min(100) as usize;
         let mut evicted = 0u64;
@@ -513,6 +518,8 @@ impl Server {
         if evicted > 0 {
             self.metrics[shard].lock().evicted += evicted;
         }
+        self.latency
+            .add_if_needed("eviction-cycle", started.elapsed());
         used <= max
     }
 
@@ -540,6 +547,8 @@ impl Server {
         let max_len = u64::try_from(config.slowlog_max_len).unwrap_or(0);
         self.slowlog
             .configure(config.slowlog_log_slower_than, max_len);
+        self.latency
+            .set_threshold(config.latency_monitor_threshold.unsigned_abs());
         self.repl.refresh_config(&config);
     }
 

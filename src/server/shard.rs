@@ -1109,6 +1109,10 @@ impl Shard {
         if self.srv.repl.is_replica() || self.srv.repl.writes_paused() {
             return;
         }
+        // No key anywhere has a TTL: nothing to walk for.
+        if crate::store::ttl_keys::total() == 0 {
+            return;
+        }
         let budget = std::time::Duration::from_micros(250_000 / u64::from(self.hz));
         let started = Instant::now();
         let threads = self.srv.threads.max(1);
@@ -1178,6 +1182,9 @@ impl Shard {
                 break;
             }
         }
+        self.srv
+            .latency
+            .add_if_needed("expire-cycle", started.elapsed());
         let mut m = self.srv.metrics[self.id].lock();
         m.expired += reclaimed as u64;
         m.expire_cycle_us += started.elapsed().as_micros() as u64;

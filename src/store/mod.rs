@@ -229,6 +229,41 @@ pub(crate) fn edit_exact<R>(buf: &mut Box<[u8]>, edit: impl FnOnce(&mut Vec<u8>)
     result
 }
 
+/// How many keys have an expiry in all the databases of the process, so
+/// active expiry can skip its walk when none has: an idle server without
+/// TTLs spent 2.2% of a core locking empty stripes (217 ms of
+/// `expire_cycle_cpu_milliseconds` per 10 s). Kept in per-thread slots
+/// (only their sum means anything) so shards setting TTLs do not share
+/// a cache line; a [`Db`] gives its count back when dropped, wherever
+/// it was moved to (a flush, a replica's swapped dataset).
+pub mod ttl_keys {
+    use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+    const SLOTS: usize = 64;
+
+    #[repr(align(64))]
+    struct Slot(AtomicIsize);
+
+    static COUNTS: [Slot; SLOTS] = [const { Slot(AtomicIsize::new(0)) }; SLOTS];
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    thread_local! {
+        static MINE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+    }
+
+    pub(super) fn add(delta: isize) {
+        if delta != 0 {
+            MINE.with(|&i| COUNTS[i].0.fetch_add(delta, Ordering::Relaxed));
+        }
+    }
+
+    /// The sum (read without ordering: a key given a TTL just now may be
+    /// seen by the next cycle only).
+    pub fn total() -> isize {
+        COUNTS.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
 /// One database's share of a stripe.
 #[derive(Default)]
 pub struct Db {
@@ -251,6 +286,12 @@ pub struct Db {
 
 /// See [`Db::ttls`].
 const SPARSE: usize = 8;
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        ttl_keys::add(-(self.expires as isize));
+    }
+}
 
 impl Db {
     /// How many entries in `map` have an expiry (`db0:expires=` in INFO).
@@ -276,12 +317,14 @@ impl Db {
         match (had, has) {
             (false, true) => {
                 self.expires += 1;
+                ttl_keys::add(1);
                 if let Some(t) = &mut self.ttls {
                     t.insert(Key::from(key));
                 }
             }
             (true, false) => {
                 self.expires -= 1;
+                ttl_keys::add(-1);
                 unindex_ttl(&mut self.ttls, key);
             }
             _ => {}
@@ -342,6 +385,7 @@ impl Db {
         match map.find_live(key, |e| e.is_expired(now_ms)) {
             table::Found::Removed(old) => {
                 *expires -= 1;
+                ttl_keys::add(-1);
                 unindex_ttl(ttls, key);
                 Lookup::Expired(old)
             }
@@ -409,6 +453,7 @@ impl Db {
             }
         }
         self.expires -= scan.expired;
+        ttl_keys::add(-(scan.expired as isize));
         if self.expires * SPARSE / 2 >= self.map.len() {
             self.ttls = None;
         }
