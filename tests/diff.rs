@@ -775,11 +775,105 @@ impl Gen {
 
     /// One random command. `top_level` allows the commands that are
     /// compared loosely (KEYS, TTL family), which EXEC arrays must not hold.
+    /// SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD(_RO) over the same
+    /// keys as the string commands (integer-encoded values included), with
+    /// ranges in BIT and BYTE units, negative and out-of-range bounds, and
+    /// bad arguments.
+    fn bitmap_command(&self, rng: &mut Rng, c: &mut Vec<Vec<u8>>) {
+        let n = |rng: &mut Rng, name: &str| self.name(rng, name);
+        let bit_offset = |rng: &mut Rng| -> Vec<u8> {
+            match rng.below(12) {
+                0..=8 => rng.range(0, 200).to_string().into_bytes(),
+                9 => (*rng.pick(&["-1", "x", "4294967296"])).into(),
+                10 => b"4294967296".to_vec(),
+                _ => rng.range(0, 2000).to_string().into_bytes(),
+            }
+        };
+        let unit = |rng: &mut Rng| -> Vec<Vec<u8>> {
+            match rng.below(6) {
+                0 | 1 => vec![],
+                2 | 3 => vec![n(rng, "BIT")],
+                4 => vec![n(rng, "BYTE")],
+                _ => vec![b"BITS".to_vec()],
+            }
+        };
+        match rng.below(8) {
+            0 | 1 => {
+                let value = match rng.below(10) {
+                    0 => b"2".to_vec(),
+                    1 => b"x".to_vec(),
+                    2..=5 => b"1".to_vec(),
+                    _ => b"0".to_vec(),
+                };
+                push!(c, n(rng, "SETBIT"), self.key(rng), bit_offset(rng), value);
+            }
+            2 => push!(c, n(rng, "GETBIT"), self.key(rng), bit_offset(rng)),
+            3 => {
+                push!(c, n(rng, "BITCOUNT"), self.key(rng));
+                if rng.chance(70) {
+                    push!(c, self.index(rng), self.index(rng));
+                    c.extend(unit(rng));
+                } else if rng.chance(30) {
+                    push!(c, self.index(rng));
+                }
+            }
+            4 => {
+                let bit = *rng.pick(&["0", "1", "1", "0", "2", "x"]);
+                push!(c, n(rng, "BITPOS"), self.key(rng), bit);
+                match rng.below(4) {
+                    0 => {}
+                    1 => push!(c, self.index(rng)),
+                    2 => push!(c, self.index(rng), self.index(rng)),
+                    _ => {
+                        push!(c, self.index(rng), self.index(rng));
+                        c.extend(unit(rng));
+                    }
+                }
+            }
+            5 => {
+                let op = *rng.pick(&["AND", "OR", "XOR", "NOT", "not", "NAND"]);
+                push!(c, n(rng, "BITOP"), op, self.key(rng));
+                for _ in 0..1 + rng.below(3) {
+                    push!(c, self.key(rng));
+                }
+            }
+            _ => {
+                let name = *rng.pick(&["BITFIELD", "BITFIELD", "BITFIELD_RO"]);
+                push!(c, n(rng, name), self.key(rng));
+                for _ in 0..rng.below(4) {
+                    let ty = match rng.below(10) {
+                        0 => b"u64".to_vec(),
+                        1 => b"x8".to_vec(),
+                        2 => b"i64".to_vec(),
+                        _ => {
+                            let sign = *rng.pick(&["i", "u"]);
+                            format!("{sign}{}", rng.range(1, 16)).into_bytes()
+                        }
+                    };
+                    let offset = if rng.chance(20) {
+                        format!("#{}", rng.range(0, 8)).into_bytes()
+                    } else {
+                        bit_offset(rng)
+                    };
+                    match rng.below(7) {
+                        0 | 1 => push!(c, n(rng, "GET"), ty, offset),
+                        2 | 3 => push!(c, n(rng, "SET"), ty, offset, self.int(rng)),
+                        4 | 5 => push!(c, n(rng, "INCRBY"), ty, offset, self.int(rng)),
+                        _ => {
+                            let kind = *rng.pick(&["WRAP", "SAT", "FAIL", "sat", "NOPE"]);
+                            push!(c, n(rng, "OVERFLOW"), kind);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn command(&self, rng: &mut Rng, top_level: bool) -> Cmd {
         let mut cmp = Cmp::Exact;
         let mut c: Vec<Vec<u8>> = Vec::new();
         let n = |rng: &mut Rng, name: &str| self.name(rng, name);
-        match rng.below(62) {
+        match rng.below(70) {
             0 => {
                 push!(c, n(rng, "PING"));
                 if rng.chance(30) {
@@ -1019,6 +1113,7 @@ impl Gen {
                     push!(c, self.key(rng));
                 }
             }
+            62..=69 => self.bitmap_command(rng, &mut c),
             _ => {
                 // Deliberate syntax errors in options.
                 match rng.below(4) {

@@ -8,6 +8,7 @@
 //! One file per family: [`conn`] (connection), [`server`] (server admin),
 //! [`keys`] (generic keyspace), [`string`] (strings), [`multi`] (transactions).
 
+pub mod bitmap;
 pub mod blocking;
 pub mod conn;
 pub mod hash;

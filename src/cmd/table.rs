@@ -191,6 +191,7 @@ static FAMILIES: &[&[Command]] = &[
     super::stream::TABLE,
     super::persist::TABLE,
     super::repl::TABLE,
+    super::bitmap::TABLE,
 ];
 
 /// All commands, indexed by [`Command::id`].
