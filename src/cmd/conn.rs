@@ -535,9 +535,16 @@ pub fn command(ctx: &mut Ctx, argv: &Argv) {
     if eq_ic(sub, "count") && argv.len() == 2 {
         ctx.out.int(all_commands().len() as i64);
     } else if eq_ic(sub, "list") {
-        ctx.out.array(all_commands().len());
+        // Each command, then its subcommands as `container|sub`
+        // (commandListWithoutFilter).
+        let mut names = Vec::new();
         for &cmd in all_commands() {
-            ctx.out.bulk(cmd.name.as_bytes());
+            names.push(cmd.name.to_string());
+            names.extend(super::subcommands(cmd).map(|sub| format!("{}|{sub}", cmd.name)));
+        }
+        ctx.out.array(names.len());
+        for name in names {
+            ctx.out.bulk(name.as_bytes());
         }
     } else if eq_ic(sub, "info") {
         if argv.len() == 2 {

@@ -29,7 +29,9 @@ pub mod zset;
 mod propagation_tests;
 
 pub(crate) use table::command_table;
-pub use table::{all_commands, check_subcommand, lookup, Command, SubcommandError, COMMANDS};
+pub use table::{
+    all_commands, check_subcommand, lookup, subcommands, Command, SubcommandError, COMMANDS,
+};
 
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::{ClientMeta, Server};

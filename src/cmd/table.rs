@@ -369,6 +369,14 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     ),
 ];
 
+/// A container command's subcommand names (none for other commands).
+pub fn subcommands(cmd: &Command) -> impl Iterator<Item = &'static str> + use<'_> {
+    SUBCOMMANDS
+        .iter()
+        .filter(move |(name, _)| *name == cmd.name)
+        .flat_map(|(_, subs)| subs.iter().map(|(sub, _)| *sub))
+}
+
 /// Why a container command's subcommand was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SubcommandError {
