@@ -18,7 +18,8 @@ threads_tests!(
     watch_flush_swapdb,
     errorstats,
     slowlog,
-    latency
+    latency,
+    client_pause
 );
 
 /// MONITOR shows other clients' commands, after they ran (a SELECT shows
@@ -386,5 +387,58 @@ fn latency(threads: usize) {
     };
     let redis = Server::redis(&args);
     let sluice = Server::sluice(threads, &args);
+    assert_eq!(run(&sluice), run(&redis));
+}
+
+/// CLIENT PAUSE / UNPAUSE, the same script against redis-server: under
+/// WRITE, reads run and writes (and PUBLISH, which may replicate) wait
+/// until UNPAUSE; ALL (the default, or a second pause widening the first)
+/// holds every command, CLIENT UNPAUSE included, until the timeout; the
+/// argument errors match.
+fn client_pause(threads: usize) {
+    if require_bin("redis-server").is_none() {
+        return;
+    }
+    let run = |server: &Server| -> Vec<String> {
+        let mut admin = server.client();
+        let mut probe = server.client();
+        let mut c = server.client();
+        let mut seen = Vec::new();
+        for line in [
+            "CLIENT PAUSE",
+            "CLIENT PAUSE x",
+            "CLIENT PAUSE -1",
+            "CLIENT PAUSE 10 NOPE",
+            "CLIENT PAUSE 10 WRITE x",
+            "CLIENT UNPAUSE x",
+            "CLIENT PAUSE 0",
+        ] {
+            seen.push(format!("{line}: {}", admin.q(line)));
+        }
+        assert_eq!(c.q("SET k v0"), Reply::ok(), "a zero pause is none");
+        assert_eq!(admin.q("CLIENT PAUSE 100000 WRITE"), Reply::ok());
+        assert_eq!(c.q("GET k"), Reply::bulk("v0"), "reads run under WRITE");
+        c.send_str(&["SET", "k", "v1"]);
+        common::wait_blocked(&mut probe, 1);
+        let mut p = server.client();
+        p.send_str(&["PUBLISH", "ch", "m"]);
+        common::wait_blocked(&mut probe, 2);
+        assert_eq!(admin.q("CLIENT UNPAUSE"), Reply::ok());
+        seen.push(format!("SET after unpause: {}", c.read_reply()));
+        seen.push(format!("PUBLISH after unpause: {}", p.read_reply()));
+        // A WRITE pause widened to ALL by a second one: even reads (and
+        // CLIENT UNPAUSE itself) wait, here until the timeout.
+        assert_eq!(admin.q("CLIENT PAUSE 500 WRITE"), Reply::ok());
+        assert_eq!(admin.q("CLIENT PAUSE 10"), Reply::ok());
+        c.send_str(&["GET", "k"]);
+        admin.send_str(&["CLIENT", "UNPAUSE"]);
+        seen.push(format!("GET after the timeout: {}", c.read_reply()));
+        seen.push(format!("UNPAUSE after the timeout: {}", admin.read_reply()));
+        c.send_str(&["SET", "k", "v2"]);
+        seen.push(format!("SET unpaused: {}", c.read_reply()));
+        seen
+    };
+    let redis = Server::redis(&[]);
+    let sluice = Server::sluice(threads, &[]);
     assert_eq!(run(&sluice), run(&redis));
 }

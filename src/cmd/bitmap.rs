@@ -53,7 +53,11 @@ fn bit_offset(ctx: &Ctx, arg: &[u8], bits: Option<u64>) -> Result<u64, &'static 
 /// `lookupStringForBitCommand`: the string at `key`, created or
 /// zero-padded so that bit `maxbit` exists; `Ok(true)` when that created
 /// or grew it.
-fn string_for_bits<'a>(ctx: &'a mut Ctx, key: &[u8], maxbit: u64) -> Result<(&'a mut Vec<u8>, bool), &'static str> {
+fn string_for_bits<'a>(
+    ctx: &'a mut Ctx,
+    key: &[u8],
+    maxbit: u64,
+) -> Result<(&'a mut Vec<u8>, bool), &'static str> {
     let len = usize::try_from(maxbit >> 3)
         .ok()
         .and_then(|b| b.checked_add(1))
@@ -73,7 +77,8 @@ fn string_for_bits<'a>(ctx: &'a mut Ctx, key: &[u8], maxbit: u64) -> Result<(&'a
     let buf = entry.value.make_raw().ok_or(ERR_WRONGTYPE)?;
     let mut grown = !exists;
     if buf.len() < len {
-        buf.try_reserve_exact(len - buf.len()).map_err(|_| ERR_STRING_ALLOC)?;
+        buf.try_reserve_exact(len - buf.len())
+            .map_err(|_| ERR_STRING_ALLOC)?;
         buf.resize(len, 0);
         grown = true;
     }
@@ -319,7 +324,8 @@ pub fn bitpos(ctx: &mut Ctx, argv: &Argv) {
     if end_given && !bit && pos == window.len() as i64 * 8 {
         return ctx.out.int(-1);
     }
-    ctx.out.int(if pos == -1 { -1 } else { pos + range.start * 8 });
+    ctx.out
+        .int(if pos == -1 { -1 } else { pos + range.start * 8 });
 }
 
 /// BITOP AND|OR|XOR|NOT destkey key [key ...]: replies with the result's
@@ -413,9 +419,7 @@ fn field_type(arg: &[u8]) -> Option<(bool, u32)> {
     };
     let bits = parse_i64(&arg[1..])?;
     let max = if signed { 64 } else { 63 };
-    (1..=max)
-        .contains(&bits)
-        .then_some((signed, bits as u32))
+    (1..=max).contains(&bits).then_some((signed, bits as u32))
 }
 
 fn get_bits(buf: &[u8], offset: u64, bits: u32) -> u64 {
@@ -453,7 +457,11 @@ fn sign_extend(value: u64, bits: u32) -> i64 {
 /// `checkUnsignedBitfieldOverflow`: the value to store, or None when the
 /// operation fails (FAIL on overflow).
 fn unsigned_result(value: u64, incr: i64, bits: u32, overflow: Overflow) -> Option<u64> {
-    let max = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let max = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     let maxincr = max.wrapping_sub(value) as i64;
     let minincr = (value as i64).wrapping_neg();
     let over = value > max || (incr > 0 && incr > maxincr);
@@ -470,13 +478,16 @@ fn unsigned_result(value: u64, incr: i64, bits: u32, overflow: Overflow) -> Opti
 
 /// `checkSignedBitfieldOverflow`, as [`unsigned_result`].
 fn signed_result(value: i64, incr: i64, bits: u32, overflow: Overflow) -> Option<i64> {
-    let max = if bits == 64 { i64::MAX } else { (1i64 << (bits - 1)) - 1 };
+    let max = if bits == 64 {
+        i64::MAX
+    } else {
+        (1i64 << (bits - 1)) - 1
+    };
     let min = -max - 1;
     let maxincr = (max as u64).wrapping_sub(value as u64) as i64;
     let minincr = min.wrapping_sub(value);
-    let over = value > max
-        || (bits != 64 && incr > maxincr)
-        || (value >= 0 && incr > 0 && incr > maxincr);
+    let over =
+        value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr);
     let under = !over
         && (value < min
             || (bits != 64 && incr < minincr)
@@ -487,7 +498,10 @@ fn signed_result(value: i64, incr: i64, bits: u32, overflow: Overflow) -> Option
     match overflow {
         Overflow::Wrap => {
             let c = (value as u64).wrapping_add(incr as u64);
-            Some(sign_extend(c & !(u64::MAX.checked_shl(bits).unwrap_or(0)), bits))
+            Some(sign_extend(
+                c & !(u64::MAX.checked_shl(bits).unwrap_or(0)),
+                bits,
+            ))
         }
         Overflow::Sat => Some(if over { max } else { min }),
         Overflow::Fail => None,
@@ -569,13 +583,19 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &Argv, read_only: bool) {
         ctx.out.array(fields.len());
         for f in &fields {
             let raw = get_bits(&bytes, f.offset, f.bits);
-            let v = if f.signed { sign_extend(raw, f.bits) } else { raw as i64 };
+            let v = if f.signed {
+                sign_extend(raw, f.bits)
+            } else {
+                raw as i64
+            };
             ctx.out.int(v);
         }
         return;
     };
     if read_only {
-        return ctx.out.error("ERR BITFIELD_RO only supports the GET subcommand");
+        return ctx
+            .out
+            .error("ERR BITFIELD_RO only supports the GET subcommand");
     }
     let (buf, grown) = match string_for_bits(ctx, key, maxbit) {
         Ok(found) => found,
@@ -587,13 +607,20 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &Argv, read_only: bool) {
         let old = get_bits(buf, f.offset, f.bits);
         let (reply, new) = match (f.op, f.signed) {
             (FieldOp::Get, signed) => {
-                let v = if signed { sign_extend(old, f.bits) } else { old as i64 };
+                let v = if signed {
+                    sign_extend(old, f.bits)
+                } else {
+                    old as i64
+                };
                 replies.push(Some(v));
                 continue;
             }
             (FieldOp::Set(v), true) => {
                 let stored = signed_result(v, 0, f.bits, f.overflow);
-                (stored.map(|_| sign_extend(old, f.bits)), stored.map(|s| s as u64))
+                (
+                    stored.map(|_| sign_extend(old, f.bits)),
+                    stored.map(|s| s as u64),
+                )
             }
             (FieldOp::Incr(by), true) => {
                 let stored = signed_result(sign_extend(old, f.bits), by, f.bits, f.overflow);
@@ -610,7 +637,11 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &Argv, read_only: bool) {
         };
         replies.push(reply);
         if let Some(new) = new {
-            let masked = if f.bits == 64 { new } else { new & !(u64::MAX << f.bits) };
+            let masked = if f.bits == 64 {
+                new
+            } else {
+                new & !(u64::MAX << f.bits)
+            };
             set_bits(buf, f.offset, f.bits, masked);
             if grown || masked != old {
                 changes += 1;

@@ -275,14 +275,53 @@ fn client_help(ctx: &mut Ctx) {
         "      Return clients of specified type.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
         "REPLY (ON|OFF|SKIP)",
         "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
         "HELP",
         "    Prints this help.",
     ];
     super::reply_help(ctx, &lines);
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL] (networking.c): commands of every
+/// client but the master link wait until `timeout` ms have passed or
+/// CLIENT UNPAUSE; ALL (the default) holds every command, WRITE those
+/// that may change data or replicate.
+fn client_pause(ctx: &mut Ctx, argv: &Argv) {
+    if argv.len() > 4 {
+        let mut text = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        text.extend_from_slice(super::c_prefix(argv.get(1), 128));
+        text.extend_from_slice(b"'. Try CLIENT HELP.");
+        return ctx.out.error_bytes(&text);
+    }
+    let all = match argv.len() {
+        4 if eq_ic(argv.get(3), "write") => false,
+        4 if eq_ic(argv.get(3), "all") => true,
+        4 => return ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+        _ => true,
+    };
+    let timeout = match crate::num::parse_i64(argv.get(2)) {
+        None => {
+            return ctx
+                .out
+                .error("ERR timeout is not an integer or out of range")
+        }
+        Some(t) if t < 0 => return ctx.out.error("ERR timeout is negative"),
+        Some(t) => t as u64,
+    };
+    // 0 ends at once, as in Redis (an end in the past).
+    let end = match timeout {
+        0 => 0,
+        t => crate::server::unix_ms().saturating_add(t),
+    };
+    ctx.srv.repl.client_pause(ctx.srv, end, all);
+    ctx.out.ok();
 }
 
 pub fn client(ctx: &mut Ctx, argv: &Argv) {
@@ -298,6 +337,8 @@ pub fn client(ctx: &mut Ctx, argv: &Argv) {
     let arity = match sub.as_slice() {
         b"id" | b"getname" | b"info" | b"help" => 2,
         b"setname" | b"reply" | b"no-evict" => 3,
+        b"unpause" => 2,
+        b"pause" => -3,
         b"list" => -2,
         b"kill" => -3,
         _ => return unknown_subcommand(ctx, "CLIENT", argv.get(1)),
@@ -325,6 +366,11 @@ pub fn client(ctx: &mut Ctx, argv: &Argv) {
             ctx.out.verbatim(line.as_bytes(), "txt");
         }
         b"list" => client_list(ctx, argv),
+        b"pause" => client_pause(ctx, argv),
+        b"unpause" => {
+            ctx.srv.repl.client_unpause(ctx.srv);
+            ctx.out.ok();
+        }
         b"kill" => client_kill(ctx, argv),
         b"no-evict" => match on_off(argv.get(2)) {
             Some(on) => {

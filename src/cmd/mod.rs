@@ -339,9 +339,12 @@ pub fn dispatch_found(
         srv.metrics_reject(shard, cmd);
         return;
     }
+    // CLIENT PAUSE / FAILOVER: the command waits for the pause to end
+    // (server.c: all commands under PAUSE ALL, else those that may
+    // replicate).
     if srv.repl.writes_paused()
         && !client.master_link
-        && writes(cmd, client)
+        && (srv.repl.all_paused() || may_replicate(cmd, client))
         && postpone(srv, client, argv)
     {
         return;
@@ -526,6 +529,19 @@ fn writes(cmd: &Command, client: &Client) -> bool {
                 .multi
                 .as_ref()
                 .is_some_and(|m| m.queued.iter().any(|(c, _)| c.flags & flags::WRITE != 0)))
+}
+
+/// A command that may change the data or reach the replication stream
+/// (Redis's `is_may_replicate_command`: write or may-replicate flags, or
+/// an EXEC of such).
+fn may_replicate(cmd: &Command, client: &Client) -> bool {
+    const FLAGS: u32 = flags::WRITE | flags::MAY_REPLICATE;
+    cmd.flags & FLAGS != 0
+        || (cmd.name == "exec"
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queued.iter().any(|(c, _)| c.flags & FLAGS != 0)))
 }
 
 /// Holds the command while writes are paused (FAILOVER): the client

@@ -300,6 +300,8 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("no-evict", 3),
             ("list", -2),
             ("kill", -3),
+            ("pause", -3),
+            ("unpause", 2),
         ],
     ),
     (

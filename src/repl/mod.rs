@@ -153,8 +153,15 @@ pub struct Replication {
     min_replicas: [AtomicI64; 2],
     /// `replica-serve-stale-data`.
     serve_stale: AtomicBool,
-    /// Writes are paused (FAILOVER): their clients wait here.
+    /// Writes are paused (FAILOVER, CLIENT PAUSE): their clients wait
+    /// here; `paused_all` when every command is (CLIENT PAUSE ALL).
     paused: AtomicBool,
+    paused_all: AtomicBool,
+    /// Why (networking.c's pause purposes): FAILOVER's, and CLIENT
+    /// PAUSE's (until unix ms, all commands or writes only). Under the
+    /// lock of `postponed`.
+    pause_by_failover: AtomicBool,
+    client_pause: Mutex<Option<(u64, bool)>>,
     postponed: Mutex<Vec<Arc<crate::store::Waiter>>>,
     pub failover: Mutex<Failover>,
     /// Unix ms since when no replica is attached (0: one is).
@@ -226,6 +233,9 @@ impl Default for Replication {
             min_replicas: [AtomicI64::new(0), AtomicI64::new(10)],
             serve_stale: AtomicBool::new(true),
             paused: AtomicBool::new(false),
+            paused_all: AtomicBool::new(false),
+            pause_by_failover: AtomicBool::new(false),
+            client_pause: Mutex::new(None),
             postponed: Mutex::new(Vec::new()),
             failover: Mutex::new(Failover::default()),
             no_replicas_since_ms: AtomicU64::new(0),
@@ -310,28 +320,65 @@ impl Replication {
         self.paused.load(Ordering::Acquire)
     }
 
-    /// Holds a write until writes resume (Redis's `blockPostponeClient`);
-    /// false when they already have (the caller runs it now).
-    pub fn postpone(&self, waiter: Arc<crate::store::Waiter>) -> bool {
-        let mut postponed = self.postponed.lock();
-        if !self.writes_paused() {
-            return false;
+    /// CLIENT PAUSE ALL is in force: every command of a client waits.
+    pub fn all_paused(&self) -> bool {
+        self.paused_all.load(Ordering::Acquire)
+    }
+
+    /// CLIENT PAUSE (networking.c `pauseClients`): until `end_ms`, all
+    /// commands or writes only; a pause already in force keeps the later
+    /// end and the stricter kind.
+    pub fn client_pause(&self, srv: &crate::server::Server, end_ms: u64, all: bool) {
+        {
+            let mut pause = self.client_pause.lock();
+            let (end, all) = match *pause {
+                Some((end, was_all)) => (end.max(end_ms), was_all || all),
+                None => (end_ms, all),
+            };
+            // An end already past (a timeout of 0) is no pause.
+            *pause = (end > crate::server::unix_ms()).then_some((end, all));
         }
-        postponed.push(waiter);
-        true
+        self.update_pause(srv);
     }
 
-    fn pause_writes(&self) {
-        let _guard = self.postponed.lock();
-        self.paused.store(true, Ordering::Release);
+    /// CLIENT UNPAUSE: the client pause ends (a failover's stays).
+    pub fn client_unpause(&self, srv: &crate::server::Server) {
+        *self.client_pause.lock() = None;
+        self.update_pause(srv);
     }
 
-    /// Resumes writes: every postponed command runs again on its shard.
-    fn unpause_writes(&self, srv: &crate::server::Server) {
+    /// Ends a CLIENT PAUSE whose time is up (every shard-0 timer tick).
+    pub fn pause_cron(&self, srv: &crate::server::Server) {
+        let expired = {
+            let mut pause = self.client_pause.lock();
+            let over = pause.is_some_and(|(end, _)| end <= crate::server::unix_ms());
+            if over {
+                *pause = None;
+            }
+            over
+        };
+        if expired {
+            self.update_pause(srv);
+        }
+    }
+
+    /// networking.c `updateClientPauseTypeAndEndTime`: the flags from the
+    /// purposes; when the pause got less strict, every postponed command
+    /// runs again (and waits again if it still must).
+    fn update_pause(&self, srv: &crate::server::Server) {
+        let client = *self.client_pause.lock();
+        let writes = self.pause_by_failover.load(Ordering::Acquire) || client.is_some();
+        let all = client.is_some_and(|(_, all)| all);
         let waiters = {
             let mut postponed = self.postponed.lock();
-            self.paused.store(false, Ordering::Release);
-            std::mem::take(&mut *postponed)
+            let was = (self.writes_paused(), self.all_paused());
+            self.paused.store(writes, Ordering::Release);
+            self.paused_all.store(all, Ordering::Release);
+            if (writes, all) < was {
+                std::mem::take(&mut *postponed)
+            } else {
+                Vec::new()
+            }
         };
         let Some(handles) = srv.shards.get() else {
             return;
@@ -345,6 +392,30 @@ impl Replication {
                 }
             }
         }
+    }
+
+    /// Holds a write until writes resume (Redis's `blockPostponeClient`);
+    /// false when they already have (the caller runs it now).
+    pub fn postpone(&self, waiter: Arc<crate::store::Waiter>) -> bool {
+        let mut postponed = self.postponed.lock();
+        if !self.writes_paused() {
+            return false;
+        }
+        postponed.push(waiter);
+        true
+    }
+
+    fn pause_writes(&self) {
+        let _guard = self.postponed.lock();
+        self.pause_by_failover.store(true, Ordering::Release);
+        self.paused.store(true, Ordering::Release);
+    }
+
+    /// Resumes writes (unless a CLIENT PAUSE holds them): every postponed
+    /// command runs again on its shard.
+    fn unpause_writes(&self, srv: &crate::server::Server) {
+        self.pause_by_failover.store(false, Ordering::Release);
+        self.update_pause(srv);
     }
 
     /// FAILOVER accepted: writes pause, the replicas are asked for ACKs.

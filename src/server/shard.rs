@@ -1089,6 +1089,7 @@ impl Shard {
         if self.id == 0 {
             self.sample_ops();
             self.srv.repl.failover_cron(&self.srv);
+            self.srv.repl.pause_cron(&self.srv);
             let ttl = self.srv.config.read().repl_backlog_ttl;
             self.srv.repl.backlog_cron(ttl);
             super::persist::cron(&self.srv);
