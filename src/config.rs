@@ -424,6 +424,9 @@ pub struct Config {
     pub replica_announce_ip: Option<String>,
     /// `replica-announce-port`: the port a replica reports (0: its own).
     pub replica_announce_port: i64,
+    /// `bind-source-addr`: the address outgoing connections (the link to
+    /// the master) are bound to.
+    pub bind_source_addr: Option<String>,
     /// `replica-lazy-flush`: a replica empties its data set asynchronously
     /// before loading a full sync.
     pub replica_lazy_flush: bool,
@@ -554,6 +557,7 @@ impl Config {
             replica_announce_ip: None,
             replica_announce_port: 0,
             replica_lazy_flush: false,
+            bind_source_addr: None,
             replica_ignore_maxmemory: false,
             client_output_buffer_limit: [OutputBufferLimit {
                 hard: 0,
@@ -1091,6 +1095,20 @@ pub static DIRECTIVES: &[Directive] = &[
             set: |c, v| c.replica_announce_port = v,
             min: 0,
             max: 65535,
+        },
+    },
+    Directive {
+        name: "bind-source-addr",
+        alias: None,
+        default: "",
+        flags: 0,
+        kind: Kind::Str {
+            get: |c| c.bind_source_addr.as_deref().map(str::as_bytes),
+            set: |c, v| {
+                c.bind_source_addr = v.map(utf8).transpose()?;
+                Ok(())
+            },
+            empty_is_none: true,
         },
     },
     Directive {

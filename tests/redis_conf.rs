@@ -487,14 +487,13 @@ fn unix_socket() {
 /// Directives whose refusals differ from redis-server's by design: sluice
 /// lacks the feature and says so (see `src/config/compat.rs`), or the
 /// value is one sluice checks where Redis checks later or not at all.
-const REFUSED_BY_DESIGN: [&str; 11] = [
+const REFUSED_BY_DESIGN: [&str; 10] = [
     "activedefrag",
     // sluice pins threads by these; Redis takes any text and fails later.
     "server_cpulist",
     "bgsave_cpulist",
     "notify-keyspace-events",
     "aclfile",
-    "bind-source-addr",
     "cluster-enabled",
     "tls-port",
     "tls-replication",
@@ -681,5 +680,45 @@ fn syslog() {
         }
         seen.push(line);
         assert!(seen.len() < 100, "no ready line among {seen:?}");
+    }
+}
+
+/// `bind-source-addr`: the replica's link to its master leaves from that
+/// address, as redis-server's does (the master lists the replica at it).
+#[test]
+fn bind_source_addr() {
+    if require_bin("redis-server").is_none() {
+        return;
+    }
+    // 127.0.0.2 is not a local client to protected mode.
+    let master = Server::redis(&["--protected-mode", "no"]);
+    let port = master.port.to_string();
+    let args = [
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--bind-source-addr",
+        "127.0.0.2",
+    ];
+    let mut m = master.client();
+    for name in ["redis", "sluice"] {
+        let replica = match name {
+            "redis" => Server::redis(&args),
+            _ => Server::sluice(2, &args),
+        };
+        wait_until("the replica online", Duration::from_secs(30), || {
+            common::repl::info(&mut m, "replication", "slave0")
+                .is_some_and(|s| s.contains("state=online"))
+        });
+        let slave0 = common::repl::info(&mut m, "replication", "slave0").unwrap();
+        assert!(
+            slave0.starts_with("ip=127.0.0.2,"),
+            "{}: {slave0}",
+            replica.name
+        );
+        drop(replica);
+        wait_until("the replica gone", Duration::from_secs(30), || {
+            common::repl::info(&mut m, "replication", "connected_slaves").as_deref() == Some("0")
+        });
     }
 }

@@ -277,13 +277,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "sluice does not implement ACL files: use requirepass",
     ),
     default_only(
-        "bind-source-addr",
-        "",
-        0,
-        Shape::Str,
-        "sluice does not bind outgoing connections to a source address",
-    ),
-    default_only(
         "cluster-enabled",
         "no",
         IMMUTABLE,

@@ -217,6 +217,8 @@ struct Settings {
     announce_ip: Option<String>,
     announce_port: u16,
     nodelay: bool,
+    /// `bind-source-addr`.
+    source: Option<String>,
 }
 
 impl Settings {
@@ -231,6 +233,7 @@ impl Settings {
             announce_ip: c.replica_announce_ip.clone(),
             announce_port: u16::try_from(c.replica_announce_port).unwrap_or(0),
             nodelay: !c.repl_disable_tcp_nodelay,
+            source: c.bind_source_addr.clone(),
         }
     }
 }
@@ -290,13 +293,27 @@ fn run(srv: &Arc<Server>, status: &LinkStatus, cached: Option<Cached>) {
 /// Connects to the master, giving up after `timeout` and as soon as the
 /// link is stopped (REPLICAOF waits for this thread: it must not sit in a
 /// blocking connect to an unreachable master).
-fn connect(status: &LinkStatus, timeout: Duration) -> Result<TcpStream, Outcome> {
+fn connect(
+    status: &LinkStatus,
+    timeout: Duration,
+    source: Option<&str>,
+) -> Result<TcpStream, Outcome> {
     let addrs = (status.host.as_str(), status.port)
         .to_socket_addrs()
         .map_err(|e| Outcome::Retry(format!("Unable to resolve {}: {e}", status.host)))?;
+    let source = match source.map(str::parse::<std::net::IpAddr>) {
+        None => None,
+        Some(Ok(ip)) => Some(ip),
+        Some(Err(_)) => {
+            return Err(Outcome::Retry(format!(
+                "Unable to connect to MASTER: bind-source-addr {} is not an IP address",
+                source.unwrap_or_default()
+            )))
+        }
+    };
     let mut last = String::from("no address");
     for addr in addrs {
-        match connect_one(status, addr, timeout) {
+        match connect_one(status, addr, timeout, source) {
             Ok(s) => return Ok(s),
             Err(None) => return Err(Outcome::Stopped),
             Err(Some(e)) => last = e.to_string(),
@@ -313,11 +330,18 @@ fn connect_one(
     status: &LinkStatus,
     addr: std::net::SocketAddr,
     timeout: Duration,
+    source: Option<std::net::IpAddr>,
 ) -> Result<TcpStream, Option<std::io::Error>> {
     use socket2::{Domain, Socket, Type};
     use std::os::fd::AsRawFd;
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(Some)?;
     sock.set_nonblocking(true).map_err(Some)?;
+    // anet.c `anetTcpGenericConnect` with a source address: bound (any
+    // port) before connecting, when of the master address's family.
+    if let Some(ip) = source.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
+        let local = std::net::SocketAddr::new(ip, 0);
+        sock.bind(&local.into()).map_err(Some)?;
+    }
     match sock.connect(&addr.into()) {
         Ok(()) => {}
         Err(e)
@@ -358,7 +382,7 @@ fn attempt_sync(
     let settings = Settings::read(srv);
     status.set_state(LinkState::Connecting);
     crate::notice!("Connecting to MASTER {}:{}", status.host, status.port);
-    let mut link = match connect(status, settings.timeout) {
+    let mut link = match connect(status, settings.timeout, settings.source.as_deref()) {
         Ok(s) => s,
         Err(e) => return e,
     };
