@@ -424,6 +424,8 @@ pub struct Config {
     pub replica_announce_ip: Option<String>,
     /// `replica-announce-port`: the port a replica reports (0: its own).
     pub replica_announce_port: i64,
+    /// `hll-sparse-max-bytes`: past this size a HyperLogLog goes dense.
+    pub hll_sparse_max_bytes: u64,
     /// `bind-source-addr`: the address outgoing connections (the link to
     /// the master) are bound to.
     pub bind_source_addr: Option<String>,
@@ -558,6 +560,7 @@ impl Config {
             replica_announce_port: 0,
             replica_lazy_flush: false,
             bind_source_addr: None,
+            hll_sparse_max_bytes: 0,
             replica_ignore_maxmemory: false,
             client_output_buffer_limit: [OutputBufferLimit {
                 hard: 0,
@@ -1095,6 +1098,18 @@ pub static DIRECTIVES: &[Directive] = &[
             set: |c, v| c.replica_announce_port = v,
             min: 0,
             max: 65535,
+        },
+    },
+    Directive {
+        name: "hll-sparse-max-bytes",
+        alias: None,
+        default: "3000",
+        flags: 0,
+        kind: Kind::Memory {
+            get: |c| c.hll_sparse_max_bytes,
+            set: |c, v| c.hll_sparse_max_bytes = v,
+            min: 0,
+            max: i64::MAX as u64,
         },
     },
     Directive {

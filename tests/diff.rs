@@ -869,11 +869,55 @@ impl Gen {
         }
     }
 
+    /// PFADD PFCOUNT PFMERGE, mostly on their own keys (so they grow
+    /// through the sparse encoding), sometimes on the string keys
+    /// (WRONGTYPE, not an HLL); rarely a low `hll-sparse-max-bytes` so the
+    /// promotion to dense happens.
+    fn hll_command(&self, rng: &mut Rng, c: &mut Vec<Vec<u8>>) {
+        let n = |rng: &mut Rng, name: &str| self.name(rng, name);
+        let key = |rng: &mut Rng| -> Vec<u8> {
+            if rng.chance(80) {
+                (*rng.pick(&["hll:1", "hll:2", "hll:3"])).into()
+            } else {
+                self.key(rng)
+            }
+        };
+        match rng.below(12) {
+            0..=5 => {
+                push!(c, n(rng, "PFADD"), key(rng));
+                let count = if rng.chance(20) {
+                    rng.below(200)
+                } else {
+                    rng.below(6)
+                };
+                for _ in 0..count {
+                    push!(c, format!("e{}", rng.below(5000)));
+                }
+            }
+            6..=8 => {
+                push!(c, n(rng, "PFCOUNT"), key(rng));
+                for _ in 0..rng.below(3) {
+                    push!(c, key(rng));
+                }
+            }
+            9 | 10 => {
+                push!(c, n(rng, "PFMERGE"), key(rng));
+                for _ in 0..rng.below(3) {
+                    push!(c, key(rng));
+                }
+            }
+            _ => {
+                let bytes = *rng.pick(&["3000", "3000", "200", "60"]);
+                push!(c, "CONFIG", "SET", "hll-sparse-max-bytes", bytes);
+            }
+        }
+    }
+
     fn command(&self, rng: &mut Rng, top_level: bool) -> Cmd {
         let mut cmp = Cmp::Exact;
         let mut c: Vec<Vec<u8>> = Vec::new();
         let n = |rng: &mut Rng, name: &str| self.name(rng, name);
-        match rng.below(70) {
+        match rng.below(75) {
             0 => {
                 push!(c, n(rng, "PING"));
                 if rng.chance(30) {
@@ -1114,6 +1158,7 @@ impl Gen {
                 }
             }
             62..=69 => self.bitmap_command(rng, &mut c),
+            70..=74 => self.hll_command(rng, &mut c),
             _ => {
                 // Deliberate syntax errors in options.
                 match rng.below(4) {

@@ -12,6 +12,7 @@ pub mod bitmap;
 pub mod blocking;
 pub mod conn;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod multi;

@@ -192,6 +192,7 @@ static FAMILIES: &[&[Command]] = &[
     super::persist::TABLE,
     super::repl::TABLE,
     super::bitmap::TABLE,
+    super::hll::TABLE,
 ];
 
 /// All commands, indexed by [`Command::id`].

@@ -193,7 +193,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
             max: i64::MAX,
         },
     ),
-    inert("hll-sparse-max-bytes", "3000", 0, BYTES),
     inert("tracking-table-max-keys", "1000000", 0, COUNT),
     inert(
         "sanitize-dump-payload",
