@@ -4,6 +4,7 @@
 
 use super::command_table;
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::string::ERR_STRING_ALLOC;
 use super::{eq_ic, Ctx, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
 use crate::num::parse_i64;
 use crate::protocol::Argv;
@@ -28,7 +29,6 @@ const ERR_BIT_VALUE: &str = "ERR bit is not an integer or out of range";
 const ERR_BIT_ARG: &str = "ERR The bit argument must be 1 or 0.";
 const ERR_BITFIELD_TYPE: &str =
     "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
-const ERR_STRING_ALLOC: &str = "ERR Insufficient memory, failed allocating the string";
 
 /// `getBitOffsetFromArgument`: a bit offset, `#n` meaning `n * bits` when
 /// `bits` is given (BITFIELD); at most `proto-max-bulk-len` bytes in, except

@@ -42,7 +42,7 @@ const ERR_LCS_TABLE_ALLOC: &str =
 /// sluice only: Redis aborts the process when a string cannot grow; we
 /// refuse the command instead (the length limit is checked first, so this
 /// needs a `proto-max-bulk-len` larger than free memory).
-const ERR_STRING_ALLOC: &str = "ERR Insufficient memory, failed allocating the string";
+pub(super) const ERR_STRING_ALLOC: &str = "ERR Insufficient memory, failed allocating the string";
 
 /// Marks that an error reply has been written and the command must stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
