@@ -134,14 +134,6 @@ impl Duties {
         })
     }
 
-    /// No process management (tests that run a server in-process).
-    pub fn none() -> Duties {
-        Duties {
-            supervisor: None,
-            pid_file: None,
-        }
-    }
-
     /// INFO `process_supervised`: `upstart`, `systemd` or `no`.
     pub fn supervised(&self) -> &'static str {
         self.supervisor.as_ref().map_or("no", |s| s.name)
