@@ -303,7 +303,6 @@ pub struct Server {
     pub config_gen: AtomicU64,
     pub config_file: Option<PathBuf>,
     pub keyspace: Keyspace,
-    /// The background free (UNLINK, FLUSHALL ASYNC, a replica's old data).
     pub clients: Mutex<BTreeMap<u64, Arc<ClientMeta>>>,
     next_client_id: AtomicU64,
     pub connected: AtomicUsize,

@@ -813,10 +813,7 @@ impl Keyspace {
         let Some(old) = stripe.dbs[db].remove(key) else {
             return false;
         };
-        match saving {
-            Some(keeper) => keeper.removed(&mut stripe.kept, db, key, old),
-            None => dispose(old),
-        }
+        hand_off(saving, &mut stripe.kept, db, key, old, dispose);
         true
     }
 
@@ -1084,6 +1081,47 @@ pub struct Keys<'a> {
     pub expiry: Expiry,
 }
 
+/// An entry just taken out of a stripe (held) whose kept cut values are
+/// `kept`: the running snapshot keeps it as the key's cut value when it
+/// has yet to save the stripe (`saving`), else `dispose` gets it.
+fn hand_off(
+    saving: Option<snapshot::Keeper>,
+    kept: &mut snapshot::Kept,
+    db: usize,
+    key: &[u8],
+    old: Entry,
+    dispose: impl FnOnce(Entry),
+) {
+    match saving {
+        Some(keeper) => keeper.removed(kept, db, key, old),
+        None => dispose(old),
+    }
+}
+
+/// A key a lookup found expired and took out of its stripe (db.c
+/// `deleteExpiredKeyAndPropagate`), given the stripe's kept cut values,
+/// its watches and the snapshot's interest: the value handed off (freed
+/// as `lazyfree-lazy-expire` says), watchers touched, counted, and a DEL
+/// queued for the replicas. (The stripe's fields, not the stripe: the
+/// caller's lookup still borrows its databases.)
+fn expired_on_lookup(
+    keyspace: &Keyspace,
+    (kept, watches, saving): (&mut snapshot::Kept, &[Watch], Option<snapshot::Keeper>),
+    db: usize,
+    key: &[u8],
+    old: Entry,
+    expired: &mut u64,
+    prop: &mut Propagation,
+) {
+    let free = |e: Entry| keyspace.lazyfree.free_as(Lazy::Expire, e.value);
+    hand_off(saving, kept, db, key, old, free);
+    touch_watches(watches, db, key);
+    *expired += 1;
+    if prop.enabled {
+        prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
+    }
+}
+
 /// Notes `key` as ready when a live waiter is blocked on it.
 fn note_ready(stripe: &Stripe, ready: &mut Vec<(usize, Key)>, db: usize, key: &[u8]) {
     if stripe
@@ -1211,15 +1249,16 @@ impl<'a> Keys<'a> {
             Lookup::Live(entry) => Some(entry),
             Lookup::Hidden => None,
             Lookup::Expired(old) => {
-                match saving {
-                    Some(keeper) => keeper.removed(&mut stripe.kept, db, key, old),
-                    None => keyspace.lazyfree.free_as(Lazy::Expire, old.value),
-                }
-                touch_watches(&stripe.watchers, db, key);
-                self.expired += 1;
-                if self.prop.enabled {
-                    self.prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
-                }
+                let found = (&mut stripe.kept, &stripe.watchers[..], saving);
+                expired_on_lookup(
+                    keyspace,
+                    found,
+                    db,
+                    key,
+                    old,
+                    &mut self.expired,
+                    &mut self.prop,
+                );
                 None
             }
             Lookup::Missing => None,
@@ -1241,15 +1280,16 @@ impl<'a> Keys<'a> {
                 Some(entry)
             }
             Lookup::Expired(old) => {
-                match saving {
-                    Some(keeper) => keeper.removed(&mut stripe.kept, db, key, old),
-                    None => keyspace.lazyfree.free_as(Lazy::Expire, old.value),
-                }
-                touch_watches(&stripe.watchers, db, key);
-                self.expired += 1;
-                if self.prop.enabled {
-                    self.prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
-                }
+                let found = (&mut stripe.kept, &stripe.watchers[..], saving);
+                expired_on_lookup(
+                    keyspace,
+                    found,
+                    db,
+                    key,
+                    old,
+                    &mut self.expired,
+                    &mut self.prop,
+                );
                 *misses += 1;
                 None
             }

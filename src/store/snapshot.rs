@@ -345,10 +345,8 @@ impl Keyspace {
         let lazyfree = &self.lazyfree;
         for (db, d) in dbs.iter_mut().enumerate() {
             scans.push(d.expire_due(now_ms, |key, old| {
-                match saving {
-                    Some(keeper) => keeper.removed(kept, db, key, old),
-                    None => lazyfree.free_as(super::Lazy::Expire, old.value),
-                }
+                let free = |e: Entry| lazyfree.free_as(super::Lazy::Expire, e.value);
+                super::hand_off(saving, kept, db, key, old, free);
                 expired.push((db, Key::from(key)));
             }));
         }
