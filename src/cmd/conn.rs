@@ -295,10 +295,7 @@ fn client_help(ctx: &mut Ctx) {
 /// that may change data or replicate.
 fn client_pause(ctx: &mut Ctx, argv: &Argv) {
     if argv.len() > 4 {
-        let mut text = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
-        text.extend_from_slice(super::c_prefix(argv.get(1), 128));
-        text.extend_from_slice(b"'. Try CLIENT HELP.");
-        return ctx.out.error_bytes(&text);
+        return super::subcommand_syntax_error(ctx.out, argv);
     }
     let all = match argv.len() {
         4 if eq_ic(argv.get(3), "write") => false,

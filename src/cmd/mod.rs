@@ -749,6 +749,17 @@ pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
 }
 
 /// Replies `-ERR unknown subcommand 'x'. Try CMD HELP.`
+/// `addReplySubcommandSyntaxError`: a known subcommand with arguments its
+/// command does not take (`... for 'GET'. Try SLOWLOG HELP.`).
+pub fn subcommand_syntax_error(out: &mut ReplyBuf, argv: &Argv) {
+    let mut t = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    t.extend_from_slice(c_prefix(argv.get(1), 128));
+    t.extend_from_slice(b"'. Try ");
+    t.extend_from_slice(&argv.get(0).to_ascii_uppercase());
+    t.extend_from_slice(b" HELP.");
+    out.error_bytes(&t);
+}
+
 pub fn unknown_subcommand(ctx: &mut Ctx, container: &str, sub: &[u8]) {
     let mut text = b"ERR unknown subcommand '".to_vec();
     text.extend_from_slice(c_prefix(sub, 128));

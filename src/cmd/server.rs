@@ -401,10 +401,7 @@ pub fn slowlog(ctx: &mut Ctx, argv: &Argv) {
             ctx.out.bulk(&e.name);
         }
     } else {
-        let mut text = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
-        text.extend_from_slice(super::c_prefix(sub, 128));
-        text.extend_from_slice(b"'. Try SLOWLOG HELP.");
-        ctx.out.error_bytes(&text);
+        super::subcommand_syntax_error(ctx.out, argv);
     }
 }
 

@@ -9,6 +9,7 @@
 //! `streamPropagateXCLAIM`, `streamPropagateGroupID`).
 
 use super::flags::{CONTAINER, DENYOOM, FAST, READONLY, WRITE};
+use super::subcommand_syntax_error;
 use super::table::KEYS_AFTER_STREAMS;
 use super::{
     c_prefix, command_table, eq_ic, Ctx, ERR_NOT_INT, ERR_NO_KEY, ERR_SYNTAX, ERR_WRONGTYPE,
@@ -1120,16 +1121,6 @@ fn nogroup_key_or_group(key: &[u8], group: &[u8]) -> Vec<u8> {
     t
 }
 
-/// `addReplySubcommandSyntaxError`.
-fn subcommand_syntax_error(ctx: &mut Ctx, argv: &Argv) {
-    let mut t = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
-    t.extend_from_slice(c_prefix(argv.get(1), 128));
-    t.extend_from_slice(b"'. Try ");
-    t.extend_from_slice(&argv.get(0).to_ascii_uppercase());
-    t.extend_from_slice(b" HELP.");
-    ctx.out.error_bytes(&t);
-}
-
 /// `addReplyHelp`: the header, the lines, then HELP.
 fn reply_help(ctx: &mut Ctx, argv: &Argv, lines: &[&str]) {
     ctx.out.array(lines.len() + 3);
@@ -1171,7 +1162,7 @@ pub fn xgroup(ctx: &mut Ctx, argv: &Argv) {
                 }
                 i += 2;
             } else {
-                return subcommand_syntax_error(ctx, argv);
+                return subcommand_syntax_error(ctx.out, argv);
             }
         }
         match write(&mut ctx.ks, argv.get(2)) {
@@ -1292,7 +1283,7 @@ pub fn xgroup(ctx: &mut Ctx, argv: &Argv) {
             None => ctx.out.int(0),
         }
     } else {
-        subcommand_syntax_error(ctx, argv);
+        subcommand_syntax_error(ctx.out, argv);
     }
 }
 
@@ -1761,7 +1752,7 @@ pub fn xinfo(ctx: &mut Ctx, argv: &Argv) {
     let sub = argv.get(1);
     if eq_ic(sub, "help") {
         if argv.len() != 2 {
-            return subcommand_syntax_error(ctx, argv);
+            return subcommand_syntax_error(ctx.out, argv);
         }
         return reply_help(
             ctx,
@@ -1777,7 +1768,7 @@ pub fn xinfo(ctx: &mut Ctx, argv: &Argv) {
         );
     }
     if argv.len() < 3 {
-        return subcommand_syntax_error(ctx, argv);
+        return subcommand_syntax_error(ctx.out, argv);
     }
     let key = argv.get(2);
     let now = ctx.ks.now_ms as i64;
@@ -1817,7 +1808,7 @@ pub fn xinfo(ctx: &mut Ctx, argv: &Argv) {
     } else if eq_ic(sub, "stream") {
         xinfo_stream(ctx.out, argv, s);
     } else {
-        subcommand_syntax_error(ctx, argv);
+        subcommand_syntax_error(ctx.out, argv);
     }
 }
 
@@ -1845,10 +1836,7 @@ fn xinfo_stream(out: &mut ReplyBuf, argv: &Argv, s: &Stream) {
             || !eq_ic(argv.get(3), "full")
             || (opts == 3 && !eq_ic(argv.get(4), "count"));
         if bad {
-            let mut t = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
-            t.extend_from_slice(c_prefix(argv.get(1), 128));
-            t.extend_from_slice(b"'. Try XINFO HELP.");
-            return out.error_bytes(&t);
+            return subcommand_syntax_error(out, argv);
         }
         if opts == 3 {
             match parse_i64(argv.get(5)) {
