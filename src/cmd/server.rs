@@ -470,20 +470,7 @@ fn latency_histogram(ctx: &mut Ctx, argv: &Argv) {
     };
     let mut found = Vec::new();
     for cmd in wanted {
-        let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
-        for m in &ctx.srv.metrics {
-            if let Some(h) = m
-                .lock()
-                .cmds
-                .get(cmd.id())
-                .and_then(|c| c.latency_ns.as_ref())
-            {
-                let _ = merged
-                    .get_or_insert_with(crate::server::new_latency_histogram)
-                    .add(h);
-            }
-        }
-        if let Some(h) = merged.filter(|h| !h.is_empty()) {
+        if let Some(h) = ctx.srv.command_latency(cmd.id()).filter(|h| !h.is_empty()) {
             if !found.iter().any(|(name, _)| *name == cmd.name) {
                 found.push((cmd.name, h));
             }
@@ -875,15 +862,9 @@ fn info_section(ctx: &mut Ctx, name: &str) -> Option<String> {
             s.push_str("# Latencystats\r\n");
             let percentiles = srv.config.read().latency_tracking_info_percentiles.clone();
             for (id, cmd) in all_commands().iter().enumerate() {
-                let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
-                for m in &srv.metrics {
-                    if let Some(h) = m.lock().cmds.get(id).and_then(|c| c.latency_ns.as_ref()) {
-                        let target =
-                            merged.get_or_insert_with(crate::server::new_latency_histogram);
-                        let _ = target.add(h);
-                    }
-                }
-                let Some(h) = merged else { continue };
+                let Some(h) = srv.command_latency(id) else {
+                    continue;
+                };
                 let fields: Vec<String> = percentiles
                     .iter()
                     .map(|p| {

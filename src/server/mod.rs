@@ -661,6 +661,18 @@ impl Server {
         }
     }
 
+    /// Command `id`'s latency histogram, the shards' merged (None when no
+    /// shard tracked a call of it: latency-tracking off, or never run).
+    pub fn command_latency(&self, id: usize) -> Option<Histogram<u64>> {
+        let mut merged: Option<Histogram<u64>> = None;
+        for m in &self.metrics {
+            if let Some(h) = m.lock().cmds.get(id).and_then(|c| c.latency_ns.as_ref()) {
+                let _ = merged.get_or_insert_with(new_latency_histogram).add(h);
+            }
+        }
+        merged
+    }
+
     /// Records a command rejected before it ran (arity, auth).
     pub fn metrics_reject(&self, shard: usize, cmd: &'static Command) {
         let mut m = self.metrics[shard].lock();
