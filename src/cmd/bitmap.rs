@@ -134,7 +134,7 @@ pub fn getbit(ctx: &mut Ctx, argv: &Argv) {
 }
 
 /// A string key's bytes, copied (None: missing); WRONGTYPE for others.
-fn read_bytes(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, &'static str> {
+pub(super) fn read_bytes(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, &'static str> {
     match ctx.ks.lookup_read(key) {
         None => Ok(None),
         Some(entry) => entry

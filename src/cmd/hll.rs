@@ -439,13 +439,9 @@ fn sparse_max_bytes(ctx: &Ctx) -> u64 {
 /// A string key's bytes for a HyperLogLog command: Ok(None) when missing,
 /// the error reply text for other types and non-HLL strings.
 fn read_hll(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, &'static str> {
-    let Some(entry) = ctx.ks.lookup_read(key) else {
-        return Ok(None);
-    };
-    match entry.value.with_string_bytes(<[u8]>::to_vec) {
-        None => Err(ERR_WRONGTYPE),
-        Some(bytes) if is_hll(&bytes) => Ok(Some(bytes)),
-        Some(_) => Err(ERR_NOT_HLL),
+    match super::bitmap::read_bytes(ctx, key)? {
+        Some(bytes) if !is_hll(&bytes) => Err(ERR_NOT_HLL),
+        found => Ok(found),
     }
 }
 
