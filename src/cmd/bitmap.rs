@@ -62,7 +62,9 @@ fn string_for_bits<'a>(
         .ok()
         .and_then(|b| b.checked_add(1))
         .ok_or(ERR_STRING_ALLOC)?;
-    let exists = match ctx.ks.lookup_write(key) {
+    // Only a look: the lookup below that changes it keeps the snapshot's
+    // copy, once.
+    let exists = match ctx.ks.lookup_write_ref(key) {
         None => false,
         Some(entry) if entry.value.string_len().is_none() => return Err(ERR_WRONGTYPE),
         Some(_) => true,

@@ -106,11 +106,8 @@ impl LatencyMonitor {
     }
 
     pub fn series(&self, event: &[u8]) -> Option<Series> {
-        self.events
-            .lock()
-            .iter()
-            .find(|(name, _)| name.as_bytes() == event)
-            .map(|(_, series)| series.clone())
+        let event = std::str::from_utf8(event).ok()?;
+        self.events.lock().get(event).cloned()
     }
 
     /// `latencyResetEvent`: drops one class (case-insensitively) or, with
