@@ -1110,8 +1110,7 @@ fn expired_on_lookup(
     db: usize,
     key: &[u8],
     old: Entry,
-    expired: &mut u64,
-    prop: &mut Propagation,
+    (expired, prop): (&mut u64, &mut Propagation),
 ) {
     let free = |e: Entry| keyspace.lazyfree.free_as(Lazy::Expire, e.value);
     hand_off(saving, kept, db, key, old, free);
@@ -1250,15 +1249,8 @@ impl<'a> Keys<'a> {
             Lookup::Hidden => None,
             Lookup::Expired(old) => {
                 let found = (&mut stripe.kept, &stripe.watchers[..], saving);
-                expired_on_lookup(
-                    keyspace,
-                    found,
-                    db,
-                    key,
-                    old,
-                    &mut self.expired,
-                    &mut self.prop,
-                );
+                let tally = (&mut self.expired, &mut self.prop);
+                expired_on_lookup(keyspace, found, db, key, old, tally);
                 None
             }
             Lookup::Missing => None,
@@ -1281,15 +1273,8 @@ impl<'a> Keys<'a> {
             }
             Lookup::Expired(old) => {
                 let found = (&mut stripe.kept, &stripe.watchers[..], saving);
-                expired_on_lookup(
-                    keyspace,
-                    found,
-                    db,
-                    key,
-                    old,
-                    &mut self.expired,
-                    &mut self.prop,
-                );
+                let tally = (&mut self.expired, &mut self.prop);
+                expired_on_lookup(keyspace, found, db, key, old, tally);
                 *misses += 1;
                 None
             }
