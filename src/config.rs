@@ -362,6 +362,8 @@ pub struct Config {
     pub slowlog_max_len: i64,
     /// `latency-monitor-threshold` in milliseconds (0: off).
     pub latency_monitor_threshold: i64,
+    /// `notify-keyspace-events` as `store::events` flags.
+    pub notify_keyspace_events: u32,
     /// `appendonly`: only `no` until AOF exists (a `yes` that silently did
     /// not persist would lose data). Present so tools that read it
     /// (redis-benchmark's CONFIG GET) find it.
@@ -532,6 +534,7 @@ impl Config {
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
             latency_monitor_threshold: 0,
+            notify_keyspace_events: 0,
             appendonly: false,
             rdbcompression: false,
             rdbchecksum: false,
@@ -1317,6 +1320,29 @@ pub static DIRECTIVES: &[Directive] = &[
             set: |c, v| c.latency_monitor_threshold = v,
             min: 0,
             max: i64::MAX,
+        },
+    },
+    Directive {
+        name: "notify-keyspace-events",
+        alias: None,
+        default: "",
+        flags: 0,
+        kind: Kind::Special {
+            // config.c `setConfigNotifyKeyspaceEventsOption`.
+            set: |c, args, _| {
+                let [classes] = args else {
+                    return Err("wrong number of arguments".into());
+                };
+                c.notify_keyspace_events = crate::store::events::parse(classes)
+                    .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+                Ok(())
+            },
+            show: |c| crate::store::events::show(c.notify_keyspace_events),
+            // Written (quoted) when any class is set, else only in place.
+            rewrite: |name, c, _| {
+                let shown = crate::store::events::show(c.notify_keyspace_events);
+                Rewrite::single(name, &repr(&shown), c.notify_keyspace_events != 0)
+            },
         },
     },
     Directive {
@@ -3920,8 +3946,8 @@ mod tests {
             ("dir /nonexistent-sluice-dir", "No such file or directory"),
             ("daemonize maybe", "argument must be 'yes' or 'no'"),
             (
-                "notify-keyspace-events KEA",
-                "sluice does not implement keyspace notifications",
+                "notify-keyspace-events KEA!",
+                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
             ),
             (
                 "cluster-enabled yes",
@@ -4447,8 +4473,13 @@ mod tests {
         );
         assert_eq!(got(&set, "hll-sparse-max-bytes").unwrap(), "1024");
         assert_eq!(
-            set.set(&[pair("notify-keyspace-events", "Ex")]),
-            Err("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - sluice does not implement keyspace notifications".into())
+            set.set(&[pair("notify-keyspace-events", "Exz")]),
+            Ok(vec!["notify-keyspace-events"])
+        );
+        assert_eq!(got(&set, "notify-keyspace-events").unwrap(), "zxE");
+        assert_eq!(
+            set.set(&[pair("notify-keyspace-events", "Ey")]),
+            Err("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
         );
         assert_eq!(
             set.set(&[pair("always-show-logo", "yes")]),

@@ -57,16 +57,19 @@ fn diff_threads_2() {
 }
 
 fn run_diff(threads: usize) {
-    let Some(common::DiffRun {
+    let Some(run) = common::diff_run(threads) else {
+        return;
+    };
+    let events = run.key_events();
+    let common::DiffRun {
         mut rng,
         seed,
         redis,
         sluice,
-    }) = common::diff_run(threads)
-    else {
-        return;
-    };
+    } = run;
     let mut pair = Pair {
+        events,
+        events_seen: 0,
         redis: redis.client(),
         sluice: sluice.client(),
         seed,
@@ -103,6 +106,7 @@ fn run_diff(threads: usize) {
             }
             Step::ScanAll(args) => pair.check_scan_all(&args),
         };
+        pair.check_events();
     }
     pair.check_final_state();
     assert_eq!(
@@ -111,8 +115,8 @@ fn run_diff(threads: usize) {
     );
     eprintln!(
         "diff (server-threads {threads}): {sent} commands identical, seed={seed}, \
-         reply kinds: {:?}",
-        pair.kinds
+         reply kinds: {:?}, keyspace events: {}",
+        pair.kinds, pair.events_seen
     );
 }
 
@@ -186,6 +190,10 @@ enum Step {
 struct Pair {
     redis: Client,
     sluice: Client,
+    /// Keyspace notifications of both, compared after every step, and
+    /// how many matched.
+    events: common::KeyEvents,
+    events_seen: usize,
     seed: u64,
     threads: usize,
     step: usize,
@@ -291,6 +299,21 @@ impl Pair {
             reply
         };
         self.history.push_back((self.step, cmd, reply));
+    }
+
+    /// Compares the keyspace events the step caused on both servers.
+    fn check_events(&mut self) {
+        let checked = self.events.check();
+        self.events_seen += checked.as_ref().map_or(0, |n| *n);
+        if let Err(diff) = checked {
+            let last = self
+                .history
+                .back()
+                .map(|(_, c, _)| c.clone())
+                .unwrap_or_default();
+            let none = Reply::Bulk(None);
+            self.fail(&last, &diff, &none, b"", &none, b"");
+        }
     }
 
     fn fail(&mut self, cmd: &str, how: &str, r: &Reply, r_raw: &[u8], s: &Reply, s_raw: &[u8]) {

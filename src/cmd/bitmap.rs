@@ -8,7 +8,7 @@ use super::string::ERR_STRING_ALLOC;
 use super::{eq_ic, Ctx, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
 use crate::num::parse_i64;
 use crate::protocol::Argv;
-use crate::store::{Entry, Value};
+use crate::store::{events, Entry, Value};
 
 const W: u32 = WRITE | DENYOOM;
 const RF: u32 = READONLY | FAST;
@@ -112,6 +112,7 @@ pub fn setbit(ctx: &mut Ctx, argv: &Argv) {
             buf[byte] &= !mask;
         }
         ctx.ks.modified(key);
+        ctx.ks.notify(events::STRING, "setbit", key);
     }
     ctx.out.int(i64::from(was));
 }
@@ -362,7 +363,9 @@ pub fn bitop(ctx: &mut Ctx, argv: &Argv) {
     let maxlen = sources.iter().map(Vec::len).max().unwrap_or(0);
     let dst = argv.get(2);
     if maxlen == 0 {
-        ctx.ks.delete(dst);
+        if ctx.ks.delete(dst) {
+            ctx.ks.notify(events::GENERIC, "del", dst);
+        }
         return ctx.out.int(0);
     }
     let mut out = Vec::new();
@@ -386,6 +389,7 @@ pub fn bitop(ctx: &mut Ctx, argv: &Argv) {
         out.push(byte);
     }
     ctx.ks.set(dst, Value::Raw(out), 0);
+    ctx.ks.notify(events::STRING, "set", dst);
     ctx.out.int(maxlen as i64);
 }
 
@@ -653,6 +657,7 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &Argv, read_only: bool) {
     if changes > 0 {
         ctx.ks.modified(key);
         ctx.ks.dirty += changes - 1;
+        ctx.ks.notify(events::STRING, "setbit", key);
     }
     ctx.out.array(replies.len());
     for reply in replies {

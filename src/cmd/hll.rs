@@ -12,7 +12,7 @@ use super::command_table;
 use super::flags::{DENYOOM, FAST, MAY_REPLICATE, READONLY, WRITE};
 use super::{Ctx, ERR_WRONGTYPE};
 use crate::protocol::Argv;
-use crate::store::Value;
+use crate::store::{events, Value};
 
 command_table! {
     pub static TABLE;
@@ -473,6 +473,7 @@ pub fn pfadd(ctx: &mut Ctx, argv: &Argv) {
         invalidate_cache(&mut s);
         store(ctx, key, s, created);
         ctx.ks.dirty += updated - 1;
+        ctx.ks.notify(events::STRING, "pfadd", key);
     }
     ctx.out.int(i64::from(updated > 0));
 }
@@ -573,6 +574,8 @@ pub fn pfmerge(ctx: &mut Ctx, argv: &Argv) {
     }
     invalidate_cache(&mut s);
     store(ctx, key, s, created);
+    // hyperloglog.c: a merge is a mass add, so it is a "pfadd" event.
+    ctx.ks.notify(events::STRING, "pfadd", key);
     ctx.out.ok();
 }
 

@@ -7,7 +7,7 @@ use crate::glob::glob_match;
 use crate::num::parse_i64;
 use crate::protocol::Argv;
 use crate::store::lazyfree::Lazy;
-use crate::store::{Entry, Key, STRIPES};
+use crate::store::{events, Entry, Key, STRIPES};
 use std::cell::Cell;
 
 /// DEL: UNLINK under `lazyfree-lazy-user-del`.
@@ -28,11 +28,15 @@ fn delete_keys(ctx: &mut Ctx, argv: &Argv, lazy: bool) {
         .iter()
         .skip(1)
         .filter(|key| {
-            ctx.ks.delete_with(key, |e| {
+            let deleted = ctx.ks.delete_with(key, |e| {
                 if lazy {
                     lazyfree.free(e.value)
                 }
-            })
+            });
+            if deleted {
+                ctx.ks.notify(events::GENERIC, "del", key);
+            }
+            deleted
         })
         .count();
     ctx.out.int(deleted as i64);
@@ -322,9 +326,13 @@ fn rename_generic(ctx: &mut Ctx, argv: &Argv, nx: bool) {
     }
     let entry = ctx.ks.remove(src).expect("looked up above");
     ctx.ks.modified(src);
+    // Redis deletes an old destination first: its dbAdd always adds.
     ctx.ks.insert_in(ctx.ks.db, dst, entry);
+    ctx.ks.notify(events::NEW, "new", dst);
     ctx.ks.modified(dst);
     ctx.ks.dirty -= 1; // Redis counts a rename as one change.
+    ctx.ks.notify(events::GENERIC, "rename_from", src);
+    ctx.ks.notify(events::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1)
     } else {
@@ -365,7 +373,8 @@ pub fn copy(ctx: &mut Ctx, argv: &Argv) {
             .out
             .error("ERR source and destination objects are the same");
     }
-    let Some(entry) = ctx.ks.lookup_write(src).map(|e| e.clone()) else {
+    // A read of the source (db.c `copyCommand`: hits, misses, keymiss).
+    let Some(entry) = ctx.ks.lookup_read(src).cloned() else {
         return ctx.out.int(0);
     };
     let own_db = ctx.ks.db;
@@ -376,7 +385,9 @@ pub fn copy(ctx: &mut Ctx, argv: &Argv) {
         return ctx.out.int(0);
     }
     ctx.ks.insert_in(ctx.ks.db, dst, entry);
+    ctx.ks.notify(events::NEW, "new", dst);
     ctx.ks.modified(dst);
+    ctx.ks.notify(events::GENERIC, "copy_to", dst);
     ctx.ks.db = own_db;
     ctx.out.int(1);
 }
@@ -405,8 +416,11 @@ pub fn move_(ctx: &mut Ctx, argv: &Argv) {
     let entry = ctx.ks.remove(key).expect("looked up above");
     ctx.ks.modified(key);
     ctx.ks.insert_in(target, key, entry);
+    ctx.ks.events.add(events::NEW, "new", target, key);
     ctx.ks.modified_in(target, key);
     ctx.ks.dirty -= 1;
+    ctx.ks.notify(events::GENERIC, "move_from", key);
+    ctx.ks.events.add(events::GENERIC, "move_to", target, key);
     ctx.out.int(1);
 }
 
@@ -443,7 +457,7 @@ pub fn object(ctx: &mut Ctx, argv: &Argv) {
     }
     let clock = ctx.ks.lru_clock;
     let now_ms = ctx.ks.now_ms;
-    let Some(entry) = ctx.ks.peek(argv.get(2)) else {
+    let Some(entry) = ctx.ks.peek_quiet(argv.get(2)) else {
         return ctx.out.null();
     };
     let entry: &Entry = entry;
@@ -542,11 +556,13 @@ fn expire_generic(ctx: &mut Ctx, argv: &Argv, relative: bool, unit: Unit, name: 
     }
     if when <= ctx.ks.now_ms as i64 {
         ctx.ks.delete(key);
+        ctx.ks.notify(events::GENERIC, "del", key);
         // Replicated as an explicit DEL (expire.c `expireGenericCommand`).
         ctx.propagate_as(&[b"DEL", key]);
     } else {
         ctx.ks.set_expire(key, when as u64);
         ctx.ks.modified(key);
+        ctx.ks.notify(events::GENERIC, "expire", key);
         // Replicated as PEXPIREAT <absolute ms> with the options kept; the
         // name is rewritten unless it already was PEXPIREAT.
         let when_text = itoa::Buffer::new().format(when).as_bytes().to_vec();
@@ -619,6 +635,7 @@ pub fn persist(ctx: &mut Ctx, argv: &Argv) {
         Some(entry) if entry.expire_ms != 0 => {
             ctx.ks.set_expire(key, 0);
             ctx.ks.modified(key);
+            ctx.ks.notify(events::GENERIC, "persist", key);
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),

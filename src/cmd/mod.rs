@@ -449,6 +449,7 @@ pub fn call(
     let lru_clock = crate::server::lru_clock_at(now_ms);
     let mut ks = Keys::new(locked, client.db, now_ms, lru_clock);
     ks.lfu = srv.lfu_params();
+    ks.events.flags = srv.notify_flags.load(std::sync::atomic::Ordering::Relaxed);
     // The master link's writes go on as the master's bytes (below), so
     // they build no propagation form.
     ks.prop.enabled = srv.propagation_enabled() && !client.master_link;
@@ -482,6 +483,10 @@ pub fn call(
     blocking::serve_ready(srv, &mut ctx.ks);
     for op in std::mem::take(&mut ctx.ks.prop.ops) {
         propagate(ctx.srv, ctx.client, vec![op], false);
+    }
+    // Keyspace events, in order, while the stripes are still held.
+    if !ctx.ks.events.list.is_empty() {
+        srv.publish_events(&ctx.ks.events.list);
     }
     let Keys {
         dirty,
@@ -631,6 +636,7 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     ks.lfu = ctx.ks.lfu;
     ks.prop.enabled = ctx.ks.prop.enabled;
     ks.expiry = ctx.ks.expiry;
+    ks.events.flags = ctx.ks.events.flags;
     if multi::watched_keys_changed(ctx.client, &mut ks) {
         drop(ks);
         ctx.out.null_array();
@@ -674,6 +680,9 @@ pub fn exec_queued(ctx: &mut Ctx, queued: Vec<(&'static Command, Argv)>) {
     blocking::serve_ready(ctx.srv, &mut ks);
     for op in std::mem::take(&mut ks.prop.ops) {
         propagate(ctx.srv, ctx.client, vec![op], false);
+    }
+    if !ks.events.list.is_empty() {
+        ctx.srv.publish_events(&ks.events.list);
     }
     ctx.ks.prop.prevent = true;
     ctx.ks.dirty += ks.dirty;

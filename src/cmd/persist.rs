@@ -8,7 +8,7 @@ use super::{command_table, eq_ic, Ctx, ERR_NOT_INT, ERR_SYNTAX};
 use crate::num::parse_i64;
 use crate::protocol::Argv;
 use crate::server::persist::{self, SaveError};
-use crate::store::Value;
+use crate::store::{events, Value};
 
 command_table! {
     pub static TABLE;
@@ -119,11 +119,13 @@ pub fn restore(ctx: &mut Ctx, argv: &Argv) {
     if ttl != 0 && ttl <= now {
         // Already expired: the key is gone (and replicated as DEL).
         if deleted {
+            ctx.ks.notify(events::GENERIC, "del", key);
             ctx.propagate_as(&[b"DEL", key]);
         }
         return ctx.out.ok();
     }
     ctx.ks.set(key, value, ttl as u64);
+    ctx.ks.notify(events::GENERIC, "restore", key);
     if ttl != 0 && !absttl {
         let mut parts: Vec<Vec<u8>> = argv.iter().map(<[u8]>::to_vec).collect();
         parts[2] = ttl.to_string().into_bytes();

@@ -6,9 +6,7 @@
 use super::{command_table, eq_ic, flags::*, unknown_subcommand, Client, Ctx};
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::pubsub::Subscriber;
-use crate::server::{DeliveryTargets, ShardMsg};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 command_table! {
     pub static TABLE;
@@ -153,37 +151,9 @@ pub fn forget_client(srv: &crate::server::Server, client: &Client) {
     }
 }
 
-/// PUBLISH channel message: replies with the number of receivers; each
-/// receiver's shard gets one message listing its clients.
+/// PUBLISH channel message: replies with the number of receivers.
 pub fn publish(ctx: &mut Ctx, argv: &Argv) {
-    let (channel, message) = (argv.get(1), argv.get(2));
-    let mut per_shard: Vec<DeliveryTargets> = vec![Vec::new(); ctx.srv.threads];
-    let receivers = {
-        let registry = ctx.srv.pubsub.lock();
-        let receivers = registry.receivers(channel);
-        for d in &receivers {
-            if let Some(list) = per_shard.get_mut(d.to.shard) {
-                list.push((d.to.id, d.pattern.map(Arc::from)));
-            }
-        }
-        receivers.len()
-    };
-    if receivers > 0 {
-        let channel: Arc<[u8]> = channel.into();
-        let message: Arc<[u8]> = message.into();
-        for (shard, targets) in per_shard.into_iter().enumerate() {
-            if targets.is_empty() {
-                continue;
-            }
-            if let Some(handle) = ctx.srv.shard_handles().get(shard) {
-                handle.send(ShardMsg::Deliver {
-                    targets,
-                    channel: channel.clone(),
-                    message: message.clone(),
-                });
-            }
-        }
-    }
+    let receivers = ctx.srv.publish(argv.get(1), argv.get(2));
     // PUBLISH reaches replicas' subscribers too (pubsub.c, non-cluster).
     ctx.force_propagation();
     ctx.out.int(receivers as i64);

@@ -26,7 +26,7 @@ use super::{cstr, eq_ic, Ctx, ERR_NOT_INT, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTY
 use crate::num::{incrbyfloat as add_long_double, parse_i64};
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::Server;
-use crate::store::Value;
+use crate::store::{events, Value};
 
 const ERR_OFFSET_RANGE: &str = "ERR offset is out of range";
 const ERR_STRING_SIZE: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
@@ -284,6 +284,10 @@ fn set_generic(
     };
     ctx.ks
         .set(key, Value::string(val), expire_ms.unwrap_or(keep));
+    ctx.ks.notify(events::STRING, "set", key);
+    if expire_ms.is_some() {
+        ctx.ks.notify(events::GENERIC, "expire", key);
+    }
     propagate_set(ctx, argv, key, val, opts, expire_ms);
     if !opts.get {
         match reply {
@@ -402,6 +406,7 @@ pub fn getset(ctx: &mut Ctx, argv: &Argv) {
         return;
     }
     ctx.ks.set(key, Value::string(argv.get(2)), 0);
+    ctx.ks.notify(events::STRING, "set", key);
     ctx.propagate_as(&[b"SET", key, argv.get(2)]);
 }
 
@@ -410,6 +415,7 @@ pub fn getdel(ctx: &mut Ctx, argv: &Argv) {
     let key = argv.get(1);
     if get_generic(ctx, key) == Ok(true) {
         ctx.ks.delete(key);
+        ctx.ks.notify(events::GENERIC, "del", key);
         ctx.propagate_as(&[b"DEL", key]);
     }
 }
@@ -448,16 +454,19 @@ pub fn getex(ctx: &mut Ctx, argv: &Argv) {
         // Redis `checkAlreadyExpired`: an absolute time not after now deletes.
         Some(ms) if absolute && ms <= now_ms => {
             ctx.ks.delete(key);
+            ctx.ks.notify(events::GENERIC, "del", key);
             ctx.propagate_as(&[b"DEL", key]);
         }
         Some(ms) => {
             ctx.ks.set_expire(key, ms);
             ctx.ks.modified(key);
+            ctx.ks.notify(events::GENERIC, "expire", key);
             ctx.propagate_as(&[b"PEXPIREAT", key, itoa::Buffer::new().format(ms).as_bytes()]);
         }
         None if opts.persist && had_ttl => {
             ctx.ks.set_expire(key, 0);
             ctx.ks.modified(key);
+            ctx.ks.notify(events::GENERIC, "persist", key);
             ctx.propagate_as(&[b"PERSIST", key]);
         }
         None => {}
@@ -493,6 +502,7 @@ fn mset_generic(ctx: &mut Ctx, argv: &Argv, nx: bool, name: &str) {
     }
     for j in (1..argv.len()).step_by(2) {
         ctx.ks.set(argv.get(j), Value::string(argv.get(j + 1)), 0);
+        ctx.ks.notify(events::STRING, "set", argv.get(j));
     }
     if nx {
         ctx.out.int(1);
@@ -543,6 +553,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], incr: i64) {
             } else {
                 ctx.ks.set(key, Value::Int(n), 0);
             }
+            ctx.ks.notify(events::STRING, "incrby", key);
             ctx.out.int(n);
         }
     }
@@ -603,6 +614,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, argv: &Argv) {
             } else {
                 ctx.ks.set(key, Value::string_no_int(&new), 0);
             }
+            ctx.ks.notify(events::STRING, "incrbyfloat", key);
             // Always replicated as the resulting value, so float formatting
             // can never diverge on a replica (t_string.c).
             ctx.propagate_as(&[b"SET", key, &new, b"KEEPTTL"]);
@@ -645,6 +657,7 @@ pub fn append(ctx: &mut Ctx, argv: &Argv) {
             len
         }
     };
+    ctx.ks.notify(events::STRING, "append", key);
     ctx.out.int(i64::try_from(new_len).unwrap_or(i64::MAX));
 }
 
@@ -776,6 +789,7 @@ pub fn setrange(ctx: &mut Ctx, argv: &Argv) {
             len
         }
     };
+    ctx.ks.notify(events::STRING, "setrange", key);
     ctx.out.int(i64::try_from(new_len).unwrap_or(i64::MAX));
 }
 
@@ -840,10 +854,11 @@ fn lcs_operand_len(ctx: &mut Ctx, key: &[u8]) -> Option<usize> {
     }
 }
 
-/// A copy of the string at `key` (empty when missing), without stats.
+/// A copy of the string at `key` (empty when missing), looked up a
+/// second time (the first counted it).
 fn lcs_operand(ctx: &mut Ctx, key: &[u8]) -> Vec<u8> {
     ctx.ks
-        .peek(key)
+        .lookup_write_ref(key)
         .and_then(|entry| entry.value.with_string_bytes(<[u8]>::to_vec))
         .unwrap_or_default()
 }

@@ -262,13 +262,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     inert("aof-disable-auto-gc", "no", 0, Shape::Bool),
     // Features sluice lacks: only their "off" value loads.
     default_only(
-        "notify-keyspace-events",
-        "",
-        0,
-        Shape::Str,
-        "sluice does not implement keyspace notifications",
-    ),
-    default_only(
         "aclfile",
         "",
         IMMUTABLE,

@@ -26,7 +26,9 @@ use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -276,6 +278,17 @@ fn lazy_modes(c: &Config) -> Vec<crate::store::lazyfree::Lazy> {
     .collect()
 }
 
+/// The keyspace-event flags commands collect under: 0 when nothing would
+/// be published (no class, or neither K nor E), so commands skip the work.
+fn notify_flags(c: &Config) -> u32 {
+    let flags = c.notify_keyspace_events;
+    if crate::store::events::active(flags) {
+        flags
+    } else {
+        0
+    }
+}
+
 fn eviction_array(c: &Config) -> [u64; 6] {
     [
         c.maxmemory,
@@ -330,6 +343,9 @@ pub struct Server {
     pub process_supervised: OnceLock<&'static str>,
     /// Cached `latency-tracking`, read on every command without the config lock.
     pub latency_tracking: AtomicBool,
+    /// Cached `notify-keyspace-events` flags (`store::events`), read by
+    /// every command; 0 unless some event would be published.
+    pub notify_flags: AtomicU32,
     /// Cached encoding thresholds, read by collection writes without the
     /// config lock; refreshed by [`Server::refresh_cached_config`].
     encoding: [AtomicI64; 9],
@@ -360,6 +376,7 @@ impl Server {
         keyspace.set_preimage_encoder(persist::encode_preimage);
         let tcp_port = config.port;
         let latency_tracking = AtomicBool::new(config.latency_tracking);
+        let notify_flags = notify_flags(&config);
         let encoding = EncodingLimits::from_config(&config)
             .to_array()
             .map(AtomicI64::new);
@@ -392,6 +409,7 @@ impl Server {
             latency: Default::default(),
             process_supervised: OnceLock::new(),
             latency_tracking,
+            notify_flags: AtomicU32::new(notify_flags),
             encoding,
             eviction,
             ops_samples: Mutex::new(OpsSamples::default()),
@@ -543,6 +561,8 @@ impl Server {
             slot.store(value, Ordering::Relaxed);
         }
         self.keyspace.lazyfree.set_modes(&lazy_modes(&config));
+        self.notify_flags
+            .store(notify_flags(&config), Ordering::Relaxed);
         let max_len = u64::try_from(config.slowlog_max_len).unwrap_or(0);
         self.slowlog
             .configure(config.slowlog_log_slower_than, max_len);

@@ -7,7 +7,11 @@
 //! no subscriber has no entry.
 
 use crate::glob::glob_match;
+use crate::store::events::{self, Event};
 use hashbrown::HashMap;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// A subscribed client: where to deliver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +107,64 @@ impl PubSub {
 
     pub fn pattern_count(&self) -> usize {
         self.patterns.len()
+    }
+}
+
+impl super::Server {
+    /// Sends `message` on `channel` to every subscriber (pubsub.c
+    /// `pubsubPublishMessage`); returns how many received it. Each
+    /// receiver's shard gets one message listing its clients.
+    pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
+        let mut per_shard: Vec<super::DeliveryTargets> = vec![Vec::new(); self.threads];
+        let receivers = {
+            let registry = self.pubsub.lock();
+            let receivers = registry.receivers(channel);
+            for d in &receivers {
+                if let Some(list) = per_shard.get_mut(d.to.shard) {
+                    list.push((d.to.id, d.pattern.map(Arc::from)));
+                }
+            }
+            receivers.len()
+        };
+        if receivers == 0 {
+            return 0;
+        }
+        let channel: Arc<[u8]> = channel.into();
+        let message: Arc<[u8]> = message.into();
+        for (shard, targets) in per_shard.into_iter().enumerate() {
+            if targets.is_empty() {
+                continue;
+            }
+            if let Some(handle) = self.shard_handles().get(shard) {
+                handle.send(super::ShardMsg::Deliver {
+                    targets,
+                    channel: channel.clone(),
+                    message: message.clone(),
+                });
+            }
+        }
+        receivers
+    }
+
+    /// Publishes keyspace events (notify.c `notifyKeyspaceEvent`): `event`
+    /// on `__keyspace@<db>__:<key>` (K), `key` on `__keyevent@<db>__:<event>`
+    /// (E), in the order they happened.
+    pub fn publish_events(&self, events: &[Event]) {
+        let flags = self.notify_flags.load(Ordering::Relaxed);
+        let mut channel = Vec::new();
+        for e in events {
+            if flags & events::KEYSPACE != 0 {
+                channel.clear();
+                write!(channel, "__keyspace@{}__:", e.db).ok();
+                channel.extend_from_slice(&e.key);
+                self.publish(&channel, e.name.as_bytes());
+            }
+            if flags & events::KEYEVENT != 0 {
+                channel.clear();
+                write!(channel, "__keyevent@{}__:{}", e.db, e.name).ok();
+                self.publish(&channel, &e.key);
+            }
+        }
     }
 }
 

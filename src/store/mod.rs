@@ -14,6 +14,7 @@
 //! ```
 
 pub mod digest;
+pub mod events;
 pub mod hash;
 pub mod lazyfree;
 use lazyfree::Lazy;
@@ -1079,6 +1080,8 @@ pub struct Keys<'a> {
     pub ready: Vec<(usize, Key)>,
     /// Expired keys: deleted (a master) or not (a replica).
     pub expiry: Expiry,
+    /// Keyspace notifications of this command, published after it.
+    pub events: events::Events,
 }
 
 /// An entry just taken out of a stripe (held) whose kept cut values are
@@ -1110,7 +1113,7 @@ fn expired_on_lookup(
     db: usize,
     key: &[u8],
     old: Entry,
-    (expired, prop): (&mut u64, &mut Propagation),
+    (expired, prop, events): (&mut u64, &mut Propagation, &mut events::Events),
 ) {
     let free = |e: Entry| keyspace.lazyfree.free_as(Lazy::Expire, e.value);
     hand_off(saving, kept, db, key, old, free);
@@ -1119,6 +1122,7 @@ fn expired_on_lookup(
     if prop.enabled {
         prop.ops.push((db, Argv::from_slices(&[b"DEL", key])));
     }
+    events.add(events::EXPIRED, "expired", db, key);
 }
 
 /// Notes `key` as ready when a live waiter is blocked on it.
@@ -1226,6 +1230,7 @@ impl<'a> Keys<'a> {
             lfu: None,
             ready: Vec::new(),
             expiry: Expiry::Delete,
+            events: events::Events::default(),
         }
     }
 
@@ -1249,7 +1254,7 @@ impl<'a> Keys<'a> {
             Lookup::Hidden => None,
             Lookup::Expired(old) => {
                 let found = (&mut stripe.kept, &stripe.watchers[..], saving);
-                let tally = (&mut self.expired, &mut self.prop);
+                let tally = (&mut self.expired, &mut self.prop, &mut self.events);
                 expired_on_lookup(keyspace, found, db, key, old, tally);
                 None
             }
@@ -1260,7 +1265,7 @@ impl<'a> Keys<'a> {
     /// A live entry for reading: counts hits/misses, updates the access time.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
         let clock = self.lru_clock;
-        let (hits, misses) = (&mut self.hits, &mut self.misses);
+        let (hits, misses, events) = (&mut self.hits, &mut self.misses, &mut self.events);
         let (db, keyspace) = (self.db, self.locked.keyspace);
         let expiry = self.expiry;
         let (stripe, saving) = self.locked.changing_for(key);
@@ -1273,13 +1278,15 @@ impl<'a> Keys<'a> {
             }
             Lookup::Expired(old) => {
                 let found = (&mut stripe.kept, &stripe.watchers[..], saving);
-                let tally = (&mut self.expired, &mut self.prop);
+                let tally = (&mut self.expired, &mut self.prop, &mut *events);
                 expired_on_lookup(keyspace, found, db, key, old, tally);
                 *misses += 1;
+                events.add(events::KEY_MISS, "keymiss", db, key);
                 None
             }
             Lookup::Missing | Lookup::Hidden => {
                 *misses += 1;
+                events.add(events::KEY_MISS, "keymiss", db, key);
                 None
             }
         }
@@ -1312,11 +1319,24 @@ impl<'a> Keys<'a> {
     /// A live entry for reading without an access-time update
     /// (LOOKUP_NOTOUCH: TYPE, OBJECT, TTL). Counts hits and misses.
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.peek_as(key, true)
+    }
+
+    /// [`Keys::peek`] without the `keymiss` event (LOOKUP_NONOTIFY:
+    /// OBJECT).
+    pub fn peek_quiet(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.peek_as(key, false)
+    }
+
+    fn peek_as(&mut self, key: &[u8], notify: bool) -> Option<&Entry> {
         let found = self.live(key).is_some();
         if found {
             self.hits += 1;
         } else {
             self.misses += 1;
+            if notify {
+                self.notify(events::KEY_MISS, "keymiss", key);
+            }
         }
         // A second probe only on a hit; the borrow checker cannot return the
         // first one's reference across the counter update.
@@ -1342,28 +1362,36 @@ impl<'a> Keys<'a> {
         entry.access_s = self.lru_clock;
         entry.freq_minutes = lfu_minutes(self.now_ms);
         let db = self.db;
-        self.insert_in(db, key, entry);
+        if !self.insert_in(db, key, entry) {
+            self.notify(events::NEW, "new", key);
+        }
         let stripe = self.locked.unsaved_stripe_for(key);
         stripe.touch_watched(db, key);
         note_ready(stripe, &mut self.ready, db, key);
     }
 
     /// Puts `entry` at `key` in `db` as it is, dropping any old entry (no
-    /// bookkeeping: a building block for RENAME, COPY, MOVE).
-    pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry) {
+    /// bookkeeping: a building block for RENAME, COPY, MOVE). True if
+    /// there was an old entry.
+    pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry) -> bool {
         let keyspace = self.locked.keyspace;
         let (stripe, saving) = self.locked.changing_for(key);
         let Some(keeper) = saving else {
-            if let Some(old) = stripe.dbs[db].insert(key, entry) {
+            let old = stripe.dbs[db].insert(key, entry);
+            let had = old.is_some();
+            if let Some(old) = old {
                 keyspace.lazyfree.free_as(Lazy::ServerDel, old.value);
             }
-            return;
+            return had;
         };
         let mut entry = entry;
         snapshot::Keeper::mark(&mut stripe.kept, &mut entry);
-        if let Some(old) = stripe.dbs[db].insert_as_is(key, entry) {
+        let old = stripe.dbs[db].insert_as_is(key, entry);
+        let had = old.is_some();
+        if let Some(old) = old {
             keeper.removed(&mut stripe.kept, db, key, old);
         }
+        had
     }
 
     /// Keeps a copy of `key`'s value in `db` for a running snapshot that
@@ -1417,6 +1445,14 @@ impl<'a> Keys<'a> {
         keyspace.remove_dropped(self.locked.unsaved_stripe_for(key), db, key, dispose);
         self.modified(key);
         true
+    }
+
+    /// Records keyspace event `name` of `class` on `key` in the current
+    /// database (notify.c `notifyKeyspaceEvent`); nothing unless the class
+    /// is on.
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        self.events.add(class, name, self.db, key);
     }
 
     /// Records one change to `key` (db.c `signalModifiedKey` + `server.dirty++`).

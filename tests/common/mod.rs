@@ -202,6 +202,95 @@ pub fn diff_run(threads: usize) -> Option<DiffRun> {
     })
 }
 
+impl DiffRun {
+    /// Keyspace notifications of both servers, every class on, to compare
+    /// after each step with [`KeyEvents::check`].
+    pub fn key_events(&self) -> KeyEvents {
+        KeyEvents {
+            redis: EventLog::attach(self.redis.port),
+            sluice: EventLog::attach(self.sluice.port),
+        }
+    }
+}
+
+/// One server's keyspace notifications (`notify-keyspace-events AKEmn`),
+/// read by a `PSUBSCRIBE __key*__:*` connection.
+pub struct EventLog {
+    sub: Client,
+    control: Client,
+    marks: u64,
+}
+
+/// The channel [`EventLog::drain`] marks the end of a step on.
+const EVENT_MARK: &str = "diff-events-mark";
+
+impl EventLog {
+    pub fn attach(port: u16) -> EventLog {
+        let mut control = Client::connect(port);
+        assert_eq!(
+            control.cmd_str(&["CONFIG", "SET", "notify-keyspace-events", "AKEmn"]),
+            Reply::ok()
+        );
+        let mut sub = Client::connect(port);
+        sub.send_str(&["PSUBSCRIBE", "__key*__:*"]);
+        sub.read_reply();
+        sub.send_str(&["SUBSCRIBE", EVENT_MARK]);
+        sub.read_reply();
+        EventLog {
+            sub,
+            control,
+            marks: 0,
+        }
+    }
+
+    /// The (channel, message) pairs published since the last call: a
+    /// mark published after the step's replies came back arrives after
+    /// every event the step caused.
+    pub fn drain(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.marks += 1;
+        let mark = self.marks.to_string();
+        self.control.cmd_str(&["PUBLISH", EVENT_MARK, &mark]);
+        let mut events = Vec::new();
+        loop {
+            let msg = self.sub.read_reply();
+            let parts = msg.as_array();
+            match parts.len() {
+                4 => events.push((parts[2].as_bytes().to_vec(), parts[3].as_bytes().to_vec())),
+                3 if parts[2].as_bytes() == mark.as_bytes() => return events,
+                _ => panic!("unexpected message on the events connection: {msg:?}"),
+            }
+        }
+    }
+}
+
+/// Both servers' [`EventLog`]s.
+pub struct KeyEvents {
+    pub redis: EventLog,
+    pub sluice: EventLog,
+}
+
+impl KeyEvents {
+    /// `Err` with both lists when the events since the last check differ.
+    pub fn check(&mut self) -> Result<usize, String> {
+        let (redis, sluice) = (self.redis.drain(), self.sluice.drain());
+        if redis == sluice {
+            return Ok(redis.len());
+        }
+        let show = |events: &[(Vec<u8>, Vec<u8>)]| {
+            events
+                .iter()
+                .map(|(c, m)| format!("  {} {}", escape(c), escape(m)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        Err(format!(
+            "keyspace events differ\nredis-server:\n{}\nsluice:\n{}",
+            show(&redis),
+            show(&sluice)
+        ))
+    }
+}
+
 /// Clients CLIENT LIST shows blocked (`flags=b`).
 pub fn blocked_count(probe: &mut Client) -> usize {
     probe
