@@ -50,6 +50,7 @@ fn run_diff(threads: usize) {
         return;
     };
     let mut pair = Pair {
+        events: common::DiffRun::key_events_of(&redis, &sluice),
         redis: redis.client(),
         sluice: sluice.client(),
         seed,
@@ -120,6 +121,8 @@ fn run_diff(threads: usize) {
 }
 
 struct Pair {
+    /// Keyspace notifications of both, compared after every step.
+    events: common::KeyEvents,
     redis: Client,
     sluice: Client,
     seed: u64,
@@ -200,6 +203,14 @@ impl Pair {
             }
             self.history.push_back((show(cmd), reply));
         }
+        let (seed, threads, history) = (self.seed, self.threads, &self.history);
+        self.events.assert_same(|| {
+            let shown: Vec<String> = history.iter().map(|(c, _)| format!("  {c}")).collect();
+            format!(
+                "server-threads {threads}, seed={seed}, after:\n{}",
+                shown.join("\n")
+            )
+        });
     }
 }
 

@@ -55,6 +55,7 @@ fn run_diff(threads: usize) {
         return;
     };
     let mut pair = Pair {
+        events: common::DiffRun::key_events_of(&redis, &sluice),
         redis: redis.client(),
         sluice: sluice.client(),
         seed,
@@ -78,6 +79,14 @@ fn run_diff(threads: usize) {
             pair.run(&gen.command(&mut rng));
             1
         };
+        let (threads, history) = (pair.threads, &pair.history);
+        pair.events.assert_same(|| {
+            let start = history.len().saturating_sub(20);
+            format!(
+                "server-threads {threads}, seed={seed}, after:\n{}",
+                history[start..].join("\n")
+            )
+        });
     }
     pair.check_final_state(&gen);
     eprintln!(
@@ -114,6 +123,8 @@ fn members(reply: &Reply) -> Vec<Vec<u8>> {
 }
 
 struct Pair {
+    /// Keyspace notifications of both, compared after every step.
+    events: common::KeyEvents,
     redis: Client,
     sluice: Client,
     seed: u64,
@@ -173,6 +184,13 @@ impl Pair {
             self.fail(cmd, "compared: as sets", &r, &s);
         }
         self.remember(cmd, &r);
+    }
+
+    /// Compares the keyspace events of `cmd`, sent to both just before.
+    fn check_events(&mut self, cmd: &[Vec<u8>]) {
+        let (threads, seed) = (self.threads, self.seed);
+        self.events
+            .assert_same(|| format!("server-threads {threads}, seed={seed}: {}", show(cmd)));
     }
 
     /// redis's encoding of `key` (no side effect on either server's data).
@@ -245,6 +263,7 @@ impl Pair {
         let before: BTreeSet<Vec<u8>> = self.set_members(&key);
         let (r, r_raw) = send(&mut self.redis, cmd);
         let (s, s_raw) = send(&mut self.sluice, cmd);
+        self.check_events(cmd);
         let count = cmd
             .get(2)
             .and_then(|c| std::str::from_utf8(c).ok()?.parse::<i64>().ok());
@@ -278,6 +297,7 @@ impl Pair {
         let before: BTreeSet<Vec<u8>> = self.set_members(&key);
         let (r, r_raw) = send(&mut self.redis, cmd);
         let (s, s_raw) = send(&mut self.sluice, cmd);
+        self.check_events(cmd);
         let ok = match (&r, &s) {
             (Reply::Array(Some(rv)), Reply::Array(Some(_))) => {
                 let got = members(&s);
@@ -306,14 +326,18 @@ impl Pair {
 
     /// Members of a set key on redis (empty for a missing key).
     fn set_members(&mut self, key: &[u8]) -> BTreeSet<Vec<u8>> {
-        match send(&mut self.redis, &[b"SMEMBERS".to_vec(), key.to_vec()]).0 {
+        let reply = send(&mut self.redis, &[b"SMEMBERS".to_vec(), key.to_vec()]).0;
+        self.events.discard();
+        match reply {
             Reply::Array(Some(items)) => items.iter().map(|m| m.as_bytes().to_vec()).collect(),
             _ => BTreeSet::new(),
         }
     }
 
     fn set_members_sluice(&mut self, key: &[u8]) -> BTreeSet<Vec<u8>> {
-        match send(&mut self.sluice, &[b"SMEMBERS".to_vec(), key.to_vec()]).0 {
+        let reply = send(&mut self.sluice, &[b"SMEMBERS".to_vec(), key.to_vec()]).0;
+        self.events.discard();
+        match reply {
             Reply::Array(Some(items)) => items.iter().map(|m| m.as_bytes().to_vec()).collect(),
             _ => BTreeSet::new(),
         }

@@ -54,6 +54,7 @@ fn run(threads: usize) {
         return;
     };
     let mut p = Pair {
+        events: common::DiffRun::key_events_of(&redis, &sluice),
         r: redis.client(),
         s: sluice.client(),
         resp3: false,
@@ -119,6 +120,8 @@ fn owned(args: &[&str]) -> Vec<Vec<u8>> {
 }
 
 struct Pair {
+    /// Keyspace notifications of both, compared after every command.
+    events: common::KeyEvents,
     r: Client,
     s: Client,
     resp3: bool,
@@ -209,7 +212,11 @@ impl Pair {
             _ => "other",
         };
         *self.kinds.entry(kind).or_default() += 1;
-        (r, self.s.cmd(&args))
+        let s = self.s.cmd(&args);
+        let (seed, step) = (self.seed, self.step);
+        self.events
+            .assert_same(|| format!("seed={seed} step {step}: {}", show(cmd)));
+        (r, s)
     }
 
     fn fail(&self, cmd: &[Vec<u8>], what: &str, r: &Reply, s: &Reply) -> ! {

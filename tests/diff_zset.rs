@@ -49,6 +49,7 @@ fn run_diff(threads: usize) {
         return;
     };
     let (mut r, mut s) = (redis.client(), sluice.client());
+    let mut events = common::DiffRun::key_events_of(&redis, &sluice);
     let setup: [&[&str]; 3] = [
         &["CONFIG", "SET", "zset-max-listpack-entries", "6"],
         &["CONFIG", "SET", "zset-max-listpack-value", "8"],
@@ -90,6 +91,9 @@ fn run_diff(threads: usize) {
                 log[start..].join("\n")
             );
         }
+        events.assert_same(|| {
+            format!("step {step} (server-threads {threads}, seed={seed}): {shown}")
+        });
     }
     final_state(&mut r, &mut s, seed);
     eprintln!("diff_zset (server-threads {threads}): {STEPS} commands identical, seed={seed}");

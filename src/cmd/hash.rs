@@ -14,7 +14,7 @@ use crate::glob::glob_match;
 use crate::num::{incrbyfloat, long_double_finite, parse_i64};
 use crate::protocol::Argv;
 use crate::store::hash::{HashLimits, HashValue};
-use crate::store::{Keys, Value};
+use crate::store::{events, Keys, Value};
 
 const WF: u32 = WRITE | DENYOOM | FAST;
 const RF: u32 = READONLY | FAST;
@@ -71,23 +71,25 @@ fn limits(ctx: &Ctx) -> HashLimits {
 
 /// Applies `f` to the hash at `key`, creating it if missing
 /// (`hashTypeLookupWriteOrCreate`). `f` returns whether it changed the
-/// hash; the key is signalled, or a new hash stored, accordingly. `f` must
+/// hash; the key is signalled, or a new hash stored, accordingly, and
+/// keyspace event `event` recorded. `f` must
 /// not empty an existing hash (HDEL, the only remover, does its own
 /// deletion). A new hash is stored only if `f` changed it, so a failed
 /// HINCRBY leaves no empty key behind. `Err` means another type.
 fn with_hash_or_create<R>(
     ctx: &mut Ctx,
     key: &[u8],
+    event: &'static str,
     f: impl FnOnce(&mut HashValue, HashLimits) -> (bool, R),
 ) -> Result<R, WrongType> {
     let limits = limits(ctx);
-    match write(&mut ctx.ks, key)? {
+    let changed = match write(&mut ctx.ks, key)? {
         Some(h) => {
             let (changed, r) = f(h, limits);
             if changed {
                 ctx.ks.modified(key);
             }
-            Ok(r)
+            (changed, r)
         }
         None => {
             let mut h = HashValue::default();
@@ -95,9 +97,13 @@ fn with_hash_or_create<R>(
             if changed && !h.is_empty() {
                 ctx.ks.set(key, Value::Hash(h), 0);
             }
-            Ok(r)
+            (changed, r)
         }
+    };
+    if changed.0 {
+        ctx.ks.notify(events::HASH, event, key);
     }
+    Ok(changed.1)
 }
 
 /// HSET key field value [field value ...]: the number of new fields.
@@ -115,7 +121,7 @@ fn hset_generic(ctx: &mut Ctx, argv: &Argv, name: &str) {
         return ctx.wrong_arity(name);
     }
     let key = argv.get(1);
-    let added = with_hash_or_create(ctx, key, |h, limits| {
+    let added = with_hash_or_create(ctx, key, "hset", |h, limits| {
         let mut added = 0;
         let mut i = 2;
         while i + 1 < argv.len() {
@@ -143,7 +149,7 @@ fn hset_generic(ctx: &mut Ctx, argv: &Argv, name: &str) {
 /// HSETNX key field value: 1 if set, 0 if the field existed.
 pub fn hsetnx(ctx: &mut Ctx, argv: &Argv) {
     let (field, value) = (argv.get(2), argv.get(3));
-    let set = with_hash_or_create(ctx, argv.get(1), |h, limits| {
+    let set = with_hash_or_create(ctx, argv.get(1), "hset", |h, limits| {
         if h.get(field).is_some() {
             (false, false)
         } else {
@@ -210,6 +216,10 @@ pub fn hdel(ctx: &mut Ctx, argv: &Argv) {
             ctx.ks.modified(key);
         }
         ctx.ks.dirty += deleted - 1;
+        ctx.ks.notify(events::HASH, "hdel", key);
+        if empty {
+            ctx.ks.notify(events::GENERIC, "del", key);
+        }
     }
     ctx.out.int(deleted as i64);
 }
@@ -292,7 +302,7 @@ pub fn hincrby(ctx: &mut Ctx, argv: &Argv) {
         return ctx.out.error(ERR_NOT_INT);
     };
     let field = argv.get(2);
-    let result = with_hash_or_create(ctx, argv.get(1), |h, limits| {
+    let result = with_hash_or_create(ctx, argv.get(1), "hincrby", |h, limits| {
         let old = match h.get(field) {
             None => 0,
             Some(v) => match parse_i64(v) {
@@ -323,7 +333,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, argv: &Argv) {
         Some(true) => {}
     }
     let field = argv.get(2);
-    let result = with_hash_or_create(ctx, argv.get(1), |h, limits| {
+    let result = with_hash_or_create(ctx, argv.get(1), "hincrbyfloat", |h, limits| {
         let old = h.get(field).unwrap_or(b"0");
         if long_double_finite(old).is_none() {
             return (false, Err("ERR hash value is not a float".to_string()));

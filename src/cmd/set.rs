@@ -26,7 +26,7 @@ use crate::glob::glob_match;
 use crate::num::parse_i64;
 use crate::protocol::Argv;
 use crate::store::set::{intset_max_entries, Member, SetValue};
-use crate::store::{Entry, Value};
+use crate::store::{events, Entry, Value};
 
 const W: u32 = WRITE | DENYOOM;
 const WF: u32 = WRITE | DENYOOM | FAST;
@@ -126,6 +126,9 @@ pub fn sadd(ctx: &mut Ctx, argv: &Argv) {
         }
     };
     ctx.ks.dirty += (added as u64).saturating_sub(1);
+    if added > 0 {
+        ctx.ks.notify(events::SET, "sadd", key);
+    }
     ctx.out.int(added as i64);
 }
 
@@ -153,6 +156,10 @@ pub fn srem(ctx: &mut Ctx, argv: &Argv) {
     if deleted > 0 {
         ctx.ks.modified(key);
         ctx.ks.dirty += deleted - 1;
+        ctx.ks.notify(events::SET, "srem", key);
+        if emptied {
+            ctx.ks.notify(events::GENERIC, "del", key);
+        }
     }
     ctx.out.int(deleted as i64);
 }
@@ -258,6 +265,10 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) {
         ctx.ks.remove(key);
     }
     ctx.ks.modified(key);
+    ctx.ks.notify(events::SET, "spop", key);
+    if emptied {
+        ctx.ks.notify(events::GENERIC, "del", key);
+    }
     // Replicated as the SREM it amounts to (t_set.c `spopCommand`).
     ctx.propagate_as(&[b"SREM", key, &member]);
 }
@@ -295,6 +306,8 @@ fn spop_count(ctx: &mut Ctx, argv: &Argv) {
         }
         ctx.ks.hits += 1;
         ctx.ks.delete(key);
+        ctx.ks.notify(events::SET, "spop", key);
+        ctx.ks.notify(events::GENERIC, "del", key);
         ctx.propagate_as(&[b"DEL", key]);
         ctx.ks.dirty += size as u64 - 1;
         return;
@@ -325,6 +338,7 @@ fn spop_count(ctx: &mut Ctx, argv: &Argv) {
     }
     ctx.ks.modified(key);
     ctx.ks.dirty += count as u64 - 1;
+    ctx.ks.notify(events::SET, "spop", key);
     // One SREM per member, wrapped in MULTI/EXEC (t_set.c
     // `spopWithCountCommand` alsoPropagate + preventCommandPropagation).
     for m in &popped {
@@ -421,21 +435,28 @@ pub fn smove(ctx: &mut Ctx, argv: &Argv) {
     if !src_set.remove(member) {
         return ctx.out.int(0);
     }
-    if src_set.is_empty() {
+    let emptied = src_set.is_empty();
+    if emptied {
         ctx.ks.remove(src);
     }
     ctx.ks.modified(src);
+    ctx.ks.notify(events::SET, "srem", src);
+    if emptied {
+        ctx.ks.notify(events::GENERIC, "del", src);
+    }
     let max = max_intset(ctx);
     if dst_exists {
         if let Ok(Some(dst_set)) = as_set(ctx.ks.lookup_write(dst)) {
             if dst_set.add(member, max) {
                 ctx.ks.modified(dst);
+                ctx.ks.notify(events::SET, "sadd", dst);
             }
         }
     } else {
         let mut set = SetValue::new_for(member);
         set.add(member, max);
         ctx.ks.set(dst, Value::Set(Box::new(set)), 0);
+        ctx.ks.notify(events::SET, "sadd", dst);
     }
     ctx.out.int(1);
 }
@@ -526,14 +547,22 @@ enum Output<'a> {
 
 /// Stores a result (or deletes `dst` when it is empty) and replies its size,
 /// as the STORE branches of t_set.c do.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: SetValue) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: SetValue, event: &'static str) {
     let len = result.len();
     if len > 0 {
         ctx.ks.set(dst, Value::Set(Box::new(result)), 0);
+        ctx.ks.notify(events::SET, event, dst);
     } else {
-        ctx.ks.delete(dst);
+        delete_dst(ctx, dst);
     }
     ctx.out.int(len as i64);
+}
+
+/// Deletes a STORE destination the result left empty.
+fn delete_dst(ctx: &mut Ctx, dst: &[u8]) {
+    if ctx.ks.delete(dst) {
+        ctx.ks.notify(events::GENERIC, "del", dst);
+    }
 }
 
 /// t_set.c `sinterGenericCommand`: SINTER, SINTERSTORE, SMEMBERS-like and
@@ -551,7 +580,7 @@ fn sinter_generic<'k>(
         sources.restore(ctx);
         match (output, card_limit) {
             (Output::Store(dst), _) => {
-                ctx.ks.delete(dst);
+                delete_dst(ctx, dst);
                 ctx.out.int(0);
             }
             (Output::Reply, Some(_)) => ctx.out.int(0),
@@ -600,7 +629,7 @@ fn sinter_generic<'k>(
                 result.add_member(m, max);
             }
             sources.restore(ctx);
-            store_result(ctx, dst, result);
+            store_result(ctx, dst, result, "sinterstore");
         }
     }
 }
@@ -677,7 +706,13 @@ fn sunion_diff_generic<'k>(
                 reply_member(ctx.out, m);
             }
         }
-        Output::Store(dst) => store_result(ctx, dst, result),
+        Output::Store(dst) => {
+            let event = match op {
+                SetOp::Union => "sunionstore",
+                SetOp::Diff => "sdiffstore",
+            };
+            store_result(ctx, dst, result, event);
+        }
     }
 }
 

@@ -206,9 +206,14 @@ impl DiffRun {
     /// Keyspace notifications of both servers, every class on, to compare
     /// after each step with [`KeyEvents::check`].
     pub fn key_events(&self) -> KeyEvents {
+        DiffRun::key_events_of(&self.redis, &self.sluice)
+    }
+
+    /// [`DiffRun::key_events`] for servers already taken out of the run.
+    pub fn key_events_of(redis: &Server, sluice: &Server) -> KeyEvents {
         KeyEvents {
-            redis: EventLog::attach(self.redis.port),
-            sluice: EventLog::attach(self.sluice.port),
+            redis: EventLog::attach(redis.port),
+            sluice: EventLog::attach(sluice.port),
         }
     }
 }
@@ -288,6 +293,20 @@ impl KeyEvents {
             show(&redis),
             show(&sluice)
         ))
+    }
+
+    /// Drops the events since the last check: a harness read sent to one
+    /// server only (its `keymiss`) is not the servers' doing.
+    pub fn discard(&mut self) {
+        self.redis.drain();
+        self.sluice.drain();
+    }
+
+    /// [`KeyEvents::check`] that panics, with `context` (seed, the step's
+    /// commands), when they differ; returns how many matched.
+    pub fn assert_same(&mut self, context: impl FnOnce() -> String) -> usize {
+        self.check()
+            .unwrap_or_else(|diff| panic!("{diff}\n{}", context()))
     }
 }
 
