@@ -24,7 +24,7 @@ use crate::num::{parse_f64, parse_i64};
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::{Server, ShardMsg};
 use crate::store::list::{End, Fill, ListValue};
-use crate::store::{stripe_of, BlockedOn, Keys, Value};
+use crate::store::{events, stripe_of, BlockedOn, Keys, Value};
 use std::sync::Arc;
 
 command_table! {
@@ -213,6 +213,22 @@ fn end_name(end: End, upper: bool) -> &'static [u8] {
     }
 }
 
+/// The keyspace event of a pop at `end`.
+pub(super) fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    }
+}
+
+/// The keyspace event of a push at `end`.
+pub(super) fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
 /// The list at `key` in `ks.db`: Err on another type, Ok(None) if absent
 /// or empty.
 fn nonempty_list<'k>(ks: &'k mut Keys, key: &[u8]) -> Result<Option<&'k mut ListValue>, ()> {
@@ -266,10 +282,15 @@ fn serve_zset(
     for (_, member) in &picked {
         z.remove(member);
     }
-    if z.is_empty() {
+    let emptied = z.is_empty();
+    if emptied {
         ks.remove(key);
     }
     ks.modified(key);
+    ks.notify(events::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    if emptied {
+        ks.notify(events::GENERIC, "del", key);
+    }
     match count {
         None => {
             out.array(3);
@@ -348,10 +369,38 @@ fn serve_key(ks: &mut Keys, fill: Fill, spec: &Spec, key: &[u8], out: &mut Reply
         }
         Spec::ZPop { .. } => unreachable!("sorted sets are served by serve_zset"),
     };
-    if nonempty_list(ks, key).ok().flatten().is_none() {
+    // t_list.c order: a move pushes first (so a list moved onto itself is
+    // never emptied), then the source's pop event, then its deletion.
+    let popped_from = match spec {
+        Spec::Move { dst, to, from, .. } => {
+            match ks.lookup_write(dst) {
+                Some(entry) => {
+                    if let Value::List(list) = &mut entry.value {
+                        list.push(&elems[0], *to, fill);
+                    }
+                    ks.modified(dst);
+                }
+                None => {
+                    let mut list = ListValue::new();
+                    list.push(&elems[0], *to, fill);
+                    ks.set(dst, Value::List(Box::new(list)), 0);
+                }
+            }
+            ks.notify(events::LIST, push_event(*to), dst);
+            *from
+        }
+        Spec::Pop { end, .. } => *end,
+        Spec::ZPop { .. } => unreachable!("sorted sets are served by serve_zset"),
+    };
+    let emptied = nonempty_list(ks, key).ok().flatten().is_none();
+    if emptied {
         ks.remove(key);
     }
     ks.modified(key);
+    ks.notify(events::LIST, pop_event(popped_from), key);
+    if emptied {
+        ks.notify(events::GENERIC, "del", key);
+    }
     match spec {
         Spec::ZPop { .. } => unreachable!("sorted sets are served by serve_zset"),
         Spec::Pop { count: None, .. } => {
@@ -367,22 +416,7 @@ fn serve_key(ks: &mut Keys, fill: Fill, spec: &Spec, key: &[u8], out: &mut Reply
                 out.bulk(e);
             }
         }
-        Spec::Move { dst, to, .. } => {
-            match ks.lookup_write(dst) {
-                Some(entry) => {
-                    if let Value::List(list) = &mut entry.value {
-                        list.push(&elems[0], *to, fill);
-                    }
-                    ks.modified(dst);
-                }
-                None => {
-                    let mut list = ListValue::new();
-                    list.push(&elems[0], *to, fill);
-                    ks.set(dst, Value::List(Box::new(list)), 0);
-                }
-            }
-            out.bulk(&elems[0]);
-        }
+        Spec::Move { .. } => out.bulk(&elems[0]),
     }
     let parts: Vec<&[u8]> = form.iter().map(Vec::as_slice).collect();
     if later {

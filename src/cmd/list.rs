@@ -17,7 +17,7 @@ use super::{command_table, eq_ic, Ctx, ERR_NOT_INT, ERR_NO_KEY, ERR_SYNTAX, ERR_
 use crate::num::parse_i64;
 use crate::protocol::{Argv, ReplyBuf};
 use crate::store::list::{Elem, End, Fill, ListValue, Needle};
-use crate::store::{Entry, Keys, Value};
+use crate::store::{events, Entry, Keys, Value};
 
 const W: u32 = WRITE | DENYOOM;
 const WF: u32 = WRITE | DENYOOM | FAST;
@@ -88,15 +88,18 @@ fn reply_elem(out: &mut ReplyBuf, elem: Elem<'_>) {
     }
 }
 
-/// After elements were removed from `key`: deletes it when empty, else
-/// signals the change (t_list.c `listElementsRemoved`).
-fn removed_from(ks: &mut Keys, key: &[u8]) {
+/// After elements were removed from `key`: records keyspace event
+/// `event`, deletes the key when empty (and says so), else signals the
+/// change (t_list.c `listElementsRemoved`).
+fn removed_from(ks: &mut Keys, key: &[u8], event: &'static str) {
     let empty = as_list(ks.lookup_write(key))
         .ok()
         .flatten()
         .is_none_or(|list| list.is_empty());
+    ks.notify(events::LIST, event, key);
     if empty {
         ks.delete(key);
+        ks.notify(events::GENERIC, "del", key);
     } else {
         ks.modified(key);
     }
@@ -145,13 +148,13 @@ fn push_generic(ctx: &mut Ctx, argv: &Argv, end: End, existing_only: bool) {
     let key = argv.get(1);
     let fill = fill(ctx);
     match as_list(ctx.ks.lookup_write(key)) {
-        Err(WrongType) => ctx.out.error(ERR_WRONGTYPE),
+        Err(WrongType) => return ctx.out.error(ERR_WRONGTYPE),
         Ok(Some(list)) => {
             list.push_all(argv.iter().skip(2), end, fill);
             ctx.out.int(list.len() as i64);
             ctx.ks.modified(key);
         }
-        Ok(None) if existing_only => ctx.out.int(0),
+        Ok(None) if existing_only => return ctx.out.int(0),
         Ok(None) => {
             let mut list = ListValue::new();
             list.push_all(argv.iter().skip(2), end, fill);
@@ -159,6 +162,7 @@ fn push_generic(ctx: &mut Ctx, argv: &Argv, end: End, existing_only: bool) {
             ctx.ks.set(key, Value::List(Box::new(list)), 0);
         }
     }
+    ctx.ks.notify(events::LIST, super::blocking::push_event(end), key);
 }
 
 pub fn lpush(ctx: &mut Ctx, argv: &Argv) {
@@ -231,7 +235,7 @@ fn pop_generic(ctx: &mut Ctx, argv: &Argv, end: End, name: &str) {
             },
         },
     }
-    removed_from(&mut ctx.ks, key);
+    removed_from(&mut ctx.ks, key, super::blocking::pop_event(end));
 }
 
 pub fn lpop(ctx: &mut Ctx, argv: &Argv) {
@@ -285,7 +289,7 @@ pub fn lmpop(ctx: &mut Ctx, argv: &Argv) {
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 let popped = pop_range_reply(ctx.out, list, end, count);
-                removed_from(&mut ctx.ks, key);
+                removed_from(&mut ctx.ks, key, super::blocking::pop_event(end));
                 // Replicated as LPOP/RPOP key <count popped> (t_list.c).
                 let name: &[u8] = if matches!(end, End::Head) {
                     b"LPOP"
@@ -476,6 +480,7 @@ pub fn lset(ctx: &mut Ctx, argv: &Argv) {
             if set {
                 ctx.out.ok();
                 ctx.ks.modified(key);
+                ctx.ks.notify(events::LIST, "lset", key);
             } else {
                 ctx.out.error(ERR_INDEX_RANGE);
             }
@@ -497,7 +502,7 @@ pub fn lrem(ctx: &mut Ctx, argv: &Argv) {
         Ok(Some(list)) => list.remove_matching(Needle::new(argv.get(3)), limit, from),
     };
     if removed > 0 {
-        removed_from(&mut ctx.ks, key);
+        removed_from(&mut ctx.ks, key, "lrem");
     }
     ctx.out.int(removed as i64);
 }
@@ -523,7 +528,7 @@ pub fn ltrim(ctx: &mut Ctx, argv: &Argv) {
             }
         }
     }
-    removed_from(&mut ctx.ks, key);
+    removed_from(&mut ctx.ks, key, "ltrim");
     ctx.out.ok();
 }
 
@@ -549,6 +554,7 @@ pub fn linsert(ctx: &mut Ctx, argv: &Argv) {
                     list.insert(i, after, argv.get(4), fill);
                     ctx.out.int(list.len() as i64);
                     ctx.ks.modified(key);
+                    ctx.ks.notify(events::LIST, "linsert", key);
                 }
             }
         }
@@ -590,8 +596,9 @@ fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
             ctx.ks.set(dst, Value::List(Box::new(list)), 0);
         }
     }
+    ctx.ks.notify(events::LIST, super::blocking::push_event(to), dst);
     ctx.out.bulk(&value);
-    removed_from(&mut ctx.ks, src);
+    removed_from(&mut ctx.ks, src, super::blocking::pop_event(from));
 }
 
 pub fn rpoplpush(ctx: &mut Ctx, argv: &Argv) {
