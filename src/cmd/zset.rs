@@ -25,7 +25,7 @@ use crate::num::{parse_f64, parse_i64};
 use crate::protocol::{Argv, ReplyBuf};
 use crate::server::EncodingLimits;
 use crate::store::zset::ZSetValue;
-use crate::store::Value;
+use crate::store::{events, Value};
 
 const ERR_NAN: &str = "ERR resulting score is not a number (NaN)";
 const ERR_NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
@@ -122,9 +122,10 @@ fn write_zset<'k>(ctx: &'k mut Ctx, key: &[u8]) -> Result<Option<&'k mut ZSetVal
     }
 }
 
-/// After removing elements: deletes the key if its zset is now empty and
-/// records the change (Redis `dbDelete` + `signalModifiedKey`).
-fn removed_from(ctx: &mut Ctx, key: &[u8], removed: usize) {
+/// After removing elements: records keyspace event `event`, deletes the
+/// key if its zset is now empty (and says so) and records the change
+/// (Redis `dbDelete` + `signalModifiedKey`).
+fn removed_from(ctx: &mut Ctx, key: &[u8], removed: usize, event: &'static str) {
     if removed == 0 {
         return;
     }
@@ -132,10 +133,28 @@ fn removed_from(ctx: &mut Ctx, key: &[u8], removed: usize) {
         ctx.ks.lookup_write(key).map(|e| &e.value),
         Some(Value::ZSet(z)) if z.is_empty()
     );
+    ctx.ks.notify(events::ZSET, event, key);
     if empty {
         ctx.ks.delete(key);
+        ctx.ks.notify(events::GENERIC, "del", key);
     } else {
         ctx.ks.modified(key);
+    }
+}
+
+/// The keyspace event of a pop from the `max` or min end.
+fn zpop_event(max: bool) -> &'static str {
+    if max {
+        "zpopmax"
+    } else {
+        "zpopmin"
+    }
+}
+
+/// Deletes a STORE destination an empty result leaves behind.
+fn delete_dst(ctx: &mut Ctx, dst: &[u8]) {
+    if ctx.ks.delete(dst) {
+        ctx.ks.notify(events::GENERIC, "del", dst);
     }
 }
 
@@ -582,6 +601,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
     }
     if added + updated > 0 {
         ctx.ks.modified(key);
+        ctx.ks.notify(events::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
     }
     if nan {
         return ctx.out.error(ERR_NAN);
@@ -698,7 +718,7 @@ fn zrem(ctx: &mut Ctx, argv: &Argv) {
             .filter(|m| z.remove(m).is_some())
             .count(),
     };
-    removed_from(ctx, key, removed);
+    removed_from(ctx, key, removed, "zrem");
     ctx.out.int(i64::try_from(removed).unwrap_or(i64::MAX));
 }
 
@@ -777,6 +797,11 @@ fn zremrangebylex(ctx: &mut Ctx, argv: &Argv) {
 /// Redis `zremrangeGenericCommand`.
 fn zremrange_generic(ctx: &mut Ctx, argv: &Argv, sel: Selector) {
     let key = argv.get(1);
+    let event = match sel {
+        Selector::Rank(..) => "zremrangebyrank",
+        Selector::Score(_) => "zremrangebyscore",
+        Selector::Lex(_) => "zremrangebylex",
+    };
     let removed = match write_zset(ctx, key) {
         Err(()) => return,
         Ok(None) => 0,
@@ -788,7 +813,7 @@ fn zremrange_generic(ctx: &mut Ctx, argv: &Argv, sel: Selector) {
             doomed.len()
         }
     };
-    removed_from(ctx, key, removed);
+    removed_from(ctx, key, removed, event);
     ctx.out.int(i64::try_from(removed).unwrap_or(i64::MAX));
 }
 
@@ -886,7 +911,7 @@ fn zrange_generic(
 fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, Box<[u8]>)>, by_rank: bool) {
     let n = items.len();
     if n == 0 {
-        ctx.ks.delete(dst);
+        delete_dst(ctx, dst);
     } else {
         let limits = ctx.srv.encoding_limits();
         // Redis 7.0 `zrangeResultBeginStore` starts a skiplist when it
@@ -909,6 +934,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, Box<[u8]>)>, by_rank
             z.insert(&member, score);
         }
         ctx.ks.set(dst, Value::ZSet(z), 0);
+        ctx.ks.notify(events::ZSET, "zrangestore", dst);
     }
     ctx.out.int(i64::try_from(n).unwrap_or(i64::MAX));
 }
@@ -987,7 +1013,7 @@ fn zpop_generic(ctx: &mut Ctx, argv: &Argv, max: bool) {
         Ok(Some(_)) if count == Some(0) => return ctx.out.array(0),
         Ok(Some(z)) => pop_from(z, count.unwrap_or(1), max),
     };
-    removed_from(ctx, key, popped.len());
+    removed_from(ctx, key, popped.len(), zpop_event(max));
     let nested = ctx.out.resp3 && count.is_some();
     let borrowed: Vec<(f64, &[u8])> = popped.iter().map(|(s, m)| (*s, &**m)).collect();
     if nested {
@@ -1149,7 +1175,14 @@ fn set_op_generic(ctx: &mut Ctx, argv: &Argv, dst: Option<&[u8]>, op: SetOp, car
         SetOp::Diff => diff(&srcs),
     };
     match dst {
-        Some(dst) => store_set_op(ctx, dst, result),
+        Some(dst) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_set_op(ctx, dst, result, event);
+        }
         None => {
             let borrowed: Vec<(f64, &[u8])> = result.iter().map(|(s, m)| (*s, &**m)).collect();
             reply_elements(ctx.out, &borrowed, opts.withscores);
@@ -1346,10 +1379,10 @@ fn diff(srcs: &[Source]) -> Vec<(f64, Box<[u8]>)> {
 /// Stores a set-operation result (Redis builds a skiplist, then
 /// `zsetConvertToListpackIfNeeded`: a listpack when it fits, which turns
 /// -0 scores into 0) and replies with its size; an empty result deletes.
-fn store_set_op(ctx: &mut Ctx, dst: &[u8], result: Vec<(f64, Box<[u8]>)>) {
+fn store_set_op(ctx: &mut Ctx, dst: &[u8], result: Vec<(f64, Box<[u8]>)>, event: &'static str) {
     let n = result.len();
     if n == 0 {
-        ctx.ks.delete(dst);
+        delete_dst(ctx, dst);
         return ctx.out.int(0);
     }
     let limits = ctx.srv.encoding_limits();
@@ -1365,6 +1398,7 @@ fn store_set_op(ctx: &mut Ctx, dst: &[u8], result: Vec<(f64, Box<[u8]>)>) {
         z.insert(&member, score);
     }
     ctx.ks.set(dst, Value::ZSet(z), 0);
+    ctx.ks.notify(events::ZSET, event, dst);
     ctx.out.int(i64::try_from(n).unwrap_or(i64::MAX));
 }
 
@@ -1416,7 +1450,7 @@ fn zmpop(ctx: &mut Ctx, argv: &Argv) {
             Ok(None) => continue,
             Ok(Some(z)) => pop_from(z, count.unwrap_or(1), max),
         };
-        removed_from(ctx, key, popped.len());
+        removed_from(ctx, key, popped.len(), zpop_event(max));
         // Replicated as ZPOPMIN/ZPOPMAX key <count popped> (t_zset.c).
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         ctx.propagate_as(&[name, key, popped.len().to_string().as_bytes()]);
