@@ -162,7 +162,8 @@ fn push_generic(ctx: &mut Ctx, argv: &Argv, end: End, existing_only: bool) {
             ctx.ks.set(key, Value::List(Box::new(list)), 0);
         }
     }
-    ctx.ks.notify(events::LIST, super::blocking::push_event(end), key);
+    ctx.ks
+        .notify(events::LIST, super::blocking::push_event(end), key);
 }
 
 pub fn lpush(ctx: &mut Ctx, argv: &Argv) {
@@ -596,7 +597,8 @@ fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
             ctx.ks.set(dst, Value::List(Box::new(list)), 0);
         }
     }
-    ctx.ks.notify(events::LIST, super::blocking::push_event(to), dst);
+    ctx.ks
+        .notify(events::LIST, super::blocking::push_event(to), dst);
     ctx.out.bulk(&value);
     removed_from(&mut ctx.ks, src, super::blocking::pop_event(from));
 }

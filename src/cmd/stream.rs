@@ -20,7 +20,7 @@ use crate::server::{Server, ShardMsg};
 use crate::store::stream::{
     AppendError, Group, Nack, NodeLimits, Stream, StreamId, Trim, ENTRIES_READ_INVALID,
 };
-use crate::store::{Keys, Value};
+use crate::store::{events, Keys, Value};
 use std::sync::Arc;
 
 command_table! {
@@ -428,9 +428,9 @@ pub fn xadd(ctx: &mut Ctx, argv: &Argv) {
         };
     let id_text = id.to_bytes();
     ctx.out.bulk(&id_text);
-    if let Some(how) = args.trim {
-        s.trim(how, args.approx, args.limit);
-    }
+    let trimmed = args
+        .trim
+        .is_some_and(|how| s.trim(how, args.approx, args.limit) > 0);
     let rewrite = args.approx || args.id.is_none_or(|(_, seq)| !seq);
     if rewrite && propagating {
         let mut parts: Vec<Vec<u8>> = argv.iter().map(<[u8]>::to_vec).collect();
@@ -444,6 +444,10 @@ pub fn xadd(ctx: &mut Ctx, argv: &Argv) {
         ctx.propagate_as(&slices);
     }
     ctx.ks.modified(key);
+    ctx.ks.notify(events::STREAM, "xadd", key);
+    if trimmed {
+        ctx.ks.notify(events::STREAM, "xtrim", key);
+    }
 }
 
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
@@ -471,6 +475,7 @@ pub fn xtrim(ctx: &mut Ctx, argv: &Argv) {
         }
         ctx.ks.modified(key);
         ctx.ks.dirty += deleted as u64 - 1;
+        ctx.ks.notify(events::STREAM, "xtrim", key);
     }
     ctx.out.int(deleted);
 }
@@ -555,6 +560,7 @@ pub fn xdel(ctx: &mut Ctx, argv: &Argv) {
     if deleted > 0 {
         ctx.ks.modified(key);
         ctx.ks.dirty += deleted - 1;
+        ctx.ks.notify(events::STREAM, "xdel", key);
     }
     ctx.out.int(deleted as i64);
 }
@@ -619,6 +625,7 @@ pub fn xsetid(ctx: &mut Ctx, argv: &Argv) {
         s.max_deleted_entry_id = max_xdel;
     }
     ctx.ks.dirty += 1;
+    ctx.ks.notify(events::STREAM, "xsetid", key);
     ctx.out.ok();
 }
 
@@ -920,6 +927,7 @@ fn xread_generic(ctx: &mut Ctx, argv: &Argv, xreadgroup: bool) {
                 let created = touch_consumer(g, consumer, now);
                 if created {
                     ctx.ks.dirty += 1;
+                    ctx.ks.notify(events::STREAM, "xgroup-createconsumer", key);
                     if spec.noack {
                         ops.push(argv_of(&[
                             b"XGROUP",
@@ -1026,6 +1034,7 @@ pub fn serve_waiters(srv: &Server, ks: &mut Keys, db: usize, key: &[u8]) {
         };
         let mut out = ReplyBuf::new(waiter.resp3);
         let mut ops = Vec::new();
+        let mut created = false;
         let count = if spec.count == 0 {
             BLOCKED_DEFAULT_COUNT
         } else {
@@ -1049,7 +1058,8 @@ pub fn serve_waiters(srv: &Server, ks: &mut Keys, db: usize, key: &[u8]) {
                     continue;
                 }
                 let g = s.group_mut(group).expect("group");
-                if touch_consumer(g, consumer, now) && spec.noack {
+                created = touch_consumer(g, consumer, now);
+                if created && spec.noack {
                     ops.push(argv_of(&[
                         b"XGROUP",
                         b"CREATECONSUMER",
@@ -1076,6 +1086,10 @@ pub fn serve_waiters(srv: &Server, ks: &mut Keys, db: usize, key: &[u8]) {
             }
         }
         ks.prop.ops.extend(ops.into_iter().map(|op| (db, op)));
+        if created {
+            ks.events
+                .add(events::STREAM, "xgroup-createconsumer", db, key);
+        }
         send_unblock(srv, &waiter, out.buf);
     }
 }
@@ -1226,6 +1240,7 @@ pub fn xgroup(ctx: &mut Ctx, argv: &Argv) {
         };
         if s.create_group(group, id, entries_read) {
             ctx.ks.dirty += 1;
+            ctx.ks.notify(events::STREAM, "xgroup-create", key);
             ctx.out.ok();
         } else {
             ctx.out
@@ -1247,6 +1262,7 @@ pub fn xgroup(ctx: &mut Ctx, argv: &Argv) {
         g.last_id = id;
         g.entries_read = entries_read;
         ctx.ks.dirty += 1;
+        ctx.ks.notify(events::STREAM, "xgroup-setid", key);
         ctx.out.ok();
     } else if eq_ic(sub, "destroy") && argc == 4 {
         let Ok(Some(s)) = write(&mut ctx.ks, key) else {
@@ -1255,6 +1271,7 @@ pub fn xgroup(ctx: &mut Ctx, argv: &Argv) {
         if s.destroy_group(group) {
             // Wakes XREADGROUP waiters of the group with NOGROUP.
             ctx.ks.dirty += 1;
+            ctx.ks.notify(events::STREAM, "xgroup-destroy", key);
             ctx.ks.signal_ready(key);
             ctx.out.int(1);
         } else {
@@ -1268,6 +1285,7 @@ pub fn xgroup(ctx: &mut Ctx, argv: &Argv) {
         let created = g.create_consumer(argv.get(4), now);
         if created {
             ctx.ks.dirty += 1;
+            ctx.ks.notify(events::STREAM, "xgroup-createconsumer", key);
         }
         ctx.out.int(i64::from(created));
     } else if eq_ic(sub, "delconsumer") && argc == 5 {
@@ -1278,6 +1296,7 @@ pub fn xgroup(ctx: &mut Ctx, argv: &Argv) {
         match g.delete_consumer(argv.get(4)) {
             Some(pending) => {
                 ctx.ks.dirty += 1;
+                ctx.ks.notify(events::STREAM, "xgroup-delconsumer", key);
                 ctx.out.int(pending as i64);
             }
             None => ctx.out.int(0),
@@ -1434,6 +1453,8 @@ struct Claim<'a> {
     retrycount: Option<u64>,
     justid: bool,
     consumer_ready: bool,
+    /// The consumer was created by this claim (an event to record).
+    consumer_created: bool,
     body: ReplyBuf,
     claimed: usize,
     ops: Vec<Argv>,
@@ -1458,6 +1479,7 @@ impl<'a> Claim<'a> {
             retrycount: None,
             justid,
             consumer_ready: false,
+            consumer_created: false,
             body: ReplyBuf::new(ctx.out.resp3),
             claimed: 0,
             ops: Vec::new(),
@@ -1486,6 +1508,7 @@ impl<'a> Claim<'a> {
         if !self.consumer_ready {
             if touch_consumer(g, self.consumer, self.now) {
                 self.dirty += 1;
+                self.consumer_created = true;
             }
             self.consumer_ready = true;
         }
@@ -1512,6 +1535,10 @@ impl<'a> Claim<'a> {
     /// command itself.
     fn finish(self, ctx: &mut Ctx) -> (usize, ReplyBuf) {
         ctx.ks.dirty += self.dirty;
+        if self.consumer_created {
+            ctx.ks
+                .notify(events::STREAM, "xgroup-createconsumer", self.key);
+        }
         let db = ctx.ks.db;
         ctx.ks
             .prop
@@ -1650,6 +1677,10 @@ pub fn xclaim(ctx: &mut Ctx, argv: &Argv) {
 pub fn xautoclaim(ctx: &mut Ctx, argv: &Argv) {
     let key = argv.get(1);
     let group_name = argv.get(2);
+    // Looked up before the arguments are parsed (a miss is counted and
+    // notified whatever follows), judged after them, as t_stream.c does.
+    let has_group =
+        read(&mut ctx.ks, key).map(|s| s.is_some_and(|s| s.group(group_name).is_some()));
     let min_idle = match claim_int(argv.get(4), "Invalid min-idle-time argument for XAUTOCLAIM") {
         Ok(v) => v.max(0),
         Err(e) => return ctx.out.error(&e),
@@ -1678,9 +1709,8 @@ pub fn xautoclaim(ctx: &mut Ctx, argv: &Argv) {
         }
         j += 1;
     }
-    let has_group = match read(&mut ctx.ks, key) {
-        Err(WrongType) => return ctx.out.error(ERR_WRONGTYPE),
-        Ok(s) => s.is_some_and(|s| s.group(group_name).is_some()),
+    let Ok(has_group) = has_group else {
+        return ctx.out.error(ERR_WRONGTYPE);
     };
     if !has_group {
         return ctx.out.error_bytes(&nogroup_key_or_group(key, group_name));

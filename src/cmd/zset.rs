@@ -601,7 +601,8 @@ fn zadd_generic(ctx: &mut Ctx, argv: &Argv, flags: AddFlags) {
     }
     if added + updated > 0 {
         ctx.ks.modified(key);
-        ctx.ks.notify(events::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+        ctx.ks
+            .notify(events::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
     }
     if nan {
         return ctx.out.error(ERR_NAN);
