@@ -192,6 +192,11 @@ pub fn debug(ctx: &mut Ctx, argv: &Argv) {
             .clamp(0.0, 3600.0);
         std::thread::sleep(std::time::Duration::from_secs_f64(secs));
         ctx.out.ok();
+    } else if eq_ic(sub, "set-active-expire") && argv.len() == 3 {
+        // debug.c: any integer, non-zero turns the expire cycle on.
+        let on = crate::num::parse_i64(argv.get(2)).unwrap_or(0) != 0;
+        ctx.srv.active_expire.store(on, Ordering::Relaxed);
+        ctx.out.ok();
     } else if eq_ic(sub, "object") && argv.len() == 3 {
         // DEBUG OBJECT does not know the key's stripe from the command table;
         // walk to it (DEBUG has no key specs).
@@ -241,6 +246,10 @@ pub fn debug(ctx: &mut Ctx, argv: &Argv) {
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
             "HELP",

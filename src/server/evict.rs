@@ -72,5 +72,6 @@ pub fn evict(srv: &Server, db: usize, key: &[u8]) -> bool {
     if srv.propagation_enabled() {
         srv.propagate(vec![(db, Argv::from_slices(&[&b"DEL"[..], key]))]);
     }
+    srv.notify_key(crate::store::events::EVICTED, "evicted", db, key);
     true
 }

@@ -343,6 +343,8 @@ pub struct Server {
     pub process_supervised: OnceLock<&'static str>,
     /// Cached `latency-tracking`, read on every command without the config lock.
     pub latency_tracking: AtomicBool,
+    /// DEBUG SET-ACTIVE-EXPIRE: the expire cycle runs (on by default).
+    pub active_expire: AtomicBool,
     /// Cached `notify-keyspace-events` flags (`store::events`), read by
     /// every command; 0 unless some event would be published.
     pub notify_flags: AtomicU32,
@@ -410,6 +412,7 @@ impl Server {
             process_supervised: OnceLock::new(),
             latency_tracking,
             notify_flags: AtomicU32::new(notify_flags),
+            active_expire: AtomicBool::new(true),
             encoding,
             eviction,
             ops_samples: Mutex::new(OpsSamples::default()),

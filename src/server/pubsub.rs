@@ -146,6 +146,18 @@ impl super::Server {
         receivers
     }
 
+    /// One keyspace event outside a command (active expiry, eviction), if
+    /// its class is on.
+    pub fn notify_key(&self, class: u32, name: &'static str, db: usize, key: &[u8]) {
+        if self.notify_flags.load(Ordering::Relaxed) & class != 0 {
+            self.publish_events(&[Event {
+                name,
+                db,
+                key: key.into(),
+            }]);
+        }
+    }
+
     /// Publishes keyspace events (notify.c `notifyKeyspaceEvent`): `event`
     /// on `__keyspace@<db>__:<key>` (K), `key` on `__keyevent@<db>__:<event>`
     /// (E), in the order they happened.

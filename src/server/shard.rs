@@ -1107,7 +1107,10 @@ impl Shard {
     fn active_expire(&mut self) {
         // A replica waits for its master's DELs (reads hide expired keys).
         // A paused server (FAILOVER) writes nothing either.
-        if self.srv.repl.is_replica() || self.srv.repl.writes_paused() {
+        if self.srv.repl.is_replica()
+            || self.srv.repl.writes_paused()
+            || !self.srv.active_expire.load(Ordering::Relaxed)
+        {
             return;
         }
         // No key anywhere has a TTL: nothing to walk for.
@@ -1160,6 +1163,8 @@ impl Shard {
             }
             for (db, key) in &expired {
                 stripe.touch_watched(*db, key);
+                self.srv
+                    .notify_key(crate::store::events::EXPIRED, "expired", *db, key);
                 // Each as a bare DEL, under the stripe lock (expire.c
                 // `activeExpireCycle` propagates without MULTI).
                 if self.srv.propagation_enabled() {

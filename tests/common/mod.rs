@@ -218,8 +218,8 @@ impl DiffRun {
     }
 }
 
-/// One server's keyspace notifications (`notify-keyspace-events AKEmn`),
-/// read by a `PSUBSCRIBE __key*__:*` connection.
+/// One server's keyspace notifications (`notify-keyspace-events AKEmn`
+/// unless said otherwise), read by a `PSUBSCRIBE __key*__:*` connection.
 pub struct EventLog {
     sub: Client,
     control: Client,
@@ -231,9 +231,14 @@ const EVENT_MARK: &str = "diff-events-mark";
 
 impl EventLog {
     pub fn attach(port: u16) -> EventLog {
+        EventLog::attach_with(port, "AKEmn")
+    }
+
+    /// [`EventLog::attach`] with `notify-keyspace-events` set to `classes`.
+    pub fn attach_with(port: u16, classes: &str) -> EventLog {
         let mut control = Client::connect(port);
         assert_eq!(
-            control.cmd_str(&["CONFIG", "SET", "notify-keyspace-events", "AKEmn"]),
+            control.cmd_str(&["CONFIG", "SET", "notify-keyspace-events", classes]),
             Reply::ok()
         );
         let mut sub = Client::connect(port);
@@ -246,6 +251,15 @@ impl EventLog {
             control,
             marks: 0,
         }
+    }
+
+    /// Waits (up to the read timeout) for the next event, (channel,
+    /// message): events that come without a command (active expiry).
+    pub fn next(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let msg = self.sub.read_reply();
+        let parts = msg.as_array();
+        assert_eq!(parts.len(), 4, "not a keyspace event: {msg:?}");
+        (parts[2].as_bytes().to_vec(), parts[3].as_bytes().to_vec())
     }
 
     /// The (channel, message) pairs published since the last call: a
