@@ -68,10 +68,6 @@ pub struct ClientMeta {
     pub killed: AtomicBool,
 }
 
-/// Clients a PUBLISH reaches on one shard: id, and the pattern that
-/// matched when the subscription was a pattern.
-pub type DeliveryTargets = Vec<(u64, Option<Arc<[u8]>>)>;
-
 impl ClientMeta {
     /// A loopback or Unix socket client (Redis's `islocalClient`): a Unix
     /// socket client's address is `path:0` at both ends.
@@ -127,12 +123,9 @@ pub enum ShardMsg {
     /// A blocked client must run its command again (a BLMOVE whose
     /// destination the serving command did not hold).
     Retry { client_id: u64 },
-    /// A PUBLISH for these clients (id, and the pattern that matched if any).
-    Deliver {
-        targets: DeliveryTargets,
-        channel: Arc<[u8]>,
-        message: Arc<[u8]>,
-    },
+    /// Published messages for clients of this shard, in order (one
+    /// PUBLISH, or every keyspace event of a command).
+    Deliver(pubsub::Deliveries),
 }
 
 pub struct ShardHandle {

@@ -1031,12 +1031,8 @@ impl Shard {
                         self.dirty.push(slot);
                     }
                 }
-                Ok(ShardMsg::Deliver {
-                    targets,
-                    channel,
-                    message,
-                }) => {
-                    for (id, pattern) in targets {
+                Ok(ShardMsg::Deliver(deliveries)) => {
+                    for (id, pattern, channel, payload) in deliveries.iter() {
                         let Some(slot) = self.find_client(id) else {
                             continue;
                         };
@@ -1044,9 +1040,9 @@ impl Shard {
                             conn.out.resp3 = conn.client.resp3;
                             crate::cmd::pubsub::write_message(
                                 &mut conn.out,
-                                pattern.as_deref(),
-                                &channel,
-                                &message,
+                                pattern,
+                                channel,
+                                payload,
                             );
                             self.dirty.push(slot);
                         }
