@@ -296,7 +296,8 @@ mod tests {
         assert_eq!(out.add(&ps, b"a", b"one"), 2);
         assert_eq!(out.add(&ps, b"bee", b"two"), 2);
         assert_eq!(out.add(&ps, b"nobody-but-star", b""), 1);
-        let got = |d: &Deliveries| -> Vec<(u64, Option<Vec<u8>>, Vec<u8>, Vec<u8>)> {
+        type Owned = (u64, Option<Vec<u8>>, Vec<u8>, Vec<u8>);
+        let got = |d: &Deliveries| -> Vec<Owned> {
             d.iter()
                 .map(|(id, p, c, m)| (id, p.map(<[u8]>::to_vec), c.to_vec(), m.to_vec()))
                 .collect()
