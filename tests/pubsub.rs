@@ -77,3 +77,61 @@ fn pubsub_matches_redis() {
         assert_eq!(got.len(), expected.len());
     }
 }
+
+/// A subscriber that stops reading is disconnected once its pending
+/// output passes `client-output-buffer-limit pubsub` (here a 1 MiB hard
+/// limit), as Redis does, instead of growing the server's memory: on
+/// both servers the publisher soon finds no subscriber left.
+#[test]
+fn slow_subscriber_is_disconnected_at_the_output_limit() {
+    if require_bin("redis-server").is_none() {
+        return;
+    }
+    let payload = vec![b'x'; 100_000];
+    let check = |server: &Server, what: &str| {
+        let mut publisher = server.client();
+        assert_eq!(
+            publisher.cmd_str(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "pubsub 1mb 0 0"
+            ]),
+            common::Reply::ok()
+        );
+        let mut subscriber = server.client();
+        subscriber.send_str(&["SUBSCRIBE", "ch"]);
+        subscriber.read_reply();
+        // At most 2000 messages (200 MB): far past the limit plus what
+        // the kernel's socket buffers hold.
+        let mut published = 0;
+        while published < 2000 {
+            let receivers = publisher.cmd(&[b"PUBLISH", b"ch", &payload]);
+            published += 1;
+            if receivers == common::Reply::Int(0) {
+                break;
+            }
+        }
+        assert!(
+            published < 2000,
+            "{what}: the subscriber was still there after {published} messages"
+        );
+        assert_eq!(
+            publisher.cmd_str(&["PUBSUB", "NUMSUB", "ch"]),
+            common::Reply::Array(Some(vec![common::Reply::bulk("ch"), common::Reply::Int(0)])),
+            "{what}"
+        );
+    };
+    check(&Server::redis(&[]), "redis-server");
+    for threads in [1, 2] {
+        let sluice = Server::sluice(threads, &[]);
+        check(&sluice, &format!("sluice server-threads {threads}"));
+        assert!(
+            sluice
+                .log()
+                .contains("for overcoming of output buffer limits"),
+            "{}",
+            sluice.log()
+        );
+    }
+}

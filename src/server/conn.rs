@@ -14,6 +14,7 @@
 //! freed only when neither a receive nor a send is in flight.
 
 use crate::cmd::{self, Client, ReplyMode};
+use crate::config::OutputBufferLimit;
 use crate::protocol::{Argv, Limits, Parsed, ReplyBuf, RequestParser};
 use crate::server::Server;
 use std::os::fd::RawFd;
@@ -36,6 +37,9 @@ pub struct Conn {
     /// Receive buffer for the plain (non buffer-ring) path.
     pub recv_buf: Option<Box<[u8]>>,
     pub closing: bool,
+    /// When (unix seconds) the pending output last went over its class's
+    /// soft limit and has stayed there; 0 while under it.
+    pub obuf_soft_since: u64,
     pub client: Client,
 }
 
@@ -45,6 +49,8 @@ pub struct ConnLimits {
     pub proto_max_bulk_len: u64,
     pub query_buffer_limit: u64,
     pub auth_required: bool,
+    /// `client-output-buffer-limit` of the normal and pubsub classes.
+    pub output_limits: [OutputBufferLimit; 2],
 }
 
 impl Conn {
@@ -66,8 +72,32 @@ impl Conn {
             cancel_sent: false,
             recv_buf: None,
             closing: false,
+            obuf_soft_since: 0,
             client,
         }
+    }
+
+    /// networking.c `checkClientOutputBufferLimits`: whether the output
+    /// waiting for this client (queued and in the kernel's hands) is at its
+    /// class's hard limit, or has stayed at the soft limit for longer than
+    /// its seconds. A client with subscriptions is of the pubsub class.
+    pub fn over_output_limit(&mut self, limits: &ConnLimits, now_s: u64) -> bool {
+        let pending = self.out.buf.len() + self.sending.len().saturating_sub(self.sent);
+        let pending = pending as u64;
+        let pubsub = self.client.subscription_count() > 0;
+        let class = limits.output_limits[usize::from(pubsub)];
+        if class.hard > 0 && pending >= class.hard {
+            return true;
+        }
+        if class.soft == 0 || pending < class.soft {
+            self.obuf_soft_since = 0;
+            return false;
+        }
+        if self.obuf_soft_since == 0 {
+            self.obuf_soft_since = now_s;
+            return false;
+        }
+        now_s.saturating_sub(self.obuf_soft_since) > class.soft_seconds
     }
 
     /// Parses and runs every complete request in `inbuf`.

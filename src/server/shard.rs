@@ -464,6 +464,11 @@ impl Shard {
                 proto_max_bulk_len: 0,
                 query_buffer_limit: 0,
                 auth_required: false,
+                output_limits: [crate::config::OutputBufferLimit {
+                    hard: 0,
+                    soft: 0,
+                    soft_seconds: 0,
+                }; 2],
             },
             config_gen: u64::MAX,
             timeout_s: 0,
@@ -502,6 +507,10 @@ impl Shard {
             proto_max_bulk_len: c.proto_max_bulk_len,
             query_buffer_limit: c.client_query_buffer_limit,
             auth_required: c.requirepass.is_some(),
+            output_limits: [
+                c.client_output_buffer_limit[crate::config::OBUF_NORMAL],
+                c.client_output_buffer_limit[crate::config::OBUF_PUBSUB],
+            ],
         };
         self.timeout_s = c.timeout;
         self.tcp_keepalive = c.tcp_keepalive;
@@ -632,6 +641,7 @@ impl Shard {
             self.srv.repl.notify_fed();
             self.refresh_config();
             while let Some(slot) = self.dirty.pop() {
+                self.enforce_output_limit(slot);
                 self.flush(slot);
                 self.maybe_free(slot);
             }
@@ -845,6 +855,30 @@ impl Shard {
             self.arm_recv(slot);
         }
         self.dirty.push(slot);
+    }
+
+    /// Closes a client whose pending output passed its
+    /// `client-output-buffer-limit` (networking.c
+    /// `closeClientOnOutputBufferLimitReached`), dropping that output: a
+    /// subscriber that stops reading cannot grow the server's memory
+    /// without bound. Replica links are limited by their own sender.
+    fn enforce_output_limit(&mut self, slot: u32) {
+        let now_s = self.srv.now_ms() / 1000;
+        let limits = self.limits;
+        let Some(conn) = self.conns[slot as usize].as_mut() else {
+            return;
+        };
+        if conn.closing || conn.client.handoff.is_some() || !conn.over_output_limit(&limits, now_s)
+        {
+            return;
+        }
+        crate::warning!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            conn.client.id,
+            conn.client.meta.addr
+        );
+        conn.out.buf = Vec::new();
+        conn.closing = true;
     }
 
     /// Connection-level effects of the commands just run (MONITOR).
