@@ -131,14 +131,95 @@ pub enum ShardMsg {
 pub struct ShardHandle {
     pub tx: Sender<ShardMsg>,
     pub eventfd: RawFd,
+    /// The shard's number.
+    pub index: usize,
+}
+
+thread_local! {
+    /// On a shard thread, the messages it sends during one round of its
+    /// loop, per target shard, in order: sent together at the end of the
+    /// round (one wake-up per target, consecutive deliveries merged into
+    /// one). `None` on other threads, which send at once.
+    static DEFERRED: std::cell::RefCell<Option<Vec<Vec<ShardMsg>>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl ShardHandle {
     pub fn send(&self, msg: ShardMsg) {
+        let msg = if matches!(msg, ShardMsg::Shutdown) {
+            msg
+        } else {
+            let deferred = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+                Some(queues) => match queues.get_mut(self.index) {
+                    Some(queue) => {
+                        push_merged(queue, msg);
+                        None
+                    }
+                    None => Some(msg),
+                },
+                None => Some(msg),
+            });
+            let Some(msg) = deferred else { return };
+            msg
+        };
         if self.tx.send(msg).is_ok() {
             shard::wake(self.eventfd);
         }
     }
+}
+
+fn push_merged(queue: &mut Vec<ShardMsg>, msg: ShardMsg) {
+    match (queue.last_mut(), msg) {
+        (Some(ShardMsg::Deliver(last)), ShardMsg::Deliver(more)) => last.extend(more),
+        (_, msg) => queue.push(msg),
+    }
+}
+
+/// Makes this (shard) thread defer what it sends to shards until
+/// [`send_deferred`].
+pub fn defer_sends(shards: usize) {
+    DEFERRED.with(|d| *d.borrow_mut() = Some((0..shards).map(|_| Vec::new()).collect()));
+}
+
+/// Whether this thread holds deferred messages.
+pub fn has_deferred() -> bool {
+    DEFERRED.with(|d| {
+        d.borrow()
+            .as_ref()
+            .is_some_and(|queues| queues.iter().any(|q| !q.is_empty()))
+    })
+}
+
+/// Sends what this thread deferred, one wake-up per target shard, and
+/// returns the messages for shard `own` (the caller handles them itself).
+pub fn send_deferred(handles: &[ShardHandle], own: usize) -> Vec<ShardMsg> {
+    let mut mine = Vec::new();
+    let queues: Vec<Vec<ShardMsg>> = DEFERRED.with(|d| {
+        d.borrow_mut()
+            .as_mut()
+            .map(|queues| queues.iter_mut().map(std::mem::take).collect())
+            .unwrap_or_default()
+    });
+    for (target, queue) in queues.into_iter().enumerate() {
+        if queue.is_empty() {
+            continue;
+        }
+        if target == own {
+            mine = queue;
+            continue;
+        }
+        let Some(handle) = handles.get(target) else {
+            continue;
+        };
+        let mut sent = false;
+        for msg in queue {
+            sent |= handle.tx.send(msg).is_ok();
+        }
+        if sent {
+            shard::wake(handle.eventfd);
+        }
+    }
+    mine
 }
 
 /// Per-command counters (INFO commandstats and latencystats).

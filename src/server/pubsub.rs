@@ -71,6 +71,16 @@ impl Deliveries {
     fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+
+    /// Appends `more` after these (merging one round's deliveries).
+    pub fn extend(&mut self, more: Deliveries) {
+        let offset = self.bytes.len();
+        self.bytes.extend_from_slice(&more.bytes);
+        self.items.extend(more.items.into_iter().map(|mut item| {
+            item.at += offset;
+            item
+        }));
+    }
 }
 
 /// Deliveries gathered per shard, sent once all are known: one message

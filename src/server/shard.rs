@@ -17,7 +17,7 @@ use crate::cmd::Client;
 use crate::config::Config;
 use crate::io::bufring::BufRing;
 use crate::io::sys;
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::Receiver;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -174,7 +174,11 @@ pub fn start(
     for _ in 0..threads {
         let (tx, rx) = crossbeam_channel::unbounded();
         let eventfd = sys::eventfd().map_err(|e| StartError::Other(format!("eventfd: {e}")))?;
-        handles.push(ShardHandle { tx, eventfd });
+        handles.push(ShardHandle {
+            tx,
+            eventfd,
+            index: handles.len(),
+        });
         receivers.push(rx);
     }
     let eventfds: Vec<RawFd> = handles.iter().map(|h| h.eventfd).collect();
@@ -625,6 +629,7 @@ impl Shard {
     }
 
     fn run(&mut self) {
+        crate::server::defer_sends(self.srv.threads);
         loop {
             self.arm_ack_polls();
             match self.ring.submit_and_wait(1) {
@@ -640,10 +645,18 @@ impl Shard {
             // The writes of this round go to the replicas in one wake-up.
             self.srv.repl.notify_fed();
             self.refresh_config();
-            while let Some(slot) = self.dirty.pop() {
-                self.enforce_output_limit(slot);
-                self.flush(slot);
-                self.maybe_free(slot);
+            // What this round sent other shards goes in one wake-up each
+            // (its own share handled here); closing a client may send more.
+            loop {
+                self.send_deferred();
+                while let Some(slot) = self.dirty.pop() {
+                    self.enforce_output_limit(slot);
+                    self.flush(slot);
+                    self.maybe_free(slot);
+                }
+                if !crate::server::has_deferred() {
+                    break;
+                }
             }
             self.flush_net_stats();
             if self.stopping && self.conns.iter().all(Option::is_none) {
@@ -1022,67 +1035,79 @@ impl Shard {
     /// Serves the messages queued for this shard (the eventfd's read stays
     /// armed: a read that finds none is harmless).
     fn take_messages(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            self.handle_msg(msg);
+        }
+    }
+
+    /// Sends what this round deferred (see `server::defer_sends`) and
+    /// handles its own share, until nothing is left (handling may send).
+    fn send_deferred(&mut self) {
         loop {
-            match self.rx.try_recv() {
-                Ok(ShardMsg::Kill(id)) => {
-                    if let Some(slot) = self.find_client(id) {
-                        if let Some(conn) = self.conns[slot as usize].as_mut() {
-                            conn.closing = true;
-                        }
+            let own = crate::server::send_deferred(self.srv.shard_handles(), self.id);
+            if own.is_empty() {
+                return;
+            }
+            for msg in own {
+                self.handle_msg(msg);
+            }
+        }
+    }
+
+    fn handle_msg(&mut self, msg: ShardMsg) {
+        match msg {
+            ShardMsg::Kill(id) => {
+                if let Some(slot) = self.find_client(id) {
+                    if let Some(conn) = self.conns[slot as usize].as_mut() {
+                        conn.closing = true;
+                    }
+                    self.dirty.push(slot);
+                }
+            }
+            ShardMsg::Monitor(line) => {
+                for i in 0..self.monitors.len() {
+                    let slot = self.monitors[i];
+                    if let Some(conn) = self.conns[slot as usize].as_mut() {
+                        conn.out.buf.extend_from_slice(&line);
                         self.dirty.push(slot);
                     }
                 }
-                Ok(ShardMsg::Monitor(line)) => {
-                    for i in 0..self.monitors.len() {
-                        let slot = self.monitors[i];
-                        if let Some(conn) = self.conns[slot as usize].as_mut() {
-                            conn.out.buf.extend_from_slice(&line);
-                            self.dirty.push(slot);
-                        }
-                    }
+            }
+            ShardMsg::Shutdown => self.begin_stop(),
+            ShardMsg::Unblock { client_id, reply } => {
+                let Some(slot) = self.find_client(client_id) else {
+                    return;
+                };
+                let (srv, limits, id) = (self.srv.clone(), self.limits, self.id);
+                if let Some(conn) = self.conns[slot as usize].as_mut() {
+                    conn.unblock(&srv, id, &limits, &reply);
+                    self.dirty.push(slot);
                 }
-                Ok(ShardMsg::Shutdown) => self.begin_stop(),
-                Ok(ShardMsg::Unblock { client_id, reply }) => {
-                    let Some(slot) = self.find_client(client_id) else {
+            }
+            ShardMsg::Retry { client_id } => {
+                let Some(slot) = self.find_client(client_id) else {
+                    return;
+                };
+                let (srv, limits, id) = (self.srv.clone(), self.limits, self.id);
+                if let Some(conn) = self.conns[slot as usize].as_mut() {
+                    if let Some(blocked) = conn.client.blocked.take() {
+                        conn.client.meta.blocked.store(false, Ordering::Relaxed);
+                        conn.rerun(&srv, id, &limits, blocked.waiter.argv.clone());
+                    }
+                    self.dirty.push(slot);
+                }
+            }
+            ShardMsg::Deliver(deliveries) => {
+                for (id, pattern, channel, payload) in deliveries.iter() {
+                    let Some(slot) = self.find_client(id) else {
                         continue;
                     };
-                    let (srv, limits, id) = (self.srv.clone(), self.limits, self.id);
                     if let Some(conn) = self.conns[slot as usize].as_mut() {
-                        conn.unblock(&srv, id, &limits, &reply);
+                        conn.out.resp3 = conn.client.resp3;
+                        crate::cmd::pubsub::write_message(&mut conn.out, pattern, channel, payload);
                         self.dirty.push(slot);
                     }
                 }
-                Ok(ShardMsg::Retry { client_id }) => {
-                    let Some(slot) = self.find_client(client_id) else {
-                        continue;
-                    };
-                    let (srv, limits, id) = (self.srv.clone(), self.limits, self.id);
-                    if let Some(conn) = self.conns[slot as usize].as_mut() {
-                        if let Some(blocked) = conn.client.blocked.take() {
-                            conn.client.meta.blocked.store(false, Ordering::Relaxed);
-                            conn.rerun(&srv, id, &limits, blocked.waiter.argv.clone());
-                        }
-                        self.dirty.push(slot);
-                    }
-                }
-                Ok(ShardMsg::Deliver(deliveries)) => {
-                    for (id, pattern, channel, payload) in deliveries.iter() {
-                        let Some(slot) = self.find_client(id) else {
-                            continue;
-                        };
-                        if let Some(conn) = self.conns[slot as usize].as_mut() {
-                            conn.out.resp3 = conn.client.resp3;
-                            crate::cmd::pubsub::write_message(
-                                &mut conn.out,
-                                pattern,
-                                channel,
-                                payload,
-                            );
-                            self.dirty.push(slot);
-                        }
-                    }
-                }
-                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
         }
     }
