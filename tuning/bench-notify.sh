@@ -26,6 +26,7 @@ s.settimeout(0.2)
 s.sendall(b"*2\r\n$10\r\nPSUBSCRIBE\r\n$10\r\n__key*__:*\r\n")
 want = int(sys.argv[2])
 n = 0
+tail = b""  # 7 bytes: a "pmessage" split across two reads is counted once
 while not done and n < want:
     try:
         b = s.recv(1 << 20)
@@ -33,7 +34,9 @@ while not done and n < want:
         continue
     if not b:
         break
+    b = tail + b
     n += b.count(b"pmessage")
+    tail = b[-7:]
 print(n, flush=True)
 EOF
 echo "machine: $(nproc) cores, $(uname -r), $(redis-server --version | cut -d' ' -f3), sluice $(git -C "$ROOT" rev-parse --short HEAD), server-threads $THREADS"
