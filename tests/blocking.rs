@@ -24,8 +24,10 @@ fn scenario(server: &Server) -> Vec<String> {
     push(a.read_reply());
     push(b.read_reply());
     push(p.cmd_str(&["EXISTS", "q"]));
-    // Timeout.
+    // Timeout: a null array, for moves too.
     push(a.cmd_str(&["BLPOP", "q", "0.05"]));
+    push(a.cmd_str(&["BLMOVE", "q", "d", "LEFT", "LEFT", "0.05"]));
+    push(a.cmd_str(&["BRPOPLPUSH", "q", "d", "0.05"]));
     // Immediate.
     push(p.cmd_str(&["RPUSH", "q", "1", "2", "3"]));
     push(a.cmd_str(&["BRPOP", "q", "0"]));

@@ -465,13 +465,15 @@ fn blocking(ctx: &mut Ctx, argv: &Argv) {
         return spec.reply_null(ctx.out);
     }
     let keys = spec.keys();
-    let null_array = !matches!(spec, Spec::Move { .. });
-    let on_timeout = if null_array {
-        super::OnTimeout::NullArray
-    } else {
-        super::OnTimeout::Null
-    };
-    block_on(ctx, &keys, argv.clone(), deadline, on_timeout);
+    // A timeout replies a null array, moves included (blocked.c
+    // `replyToBlockedClientTimedOut`: `*-1` for BLMOVE and BRPOPLPUSH too).
+    block_on(
+        ctx,
+        &keys,
+        argv.clone(),
+        deadline,
+        super::OnTimeout::NullArray,
+    );
 }
 
 /// Blocks the client on `keys` until a write serves it or `deadline_ms`

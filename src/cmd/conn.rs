@@ -281,6 +281,8 @@ fn client_help(ctx: &mut Ctx) {
         "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "UNPAUSE",
         "    Stop the current client pause, resuming traffic.",
         "HELP",
@@ -338,6 +340,7 @@ pub fn client(ctx: &mut Ctx, argv: &Argv) {
         b"pause" => -3,
         b"list" => -2,
         b"kill" => -3,
+        b"unblock" => -3,
         _ => return unknown_subcommand(ctx, "CLIENT", argv.get(1)),
     };
     if !arity_ok(arity) {
@@ -369,6 +372,7 @@ pub fn client(ctx: &mut Ctx, argv: &Argv) {
             ctx.out.ok();
         }
         b"kill" => client_kill(ctx, argv),
+        b"unblock" => client_unblock(ctx, argv),
         b"no-evict" => match on_off(argv.get(2)) {
             Some(on) => {
                 ctx.client.meta.no_evict.store(on, Ordering::Relaxed);
@@ -393,6 +397,42 @@ pub fn client(ctx: &mut Ctx, argv: &Argv) {
         }
         _ => unreachable!("subcommand matched above"),
     }
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR] (networking.c): ends the wait of a
+/// client blocked in a blocking command (not one held by a pause) as its
+/// timeout would, or with the UNBLOCKED error; 1 if there was such a wait.
+fn client_unblock(ctx: &mut Ctx, argv: &Argv) {
+    if argv.len() > 4 {
+        return super::subcommand_syntax_error(ctx.out, argv);
+    }
+    let error = match argv.try_get(3) {
+        None => false,
+        Some(reason) if eq_ic(reason, "timeout") => false,
+        Some(reason) if eq_ic(reason, "error") => true,
+        Some(_) => {
+            return ctx
+                .out
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        }
+    };
+    let Some(id) = crate::num::parse_i64(argv.get(2)) else {
+        return ctx.out.error(super::ERR_NOT_INT);
+    };
+    let meta = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.srv.clients.lock().get(&id).cloned());
+    let waiter = meta.and_then(|m| m.waiter.lock().clone());
+    let Some(waiter) = waiter.filter(|w| w.claim()) else {
+        return ctx.out.int(0);
+    };
+    if let Some(handle) = ctx.srv.shard_handles().get(waiter.shard) {
+        handle.send(ShardMsg::Unblocked {
+            client_id: waiter.client_id,
+            error,
+        });
+    }
+    ctx.out.int(1);
 }
 
 fn on_off(arg: &[u8]) -> Option<bool> {

@@ -104,10 +104,9 @@ pub struct Blocked {
 /// What a blocked client gets when its deadline passes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnTimeout {
-    /// Pops (BLPOP, BZPOPMIN, XREAD...).
+    /// Lists, sorted sets, streams (moves too: blocked.c
+    /// `replyToBlockedClientTimedOut`).
     NullArray,
-    /// Moves (BLMOVE, BRPOPLPUSH).
-    Null,
     /// WAIT: the number of replicas that acknowledged this offset.
     Acks(u64),
 }
@@ -193,6 +192,7 @@ impl Client {
         self.meta
             .blocked
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        *self.meta.waiter.lock() = Some(Arc::clone(&waiter));
         self.blocked = Some(Blocked {
             waiter,
             deadline_ms,
@@ -557,7 +557,9 @@ fn postpone(srv: &Server, client: &mut Client, argv: &Argv) -> bool {
     if !srv.repl.postpone(Arc::clone(&waiter)) {
         return false;
     }
-    client.block(waiter, 0, OnTimeout::Null);
+    client.block(waiter, 0, OnTimeout::NullArray);
+    // Held by a pause, not by a blocking command: CLIENT UNBLOCK says 0.
+    client.meta.waiter.lock().take();
     true
 }
 

@@ -302,6 +302,7 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("list", -2),
             ("kill", -3),
             ("pause", -3),
+            ("unblock", -3),
             ("unpause", 2),
         ],
     ),

@@ -184,6 +184,7 @@ impl Conn {
     pub fn unblock(&mut self, srv: &Server, shard: usize, limits: &ConnLimits, reply: &[u8]) {
         self.client.blocked = None;
         self.client.meta.blocked.store(false, Ordering::Relaxed);
+        self.client.meta.waiter.lock().take();
         // CLIENT REPLY OFF holds for a reply that comes later too
         // (networking.c `prepareClientToWrite`); SKIP applied to the
         // blocking command's own turn and is over.

@@ -66,6 +66,9 @@ pub struct ClientMeta {
     pub name: Mutex<Option<Vec<u8>>>,
     /// Set by CLIENT KILL; the owning shard closes the connection.
     pub killed: AtomicBool,
+    /// The waiter of the blocking command the client waits in, for CLIENT
+    /// UNBLOCK (not a command held by a pause); claimed once it is over.
+    pub waiter: Mutex<Option<Arc<crate::store::Waiter>>>,
 }
 
 impl ClientMeta {
@@ -106,6 +109,7 @@ impl ClientMeta {
             omem: AtomicUsize::new(0),
             name: Mutex::new(None),
             killed: AtomicBool::new(false),
+            waiter: Mutex::new(None),
         }
     }
 }
@@ -123,6 +127,9 @@ pub enum ShardMsg {
     /// A blocked client must run its command again (a BLMOVE whose
     /// destination the serving command did not hold).
     Retry { client_id: u64 },
+    /// CLIENT UNBLOCK claimed this client's waiter: reply as on a timeout,
+    /// or with the UNBLOCKED error.
+    Unblocked { client_id: u64, error: bool },
     /// Published messages for clients of this shard, in order (one
     /// PUBLISH, or every keyspace event of a command).
     Deliver(pubsub::Deliveries),

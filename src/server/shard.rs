@@ -64,6 +64,20 @@ pub fn wake(eventfd: RawFd) {
     sys::eventfd_signal(eventfd);
 }
 
+/// What a blocked client gets when its wait ends without being served
+/// (blocked.c `replyToBlockedClientTimedOut`).
+fn timeout_reply(srv: &Server, on_timeout: &crate::cmd::OnTimeout, resp3: bool) -> Vec<u8> {
+    let mut reply = crate::protocol::ReplyBuf {
+        buf: Vec::new(),
+        resp3,
+    };
+    match on_timeout {
+        crate::cmd::OnTimeout::NullArray => reply.null_array(),
+        crate::cmd::OnTimeout::Acks(offset) => reply.int(srv.repl.acked(*offset) as i64),
+    }
+    reply.buf
+}
+
 /// Errors that stop startup, with the cause a person needs.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -1097,6 +1111,24 @@ impl Shard {
                     self.dirty.push(slot);
                 }
             }
+            ShardMsg::Unblocked { client_id, error } => {
+                let Some(slot) = self.find_client(client_id) else {
+                    return;
+                };
+                let (srv, limits, id) = (self.srv.clone(), self.limits, self.id);
+                if let Some(conn) = self.conns[slot as usize].as_mut() {
+                    let Some(blocked) = conn.client.blocked.as_ref() else {
+                        return;
+                    };
+                    let reply = if error {
+                        b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec()
+                    } else {
+                        timeout_reply(&srv, &blocked.on_timeout, conn.client.resp3)
+                    };
+                    conn.unblock(&srv, id, &limits, &reply);
+                    self.dirty.push(slot);
+                }
+            }
             ShardMsg::Deliver(deliveries) => {
                 for (id, pattern, channel, payload) in deliveries.iter() {
                     let Some(slot) = self.find_client(id) else {
@@ -1275,16 +1307,8 @@ impl Shard {
             if blocked.deadline_ms == 0 || now < blocked.deadline_ms || !blocked.waiter.claim() {
                 continue;
             }
-            let mut null = crate::protocol::ReplyBuf {
-                buf: Vec::new(),
-                resp3: conn.client.resp3,
-            };
-            match blocked.on_timeout {
-                crate::cmd::OnTimeout::NullArray => null.null_array(),
-                crate::cmd::OnTimeout::Null => null.null(),
-                crate::cmd::OnTimeout::Acks(offset) => null.int(srv.repl.acked(offset) as i64),
-            }
-            conn.unblock(&srv, id, &limits, &null.buf);
+            let reply = timeout_reply(&srv, &blocked.on_timeout, conn.client.resp3);
+            conn.unblock(&srv, id, &limits, &reply);
             self.dirty.push(slot);
         }
     }
