@@ -397,13 +397,7 @@ fn latency(threads: usize) {
 /// holds every command, CLIENT UNPAUSE included, until the timeout; the
 /// argument errors match.
 fn client_pause(threads: usize) {
-    if require_bin("redis-server").is_none() {
-        return;
-    }
-    let run = |server: &Server| -> Vec<String> {
-        let mut admin = server.client();
-        let mut probe = server.client();
-        let mut c = server.client();
+    same_script(threads, |server, admin, probe, c| {
         let mut seen = Vec::new();
         for line in [
             "CLIENT PAUSE",
@@ -420,10 +414,10 @@ fn client_pause(threads: usize) {
         assert_eq!(admin.q("CLIENT PAUSE 100000 WRITE"), Reply::ok());
         assert_eq!(c.q("GET k"), Reply::bulk("v0"), "reads run under WRITE");
         c.send_str(&["SET", "k", "v1"]);
-        common::wait_blocked(&mut probe, 1);
+        common::wait_blocked(probe, 1);
         let mut p = server.client();
         p.send_str(&["PUBLISH", "ch", "m"]);
-        common::wait_blocked(&mut probe, 2);
+        common::wait_blocked(probe, 2);
         assert_eq!(admin.q("CLIENT UNPAUSE"), Reply::ok());
         seen.push(format!("SET after unpause: {}", c.read_reply()));
         seen.push(format!("PUBLISH after unpause: {}", p.read_reply()));
@@ -438,10 +432,26 @@ fn client_pause(threads: usize) {
         c.send_str(&["SET", "k", "v2"]);
         seen.push(format!("SET unpaused: {}", c.read_reply()));
         seen
+    });
+}
+
+/// Runs `script` with three connections (admin, probe, client; the
+/// server for more) on redis-server and on sluice; their transcripts must
+/// be equal. Returns the sluice server for checks of its own; `None`
+/// without redis-server.
+fn same_script(
+    threads: usize,
+    script: impl Fn(&Server, &mut Client, &mut Client, &mut Client) -> Vec<String>,
+) -> Option<Server> {
+    require_bin("redis-server")?;
+    let run = |server: &Server| {
+        let (mut admin, mut probe, mut c) = (server.client(), server.client(), server.client());
+        script(server, &mut admin, &mut probe, &mut c)
     };
     let redis = Server::redis(&[]);
     let sluice = Server::sluice(threads, &[]);
     assert_eq!(run(&sluice), run(&redis));
+    Some(sluice)
 }
 
 /// CLIENT UNBLOCK, the same script against redis-server: a client blocked
@@ -449,13 +459,7 @@ fn client_pause(threads: usize) {
 /// the default) or the UNBLOCKED error (ERROR), and runs on; a client not
 /// blocked, an unknown id, a bad reason or id are answered as Redis does.
 fn client_unblock(threads: usize) {
-    if require_bin("redis-server").is_none() {
-        return;
-    }
-    let run = |server: &Server| -> Vec<String> {
-        let mut admin = server.client();
-        let mut probe = server.client();
-        let mut c = server.client();
+    let sluice = same_script(threads, |_, admin, probe, c| {
         let id = c.q("CLIENT ID").as_int().to_string();
         let mut seen = Vec::new();
         for line in [
@@ -475,7 +479,7 @@ fn client_unblock(threads: usize) {
             ("XREAD BLOCK 0 STREAMS s $", ""),
         ] {
             c.send_str(&block.split(' ').collect::<Vec<_>>());
-            common::wait_blocked(&mut probe, 1);
+            common::wait_blocked(probe, 1);
             seen.push(format!(
                 "{block} /{reason}: {}",
                 admin.q(&format!("CLIENT UNBLOCK {id}{reason}"))
@@ -484,10 +488,10 @@ fn client_unblock(threads: usize) {
             seen.push(format!("then: {}", c.q("PING")));
         }
         seen
+    });
+    let Some(sluice) = sluice else {
+        return;
     };
-    let redis = Server::redis(&[]);
-    let sluice = Server::sluice(threads, &[]);
-    assert_eq!(run(&sluice), run(&redis));
     // A client held by a pause is not blocked by a command of its own: 0,
     // and it runs once the pause ends. (redis-server 7.0.15 aborts here:
     // "Unknown btype in replyToBlockedClientTimedOut()".)
