@@ -363,9 +363,7 @@ pub fn bitop(ctx: &mut Ctx, argv: &Argv) {
     let maxlen = sources.iter().map(Vec::len).max().unwrap_or(0);
     let dst = argv.get(2);
     if maxlen == 0 {
-        if ctx.ks.delete(dst) {
-            ctx.ks.notify(events::GENERIC, "del", dst);
-        }
+        ctx.ks.delete_notified(dst);
         return ctx.out.int(0);
     }
     let mut out = Vec::new();

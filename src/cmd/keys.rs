@@ -555,8 +555,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &Argv, relative: bool, unit: Unit, name: 
         return ctx.out.int(0);
     }
     if when <= ctx.ks.now_ms as i64 {
-        ctx.ks.delete(key);
-        ctx.ks.notify(events::GENERIC, "del", key);
+        ctx.ks.delete_notified(key);
         // Replicated as an explicit DEL (expire.c `expireGenericCommand`).
         ctx.propagate_as(&[b"DEL", key]);
     } else {

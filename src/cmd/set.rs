@@ -553,16 +553,9 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: SetValue, event: &'static str
         ctx.ks.set(dst, Value::Set(Box::new(result)), 0);
         ctx.ks.notify(events::SET, event, dst);
     } else {
-        delete_dst(ctx, dst);
+        ctx.ks.delete_notified(dst);
     }
     ctx.out.int(len as i64);
-}
-
-/// Deletes a STORE destination the result left empty.
-fn delete_dst(ctx: &mut Ctx, dst: &[u8]) {
-    if ctx.ks.delete(dst) {
-        ctx.ks.notify(events::GENERIC, "del", dst);
-    }
 }
 
 /// t_set.c `sinterGenericCommand`: SINTER, SINTERSTORE, SMEMBERS-like and
@@ -580,7 +573,7 @@ fn sinter_generic<'k>(
         sources.restore(ctx);
         match (output, card_limit) {
             (Output::Store(dst), _) => {
-                delete_dst(ctx, dst);
+                ctx.ks.delete_notified(dst);
                 ctx.out.int(0);
             }
             (Output::Reply, Some(_)) => ctx.out.int(0),

@@ -414,8 +414,7 @@ pub fn getset(ctx: &mut Ctx, argv: &Argv) {
 pub fn getdel(ctx: &mut Ctx, argv: &Argv) {
     let key = argv.get(1);
     if get_generic(ctx, key) == Ok(true) {
-        ctx.ks.delete(key);
-        ctx.ks.notify(events::GENERIC, "del", key);
+        ctx.ks.delete_notified(key);
         ctx.propagate_as(&[b"DEL", key]);
     }
 }
@@ -453,8 +452,7 @@ pub fn getex(ctx: &mut Ctx, argv: &Argv) {
     match expire_ms {
         // Redis `checkAlreadyExpired`: an absolute time not after now deletes.
         Some(ms) if absolute && ms <= now_ms => {
-            ctx.ks.delete(key);
-            ctx.ks.notify(events::GENERIC, "del", key);
+            ctx.ks.delete_notified(key);
             ctx.propagate_as(&[b"DEL", key]);
         }
         Some(ms) => {

@@ -151,13 +151,6 @@ fn zpop_event(max: bool) -> &'static str {
     }
 }
 
-/// Deletes a STORE destination an empty result leaves behind.
-fn delete_dst(ctx: &mut Ctx, dst: &[u8]) {
-    if ctx.ks.delete(dst) {
-        ctx.ks.notify(events::GENERIC, "del", dst);
-    }
-}
-
 /// Redis `getLongFromObjectOrReply` (a C long is an i64 here).
 fn parse_long(arg: &[u8]) -> Result<i64, &'static str> {
     parse_i64(arg).ok_or(ERR_NOT_INT)
@@ -912,7 +905,7 @@ fn zrange_generic(
 fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, Box<[u8]>)>, by_rank: bool) {
     let n = items.len();
     if n == 0 {
-        delete_dst(ctx, dst);
+        ctx.ks.delete_notified(dst);
     } else {
         let limits = ctx.srv.encoding_limits();
         // Redis 7.0 `zrangeResultBeginStore` starts a skiplist when it
@@ -1383,7 +1376,7 @@ fn diff(srcs: &[Source]) -> Vec<(f64, Box<[u8]>)> {
 fn store_set_op(ctx: &mut Ctx, dst: &[u8], result: Vec<(f64, Box<[u8]>)>, event: &'static str) {
     let n = result.len();
     if n == 0 {
-        delete_dst(ctx, dst);
+        ctx.ks.delete_notified(dst);
         return ctx.out.int(0);
     }
     let limits = ctx.srv.encoding_limits();

@@ -1426,6 +1426,16 @@ impl<'a> Keys<'a> {
         self.locked.unsaved_stripe_for(key).dbs[db].set_expire(key, expire_ms);
     }
 
+    /// [`Keys::delete`] that records the `del` keyspace event when the key
+    /// was there (`dbDelete` + `notifyKeyspaceEvent(NOTIFY_GENERIC,"del")`).
+    pub fn delete_notified(&mut self, key: &[u8]) -> bool {
+        let deleted = self.delete(key);
+        if deleted {
+            self.notify(events::GENERIC, "del", key);
+        }
+        deleted
+    }
+
     /// Deletes a live `key` as a side effect of a command (freed as
     /// `lazyfree-lazy-server-del` says); true if it existed. Signals the
     /// change.
