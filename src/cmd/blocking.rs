@@ -287,7 +287,7 @@ fn serve_zset(
         ks.remove(key);
     }
     ks.modified(key);
-    ks.notify(events::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    ks.notify(events::ZSET, super::zset::zpop_event(max), key);
     if emptied {
         ks.notify(events::GENERIC, "del", key);
     }

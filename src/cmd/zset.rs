@@ -143,7 +143,7 @@ fn removed_from(ctx: &mut Ctx, key: &[u8], removed: usize, event: &'static str) 
 }
 
 /// The keyspace event of a pop from the `max` or min end.
-fn zpop_event(max: bool) -> &'static str {
+pub(super) fn zpop_event(max: bool) -> &'static str {
     if max {
         "zpopmax"
     } else {
