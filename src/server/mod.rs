@@ -153,26 +153,42 @@ thread_local! {
 
 impl ShardHandle {
     pub fn send(&self, msg: ShardMsg) {
-        let msg = if matches!(msg, ShardMsg::Shutdown) {
-            msg
-        } else {
-            let deferred = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
-                Some(queues) => match queues.get_mut(self.index) {
-                    Some(queue) => {
-                        push_merged(queue, msg);
-                        None
-                    }
-                    None => Some(msg),
-                },
-                None => Some(msg),
-            });
-            let Some(msg) = deferred else { return };
-            msg
+        let msg = match msg {
+            ShardMsg::Shutdown => msg,
+            msg => match defer(self.index, msg) {
+                Some(msg) => msg,
+                None => return,
+            },
         };
         if self.tx.send(msg).is_ok() {
             shard::wake(self.eventfd);
         }
     }
+}
+
+/// Queues `msg` for shard `target` when this thread defers its sends;
+/// gives it back otherwise.
+fn defer(target: usize, msg: ShardMsg) -> Option<ShardMsg> {
+    DEFERRED.with(
+        |d| match d.borrow_mut().as_mut().and_then(|q| q.get_mut(target)) {
+            Some(queue) => {
+                push_merged(queue, msg);
+                None
+            }
+            None => Some(msg),
+        },
+    )
+}
+
+/// This thread's deferred messages for shard `target` (none left behind).
+fn take_deferred(target: usize) -> Vec<ShardMsg> {
+    DEFERRED.with(|d| {
+        d.borrow_mut()
+            .as_mut()
+            .and_then(|q| q.get_mut(target))
+            .map(std::mem::take)
+            .unwrap_or_default()
+    })
 }
 
 fn push_merged(queue: &mut Vec<ShardMsg>, msg: ShardMsg) {
@@ -200,33 +216,16 @@ pub fn has_deferred() -> bool {
 /// Sends what this thread deferred, one wake-up per target shard, and
 /// returns the messages for shard `own` (the caller handles them itself).
 pub fn send_deferred(handles: &[ShardHandle], own: usize) -> Vec<ShardMsg> {
-    let mut mine = Vec::new();
-    let queues: Vec<Vec<ShardMsg>> = DEFERRED.with(|d| {
-        d.borrow_mut()
-            .as_mut()
-            .map(|queues| queues.iter_mut().map(std::mem::take).collect())
-            .unwrap_or_default()
-    });
-    for (target, queue) in queues.into_iter().enumerate() {
-        if queue.is_empty() {
-            continue;
-        }
-        if target == own {
-            mine = queue;
-            continue;
-        }
-        let Some(handle) = handles.get(target) else {
-            continue;
-        };
+    for handle in handles.iter().filter(|h| h.index != own) {
         let mut sent = false;
-        for msg in queue {
+        for msg in take_deferred(handle.index) {
             sent |= handle.tx.send(msg).is_ok();
         }
         if sent {
             shard::wake(handle.eventfd);
         }
     }
-    mine
+    take_deferred(own)
 }
 
 /// Per-command counters (INFO commandstats and latencystats).
