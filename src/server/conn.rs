@@ -81,7 +81,8 @@ impl Conn {
     /// waiting for this client (queued and in the kernel's hands) is at its
     /// class's hard limit, or has stayed at the soft limit for longer than
     /// its seconds. A client with subscriptions is of the pubsub class.
-    pub fn over_output_limit(&mut self, limits: &ConnLimits, now_s: u64) -> bool {
+    /// `now_s` (unix seconds) is read only past the soft limit.
+    pub fn over_output_limit(&mut self, limits: &ConnLimits, now_s: impl FnOnce() -> u64) -> bool {
         let pending = self.out.buf.len() + self.sending.len().saturating_sub(self.sent);
         let pending = pending as u64;
         let pubsub = self.client.subscription_count() > 0;
@@ -93,6 +94,7 @@ impl Conn {
             self.obuf_soft_since = 0;
             return false;
         }
+        let now_s = now_s();
         if self.obuf_soft_since == 0 {
             self.obuf_soft_since = now_s;
             return false;

@@ -890,12 +890,13 @@ impl Shard {
     /// subscriber that stops reading cannot grow the server's memory
     /// without bound. Replica links are limited by their own sender.
     fn enforce_output_limit(&mut self, slot: u32) {
-        let now_s = self.srv.now_ms() / 1000;
-        let limits = self.limits;
+        let (srv, limits) = (&self.srv, &self.limits);
         let Some(conn) = self.conns[slot as usize].as_mut() else {
             return;
         };
-        if conn.closing || conn.client.handoff.is_some() || !conn.over_output_limit(&limits, now_s)
+        if conn.closing
+            || conn.client.handoff.is_some()
+            || !conn.over_output_limit(limits, || srv.now_ms() / 1000)
         {
             return;
         }
