@@ -60,7 +60,7 @@ fn run_diff(threads: usize) {
     let Some(run) = common::diff_run(threads) else {
         return;
     };
-    let events = run.key_events();
+    let events = common::key_events(&run.redis, &run.sluice);
     let common::DiffRun {
         mut rng,
         seed,

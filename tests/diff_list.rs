@@ -50,7 +50,7 @@ fn run_diff(threads: usize) {
         return;
     };
     let mut pair = Pair {
-        events: common::DiffRun::key_events_of(&redis, &sluice),
+        events: common::key_events(&redis, &sluice),
         redis: redis.client(),
         sluice: sluice.client(),
         seed,

@@ -54,7 +54,7 @@ fn run(threads: usize) {
         return;
     };
     let mut p = Pair {
-        events: common::DiffRun::key_events_of(&redis, &sluice),
+        events: common::key_events(&redis, &sluice),
         r: redis.client(),
         s: sluice.client(),
         resp3: false,

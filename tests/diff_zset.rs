@@ -49,7 +49,7 @@ fn run_diff(threads: usize) {
         return;
     };
     let (mut r, mut s) = (redis.client(), sluice.client());
-    let mut events = common::DiffRun::key_events_of(&redis, &sluice);
+    let mut events = common::key_events(&redis, &sluice);
     let setup: [&[&str]; 3] = [
         &["CONFIG", "SET", "zset-max-listpack-entries", "6"],
         &["CONFIG", "SET", "zset-max-listpack-value", "8"],

@@ -202,19 +202,12 @@ pub fn diff_run(threads: usize) -> Option<DiffRun> {
     })
 }
 
-impl DiffRun {
-    /// Keyspace notifications of both servers, every class on, to compare
-    /// after each step with [`KeyEvents::check`].
-    pub fn key_events(&self) -> KeyEvents {
-        DiffRun::key_events_of(&self.redis, &self.sluice)
-    }
-
-    /// [`DiffRun::key_events`] for servers already taken out of the run.
-    pub fn key_events_of(redis: &Server, sluice: &Server) -> KeyEvents {
-        KeyEvents {
-            redis: EventLog::attach(redis.port),
-            sluice: EventLog::attach(sluice.port),
-        }
+/// Keyspace notifications of both servers, every class on, to compare
+/// after each step with [`KeyEvents::check`].
+pub fn key_events(redis: &Server, sluice: &Server) -> KeyEvents {
+    KeyEvents {
+        redis: EventLog::attach(redis.port),
+        sluice: EventLog::attach(sluice.port),
     }
 }
 
